@@ -1,0 +1,220 @@
+//! `rlhf-claims`: list and check the claims, solve problems given as JSON, print tables.
+//!
+//! With no arguments it checks every registered claim (the main job) and exits non-zero if any
+//! claim fails.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use rlhf_claims::claims::{self, CheckConfig};
+use rlhf_claims::report::{self, Format};
+use rlhf_claims::{api, tables, Error};
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "rlhf-claims",
+    version,
+    about = "Claims about RLHF, stated precisely, solved exactly, and checked"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Md,
+    Json,
+    Text,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Md,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TableFormat {
+    Md,
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the registered claims: id, title, status, sources.
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
+    /// Run the claims' properties (all claims if no id is given); exit 0 iff all pass.
+    Check {
+        /// Claim ids (`kl.tilt`) or family prefixes (`kl`).
+        ids: Vec<String>,
+        /// Cases per property (default: PROPTEST_CASES or 256).
+        #[arg(long)]
+        cases: Option<u32>,
+        /// Seed of the instance generator.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: CheckFormat,
+    },
+    /// Read one JSON problem on stdin, write one JSON solution on stdout.
+    Solve,
+    /// Print a numeric table (`table --list` names them).
+    Table {
+        /// The table's name.
+        name: Option<String>,
+        #[arg(long, value_enum, default_value = "md")]
+        format: TableFormat,
+        /// List the available tables.
+        #[arg(long)]
+        list: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Check {
+        ids: Vec::new(),
+        cases: None,
+        seed: 0,
+        format: CheckFormat::Text,
+    }) {
+        Command::List { format } => {
+            let f = match format {
+                ListFormat::Md => Format::Markdown,
+                ListFormat::Json => Format::Json,
+                ListFormat::Text => Format::Text,
+            };
+            print!("{}", report::list(&claims::all(), f));
+            ExitCode::SUCCESS
+        }
+        Command::Check {
+            ids,
+            cases,
+            seed,
+            format,
+        } => run_check(&ids, cases, seed, format),
+        Command::Solve => run_solve(),
+        Command::Table { name, format, list } => run_table(name, format, list),
+    }
+}
+
+fn select(ids: &[String]) -> Result<Vec<claims::Claim>, String> {
+    let all = claims::all();
+    if ids.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen = Vec::new();
+    for id in ids {
+        let matched: Vec<_> = all
+            .iter()
+            .filter(|c| c.id == id || c.family() == id)
+            .copied()
+            .collect();
+        if matched.is_empty() {
+            return Err(format!("unknown claim id or family: {id}"));
+        }
+        chosen.extend(matched);
+    }
+    Ok(chosen)
+}
+
+fn run_check(ids: &[String], cases: Option<u32>, seed: u64, format: CheckFormat) -> ExitCode {
+    let chosen = match select(ids) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = CheckConfig::default();
+    if let Some(n) = cases {
+        config.cases = n;
+    }
+    config.seed = seed;
+    let progress =
+        std::io::stderr().is_terminal() || std::env::var_os("RLHF_CLAIMS_PROGRESS").is_some();
+    let total = chosen.len();
+    let mut results = Vec::new();
+    for (k, claim) in chosen.into_iter().enumerate() {
+        if progress {
+            eprint!("[{}/{}] {} ... ", k + 1, total, claim.id);
+        }
+        let v = claim.run(&config);
+        if progress {
+            eprintln!(
+                "{} ({:.2}s)",
+                if v.passed { "ok" } else { "FAIL" },
+                v.seconds
+            );
+        }
+        results.push((claim, v));
+    }
+    let f = match format {
+        CheckFormat::Text => Format::Text,
+        CheckFormat::Md => Format::Markdown,
+        CheckFormat::Json => Format::Json,
+    };
+    print!("{}", report::check(&results, f));
+    if results.iter().all(|(_, v)| v.passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn emit_error(e: &Error) -> ExitCode {
+    println!("{}", api::error_json(e));
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+fn run_solve() -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        return emit_error(&Error::InvalidInput(format!("cannot read stdin: {e}")));
+    }
+    match api::solve_str(&input) {
+        Ok(v) => {
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{v}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
+        Err(e) => emit_error(&e),
+    }
+}
+
+fn run_table(name: Option<String>, format: TableFormat, list: bool) -> ExitCode {
+    if list || name.is_none() {
+        for t in tables::all() {
+            println!("{:24} {}", t.name, t.description);
+        }
+        return if list {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+    }
+    let name = name.unwrap_or_default();
+    match tables::build(&name) {
+        Ok(t) => {
+            match format {
+                TableFormat::Md => print!("{}", t.to_markdown()),
+                TableFormat::Csv => print!("{}", t.to_csv()),
+                TableFormat::Json => println!("{}", t.to_json()),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

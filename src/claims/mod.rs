@@ -1,0 +1,104 @@
+//! The claim registry.
+//!
+//! A [`Claim`] is data (id, title, statement, sources, status, proof file) plus a check: a
+//! property that generates instances with a proptest strategy and returns a [`Verdict`]. The
+//! families live one per file; [`all`] lists every registered claim in catalog order.
+//!
+//! Semantics of a verdict by status:
+//! - [`Status::Theorem`]: every generated instance must satisfy the statement within its stated
+//!   tolerance; a failure is shrunk to a minimal instance and reported as a counterexample.
+//! - [`Status::Refuted`]: the search must find a counterexample (the verdict passes when it
+//!   does); the shrunk instance is reported.
+//! - [`Status::Model`]: an exact computation in a named model, compared with its closed form or
+//!   published figure.
+//! - [`Status::Conjecture`]: open; the check is a counterexample search that passes when it finds
+//!   none, and the claim's `settled` note says how hard it searched.
+
+use serde::Serialize;
+
+pub mod kl;
+pub mod lagrange;
+pub mod runner;
+pub mod strategy;
+
+pub use runner::{
+    check_model, check_theorem, find_counterexample, CheckConfig, Deviation, Verdict,
+};
+
+/// What the catalog says a claim is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// True under the stated assumptions; proved in the proof file.
+    Theorem,
+    /// False as people state it; a counterexample is found and shrunk.
+    Refuted,
+    /// An exact computation inside a named model.
+    Model,
+    /// Open: no proof, and no counterexample found by the search described in `settled`.
+    Conjecture,
+}
+
+impl Status {
+    /// The catalog's word for the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Theorem => "theorem",
+            Status::Refuted => "refuted",
+            Status::Model => "model",
+            Status::Conjecture => "conjecture",
+        }
+    }
+}
+
+/// One registered claim.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    /// Stable id, exactly as in the catalog (`kl.tilt`).
+    pub id: &'static str,
+    /// One-line title.
+    pub title: &'static str,
+    /// The precise statement, Markdown with LaTeX.
+    pub statement: &'static str,
+    /// Where the claim comes from.
+    pub sources: &'static [&'static str],
+    /// Theorem, refuted, model, or conjecture.
+    pub status: Status,
+    /// For claims the catalog marked "settle": how the status was decided.
+    pub settled: Option<&'static str>,
+    /// Runs the claim's property.
+    pub check: fn(&CheckConfig) -> Verdict,
+}
+
+impl Claim {
+    /// Path of the proof file, relative to the crate root.
+    pub fn proof_path(&self) -> String {
+        format!("proofs/{}.md", self.id)
+    }
+
+    /// The claim's family (the part of the id before the first dot).
+    pub fn family(&self) -> &'static str {
+        self.id.split('.').next().unwrap_or(self.id)
+    }
+
+    /// Runs the check and times it.
+    pub fn run(&self, config: &CheckConfig) -> Verdict {
+        let start = std::time::Instant::now();
+        let mut v = (self.check)(config);
+        v.seconds = start.elapsed().as_secs_f64();
+        v
+    }
+}
+
+/// Every registered claim, in catalog order.
+pub fn all() -> Vec<Claim> {
+    let mut v = Vec::new();
+    v.extend(kl::claims());
+    v.extend(lagrange::claims());
+    v
+}
+
+/// The claim with this id, if registered.
+pub fn find(id: &str) -> Option<Claim> {
+    all().into_iter().find(|c| c.id == id)
+}

@@ -1,0 +1,278 @@
+//! The property engine behind every claim: proptest's runner with a seeded ChaCha RNG, a case
+//! count, and shrinking of any failing instance to a minimal one.
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use serde::Serialize;
+use std::cell::Cell;
+use std::fmt::Debug;
+
+/// How hard to check: number of generated cases and the seed of the generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckConfig {
+    /// Cases per property (model claims run one computation regardless).
+    pub cases: u32,
+    /// Seed; the same seed gives the same instances and the same verdicts.
+    pub seed: u64,
+}
+
+/// Default case count when `PROPTEST_CASES` is not set.
+pub const DEFAULT_CASES: u32 = 256;
+
+impl Default for CheckConfig {
+    /// `cases` from the `PROPTEST_CASES` environment variable if it parses, else
+    /// [`DEFAULT_CASES`]; seed 0.
+    fn default() -> Self {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(DEFAULT_CASES);
+        Self { cases, seed: 0 }
+    }
+}
+
+impl CheckConfig {
+    /// A config with `cases` cases and seed `seed`.
+    pub fn new(cases: u32, seed: u64) -> Self {
+        Self { cases, seed }
+    }
+
+    /// A copy with the case count scaled by `num/den` (at least 1), for properties whose
+    /// instances are expensive.
+    pub fn scaled(&self, num: u32, den: u32) -> Self {
+        let cases = (u64::from(self.cases) * u64::from(num) / u64::from(den.max(1))).max(1);
+        Self {
+            cases: u32::try_from(cases).unwrap_or(u32::MAX),
+            seed: self.seed,
+        }
+    }
+
+    fn runner(&self) -> TestRunner {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        let config = Config {
+            cases: self.cases,
+            failure_persistence: None,
+            max_shrink_iters: 4096,
+            max_global_rejects: self.cases.saturating_mul(64).max(1024),
+            ..Config::default()
+        };
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
+    }
+}
+
+/// How far one instance is from the statement, against the tolerance the claim states for it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Deviation {
+    /// The measured error (absolute or relative, as the claim says).
+    pub error: f64,
+    /// The largest error the claim accepts for this instance.
+    pub tolerance: f64,
+}
+
+impl Deviation {
+    /// A deviation of `error` against `tolerance`.
+    pub fn new(error: f64, tolerance: f64) -> Self {
+        Self { error, tolerance }
+    }
+
+    /// An exact check (an inequality or identity that holds with no slack): error 0 if `ok`,
+    /// else infinite.
+    pub fn exact(ok: bool) -> Self {
+        Self {
+            error: if ok { 0.0 } else { f64::INFINITY },
+            tolerance: 0.0,
+        }
+    }
+
+    /// `|a - b|` against `rel * max(|a|, |b|, scale)`: relative error with a floor `scale`
+    /// below which the comparison is absolute.
+    pub fn close(a: f64, b: f64, rel: f64, scale: f64) -> Self {
+        let err = (a - b).abs();
+        Self {
+            error: if err.is_nan() { f64::INFINITY } else { err },
+            tolerance: rel * a.abs().max(b.abs()).max(scale),
+        }
+    }
+
+    /// `a <= b + tolerance`; the error is the excess `max(a - b, 0)`.
+    pub fn at_most(a: f64, b: f64, tolerance: f64) -> Self {
+        let excess = a - b;
+        Self {
+            error: if excess.is_nan() {
+                f64::INFINITY
+            } else {
+                excess.max(0.0)
+            },
+            tolerance,
+        }
+    }
+
+    /// Whether the error is within tolerance.
+    pub fn ok(&self) -> bool {
+        self.error <= self.tolerance
+    }
+
+    /// The worse of two deviations (by `error/tolerance`, ties to the larger error).
+    pub fn worst(self, other: Self) -> Self {
+        if other.ratio() > self.ratio()
+            || (other.ratio() == self.ratio() && other.error > self.error)
+        {
+            other
+        } else {
+            self
+        }
+    }
+
+    fn ratio(&self) -> f64 {
+        if self.error == 0.0 {
+            0.0
+        } else if self.tolerance == 0.0 {
+            f64::INFINITY
+        } else {
+            self.error / self.tolerance
+        }
+    }
+}
+
+/// The outcome of checking one claim.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Theorem: every case held. Refuted: a counterexample was found. Model: the computation
+    /// matched. Conjecture: no counterexample was found.
+    pub passed: bool,
+    /// Number of instances examined.
+    pub cases: u64,
+    /// The worst deviation seen among cases that held (for refuted claims: the margin by which
+    /// the counterexample violates the statement, if the check reports one).
+    pub worst_error: f64,
+    /// The tolerance the worst case was held to.
+    pub tolerance: f64,
+    /// The shrunk counterexample, if any (Debug form of the minimal instance).
+    pub counterexample: Option<String>,
+    /// A one-line note (what was compared, or why the check failed).
+    pub note: Option<String>,
+    /// Wall time of the check.
+    pub seconds: f64,
+}
+
+impl Verdict {
+    fn new(passed: bool, cases: u64, worst: Deviation) -> Self {
+        Self {
+            passed,
+            cases,
+            worst_error: worst.error,
+            tolerance: worst.tolerance,
+            counterexample: None,
+            note: None,
+            seconds: 0.0,
+        }
+    }
+
+    /// Adds a note.
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+/// Checks a theorem: `property` must hold (deviation within tolerance) on every instance drawn
+/// from `strategy`. A failing instance is shrunk and reported; an `Err` from the property (a
+/// solver rejected a valid instance) is a failure too.
+pub fn check_theorem<S, P>(config: &CheckConfig, strategy: S, property: P) -> Verdict
+where
+    S: Strategy,
+    S::Value: Debug,
+    P: Fn(&S::Value) -> Result<Deviation, String>,
+{
+    let worst = Cell::new(Deviation::new(0.0, 0.0));
+    let count = Cell::new(0u64);
+    let mut runner = config.runner();
+    let result = runner.run(&strategy, |value| {
+        count.set(count.get() + 1);
+        let d = property(&value).map_err(TestCaseError::fail)?;
+        if d.ok() {
+            worst.set(worst.get().worst(d));
+            Ok(())
+        } else {
+            Err(TestCaseError::fail(format!(
+                "error {:e} exceeds tolerance {:e}",
+                d.error, d.tolerance
+            )))
+        }
+    });
+    match result {
+        Ok(()) => Verdict::new(true, u64::from(config.cases), worst.get()),
+        Err(TestError::Fail(reason, value)) => {
+            let mut v = Verdict::new(false, count.get(), worst.get());
+            v.counterexample = Some(format!("{value:?}"));
+            v.note = Some(reason.to_string());
+            v
+        }
+        Err(TestError::Abort(reason)) => {
+            Verdict::new(false, count.get(), worst.get()).with_note(format!("aborted: {reason}"))
+        }
+    }
+}
+
+/// The minimal instance on which `holds` is false, found by random search over `strategy` and
+/// shrunk by proptest; `Ok(None)` if every generated case held. `Err` reports a property that
+/// errored.
+pub fn shrunk_counterexample<S, P>(
+    config: &CheckConfig,
+    strategy: S,
+    holds: P,
+) -> Result<Option<S::Value>, String>
+where
+    S: Strategy,
+    S::Value: Debug,
+    P: Fn(&S::Value) -> Result<bool, String>,
+{
+    let errored = std::cell::RefCell::new(None);
+    let mut runner = config.runner();
+    let result = runner.run(&strategy, |value| match holds(&value) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(TestCaseError::fail("statement violated")),
+        Err(e) => {
+            errored.replace(Some(e));
+            Err(TestCaseError::fail("property errored"))
+        }
+    });
+    if let Some(e) = errored.into_inner() {
+        return Err(e);
+    }
+    match result {
+        Ok(()) => Ok(None),
+        Err(TestError::Fail(_, value)) => Ok(Some(value)),
+        Err(TestError::Abort(reason)) => Err(format!("aborted: {reason}")),
+    }
+}
+
+/// Checks a refuted claim: passes when the search finds a counterexample; the shrunk instance
+/// is reported.
+pub fn find_counterexample<S, P>(config: &CheckConfig, strategy: S, holds: P) -> Verdict
+where
+    S: Strategy,
+    S::Value: Debug,
+    P: Fn(&S::Value) -> Result<bool, String>,
+{
+    match shrunk_counterexample(config, strategy, holds) {
+        Ok(Some(value)) => {
+            let mut v = Verdict::new(true, 0, Deviation::new(0.0, 0.0));
+            v.counterexample = Some(format!("{value:?}"));
+            v
+        }
+        Ok(None) => Verdict::new(false, u64::from(config.cases), Deviation::new(0.0, 0.0))
+            .with_note("no counterexample found"),
+        Err(e) => Verdict::new(false, 0, Deviation::new(0.0, 0.0)).with_note(e),
+    }
+}
+
+/// Checks a model result: one exact computation returning its deviation from the closed form
+/// or published figure.
+pub fn check_model(compute: impl FnOnce() -> Result<Deviation, String>) -> Verdict {
+    match compute() {
+        Ok(d) => Verdict::new(d.ok(), 1, d),
+        Err(e) => Verdict::new(false, 1, Deviation::new(f64::INFINITY, 0.0)).with_note(e),
+    }
+}

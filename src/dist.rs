@@ -1,0 +1,346 @@
+//! [`Dist`]: a validated probability vector on a finite outcome set `X = {0, .., n-1}`.
+//!
+//! A `Dist` keeps each probability both as a number and as its logarithm (`-inf` for zero
+//! mass), so that tilts with huge reward/beta ratios, products of tiny probabilities and
+//! conditional laws of rare events are formed in log space without overflow or underflow, while
+//! sums and expectations use the linear values. The two views are computed from one source and
+//! agree to rounding.
+
+use crate::error::{require_finite, require_same_len, Error, Result};
+use crate::numeric::{self, CompensatedSum};
+use serde::{Serialize, Serializer};
+
+/// Largest allowed deviation of `sum p_i` from 1 when a `Dist` is built from probabilities.
+///
+/// The sum is computed with compensated summation, so rounding in the check itself is about
+/// `2^-52`; `1e-9` accepts vectors that were normalized in single precision-free user code
+/// (e.g. a million probabilities each rounded to 16 digits) and rejects vectors that are simply
+/// not normalized. Accepted vectors are renormalized exactly (divided by their sum).
+pub const NORMALIZATION_TOLERANCE: f64 = 1e-9;
+
+/// A probability distribution on `{0, .., n-1}`, `n >= 1`. May contain zeros.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dist {
+    p: Vec<f64>,
+    log_p: Vec<f64>,
+}
+
+impl Dist {
+    /// Builds a distribution from probabilities.
+    ///
+    /// Errors: empty input; NaN or infinite entries; negative entries; a sum that differs from 1
+    /// by more than [`NORMALIZATION_TOLERANCE`]. The accepted vector is divided by its sum.
+    ///
+    /// ```
+    /// use rlhf_claims::Dist;
+    /// let d = Dist::new(vec![0.25, 0.75])?;
+    /// assert_eq!(d.prob(1), 0.75);
+    /// assert!(Dist::new(vec![0.5, 0.6]).is_err());
+    /// # Ok::<(), rlhf_claims::Error>(())
+    /// ```
+    pub fn new(probs: Vec<f64>) -> Result<Self> {
+        Self::validate(&probs)?;
+        let total = numeric::sum(probs.iter().copied());
+        if (total - 1.0).abs() > NORMALIZATION_TOLERANCE {
+            return Err(Error::NotNormalized {
+                sum: total,
+                tolerance: NORMALIZATION_TOLERANCE,
+            });
+        }
+        Ok(Self::from_weights_unchecked(probs, total))
+    }
+
+    /// Builds a distribution proportional to non-negative weights (any positive total).
+    pub fn from_weights(weights: Vec<f64>) -> Result<Self> {
+        Self::validate(&weights)?;
+        let total = numeric::sum(weights.iter().copied());
+        if !(total > 0.0) || !total.is_finite() {
+            return Err(Error::InvalidInput(format!(
+                "weights must have a finite positive total, got {total}"
+            )));
+        }
+        Ok(Self::from_weights_unchecked(weights, total))
+    }
+
+    /// Builds the distribution with `p_i` proportional to `exp(w_i)`.
+    ///
+    /// Entries may be `-inf` (zero mass) but not NaN or `+inf`, and at least one must be finite.
+    /// Normalization happens in log space, so `w = [1e300, 1e300 - 1]` is fine.
+    pub fn from_log_weights(log_weights: &[f64]) -> Result<Self> {
+        if log_weights.is_empty() {
+            return Err(Error::Empty {
+                what: "log-weights",
+            });
+        }
+        if let Some(index) = log_weights
+            .iter()
+            .position(|w| w.is_nan() || *w == f64::INFINITY)
+        {
+            return Err(Error::NonFinite {
+                what: "log-weights",
+                index,
+                value: log_weights[index],
+            });
+        }
+        // Shift by the maximum first: with entries like 1e300, `w - lse` would round away
+        // the normalizing constant.
+        let m = log_weights
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        if m == f64::NEG_INFINITY {
+            return Err(Error::InvalidInput(
+                "all log-weights are -inf: no outcome has mass".into(),
+            ));
+        }
+        let shifted: Vec<f64> = log_weights.iter().map(|w| w - m).collect();
+        let lse = numeric::log_sum_exp(&shifted);
+        let log_p: Vec<f64> = shifted.iter().map(|w| w - lse).collect();
+        let p = log_p.iter().map(|l| l.exp()).collect();
+        Ok(Self { p, log_p })
+    }
+
+    /// The uniform distribution on `n >= 1` outcomes.
+    pub fn uniform(n: usize) -> Result<Self> {
+        if n == 0 {
+            return Err(Error::Empty {
+                what: "uniform distribution",
+            });
+        }
+        let q = 1.0 / n as f64;
+        Ok(Self {
+            p: vec![q; n],
+            log_p: vec![-(n as f64).ln(); n],
+        })
+    }
+
+    /// The point mass on outcome `i` of `n`.
+    pub fn point_mass(n: usize, i: usize) -> Result<Self> {
+        if i >= n {
+            return Err(Error::InvalidInput(format!(
+                "point mass at {i} on {n} outcomes"
+            )));
+        }
+        let mut p = vec![0.0; n];
+        p[i] = 1.0;
+        Ok(Self::from_weights_unchecked(p, 1.0))
+    }
+
+    /// Crate-internal constructor from already normalized parts (`p[i] = exp(log_p[i])`).
+    pub(crate) fn from_parts_unchecked(p: Vec<f64>, log_p: Vec<f64>) -> Self {
+        Self { p, log_p }
+    }
+
+    fn from_weights_unchecked(mut w: Vec<f64>, total: f64) -> Self {
+        let log_total = total.ln();
+        let log_p = w
+            .iter()
+            .map(|x| {
+                if *x > 0.0 {
+                    x.ln() - log_total
+                } else {
+                    f64::NEG_INFINITY
+                }
+            })
+            .collect();
+        if total != 1.0 {
+            for x in &mut w {
+                *x /= total;
+            }
+        }
+        Self { p: w, log_p }
+    }
+
+    fn validate(probs: &[f64]) -> Result<()> {
+        if probs.is_empty() {
+            return Err(Error::Empty {
+                what: "probabilities",
+            });
+        }
+        require_finite("probabilities", probs)?;
+        if let Some(index) = probs.iter().position(|x| *x < 0.0) {
+            return Err(Error::NegativeProbability {
+                index,
+                value: probs[index],
+            });
+        }
+        Ok(())
+    }
+
+    /// Number of outcomes `n` (including those of zero mass).
+    pub fn len(&self) -> usize {
+        self.p.len()
+    }
+
+    /// Always false: a `Dist` has at least one outcome. Present for API symmetry.
+    pub fn is_empty(&self) -> bool {
+        self.p.is_empty()
+    }
+
+    /// `p(i)`.
+    pub fn prob(&self, i: usize) -> f64 {
+        self.p[i]
+    }
+
+    /// `log p(i)` (`-inf` where `p(i) = 0`).
+    pub fn log_prob(&self, i: usize) -> f64 {
+        self.log_p[i]
+    }
+
+    /// All probabilities.
+    pub fn probs(&self) -> &[f64] {
+        &self.p
+    }
+
+    /// All log-probabilities.
+    pub fn log_probs(&self) -> &[f64] {
+        &self.log_p
+    }
+
+    /// Indices with positive mass.
+    pub fn support(&self) -> impl Iterator<Item = usize> + '_ {
+        self.p
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p > 0.0)
+            .map(|(i, _)| i)
+    }
+
+    /// Whether `p(i) > 0`.
+    pub fn in_support(&self, i: usize) -> bool {
+        self.p[i] > 0.0
+    }
+
+    /// `E_p[f] = sum_i p_i f_i` over the support (entries of `f` off the support are ignored, so
+    /// they may be anything, including infinite). Compensated summation.
+    pub fn expect(&self, f: &[f64]) -> Result<f64> {
+        require_same_len("distribution", self.len(), "function", f.len())?;
+        let mut s = CompensatedSum::new();
+        for (p, x) in self.p.iter().zip(f) {
+            if *p > 0.0 {
+                s.add(p * x);
+            }
+        }
+        Ok(s.value())
+    }
+
+    /// `Var_p[f]`, computed in two passes (mean first), over the support.
+    pub fn variance(&self, f: &[f64]) -> Result<f64> {
+        let m = self.expect(f)?;
+        let mut s = CompensatedSum::new();
+        for (p, x) in self.p.iter().zip(f) {
+            if *p > 0.0 {
+                s.add(p * (x - m) * (x - m));
+            }
+        }
+        Ok(s.value().max(0.0))
+    }
+
+    /// `p(A)` for the event `A = {i : event(i)}`; compensated.
+    pub fn mass_where(&self, mut event: impl FnMut(usize) -> bool) -> f64 {
+        let mut s = CompensatedSum::new();
+        for (i, p) in self.p.iter().enumerate() {
+            if *p > 0.0 && event(i) {
+                s.add(*p);
+            }
+        }
+        s.value()
+    }
+
+    /// `-log p(A)`, accurate both for tiny `p(A)` and for `p(A)` close to 1 (the complement is
+    /// summed directly rather than formed as `1 - p(A)`).
+    pub fn neg_log_mass_where(&self, mut event: impl FnMut(usize) -> bool) -> f64 {
+        let mut inside = CompensatedSum::new();
+        let mut outside = CompensatedSum::new();
+        for (i, p) in self.p.iter().enumerate() {
+            if *p > 0.0 {
+                if event(i) {
+                    inside.add(*p);
+                } else {
+                    outside.add(*p);
+                }
+            }
+        }
+        numeric::neg_log_mass(inside.value(), outside.value())
+    }
+
+    /// The conditional law `p(. | A)`; errors if `p(A) = 0`.
+    pub fn condition(&self, mut event: impl FnMut(usize) -> bool) -> Result<Self> {
+        let keep: Vec<bool> = (0..self.len()).map(&mut event).collect();
+        let mass = self.mass_where(|i| keep[i]);
+        if !(mass > 0.0) {
+            return Err(Error::Infeasible(
+                "conditioning on an event of base probability zero".into(),
+            ));
+        }
+        let log_mass = mass.ln();
+        let p = self
+            .p
+            .iter()
+            .zip(&keep)
+            .map(|(p, k)| if *k { p / mass } else { 0.0 })
+            .collect();
+        let log_p = self
+            .log_p
+            .iter()
+            .zip(&keep)
+            .map(|(l, k)| if *k { l - log_mass } else { f64::NEG_INFINITY })
+            .collect();
+        Ok(Self { p, log_p })
+    }
+}
+
+impl Serialize for Dist {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.p.serialize(serializer)
+    }
+}
+
+/// Checks that a reward (or any per-outcome function) matches the distribution's length and is
+/// finite everywhere.
+pub fn check_reward(base: &Dist, reward: &[f64]) -> Result<()> {
+    if reward.is_empty() {
+        return Err(Error::Empty { what: "reward" });
+    }
+    require_same_len("base", base.len(), "reward", reward.len())?;
+    require_finite("reward", reward)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_each_kind_of_bad_input() {
+        assert!(matches!(Dist::new(vec![]), Err(Error::Empty { .. })));
+        assert!(matches!(
+            Dist::new(vec![f64::NAN, 1.0]),
+            Err(Error::NonFinite { .. })
+        ));
+        assert!(matches!(
+            Dist::new(vec![-0.1, 1.1]),
+            Err(Error::NegativeProbability { .. })
+        ));
+        assert!(matches!(
+            Dist::new(vec![0.5, 0.5 + 2e-9]),
+            Err(Error::NotNormalized { .. })
+        ));
+        assert!(Dist::new(vec![0.5, 0.5 + 1e-12]).is_ok());
+    }
+
+    #[test]
+    fn log_weights_normalize_without_overflow() -> Result<()> {
+        let d = Dist::from_log_weights(&[1e300, 1e300, f64::NEG_INFINITY])?;
+        assert_eq!(d.probs(), &[0.5, 0.5, 0.0]);
+        Ok(())
+    }
+
+    #[test]
+    fn neg_log_mass_is_accurate_near_one() -> Result<()> {
+        let d = Dist::new(vec![1.0 - 1e-15, 1e-15])?;
+        let v = d.neg_log_mass_where(|i| i == 0);
+        // -log(1 - 1e-15) = 1e-15 + 5e-31 + ...; relative accuracy ~1e-15 needs the complement.
+        assert!((v - 1e-15).abs() < 1e-28);
+        Ok(())
+    }
+}

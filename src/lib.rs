@@ -1,0 +1,32 @@
+//! # rlhf-claims
+//!
+//! Claims people make about RLHF-style optimization, stated precisely, solved exactly on finite
+//! outcome spaces, and checked.
+//!
+//! ## The model
+//!
+//! A finite outcome set `X = {0, .., n-1}`, a base policy `pi0` (a [`Dist`], zeros allowed), a
+//! reward `r: X -> R` (a finite `&[f64]`), and policies `pi` on `X`. `KL(p||q) = sum p log(p/q)`
+//! in nats.
+//!
+//! ## Module map
+//!
+//! - [`dist`]: validated finite distributions, kept in log space as well as linear space.
+//! - [`divergence`]: KL (both directions), TV, entropy, chi-square, f-divergences.
+//! - [`numeric`]: log-sum-exp, `log(1 - e^x)`, compensated sums, safeguarded monotone roots.
+//! - [`error`]: the crate's one error type.
+//! - [`solve`]: exact solvers (tilt, KL budget, reward target, conditioning, ...).
+//! - [`claims`]: the registry of claims, each with a property that checks it.
+
+pub mod api;
+pub mod claims;
+pub mod dist;
+pub mod divergence;
+pub mod error;
+pub mod numeric;
+pub mod report;
+pub mod solve;
+pub mod tables;
+
+pub use dist::Dist;
+pub use error::{Error, Result};

@@ -1,0 +1,28 @@
+//! Exact solvers: pure functions from a problem (base policy, reward, parameter) to a solution.
+//!
+//! Every solver validates its input and returns a typed [`Error`](crate::Error) for bad input; a
+//! constrained problem with no feasible point is [`Error::Infeasible`](crate::Error::Infeasible),
+//! never a number.
+
+use crate::dist::Dist;
+use serde::Serialize;
+
+pub mod condition;
+pub mod tilt;
+
+pub use condition::{condition_on_event, condition_on_threshold};
+pub use tilt::{
+    kl_budget, maxent, reward_target, tilt, BudgetRegime, KlBudget, MaxEnt, RewardTarget,
+    TargetRegime, Tilt,
+};
+
+/// What every solver returns: the policy and the two numbers a user asks next.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Solution {
+    /// The optimal policy.
+    pub policy: Dist,
+    /// `E_policy[r]`.
+    pub expected_reward: f64,
+    /// `KL(policy || base)` in nats.
+    pub kl: f64,
+}
