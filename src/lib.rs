@@ -18,14 +18,22 @@
 //! - [`solve`]: exact solvers (tilt, KL budget, reward target, conditioning, ...).
 //! - [`claims`]: the registry of claims, each with a property that checks it.
 
+// `!(x > 0.0)` is the NaN-rejecting form of "x is not positive" and is used on purpose in
+// input validation.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod claims;
 pub mod dist;
 pub mod divergence;
 pub mod error;
+pub mod goodhart;
 pub mod numeric;
 pub mod report;
+pub mod sample;
 pub mod solve;
+pub mod stats;
 pub mod tables;
 
 pub use dist::Dist;

@@ -101,7 +101,7 @@ impl BlockSum {
 /// empty), `+inf` if any entry is `+inf`. NaN entries give NaN (callers validate first).
 pub fn log_sum_exp(xs: &[f64]) -> f64 {
     let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if m == f64::NEG_INFINITY || m == f64::INFINITY {
+    if m.is_infinite() {
         return m;
     }
     let mut s = BlockSum::new();

@@ -16,8 +16,14 @@
 
 use serde::Serialize;
 
+pub mod best_of_n;
+pub mod conditioning;
+pub mod estimator;
+pub mod goodhart;
 pub mod kl;
 pub mod lagrange;
+pub mod pref;
+pub mod quantilizer;
 pub mod runner;
 pub mod strategy;
 
@@ -95,6 +101,12 @@ pub fn all() -> Vec<Claim> {
     let mut v = Vec::new();
     v.extend(kl::claims());
     v.extend(lagrange::claims());
+    v.extend(best_of_n::claims());
+    v.extend(quantilizer::claims());
+    v.extend(conditioning::claims());
+    v.extend(pref::claims());
+    v.extend(goodhart::claims());
+    v.extend(estimator::claims());
     v
 }
 

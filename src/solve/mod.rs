@@ -7,10 +7,16 @@
 use crate::dist::Dist;
 use serde::Serialize;
 
+pub mod best_of_n;
+pub mod classes;
 pub mod condition;
+pub mod quantilize;
 pub mod tilt;
 
+pub use best_of_n::{best_of_n, BestOfN};
+pub use classes::{RewardClass, RewardClasses};
 pub use condition::{condition_on_event, condition_on_threshold};
+pub use quantilize::{quantilize, Quantilizer};
 pub use tilt::{
     kl_budget, maxent, reward_target, tilt, BudgetRegime, KlBudget, MaxEnt, RewardTarget,
     TargetRegime, Tilt,

@@ -1,0 +1,8 @@
+//! Family `bon: best-of-N`.
+
+use super::Claim;
+
+/// The claims of this family, in catalog order.
+pub fn claims() -> Vec<Claim> {
+    Vec::new()
+}

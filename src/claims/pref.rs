@@ -1,0 +1,8 @@
+//! Family `pref: preferences and other regularizers`.
+
+use super::Claim;
+
+/// The claims of this family, in catalog order.
+pub fn claims() -> Vec<Claim> {
+    Vec::new()
+}

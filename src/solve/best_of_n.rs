@@ -1,0 +1,125 @@
+//! Exact best-of-N (claim `bon.exact`): draw N iid outputs from `pi0`, return one of highest
+//! reward, ties broken uniformly among the tied draws.
+//!
+//! With reward classes `C` (equal reward), `F(C) = pi0(r <= r_C)`, `F(C-) = pi0(r < r_C)`:
+//!
+//! ```text
+//! P_N(C) = F(C)^N - F(C-)^N,     P_N(x) = pi0(x) / pi0(C) * P_N(C)   for x in C.
+//! ```
+//!
+//! # Numerics
+//!
+//! For `F` near 1 and `N` up to `1e15`, `F^N - F_-^N` is a cancellation trap. The solver forms
+//! `a = N log F(C)` (as `N log1p(-pi0(r > r_C))` when the upper tail is small) and
+//! `b - a = N log1p(-pi0(C)/F(C))`, then `P_N(C) = e^a (-expm1(b - a))`, all in log space, so
+//! each class probability keeps relative accuracy ~`N`-independent (`~|a| eps`).
+
+use super::classes::RewardClasses;
+use super::Solution;
+use crate::dist::Dist;
+use crate::error::{Error, Result};
+use crate::numeric::{log1mexp, CompensatedSum};
+use serde::Serialize;
+
+/// The exact best-of-N policy and the numbers around it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BestOfN {
+    /// Policy, expected reward, and `KL(P_N || pi0)`.
+    #[serde(flatten)]
+    pub solution: Solution,
+    /// N.
+    pub n: u64,
+    /// The bound `log N - (N-1)/N` of claim `bon.kl-bound`.
+    pub kl_bound: f64,
+    /// `P(BoN output beats a fresh pi0 sample) + P(tie)/2`.
+    pub win_rate_half_ties: f64,
+    /// `P(BoN output strictly beats a fresh pi0 sample)`.
+    pub win_rate_strict: f64,
+}
+
+/// `log N - (N-1)/N`, the KL bound of Beirami et al. (2024), for `N >= 1`.
+pub fn kl_bound(n: u64) -> f64 {
+    let nf = n as f64;
+    nf.ln() - (nf - 1.0) / nf
+}
+
+/// `log P_N(C)` for each class, in increasing reward.
+pub fn class_log_probs(classes: &RewardClasses, n: u64) -> Vec<f64> {
+    let nf = n as f64;
+    classes
+        .classes
+        .iter()
+        .map(|c| {
+            let cdf = c.cdf();
+            let log_f = if c.above < 0.5 {
+                (-c.above).ln_1p()
+            } else {
+                cdf.ln()
+            };
+            let a = nf * log_f;
+            let diff = nf * (-(c.mass / cdf)).ln_1p();
+            a + log1mexp(diff)
+        })
+        .collect()
+}
+
+/// The exact best-of-N distribution for `n >= 1` draws (claim `bon.exact`).
+///
+/// ```
+/// use rlhf_claims::{Dist, solve::best_of_n};
+/// let base = Dist::new(vec![0.5, 0.5])?;
+/// let b = best_of_n(&base, &[0.0, 1.0], 2)?;
+/// assert_eq!(b.solution.policy.probs(), &[0.25, 0.75]);
+/// // N = 10^12 on a near-degenerate base: no overflow, no cancellation.
+/// let base = Dist::new(vec![1.0 - 1e-13, 1e-13])?;
+/// let b = best_of_n(&base, &[0.0, 1.0], 1_000_000_000_000)?;
+/// let top = -(1e12 * (-1e-13f64).ln_1p()).exp_m1(); // 1 - (1 - 1e-13)^(1e12)
+/// assert!((b.solution.policy.prob(1) - top).abs() < 1e-15);
+/// # Ok::<(), rlhf_claims::Error>(())
+/// ```
+pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
+    if n == 0 {
+        return Err(Error::InvalidParameter {
+            name: "n",
+            value: 0.0,
+            requirement: "an integer >= 1",
+        });
+    }
+    let classes = RewardClasses::new(base, reward)?;
+    let log_pc = class_log_probs(&classes, n);
+    let len = base.len();
+    let (mut probs, mut logs) = (vec![0.0; len], vec![f64::NEG_INFINITY; len]);
+    for i in 0..len {
+        if let Some(k) = classes.class_of[i] {
+            let l = base.log_prob(i) - classes.classes[k].mass.ln() + log_pc[k];
+            logs[i] = l;
+            probs[i] = l.exp();
+        }
+    }
+    let (mut e, mut kl, mut win, mut strict) = (
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+    );
+    for (c, lp) in classes.classes.iter().zip(&log_pc) {
+        let pc = lp.exp();
+        if pc > 0.0 {
+            e.add(pc * c.reward);
+            kl.add(pc * (lp - c.mass.ln()));
+            win.add(pc * (c.below + 0.5 * c.mass));
+            strict.add(pc * c.below);
+        }
+    }
+    Ok(BestOfN {
+        solution: Solution {
+            policy: Dist::from_parts_unchecked(probs, logs),
+            expected_reward: e.value(),
+            kl: kl.value().max(0.0),
+        },
+        n,
+        kl_bound: kl_bound(n),
+        win_rate_half_ties: win.value(),
+        win_rate_strict: strict.value(),
+    })
+}

@@ -1,0 +1,112 @@
+//! The q-quantilizer (Taylor 2016): `pi0` restricted to its top `q` mass by reward, renormalized;
+//! a boundary tie class is taken in part, proportionally to `pi0`.
+//!
+//! With classes sorted by decreasing reward, `M` the mass of the classes strictly above the
+//! boundary class `b` (the first class at which the cumulative mass reaches `q`):
+//!
+//! ```text
+//! pi_q(x) = pi0(x) / q                              for r(x) > r_b,
+//! pi_q(x) = pi0(x) (q - M) / (pi0(b) q)             for r(x) = r_b,
+//! pi_q(x) = 0                                       otherwise.
+//! ```
+//!
+//! So `pi_q <= pi0 / q` pointwise, with equality on every fully included class.
+
+use super::classes::RewardClasses;
+use super::Solution;
+use crate::dist::Dist;
+use crate::error::{Error, Result};
+use crate::numeric::CompensatedSum;
+use serde::Serialize;
+
+/// The quantilizer and its boundary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quantilizer {
+    /// Policy, expected reward and `KL(pi_q || pi0)`.
+    #[serde(flatten)]
+    pub solution: Solution,
+    /// q.
+    pub q: f64,
+    /// Reward of the boundary class.
+    pub boundary_reward: f64,
+    /// Fraction of the boundary class's mass that is kept, in `(0, 1]`.
+    pub boundary_fraction: f64,
+}
+
+/// The q-quantilizer for `0 < q <= 1`.
+///
+/// ```
+/// use rlhf_claims::{Dist, solve::quantilize};
+/// let base = Dist::new(vec![0.5, 0.25, 0.25])?;
+/// let s = quantilize(&base, &[0.0, 1.0, 2.0], 0.375)?;
+/// // keeps all of the top outcome and half of the middle one
+/// assert!((s.solution.policy.prob(2) - 0.25 / 0.375).abs() < 1e-15);
+/// assert!((s.boundary_fraction - 0.5).abs() < 1e-15);
+/// # Ok::<(), rlhf_claims::Error>(())
+/// ```
+pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
+    if !(q > 0.0 && q <= 1.0) {
+        return Err(Error::InvalidParameter {
+            name: "q",
+            value: q,
+            requirement: "in (0, 1]",
+        });
+    }
+    let classes = RewardClasses::new(base, reward)?;
+    // Boundary: the highest-reward class b with above(b) < q <= above(b) + mass(b).
+    let b = classes
+        .classes
+        .iter()
+        .rposition(|c| c.above + c.mass >= q)
+        .unwrap_or(0);
+    let boundary = &classes.classes[b];
+    let kept = (q - boundary.above).clamp(0.0, boundary.mass);
+    let fraction = if boundary.mass > 0.0 {
+        (kept / boundary.mass).min(1.0)
+    } else {
+        1.0
+    };
+    let len = base.len();
+    let (mut probs, mut logs) = (vec![0.0; len], vec![f64::NEG_INFINITY; len]);
+    let log_q = q.ln();
+    let log_frac = fraction.ln();
+    for i in 0..len {
+        if let Some(k) = classes.class_of[i] {
+            let l = if k > b {
+                base.log_prob(i) - log_q
+            } else if k == b && fraction > 0.0 {
+                base.log_prob(i) + log_frac - log_q
+            } else {
+                continue;
+            };
+            logs[i] = l;
+            probs[i] = l.exp();
+        }
+    }
+    let total = boundary.above + kept;
+    let mut e = CompensatedSum::new();
+    for c in &classes.classes[b + 1..] {
+        e.add(c.mass * c.reward);
+    }
+    e.add(kept * boundary.reward);
+    let above_share = boundary.above / total;
+    let kept_share = kept / total;
+    let mut kl = CompensatedSum::new();
+    if above_share > 0.0 {
+        kl.add(above_share * (-total.ln()));
+    }
+    if kept_share > 0.0 {
+        kl.add(kept_share * (log_frac - total.ln()));
+    }
+    let policy = Dist::from_parts_unchecked(probs, logs);
+    Ok(Quantilizer {
+        solution: Solution {
+            policy,
+            expected_reward: e.value() / total,
+            kl: kl.value().max(0.0),
+        },
+        q,
+        boundary_reward: boundary.reward,
+        boundary_fraction: fraction,
+    })
+}
