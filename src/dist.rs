@@ -310,6 +310,14 @@ pub fn check_reward(base: &Dist, reward: &[f64]) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "quickcheck")]
+    quickcheck::quickcheck! {
+        fn arbitrary_dists_are_normalized(d: Dist) -> bool {
+            (crate::numeric::sum(d.probs().iter().copied()) - 1.0).abs() < 1e-12
+                && d.probs().iter().all(|p| *p >= 0.0)
+        }
+    }
+
     #[test]
     fn rejects_each_kind_of_bad_input() {
         assert!(matches!(Dist::new(vec![]), Err(Error::Empty { .. })));
@@ -342,5 +350,46 @@ mod tests {
         // -log(1 - 1e-15) = 1e-15 + 5e-31 + ...; relative accuracy ~1e-15 needs the complement.
         assert!((v - 1e-15).abs() < 1e-28);
         Ok(())
+    }
+}
+
+/// `quickcheck::Arbitrary` for [`Dist`] (feature `quickcheck`): up to `g.size()` outcomes with
+/// integer weights, about one in four of them zero, never all zero. Shrinks by dropping
+/// outcomes and by moving toward uniform.
+#[cfg(feature = "quickcheck")]
+impl quickcheck::Arbitrary for Dist {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        let n = 1 + usize::arbitrary(g) % g.size().max(1);
+        let mut w: Vec<f64> = (0..n)
+            .map(|_| {
+                let k = u8::arbitrary(g);
+                if k % 4 == 0 {
+                    0.0
+                } else {
+                    f64::from(k)
+                }
+            })
+            .collect();
+        if w.iter().all(|x| *x == 0.0) {
+            w[0] = 1.0;
+        }
+        let total: f64 = w.iter().sum();
+        Self::from_weights_unchecked(w, total)
+    }
+
+    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
+        let mut out = Vec::new();
+        if self.len() > 1 {
+            let w: Vec<f64> = self.p[..self.len() - 1].to_vec();
+            if let Ok(d) = Dist::from_weights(w) {
+                out.push(d);
+            }
+        }
+        if let Ok(u) = Dist::uniform(self.len()) {
+            if u != *self {
+                out.push(u);
+            }
+        }
+        Box::new(out.into_iter())
     }
 }
