@@ -37,4 +37,9 @@ pub mod stats;
 pub mod tables;
 
 pub use dist::Dist;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use error::{Error, Result};
