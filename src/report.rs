@@ -69,6 +69,35 @@ pub fn list(claims: &[Claim], format: Format) -> String {
     }
 }
 
+/// Column names of the check report.
+const CHECK_COLUMNS: [&str; 8] = [
+    "id",
+    "status",
+    "verdict",
+    "cases",
+    "worst error",
+    "tolerance",
+    "time (s)",
+    "counterexample / note",
+];
+
+/// The cells of one check-report row, as text.
+fn check_cells(c: &Claim, v: &Verdict) -> [String; 8] {
+    [
+        c.id.to_string(),
+        c.status.as_str().to_string(),
+        verdict_word(c, v).to_string(),
+        v.cases.to_string(),
+        sci(v.worst_error),
+        sci(v.tolerance),
+        format!("{:.2}", v.seconds),
+        v.counterexample
+            .clone()
+            .or_else(|| v.note.clone())
+            .unwrap_or_default(),
+    ]
+}
+
 /// The check report: one row per claim.
 pub fn check(results: &[(Claim, Verdict)], format: Format) -> String {
     match format {
@@ -87,56 +116,42 @@ pub fn check(results: &[(Claim, Verdict)], format: Format) -> String {
             format!("{}\n", json!({ "claims": v }))
         }
         Format::Markdown => {
-            let mut s = String::from(
-                "| id | status | verdict | cases | worst error | tolerance | time (s) | counterexample |\n\
-                 | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+            let mut s = format!(
+                "| {} |\n|{}\n",
+                CHECK_COLUMNS.join(" | "),
+                " --- |".repeat(8)
             );
             for (c, v) in results {
-                s.push_str(&format!(
-                    "| `{}` | {} | {} | {} | {} | {} | {:.2} | {} |\n",
-                    c.id,
-                    c.status.as_str(),
-                    verdict_word(c, v),
-                    v.cases,
-                    sci(v.worst_error),
-                    sci(v.tolerance),
-                    v.seconds,
-                    v.counterexample
-                        .as_deref()
-                        .map(|s| format!("`{s}`"))
-                        .unwrap_or_default()
-                ));
+                let mut cells = check_cells(c, v);
+                cells[0] = format!("`{}`", cells[0]);
+                if !cells[7].is_empty() {
+                    cells[7] = format!("`{}`", cells[7]);
+                }
+                s.push_str(&format!("| {} |\n", cells.join(" | ")));
             }
             s
         }
         Format::Text => {
-            let w = results
-                .iter()
-                .map(|(c, _)| c.id.len())
-                .max()
-                .unwrap_or(2)
-                .max(2);
-            let mut s = format!(
-                "{:w$}  {:10}  {:17}  {:>6}  {:>9}  {:>9}  {:>7}  counterexample / note\n",
-                "id", "status", "verdict", "cases", "worst", "tol", "time"
-            );
-            for (c, v) in results {
-                let extra = v
-                    .counterexample
-                    .clone()
-                    .or_else(|| v.note.clone())
-                    .unwrap_or_default();
-                s.push_str(&format!(
-                    "{:w$}  {:10}  {:17}  {:>6}  {:>9}  {:>9}  {:>6.2}s  {}\n",
-                    c.id,
-                    c.status.as_str(),
-                    verdict_word(c, v),
-                    v.cases,
-                    sci(v.worst_error),
-                    sci(v.tolerance),
-                    v.seconds,
-                    extra
-                ));
+            let rows: Vec<[String; 8]> = results.iter().map(|(c, v)| check_cells(c, v)).collect();
+            let mut widths = CHECK_COLUMNS.map(str::len);
+            for row in &rows {
+                for (w, cell) in widths.iter_mut().zip(row).take(7) {
+                    *w = (*w).max(cell.len());
+                }
+            }
+            let pad = |cells: &[String]| {
+                let mut line: Vec<String> = cells
+                    .iter()
+                    .zip(widths)
+                    .take(7)
+                    .map(|(c, w)| format!("{c:w$}"))
+                    .collect();
+                line.push(cells[7].clone());
+                format!("{}\n", line.join("  ").trim_end())
+            };
+            let mut s = pad(&CHECK_COLUMNS.map(String::from));
+            for row in &rows {
+                s.push_str(&pad(row));
             }
             let failed = results.iter().filter(|(_, v)| !v.passed).count();
             s.push_str(&format!(
