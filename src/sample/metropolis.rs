@@ -1,5 +1,5 @@
 //! Metropolis-Hastings with independence proposals from the base: a sampled witness for the
-//! tilt `pi_beta = pi0 exp(r/beta) / Z` ([`crate::solve::tilt`]).
+//! tilt `pi_beta = pi0 exp(r/beta) / Z` ([`mod@crate::solve::tilt`]).
 //!
 //! # The chain
 //!
@@ -238,7 +238,10 @@ mod tests {
         // Constant reward on the support (off-support reward ignored): eps = 1, k = 1.
         let base = Dist::new(vec![0.5, 0.0, 0.5])?;
         assert_eq!(regeneration_probability(&base, &[3.0, 9.0, 3.0], 1.0)?, 1.0);
-        assert_eq!(thinning_for_coupling(&base, &[3.0, 9.0, 3.0], 1.0, 5, 1e-6)?, 1);
+        assert_eq!(
+            thinning_for_coupling(&base, &[3.0, 9.0, 3.0], 1.0, 5, 1e-6)?,
+            1
+        );
         Ok(())
     }
 

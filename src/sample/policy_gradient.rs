@@ -1,5 +1,5 @@
 //! Tabular softmax policy gradient with a sampled KL penalty: a sampled witness for the tilt
-//! `pi_beta = pi0 exp(r/beta) / Z` ([`crate::solve::tilt`]).
+//! `pi_beta = pi0 exp(r/beta) / Z` ([`mod@crate::solve::tilt`]).
 //!
 //! # The algorithm (REINFORCE with a leave-one-out baseline)
 //!
@@ -276,8 +276,14 @@ mod tests {
         let r = [0.0, 1.0, 2.0];
         let leaks = Dist::new(vec![0.4, 0.2, 0.4])?;
         let misses = Dist::new(vec![1.0, 0.0, 0.0])?;
-        assert_eq!(stationarity_residual(&leaks, &base, &r, 1.0)?, f64::INFINITY);
-        assert_eq!(stationarity_residual(&misses, &base, &r, 1.0)?, f64::INFINITY);
+        assert_eq!(
+            stationarity_residual(&leaks, &base, &r, 1.0)?,
+            f64::INFINITY
+        );
+        assert_eq!(
+            stationarity_residual(&misses, &base, &r, 1.0)?,
+            f64::INFINITY
+        );
         assert_eq!(tv_bound_from_residual(f64::INFINITY), 1.0);
         Ok(())
     }
