@@ -18,7 +18,7 @@ use rlhf_claims::sample::policy_gradient::{policy_gradient_tilt, PolicyGradientC
 use rlhf_claims::sample::{seeded_rng, DistSampler};
 use rlhf_claims::solve::tilt;
 use rlhf_claims::stats::{chi_square_gof, histogram, FALSE_ALARM_RATE};
-use rlhf_claims::{Dist, Result};
+use rlhf_claims::{Dist, Error, Result};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 /// Level of each chi-square test.
@@ -88,16 +88,19 @@ fn exact_and_control(inst: &Instance, base: &Dist) -> Result<(Dist, Dist)> {
     Ok((exact, control))
 }
 
-/// The smallest sample size (on a 10% grid from 1000) at which the chi-square test of draws from
-/// `truth` against `wrong` rejects at `TEST_LEVEL` with probability at least `1 - 3e-7`.
+/// The sample size at which the chi-square test of draws from `truth` against `wrong` rejects
+/// at `TEST_LEVEL` with probability at least `1 - 3e-7`.
 ///
 /// Under `truth`, Pearson's statistic against `wrong` is approximately noncentral chi-square with
-/// `d = |supp| - 1` degrees of freedom and noncentrality `lambda = m sum (truth - wrong)^2 / wrong`,
-/// of mean `d + lambda` and variance `2 (d + 2 lambda)`. We require the mean to exceed the
-/// critical value by `POWER_Z = 5` standard deviations; by the normal approximation the power is
-/// then at least `1 - 2.9e-7`, and the approximation errs on the safe side because the noncentral
-/// chi-square is skewed to the right (its left tail is lighter than the normal one).
-fn sample_size(truth: &Dist, wrong: &Dist) -> usize {
+/// `d = |supp wrong| - 1` degrees of freedom and noncentrality `lambda = m D`,
+/// `D = sum (truth - wrong)^2 / wrong`, of mean `d + lambda` and variance `2 (d + 2 lambda)`. We
+/// require the mean to exceed the critical value `c` by `z = POWER_Z = 5` standard deviations;
+/// by the normal approximation the power is then at least `1 - 2.9e-7`, and the approximation
+/// errs on the safe side because the noncentral chi-square is skewed to the right (its left tail
+/// is lighter than the normal one). With `s = sqrt(2 (d + 2 lambda))` the requirement
+/// `d + lambda - c >= z s` reads `s^2 - 4 z s + 2 d - 4 c >= 0`, i.e.
+/// `s >= 2 z + sqrt(4 z^2 - 2 d + 4 c)`, whence `lambda = (s^2 - 2 d)/4` and `m = ceil(lambda / D)`.
+fn sample_size(truth: &Dist, wrong: &Dist) -> Result<usize> {
     let divergence: f64 = truth
         .probs()
         .iter()
@@ -105,18 +108,19 @@ fn sample_size(truth: &Dist, wrong: &Dist) -> usize {
         .filter(|(_, &q)| q > 0.0)
         .map(|(p, q)| (p - q).powi(2) / q)
         .sum();
-    let d = (wrong.support().count() - 1) as f64;
-    let critical = ChiSquared::new(d)
-        .map(|chi| chi.inverse_cdf(1.0 - TEST_LEVEL))
-        .unwrap_or(f64::INFINITY);
-    let mut m = 1000.0f64;
-    loop {
-        let lambda = m * divergence;
-        if d + lambda - critical >= POWER_Z * (2.0 * (d + 2.0 * lambda)).sqrt() || m > 1e9 {
-            return m.ceil() as usize;
-        }
-        m *= 1.1;
+    let d = wrong.support().count() as f64 - 1.0;
+    let chi = ChiSquared::new(d).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let c = chi.inverse_cdf(1.0 - TEST_LEVEL);
+    let z = POWER_Z;
+    let s = 2.0 * z + (4.0 * z * z - 2.0 * d + 4.0 * c).sqrt();
+    let lambda = (s * s - 2.0 * d) / 4.0;
+    let m = (lambda / divergence).ceil();
+    if !(m.is_finite() && m <= 1e7) {
+        return Err(Error::InvalidInput(format!(
+            "the control is too close to the null for a test of this size: D = {divergence:e}"
+        )));
     }
+    Ok(m as usize)
 }
 
 /// The main test and the control on the same counts, with their assertions.
@@ -165,7 +169,7 @@ fn metropolis_matches_the_tilt_and_rejects_a_wrong_beta() -> Result<()> {
     for (seed, inst) in (1000u64..).zip(instances()) {
         let base = Dist::new(inst.base.clone())?;
         let (exact, control) = exact_and_control(&inst, &base)?;
-        let m = sample_size(&exact, &control);
+        let m = sample_size(&exact, &control)?;
         let k = thinning_for_coupling(&base, &inst.reward, inst.beta, m, COUPLING_BUDGET)?;
         let eps = regeneration_probability(&base, &inst.reward, inst.beta)?;
         let config = MetropolisConfig {
@@ -220,7 +224,7 @@ fn policy_gradient_matches_the_tilt_and_rejects_a_wrong_beta() -> Result<()> {
         let rounding = 16.0 * base.len() as f64 * f64::EPSILON;
         let tv_exact = tv(&run.policy, &exact)?;
         let tv_control = tv(&run.policy, &control)?;
-        let m = sample_size(&exact, &control);
+        let m = sample_size(&exact, &control)?;
         eprintln!(
             "policy gradient {}: residual = {:.2e}, TV bound = {bound:.2e}, TV to tilt = {tv_exact:.2e}, \
              TV to control = {tv_control:.2e}, m = {m}",

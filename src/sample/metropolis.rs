@@ -23,8 +23,8 @@
 //! eps = 1/w* = E_pi0[exp((r - r*)/beta)] in (0, 1],      r* = max r on supp pi0,
 //! ```
 //!
-//! (see [`regeneration_probability`]) and `R` a Markov kernel that also leaves `pi_beta`
-//! invariant (because `pi_beta P = pi_beta`). Simulating `P` as "with probability `eps` draw a
+//! (see [`regeneration_probability`]) and, when `eps < 1`, `R` a Markov kernel that also leaves
+//! `pi_beta` invariant (because `pi_beta P = pi_beta`; when `eps = 1`, `P = pi_beta` outright). Simulating `P` as "with probability `eps` draw a
 //! fresh state from `pi_beta`, otherwise move by `R`" (Nummelin's splitting; the uniform
 //! ergodicity bound of Mengersen and Tweedie, 1996) shows: if each of `m` blocks of `k` steps
 //! contains at least one fresh draw, the states at the block ends are exactly i.i.d. `pi_beta`.
@@ -105,7 +105,10 @@ pub fn metropolis_tilt(
     let mut rng = seeded_rng(seed);
     let mut state = proposal.draw(&mut rng);
     let mut accepted = 0u64;
-    let mut samples = Vec::with_capacity(config.samples);
+    let mut samples = Vec::new();
+    samples
+        .try_reserve_exact(config.samples)
+        .map_err(|e| Error::InvalidInput(format!("cannot hold {} samples: {e}", config.samples)))?;
     for step in 1..=steps {
         let candidate = proposal.draw(&mut rng);
         // (r(y) - r(x))/beta is never NaN: the difference of finite numbers is finite or
@@ -225,6 +228,15 @@ mod tests {
         assert!(metropolis_tilt(&base, &[0.0, 1.0], 0.0, ok, 1).is_err());
         assert!(metropolis_tilt(&base, &[0.0], 1.0, ok, 1).is_err());
         assert!(thinning_for_coupling(&base, &[0.0, 1.0], 1.0, 10, 0.0).is_err());
+        // More samples than memory can hold: an error, not an allocation panic.
+        let huge = MetropolisConfig {
+            samples: usize::MAX / 2,
+            ..ok
+        };
+        assert!(matches!(
+            metropolis_tilt(&base, &[0.0, 1.0], 1.0, huge, 1),
+            Err(Error::InvalidInput(_))
+        ));
         Ok(())
     }
 

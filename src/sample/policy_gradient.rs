@@ -83,7 +83,7 @@ pub struct PolicyGradientConfig {
 pub struct PolicyGradientRun {
     /// The final policy `softmax(theta_T)` (zero off `supp pi0`).
     pub policy: Dist,
-    /// Draws used: `T B`.
+    /// Draws used: `T B` (saturating at `u64::MAX`).
     pub samples_used: u64,
     /// [`stationarity_residual`] of the final policy.
     pub residual: f64,
@@ -129,8 +129,13 @@ pub fn policy_gradient_tilt(
     let mut theta = base.log_probs().to_vec();
     let batch = config.batch_size;
     let loo = batch as f64 / (batch as f64 - 1.0);
-    let mut draws = vec![0usize; batch];
-    let mut shaped = vec![0.0f64; batch];
+    let (mut draws, mut shaped) = (Vec::new(), Vec::new());
+    draws
+        .try_reserve_exact(batch)
+        .and_then(|()| shaped.try_reserve_exact(batch))
+        .map_err(|e| Error::InvalidInput(format!("cannot hold a batch of {batch}: {e}")))?;
+    draws.resize(batch, 0usize);
+    shaped.resize(batch, 0.0f64);
     for t in 0..config.iterations {
         let policy = Dist::from_log_weights(&theta)?;
         let sampler = DistSampler::new(&policy)?;
@@ -154,7 +159,7 @@ pub fn policy_gradient_tilt(
     let residual = stationarity_residual(&policy, base, reward, beta)?;
     Ok(PolicyGradientRun {
         policy,
-        samples_used: config.iterations as u64 * batch as u64,
+        samples_used: (config.iterations as u64).saturating_mul(batch as u64),
         residual,
     })
 }
@@ -242,7 +247,11 @@ mod tests {
             decay: f64::NAN,
             ..config()
         };
-        for c in [one_draw, no_step, bad_decay] {
+        let huge_batch = PolicyGradientConfig {
+            batch_size: usize::MAX,
+            ..config()
+        };
+        for c in [one_draw, no_step, bad_decay, huge_batch] {
             assert!(policy_gradient_tilt(&base, &r, 1.0, c, 1).is_err());
         }
         assert!(policy_gradient_tilt(&base, &r, -1.0, config(), 1).is_err());
