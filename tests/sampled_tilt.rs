@@ -5,7 +5,7 @@
 //! `FALSE_ALARM_RATE / 2`; the other `FALSE_ALARM_RATE / 2` of the budget pays for the draws not
 //! being exactly i.i.d. from the null law (see each test), so each test's false-alarm rate is at
 //! most `FALSE_ALARM_RATE = 1e-6` (up to the chi-square approximation, which is accurate here:
-//! every expected count is in the thousands). Each test has a negative control: the same counts
+//! every expected count is above 600). Each test has a negative control: the same counts
 //! are tested against the tilt at `1.1 beta`, and the sample size is chosen so that this test
 //! rejects with probability at least `1 - 3e-7` (see [`sample_size`]); the test asserts that it
 //! does.
@@ -284,5 +284,77 @@ fn witnesses_are_reproducible_from_their_seed() -> Result<()> {
     let pg = |seed| policy_gradient_tilt(&base, &inst.reward, inst.beta, config, seed);
     assert_eq!(pg(5)?, pg(5)?);
     assert_ne!(pg(5)?.policy, pg(6)?.policy);
+    Ok(())
+}
+
+/// Number of chains in the calibration test.
+const CALIBRATION_RUNS: u64 = 100;
+/// Recorded states per chain in the calibration test.
+const CALIBRATION_SAMPLES: usize = 1000;
+/// Bins of the p-value histogram in the calibration test (expected count 10 each).
+const CALIBRATION_BINS: usize = 10;
+
+/// p-values of the chi-square test of `CALIBRATION_RUNS` independent chains on `inst`, each
+/// thinned by `thin`.
+fn calibration_p_values(inst: &Instance, thin: usize) -> Result<Vec<f64>> {
+    let base = Dist::new(inst.base.clone())?;
+    let exact = tilt(&base, &inst.reward, inst.beta)?.solution.policy;
+    let config = MetropolisConfig {
+        samples: CALIBRATION_SAMPLES,
+        burn_in: thin,
+        thin,
+    };
+    (0..CALIBRATION_RUNS)
+        .map(|seed| {
+            let run = metropolis_tilt(&base, &inst.reward, inst.beta, config, 7000 + seed)?;
+            Ok(chi_square_gof(&run.counts(), exact.probs())?.p_value)
+        })
+        .collect()
+}
+
+/// Chi-square test that `p_values` are uniform on `[0, 1]`, on `CALIBRATION_BINS` equal bins.
+fn uniformity(p_values: &[f64]) -> Result<rlhf_claims::stats::TestResult> {
+    let bins = p_values
+        .iter()
+        .map(|p| ((p * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1));
+    let counts = histogram(bins, CALIBRATION_BINS);
+    chi_square_gof(&counts, &[1.0 / CALIBRATION_BINS as f64; CALIBRATION_BINS])
+}
+
+/// The thinning rule is what makes the Metropolis test calibrated: over 100 independent chains
+/// on the instance with the slowest mixing (`rare-argmax`, acceptance 0.5), the p-values of the
+/// chi-square test are uniform when the chains are thinned by `thinning_for_coupling`, and far
+/// from uniform when every state is recorded (successive states repeat with probability about
+/// 1/2, which inflates the statistic).
+///
+/// False-alarm rate at most `1e-6 + 1e-7`: the uniformity test runs at `FALSE_ALARM_RATE`; each
+/// chain's coupling budget is `1e-9`, so all 100 chains are exactly i.i.d. draws except with
+/// probability `1e-7`; the p-values of Pearson's test with expected counts above 150 are uniform
+/// up to the chi-square approximation, a deviation a 100-run histogram cannot resolve.
+/// Negative control: the same uniformity test on unthinned chains must reject.
+#[test]
+fn metropolis_test_is_calibrated_only_with_the_thinning_rule() -> Result<()> {
+    let inst = instances()
+        .into_iter()
+        .find(|i| i.name == "rare-argmax")
+        .ok_or(Error::InvalidInput(
+            "instance rare-argmax is missing".into(),
+        ))?;
+    let base = Dist::new(inst.base.clone())?;
+    let thin = thinning_for_coupling(&base, &inst.reward, inst.beta, CALIBRATION_SAMPLES, 1e-9)?;
+    let thinned = uniformity(&calibration_p_values(&inst, thin)?)?;
+    let unthinned = uniformity(&calibration_p_values(&inst, 1)?)?;
+    eprintln!(
+        "calibration (thin = {thin}): uniformity p = {:.4}; unthinned: p = {:.3e}",
+        thinned.p_value, unthinned.p_value
+    );
+    assert!(
+        !thinned.rejects(FALSE_ALARM_RATE),
+        "thinned p-values not uniform"
+    );
+    assert!(
+        unthinned.rejects(FALSE_ALARM_RATE),
+        "unthinned p-values look uniform"
+    );
     Ok(())
 }
