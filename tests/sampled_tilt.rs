@@ -5,7 +5,7 @@
 //! `FALSE_ALARM_RATE / 2`; the other `FALSE_ALARM_RATE / 2` of the budget pays for the draws not
 //! being exactly i.i.d. from the null law (see each test), so each test's false-alarm rate is at
 //! most `FALSE_ALARM_RATE = 1e-6` (up to the chi-square approximation, which is accurate here:
-//! every expected count is above 600). Each test has a negative control: the same counts
+//! every expected count is above 400). Each test has a negative control: the same counts
 //! are tested against the tilt at `1.1 beta`, and the sample size is chosen so that this test
 //! rejects with probability at least `1 - 3e-7` (see [`sample_size`]); the test asserts that it
 //! does.
