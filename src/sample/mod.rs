@@ -35,3 +35,6 @@ impl DistSampler {
         self.index.sample(rng)
     }
 }
+
+pub mod metropolis;
+pub mod policy_gradient;
