@@ -11,6 +11,7 @@
 //! - [`quadrature`]: Gauss-Legendre panels shared by the continuous models.
 
 pub mod additive;
+pub mod erfc;
 pub mod frontier;
 pub mod gaussian;
 pub mod joint;
