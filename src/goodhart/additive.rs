@@ -236,9 +236,9 @@ impl AdditiveModel {
 }
 
 /// The least KL that raises `E[X]` by `gain` on the grid (the tilt of `X` alone), next to the
-/// KL of the explicit construction of Kwa et al. (2024, Theorem 1): move mass `gain / t` to the
-/// top cell `t` (its midpoint), `P = (1 - gain/t) Q + (gain/t) delta_t`, whose mean gain is
-/// `gain (1 - E_Q[X]/t)`.
+/// KL of the explicit construction of Kwa et al. (2024, Theorem 1): move mass
+/// `w = gain / (t - E_Q[X])` to the top cell `t` (its midpoint), `P = (1 - w) Q + w delta_t`,
+/// whose mean gain is exactly `gain`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct KlForGain {
     /// `min KL(P||Q) s.t. E_P[X] >= E_Q[X] + gain`.
@@ -256,12 +256,12 @@ pub fn kl_for_gain(grid: &Grid, gain: f64) -> Result<KlForGain> {
     let target = solve::reward_target(&grid.base, &grid.values, m0 + gain)?;
     let top = grid.values.len() - 1;
     let t = grid.values[top];
-    let w = gain / t;
-    if !(w < 1.0) {
+    let w = gain / (t - m0);
+    if !(w > 0.0 && w < 1.0) {
         return Err(Error::InvalidParameter {
             name: "gain",
             value: gain,
-            requirement: "below the top grid value",
+            requirement: "below the top grid value minus the mean",
         });
     }
     let probs: Vec<f64> = grid
