@@ -488,7 +488,9 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         )));
     }
     let base_sol = base_solution(base, reward)?;
-    if c <= base_sol.expected_reward {
+    // A reward constant on the support makes pi0 optimal for every feasible c (its computed
+    // mean may round one ulp below max r, which must not send the solver after a multiplier).
+    if c <= base_sol.expected_reward || support_min(base, reward) == r_max {
         return Ok(RewardTarget {
             solution: base_sol,
             beta: None,
