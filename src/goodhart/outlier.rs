@@ -3,7 +3,7 @@
 //! output with reward `adversarial > top`; the base is uniform on the `M + 1` outputs. The
 //! catalog's instance is `M = 10^6`, `top = 100`, `adversarial = 10^5`.
 //!
-//! Everything is exact and `O(M)` per temperature: the tilt is the crate's [`solve::tilt`]
+//! Everything is exact and `O(M)` per temperature: the tilt is the crate's [`solve::tilt()`]
 //! on the full table, and the temperature at which the adversarial mass equals a cap is found
 //! from the closed form of the geometric sum `sum_i e^{u r_i}` in `O(1)` per Newton step.
 

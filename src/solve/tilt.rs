@@ -165,7 +165,11 @@ fn tilt_stats(
         let d = w - log_z;
         // When the unnormalized weight underflowed (pi0 tiny and w very negative) the
         // normalized mass may still be representable: form it from the log ratio instead.
-        let pi = if q[i] > 0.0 { q[i] / z } else { (lp[i] + d).exp() };
+        let pi = if q[i] > 0.0 {
+            q[i] / z
+        } else {
+            (lp[i] + d).exp()
+        };
         q[i] = pi;
         if d.abs() < 0.5 {
             let (f, e) = f_and_expm1_series(d);
