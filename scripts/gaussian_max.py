@@ -25,7 +25,7 @@ def e_n(n):
     return mp.quad(g, pts)
 
 
-NS = [1, 2, 3, 5, 10, 100, 1000, 10**4, 10**5, 10**6]
+NS = [1, 2, 3, 5, 10, 100, 1000, 10**4, 10**5, 10**6, 10**9, 10**12]
 out = [{"n": n, "e_n": mp.nstr(e_n(n), 30)} for n in NS]
 with open("tests/fixtures/gaussian_max.json", "w") as f:
     json.dump(out, f, indent=1)

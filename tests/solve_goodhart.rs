@@ -46,7 +46,7 @@ fn fixture() -> Vec<(u64, f64)> {
 /// `expected_true = 0.3 e_N` to `1e-12` relative (the promised accuracy); `e_1 = 0` exactly in
 /// theory, so it is compared absolutely (`1e-15`, rounding of an integral of size ~0.4).
 #[test]
-fn matches_the_mpmath_fixture_up_to_a_million_draws() {
+fn matches_the_mpmath_fixture_up_to_a_trillion_draws() {
     for (n, e) in fixture() {
         let (code, v) = run_solve(&format!(
             r#"{{"solver": "gaussian_best_of_n", "n": {n}, "rho": 0.3}}"#

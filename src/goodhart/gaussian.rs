@@ -62,7 +62,9 @@ const MAX_PANEL: f64 = 0.02;
 /// underflow of `Phi^{N-1}` before it matters, no loss in `Phi` near 1), the interval is cut where
 /// `g` falls below `e^{-80}` times its peak, and the result is divided by the quadrature of `g`
 /// itself (which is 1 to rounding; dividing removes the common truncation error). Accurate to
-/// about `1e-13` relative for `2 <= N <= 1e12`, checked against an mpmath reference.
+/// about `1e-13` relative for `2 <= N <= 1e12`, checked against 40-digit mpmath values
+/// (`scripts/gaussian_max.py`, `tests/fixtures/gaussian_max.json`). For `N = 1` the exact value
+/// is 0 and the result is `O(1e-17)`.
 ///
 /// Errors: `n = 0`.
 ///
