@@ -1,6 +1,6 @@
 //! Snapshots of the `goodhart-*` tables (9 significant digits, in the JSON form of
-//! `Table::to_json`, which writes infinite values as "inf" rather than null), plus the facts each table must
-//! show, checked directly so a regenerated snapshot cannot hide them.
+//! `Table::to_json`, which writes infinite values as "inf" rather than null), plus the facts
+//! each table must show, checked directly so a regenerated snapshot cannot hide them.
 
 use rlhf_claims::tables::{self, Cell, Table};
 
