@@ -738,8 +738,9 @@ fn check_kwa_unbiased(_config: &CheckConfig) -> Verdict {
 }
 
 /// Checks the Gao et al. forms: for random `(alpha, beta, s)`, at `d = d*/2` with
-/// `d* = e^{(alpha - sqrt2 s)/beta}` the RL form exceeds `sqrt2 s d` (exact inequality; the
-/// margin is `beta ln 2 d`); the BoN form with `alpha = sqrt2 s` stays below the bound at random
+/// `d* = e^{(alpha - sqrt2 s)/beta}` the RL form exceeds `sqrt2 s d` (exact inequality, with
+/// relative margin `beta ln 2 / (sqrt2 s) >= 1e-3`, checked when `d > 1e-290` so that no product
+/// is subnormal); the BoN form with `alpha = sqrt2 s` stays below the bound at random
 /// `d`; and on random finite instances the tilt's reward gain is at most `sqrt(2 s^2 KL)` with
 /// `s^2` the variance proxy (relative slack `1e-9`: the proxy is a lower estimate accurate to
 /// about `1e-10`; plus `4 eps max|r|` for the rounding of the gain, a difference of means).
@@ -756,7 +757,8 @@ fn check_gao_forms(config: &CheckConfig) -> Verdict {
         let bound = std::f64::consts::SQRT_2 * sg;
         let d_star = ((alpha - bound) / beta).exp();
         let d = 0.5 * d_star;
-        let mut dev = if d > 0.0 && d.is_finite() {
+        // Below ~1e-290 the products with d become subnormal and lose their digits.
+        let mut dev = if d > 1e-290 && d.is_finite() {
             Deviation::exact(d * (alpha - beta * d.ln()) > bound * d)
         } else {
             Deviation::new(0.0, 0.0)
