@@ -10,6 +10,7 @@
 //! | `reward_target` | `base`, `reward`, `target` | `beta` (null when no finite beta), `regime` |
 //! | `condition` | `base`, `reward`, `threshold` (keeps `r >= threshold`) | |
 //! | `maxent` | `reward`, `alpha` | `value`, `entropy` (`kl` is against uniform) |
+//! | `gaussian_best_of_n` | `n` (integer >= 1), `rho` (in [-1, 1]) | only `expected_proxy`, `expected_true`, `kl` |
 //!
 //! Every solution has `policy`, `expected_reward` and `kl` (KL(policy||base) in nats). Numbers
 //! are written in the shortest form that round-trips to the same `f64`. A quantity beyond the
@@ -67,6 +68,13 @@ pub enum Problem {
         reward: Vec<f64>,
         /// Entropy coefficient.
         alpha: f64,
+    },
+    /// Best-of-N on `U` for a standard bivariate normal `(U, V)` with correlation `rho`.
+    GaussianBestOfN {
+        /// Number of draws (an integer >= 1).
+        n: u64,
+        /// Correlation of `U` and `V`.
+        rho: f64,
     },
 }
 
@@ -139,6 +147,14 @@ pub fn solve(problem: &Problem) -> Result<Value> {
                 solution_json(&m.solution),
                 json!({"alpha": m.alpha, "value": m.value, "entropy": m.entropy}),
             )
+        }
+        Problem::GaussianBestOfN { n, rho } => {
+            let g = crate::goodhart::gaussian::best_of_n(*n, *rho)?;
+            json!({
+                "expected_proxy": g.expected_proxy,
+                "expected_true": g.expected_true,
+                "kl": g.kl,
+            })
         }
     })
 }

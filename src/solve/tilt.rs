@@ -163,7 +163,13 @@ fn tilt_stats(
         }
         let w = (reward[i] - r_max) / beta;
         let d = w - log_z;
-        let pi = q[i] / z;
+        // When the unnormalized weight underflowed (pi0 tiny and w very negative) the
+        // normalized mass may still be representable: form it from the log ratio instead.
+        let pi = if q[i] > 0.0 {
+            q[i] / z
+        } else {
+            (lp[i] + d).exp()
+        };
         q[i] = pi;
         if d.abs() < 0.5 {
             let (f, e) = f_and_expm1_series(d);
@@ -486,7 +492,9 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         )));
     }
     let base_sol = base_solution(base, reward)?;
-    if c <= base_sol.expected_reward {
+    // A reward constant on the support makes pi0 optimal for every feasible c (its computed
+    // mean may round one ulp below max r, which must not send the solver after a multiplier).
+    if c <= base_sol.expected_reward || support_min(base, reward) == r_max {
         return Ok(RewardTarget {
             solution: base_sol,
             beta: None,

@@ -9,6 +9,11 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 
+pub mod goodhart_frontier;
+pub mod goodhart_gaussian;
+pub mod goodhart_heavy_tail;
+pub mod goodhart_outlier;
+pub mod goodhart_submodules;
 pub mod lagrange_map;
 
 /// Significant digits kept by [`Table::rounded`].
@@ -196,7 +201,14 @@ pub struct TableSpec {
 
 /// Every table the crate can print.
 pub fn all() -> Vec<TableSpec> {
-    vec![lagrange_map::SPEC]
+    vec![
+        lagrange_map::SPEC,
+        goodhart_gaussian::SPEC,
+        goodhart_outlier::SPEC,
+        goodhart_submodules::SPEC,
+        goodhart_heavy_tail::SPEC,
+        goodhart_frontier::SPEC,
+    ]
 }
 
 /// Builds the table called `name`.
