@@ -2,6 +2,13 @@
 //! with their masses and cumulative masses. Best-of-N and the quantilizer act on classes and
 //! split mass within a class proportionally to the base (so they cannot separate outcomes the
 //! reward rates equally: claim `kl.odds`).
+//!
+//! # Cost
+//!
+//! One stable LSD radix sort of the support by the bit pattern of the reward (`O(n)`, eight
+//! byte-wide passes at most, passes on a byte that is the same for every key are skipped), then
+//! one sequential pass. The members of each class are stored contiguously, so solvers that walk
+//! the classes read memory in order.
 
 use crate::dist::{check_reward, Dist};
 use crate::error::Result;
@@ -27,17 +34,20 @@ impl RewardClass {
     }
 }
 
-/// The classes of `supp pi0` in increasing reward, and for each outcome its class index
-/// (`None` off the support).
+/// The classes of `supp pi0` in increasing reward, and the outcomes of each class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RewardClasses {
     /// Classes sorted by increasing reward.
     pub classes: Vec<RewardClass>,
-    /// `class_of[x]`: index into `classes`, `None` where `pi0(x) = 0`.
-    pub class_of: Vec<Option<usize>>,
+    /// The support sorted by increasing reward (ties by increasing index): class `k` is
+    /// `order[offsets[k]..offsets[k + 1]]`.
+    pub order: Vec<usize>,
+    /// Start of each class in `order`, plus a final `order.len()`.
+    pub offsets: Vec<usize>,
 }
 
-/// Maps an `f64` to a `u64` whose unsigned order is the numeric order (for finite values).
+/// Maps an `f64` to a `u64` whose unsigned order is the numeric order (for finite values;
+/// `-0.0` and `0.0` must be merged by the caller, which adds `0.0` first).
 fn order_key(x: f64) -> u64 {
     let b = x.to_bits();
     if b >> 63 == 1 {
@@ -47,37 +57,68 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
+/// Stable LSD radix sort of `(key, index)` pairs by key, one byte per pass; a pass whose byte is
+/// the same for every key is skipped (it would not move anything).
+fn radix_sort(items: &mut Vec<(u64, usize)>) {
+    let mut scratch = vec![(0u64, 0usize); items.len()];
+    for pass in 0..8 {
+        let shift = 8 * pass;
+        let mut counts = [0usize; 256];
+        for &(k, _) in items.iter() {
+            counts[((k >> shift) & 0xff) as usize] += 1;
+        }
+        if counts.iter().any(|&c| c == items.len()) {
+            continue;
+        }
+        let mut start = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = start;
+            start += n;
+        }
+        for &item in items.iter() {
+            let digit = ((item.0 >> shift) & 0xff) as usize;
+            scratch[counts[digit]] = item;
+            counts[digit] += 1;
+        }
+        std::mem::swap(items, &mut scratch);
+    }
+}
+
 impl RewardClasses {
-    /// Groups the support of `base` by reward. Cost: one sort of the support, `O(n log n)`.
+    /// Groups the support of `base` by reward (`-0.0` and `0.0` are one class).
     pub fn new(base: &Dist, reward: &[f64]) -> Result<Self> {
         check_reward(base, reward)?;
-        let mut order: Vec<(u64, usize)> = base
+        let mut keyed: Vec<(u64, usize)> = base
             .support()
             .map(|i| (order_key(reward[i] + 0.0), i))
             .collect();
-        order.sort_unstable();
+        radix_sort(&mut keyed);
         let mut classes: Vec<RewardClass> = Vec::new();
-        let mut class_of = vec![None; base.len()];
-        let mut masses: Vec<CompensatedSum> = Vec::new();
+        let mut offsets = Vec::new();
+        let mut mass = CompensatedSum::new();
         let mut last_key = None;
-        for &(key, i) in &order {
+        for (pos, &(key, i)) in keyed.iter().enumerate() {
             if last_key != Some(key) {
+                if let Some(c) = classes.last_mut() {
+                    c.mass = mass.value();
+                }
+                mass = CompensatedSum::new();
                 classes.push(RewardClass {
                     reward: reward[i] + 0.0,
                     mass: 0.0,
                     below: 0.0,
                     above: 0.0,
                 });
-                masses.push(CompensatedSum::new());
+                offsets.push(pos);
                 last_key = Some(key);
             }
-            let k = classes.len() - 1;
-            masses[k].add(base.prob(i));
-            class_of[i] = Some(k);
+            mass.add(base.prob(i));
         }
-        for (c, m) in classes.iter_mut().zip(&masses) {
-            c.mass = m.value();
+        if let Some(c) = classes.last_mut() {
+            c.mass = mass.value();
         }
+        offsets.push(keyed.len());
         let mut below = CompensatedSum::new();
         for c in classes.iter_mut() {
             c.below = below.value();
@@ -88,6 +129,50 @@ impl RewardClasses {
             c.above = above.value();
             above.add(c.mass);
         }
-        Ok(Self { classes, class_of })
+        let order = keyed.into_iter().map(|(_, i)| i).collect();
+        Ok(Self {
+            classes,
+            order,
+            offsets,
+        })
+    }
+
+    /// The outcomes of class `k` (empty if `k` is out of range).
+    pub fn members(&self, k: usize) -> &[usize] {
+        match (self.offsets.get(k), self.offsets.get(k + 1)) {
+            (Some(&a), Some(&b)) => &self.order[a..b],
+            _ => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn radix_sort_orders_signed_values_and_keeps_ties_stable() {
+        let xs = [3.5, -0.0, -2.0, 0.0, 1e-300, -1e300, 3.5, -2.0];
+        let mut keyed: Vec<(u64, usize)> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (order_key(x + 0.0), i))
+            .collect();
+        radix_sort(&mut keyed);
+        let order: Vec<usize> = keyed.iter().map(|p| p.1).collect();
+        assert_eq!(order, vec![5, 2, 7, 1, 3, 4, 0, 6]);
+    }
+
+    #[test]
+    fn classes_group_ties_and_skip_zero_mass() -> Result<()> {
+        let base = Dist::new(vec![0.25, 0.0, 0.25, 0.5])?;
+        let c = RewardClasses::new(&base, &[1.0, 5.0, 1.0, -1.0])?;
+        assert_eq!(c.classes.len(), 2);
+        assert_eq!(c.members(0), &[3]);
+        assert_eq!(c.members(1), &[0, 2]);
+        assert_eq!(c.classes[1].mass, 0.5);
+        assert_eq!(c.classes[1].below, 0.5);
+        assert_eq!(c.classes[0].above, 0.5);
+        Ok(())
     }
 }

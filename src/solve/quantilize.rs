@@ -70,15 +70,10 @@ pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
     let (mut probs, mut logs) = (vec![0.0; len], vec![f64::NEG_INFINITY; len]);
     let log_q = q.ln();
     let log_frac = fraction.ln();
-    for i in 0..len {
-        if let Some(k) = classes.class_of[i] {
-            let l = if k > b {
-                base.log_prob(i) - log_q
-            } else if k == b && fraction > 0.0 {
-                base.log_prob(i) + log_frac - log_q
-            } else {
-                continue;
-            };
+    for (k, _) in classes.classes.iter().enumerate().skip(b) {
+        let shift = if k == b { log_frac - log_q } else { -log_q };
+        for &i in classes.members(k) {
+            let l = base.log_prob(i) + shift;
             logs[i] = l;
             probs[i] = l.exp();
         }
