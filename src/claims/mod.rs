@@ -114,3 +114,4 @@ pub fn all() -> Vec<Claim> {
 pub fn find(id: &str) -> Option<Claim> {
     all().into_iter().find(|c| c.id == id)
 }
+pub mod strategy_bon;

@@ -65,7 +65,15 @@ fn class_log_prob(c: &super::classes::RewardClass, nf: f64) -> f64 {
         cdf.ln()
     };
     let a = nf * log_f;
-    let diff = nf * (-(c.mass / cdf)).ln_1p();
+    // log(F(C-)/F(C)): from the share of the class when it is small, else from `below`
+    // directly (forming 1 - mass/cdf would cancel when the class holds almost all of F(C)).
+    let share = c.mass / cdf;
+    let diff = nf
+        * if share < 0.5 {
+            (-share).ln_1p()
+        } else {
+            (c.below / cdf).ln()
+        };
     // log(1 - e^diff) = -e^diff (1 + O(e^diff)) rounds to 0 relative to `a` once e^diff
     // underflows.
     let tail = if diff < EXP_UNDERFLOW {
@@ -74,6 +82,21 @@ fn class_log_prob(c: &super::classes::RewardClass, nf: f64) -> f64 {
         log1mexp(diff)
     };
     a + tail
+}
+
+/// `log pi0(C)`. A class holding more than half the mass is taken as the complement of the
+/// rest, `log1p(-(pi0(r < r_C) + pi0(r > r_C)))`: the other masses are summed exactly enough
+/// that this keeps relative accuracy in `log(P_N(C)/pi0(C))` when both are close to 1 (the
+/// convention of [`Dist::neg_log_mass_where`] and of the tilt solvers, so that solvers agree on
+/// near-degenerate bases).
+fn log_class_mass(c: &super::classes::RewardClass, members: &[usize], base: &Dist) -> f64 {
+    if c.mass > 0.5 {
+        (-(c.below + c.above)).ln_1p()
+    } else if let [i] = members {
+        base.log_prob(*i)
+    } else {
+        c.mass.ln()
+    }
 }
 
 /// `log P_N(C)` for each class, in increasing reward.
@@ -120,10 +143,7 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
         let lp = class_log_prob(c, nf);
         let pc = exp_or_zero(lp);
         let members = classes.members(k);
-        let log_mass = match members {
-            [i] => base.log_prob(*i),
-            _ => c.mass.ln(),
-        };
+        let log_mass = log_class_mass(c, members, base);
         if let [i] = members {
             probs[*i] = pc;
             logs[*i] = lp;
