@@ -84,18 +84,11 @@ fn class_log_prob(c: &super::classes::RewardClass, nf: f64) -> f64 {
     a + tail
 }
 
-/// `log pi0(C)`. A class holding more than half the mass is taken as the complement of the
-/// rest, `log1p(-(pi0(r < r_C) + pi0(r > r_C)))`: the other masses are summed exactly enough
-/// that this keeps relative accuracy in `log(P_N(C)/pi0(C))` when both are close to 1 (the
-/// convention of [`Dist::neg_log_mass_where`] and of the tilt solvers, so that solvers agree on
-/// near-degenerate bases).
+/// `log pi0(C)`, with the singleton fast path `log pi0(x)` for light classes.
 fn log_class_mass(c: &super::classes::RewardClass, members: &[usize], base: &Dist) -> f64 {
-    if c.mass > 0.5 {
-        (-(c.below + c.above)).ln_1p()
-    } else if let [i] = members {
-        base.log_prob(*i)
-    } else {
-        c.mass.ln()
+    match members {
+        [i] if c.mass <= 0.5 => base.log_prob(*i),
+        _ => c.log_mass(),
     }
 }
 

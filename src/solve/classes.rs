@@ -32,6 +32,19 @@ impl RewardClass {
     pub fn cdf(&self) -> f64 {
         self.below + self.mass
     }
+
+    /// `log pi0(C)`. A class holding more than half the mass is taken as the complement of the
+    /// rest, `log1p(-(pi0(r < r_C) + pi0(r > r_C)))`: the other masses are summed exactly
+    /// enough that this keeps relative accuracy in quantities like `log(P(C)/pi0(C))` when both
+    /// are close to 1 (the convention of [`Dist::neg_log_mass_where`] and of the tilt solvers,
+    /// so that solvers agree on near-degenerate bases).
+    pub fn log_mass(&self) -> f64 {
+        if self.mass > 0.5 {
+            (-(self.below + self.above)).ln_1p()
+        } else {
+            self.mass.ln()
+        }
+    }
 }
 
 /// The classes of `supp pi0` in increasing reward, and the outcomes of each class.
