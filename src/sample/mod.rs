@@ -35,3 +35,6 @@ impl DistSampler {
         self.index.sample(rng)
     }
 }
+pub mod best_of_n;
+pub mod quantilizer;
+pub mod rejection;
