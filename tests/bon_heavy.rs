@@ -15,9 +15,11 @@ fn estimator_conjecture_survives_the_heavy_search() {
     }
     let mut worst = 0.0f64;
     for seed in 1..=64 {
-        let v = check_theorem(&CheckConfig::new(32768, seed), estimator_strategy(), |(i, n)| {
-            estimator_deviation(i, *n)
-        });
+        let v = check_theorem(
+            &CheckConfig::new(32768, seed),
+            estimator_strategy(),
+            |(i, n)| estimator_deviation(i, *n),
+        );
         assert!(v.passed, "seed {seed}: {v:?}");
         worst = worst.max(v.worst_error);
     }

@@ -11,9 +11,11 @@ use rlhf_claims::solve::{best_of_n, condition_on_threshold, reward_target};
 
 #[test]
 fn kl_formula_shrinks_to_a_point_mass_with_two_draws() -> Result<(), String> {
-    let found = shrunk_counterexample(&CheckConfig::new(256, 0), kl_formula_strategy(), |(i, n)| {
-        kl_formula_holds(i, *n)
-    })?;
+    let found = shrunk_counterexample(
+        &CheckConfig::new(256, 0),
+        kl_formula_strategy(),
+        |(i, n)| kl_formula_holds(i, *n),
+    )?;
     let (inst, n) = found.ok_or("no counterexample found")?;
     let b = best_of_n(&inst.base, &inst.reward, n).map_err(|e| e.to_string())?;
     // On one outcome best-of-N is the base itself: KL = 0, while the formula gives
@@ -35,8 +37,7 @@ fn more_diverse_shrinks_to_a_uniform_base_on_three_outcomes() -> Result<(), Stri
     )?;
     let (inst, t) = found.ok_or("no counterexample found")?;
     let bar = inst.reward[t % inst.reward.len()];
-    let cond =
-        condition_on_threshold(&inst.base, &inst.reward, bar).map_err(|e| e.to_string())?;
+    let cond = condition_on_threshold(&inst.base, &inst.reward, bar).map_err(|e| e.to_string())?;
     let tilt =
         reward_target(&inst.base, &inst.reward, cond.expected_reward).map_err(|e| e.to_string())?;
     let (h_cond, h_tilt) = (entropy(&cond.policy), entropy(&tilt.solution.policy));

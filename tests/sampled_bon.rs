@@ -35,14 +35,20 @@ fn monte_carlo_best_of_n_matches_the_exact_law_and_rejects_n_off_by_one() -> Res
     let (base, reward) = problem()?;
     let sampler = DistSampler::new(&base)?;
     let mut rng = seeded_rng(11);
-    let c = counts(|| draw_best_of_n(&sampler, &reward, 4, &mut rng), base.len())?;
+    let c = counts(
+        || draw_best_of_n(&sampler, &reward, 4, &mut rng),
+        base.len(),
+    )?;
     let exact = best_of_n(&base, &reward, 4)?;
     let fit = chi_square_gof(&c, exact.solution.policy.probs())?;
     assert!(!fit.rejects(FALSE_ALARM_RATE), "{fit:?}");
     for wrong_n in [3, 5] {
         let wrong = best_of_n(&base, &reward, wrong_n)?;
         let control = chi_square_gof(&c, wrong.solution.policy.probs())?;
-        assert!(control.rejects(FALSE_ALARM_RATE), "N = {wrong_n}: {control:?}");
+        assert!(
+            control.rejects(FALSE_ALARM_RATE),
+            "N = {wrong_n}: {control:?}"
+        );
     }
     Ok(())
 }

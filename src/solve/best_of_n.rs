@@ -133,10 +133,15 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
     let (mut probs, mut logs) = (vec![0.0; len], vec![f64::NEG_INFINITY; len]);
     let mut sums = [CompensatedSum::new(); 4]; // E[r], KL, half-tie win, strict win
     for (k, c) in classes.classes.iter().enumerate() {
-        let lp = class_log_prob(c, nf);
-        let pc = exp_or_zero(lp);
         let members = classes.members(k);
         let log_mass = log_class_mass(c, members, base);
+        // N = 1 is the base itself: P_1(C) = pi0(C) exactly, so the KL is exactly 0.
+        let lp = if n == 1 {
+            log_mass
+        } else {
+            class_log_prob(c, nf)
+        };
+        let pc = exp_or_zero(lp);
         if let [i] = members {
             probs[*i] = pc;
             logs[*i] = lp;

@@ -9,6 +9,8 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 
+pub mod bon_kl;
+pub mod bon_vs_tilt;
 pub mod lagrange_map;
 
 /// Significant digits kept by [`Table::rounded`].
@@ -196,7 +198,7 @@ pub struct TableSpec {
 
 /// Every table the crate can print.
 pub fn all() -> Vec<TableSpec> {
-    vec![lagrange_map::SPEC]
+    vec![lagrange_map::SPEC, bon_kl::SPEC, bon_vs_tilt::SPEC]
 }
 
 /// Builds the table called `name`.
