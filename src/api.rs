@@ -220,7 +220,7 @@ pub fn draws_from_json(n: &serde_json::Number) -> Result<u64> {
         return if k >= 1 { Ok(k) } else { Err(invalid(0.0)) };
     }
     let x = n.as_f64().unwrap_or(f64::NAN);
-    if x >= 1.0 && x <= MAX_EXACT_FLOAT_INTEGER && x.fract() == 0.0 {
+    if (1.0..=MAX_EXACT_FLOAT_INTEGER).contains(&x) && x.fract() == 0.0 {
         // In range and integral, so the conversion is exact.
         Ok(x as u64)
     } else {

@@ -80,7 +80,7 @@ fn radix_sort(items: &mut Vec<(u64, usize)>) {
         for &(k, _) in items.iter() {
             counts[((k >> shift) & 0xff) as usize] += 1;
         }
-        if counts.iter().any(|&c| c == items.len()) {
+        if counts.contains(&items.len()) {
             continue;
         }
         let mut start = 0;
