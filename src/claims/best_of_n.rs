@@ -1,7 +1,7 @@
 //! Family `bon`: best-of-N.
 //!
 //! Best-of-N draws N iid outputs from `pi0` and returns one of highest reward, ties broken
-//! uniformly among the tied draws. The exact law is [`crate::solve::best_of_n`].
+//! uniformly among the tied draws. The exact law is [`crate::solve::best_of_n()`].
 
 use super::strategy::{self, Instance};
 use super::strategy_bon::{self as sb, draws};
@@ -135,6 +135,19 @@ fn solve(inst: &Instance, n: u64) -> Result<BestOfN, String> {
     best_of_n(&inst.base, &inst.reward, n).map_err(|e| e.to_string())
 }
 
+/// Advances `tuple` (digits in `0..base`) to the next tuple in lexicographic order, least
+/// significant digit first; false after the last one.
+fn next_tuple(tuple: &mut [usize], base: usize) -> bool {
+    for digit in tuple.iter_mut() {
+        *digit += 1;
+        if *digit < base {
+            return true;
+        }
+        *digit = 0;
+    }
+    false
+}
+
 /// `P_N` by enumerating all `|X|^N` draw tuples, with the uniform tie-break applied literally:
 /// a tuple whose maximum reward is attained at `k` positions gives each of them `1/k`.
 pub fn brute_force(inst: &Instance, n: u32) -> Vec<f64> {
@@ -158,17 +171,7 @@ pub fn brute_force(inst: &Instance, n: u32) -> Vec<f64> {
                 out[i].add(share);
             }
         }
-        // Next tuple in lexicographic order.
-        let mut pos = 0;
-        while pos < tuple.len() {
-            tuple[pos] += 1;
-            if tuple[pos] < m {
-                break;
-            }
-            tuple[pos] = 0;
-            pos += 1;
-        }
-        if pos == tuple.len() {
+        if !next_tuple(&mut tuple, m) {
             break;
         }
     }
@@ -349,16 +352,7 @@ pub fn estimator_expectation(inst: &Instance, n: u32, m: u32) -> f64 {
             let est: f64 = weights.iter().zip(&rewards).map(|(w, r)| w * r).sum();
             total.add(prob * est);
         }
-        let mut pos = 0;
-        while pos < tuple.len() {
-            tuple[pos] += 1;
-            if tuple[pos] < k {
-                break;
-            }
-            tuple[pos] = 0;
-            pos += 1;
-        }
-        if pos == tuple.len() {
+        if !next_tuple(&mut tuple, k) {
             break;
         }
     }

@@ -1,7 +1,7 @@
 //! Monte Carlo best-of-N: the textbook procedure, literally. Draw N outcomes from `pi0`, keep
 //! one of highest reward, break ties uniformly among the tied draws (reservoir rule: the k-th
 //! draw that ties the current best replaces it with probability 1/k). The independent witness
-//! for [`crate::solve::best_of_n`].
+//! for [`crate::solve::best_of_n()`].
 
 use super::DistSampler;
 use crate::error::{Error, Result};

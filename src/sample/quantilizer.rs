@@ -7,6 +7,7 @@
 use super::DistSampler;
 use crate::dist::Dist;
 use crate::error::{Error, Result};
+use crate::solve::quantilize::check_kept_mass;
 use crate::solve::RewardClasses;
 use rand::Rng;
 
@@ -22,13 +23,7 @@ pub struct QuantilizerSampler {
 impl QuantilizerSampler {
     /// A sampler for the q-quantilizer of `base` and `reward`, `0 < q <= 1`.
     pub fn new(base: &Dist, reward: &[f64], q: f64) -> Result<Self> {
-        if !(q > 0.0 && q <= 1.0) {
-            return Err(Error::InvalidParameter {
-                name: "q",
-                value: q,
-                requirement: "in (0, 1]",
-            });
-        }
+        check_kept_mass(q)?;
         let classes = RewardClasses::new(base, reward)?;
         let mut interval = vec![(0.0, 0.0); base.len()];
         for (k, c) in classes.classes.iter().enumerate() {

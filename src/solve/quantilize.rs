@@ -33,6 +33,19 @@ pub struct Quantilizer {
     pub boundary_fraction: f64,
 }
 
+/// Validates a kept mass: `0 < q <= 1`, else [`Error::InvalidParameter`].
+pub fn check_kept_mass(q: f64) -> Result<f64> {
+    if q > 0.0 && q <= 1.0 {
+        Ok(q)
+    } else {
+        Err(Error::InvalidParameter {
+            name: "q",
+            value: q,
+            requirement: "in (0, 1]",
+        })
+    }
+}
+
 /// `log` of the kept fraction `f = kept / pi0(b)` of the boundary class `b`, accurate when `f`
 /// is close to 1: for a heavy class the dropped mass `pi0(b) - kept = (1 - q) - pi0(r < r_b)`
 /// is formed from `1 - q` (exact for `q >= 1/2`) and the summed lower masses, and when it is
@@ -83,13 +96,7 @@ fn log_boundary_ratio(
 /// # Ok::<(), rlhf_claims::Error>(())
 /// ```
 pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
-    if !(q > 0.0 && q <= 1.0) {
-        return Err(Error::InvalidParameter {
-            name: "q",
-            value: q,
-            requirement: "in (0, 1]",
-        });
-    }
+    check_kept_mass(q)?;
     let classes = RewardClasses::new(base, reward)?;
     // Boundary: the highest-reward class b with above(b) < q <= above(b) + mass(b).
     let b = classes
