@@ -84,14 +84,6 @@ fn class_log_prob(c: &super::classes::RewardClass, nf: f64) -> f64 {
     a + tail
 }
 
-/// `log pi0(C)`, with the singleton fast path `log pi0(x)` for light classes.
-fn log_class_mass(c: &super::classes::RewardClass, members: &[usize], base: &Dist) -> f64 {
-    match members {
-        [i] if c.mass <= 0.5 => base.log_prob(*i),
-        _ => c.log_mass(),
-    }
-}
-
 /// `log P_N(C)` for each class, in increasing reward.
 pub fn class_log_probs(classes: &RewardClasses, n: u64) -> Vec<f64> {
     let nf = n as f64;
@@ -134,7 +126,7 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
     let mut sums = [CompensatedSum::new(); 4]; // E[r], KL, half-tie win, strict win
     for (k, c) in classes.classes.iter().enumerate() {
         let members = classes.members(k);
-        let log_mass = log_class_mass(c, members, base);
+        let log_mass = c.log_mass();
         // N = 1 is the base itself: P_1(C) = pi0(C) exactly, so the KL is exactly 0.
         let lp = if n == 1 {
             log_mass

@@ -5,8 +5,8 @@
 //!
 //! # Cost
 //!
-//! One stable LSD radix sort of the support by the bit pattern of the reward (`O(n)`, eight
-//! byte-wide passes at most, passes on a byte that is the same for every key are skipped), then
+//! One stable LSD radix sort of the support by the bit pattern of the reward (`O(n)`, six
+//! 11-bit passes at most, passes on a digit that is the same for every key are skipped), then
 //! one sequential pass. The members of each class are stored contiguously, so solvers that walk
 //! the classes read memory in order.
 
@@ -70,29 +70,38 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
-/// Stable LSD radix sort of `(key, index)` pairs by key, one byte per pass; a pass whose byte is
-/// the same for every key is skipped (it would not move anything).
+/// Bits per radix digit: 11, so six passes cover 64-bit keys and the 2048 counters stay in L1.
+const RADIX_BITS: u32 = 11;
+const RADIX_PASSES: u32 = 64_u32.div_ceil(RADIX_BITS);
+
+/// Stable LSD radix sort of `(key, index)` pairs by key, 11 bits per pass. The histograms of all
+/// passes are taken in one read of the input; a pass whose digit is the same for every key is
+/// skipped (it would not move anything).
 fn radix_sort(items: &mut Vec<(u64, usize)>) {
-    let mut scratch = vec![(0u64, 0usize); items.len()];
-    for pass in 0..8 {
-        let shift = 8 * pass;
-        let mut counts = [0usize; 256];
-        for &(k, _) in items.iter() {
-            counts[((k >> shift) & 0xff) as usize] += 1;
+    const BUCKETS: usize = 1 << RADIX_BITS;
+    let mask = (BUCKETS - 1) as u64;
+    let mut counts = vec![[0usize; BUCKETS]; RADIX_PASSES as usize];
+    for &(k, _) in items.iter() {
+        for (pass, c) in counts.iter_mut().enumerate() {
+            c[((k >> (RADIX_BITS * pass as u32)) & mask) as usize] += 1;
         }
-        if counts.contains(&items.len()) {
+    }
+    let mut scratch = vec![(0u64, 0usize); items.len()];
+    for (pass, c) in counts.iter_mut().enumerate() {
+        if c.contains(&items.len()) {
             continue;
         }
+        let shift = RADIX_BITS * pass as u32;
         let mut start = 0;
-        for c in counts.iter_mut() {
-            let n = *c;
-            *c = start;
+        for slot in c.iter_mut() {
+            let n = *slot;
+            *slot = start;
             start += n;
         }
         for &item in items.iter() {
-            let digit = ((item.0 >> shift) & 0xff) as usize;
-            scratch[counts[digit]] = item;
-            counts[digit] += 1;
+            let digit = ((item.0 >> shift) & mask) as usize;
+            scratch[c[digit]] = item;
+            c[digit] += 1;
         }
         std::mem::swap(items, &mut scratch);
     }
