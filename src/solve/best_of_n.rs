@@ -126,10 +126,9 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
     let mut sums = [CompensatedSum::new(); 4]; // E[r], KL, half-tie win, strict win
     for (k, c) in classes.classes.iter().enumerate() {
         let members = classes.members(k);
-        let log_mass = c.log_mass();
         // N = 1 is the base itself: P_1(C) = pi0(C) exactly, so the KL is exactly 0.
         let lp = if n == 1 {
-            log_mass
+            c.log_mass()
         } else {
             class_log_prob(c, nf)
         };
@@ -138,16 +137,18 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
             probs[*i] = pc;
             logs[*i] = lp;
         } else {
-            let shift = lp - log_mass;
+            let shift = lp - c.log_mass();
             for &i in members {
                 let l = base.log_prob(i) + shift;
                 logs[i] = l;
                 probs[i] = exp_or_zero(l);
             }
         }
+        // `log pi0(C)` is needed only where P_N(C) is representable (most classes underflow
+        // at large N), so it is formed here rather than for every class.
         if pc > 0.0 {
             sums[0].add(pc * c.reward);
-            sums[1].add(pc * (lp - log_mass));
+            sums[1].add(pc * (lp - c.log_mass()));
             sums[2].add(pc * (c.below + 0.5 * c.mass));
             sums[3].add(pc * c.below);
         }
