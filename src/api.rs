@@ -11,6 +11,14 @@
 //! | `condition` | `base`, `reward`, `threshold` (keeps `r >= threshold`) | |
 //! | `maxent` | `reward`, `alpha` | `value`, `entropy` (`kl` is against uniform) |
 //! | `gaussian_best_of_n` | `n` (integer >= 1), `rho` (in [-1, 1]) | only `expected_proxy`, `expected_true`, `kl` |
+//! | `best_of_n` | `base`, `reward`, `n` | `n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict` |
+//! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
+//!
+//! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
+//! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
+//! 10^12, where every integer is exact in `f64`). `2.5`, `0`, negatives, and float literals above
+//! `2^53` (not exactly integers in the input) are [`Error::InvalidParameter`]. `q` must be in
+//! `(0, 1]`.
 //!
 //! Every solution has `policy`, `expected_reward` and `kl` (KL(policy||base) in nats). Numbers
 //! are written in the shortest form that round-trips to the same `f64`. A quantity beyond the
@@ -75,6 +83,24 @@ pub enum Problem {
         n: u64,
         /// Correlation of `U` and `V`.
         rho: f64,
+    },
+    /// Best-of-N: draw `n` from the base, keep one of highest reward (ties uniformly).
+    BestOfN {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// Number of draws, a whole number >= 1 (see the module docs for accepted forms).
+        n: serde_json::Number,
+    },
+    /// The q-quantilizer: the base restricted to its top `q` mass by reward.
+    Quantilizer {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// Kept mass, in (0, 1].
+        q: f64,
     },
 }
 
@@ -156,6 +182,29 @@ pub fn solve(problem: &Problem) -> Result<Value> {
                 "kl": g.kl,
             })
         }
+        Problem::BestOfN { base, reward, n } => {
+            let b = solve::best_of_n(&Dist::new(base.clone())?, reward, draws_from_json(n)?)?;
+            extend(
+                solution_json(&b.solution),
+                json!({
+                    "n": b.n,
+                    "kl_bound": b.kl_bound,
+                    "win_rate_half_ties": b.win_rate_half_ties,
+                    "win_rate_strict": b.win_rate_strict,
+                }),
+            )
+        }
+        Problem::Quantilizer { base, reward, q } => {
+            let s = solve::quantilize(&Dist::new(base.clone())?, reward, *q)?;
+            extend(
+                solution_json(&s.solution),
+                json!({
+                    "q": s.q,
+                    "boundary_reward": s.boundary_reward,
+                    "boundary_fraction": s.boundary_fraction,
+                }),
+            )
+        }
     })
 }
 
@@ -170,4 +219,27 @@ pub fn solve_str(input: &str) -> Result<Value> {
 /// The JSON error object `{"error": {"kind": .., "message": ..}}` for an error.
 pub fn error_json(e: &Error) -> Value {
     json!({"error": {"kind": e.kind(), "message": e.to_string()}})
+}
+
+/// Largest float-literal `n` accepted: every integer up to `2^53` is exact in `f64`.
+const MAX_EXACT_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+/// Reads the number of draws `n` from JSON: an integer literal (`u64`), or a float literal with
+/// an integral value in `[1, 2^53]`. Zero and everything else is [`Error::InvalidParameter`].
+pub fn draws_from_json(n: &serde_json::Number) -> Result<u64> {
+    let invalid = |value: f64| Error::InvalidParameter {
+        name: "n",
+        value,
+        requirement: "a whole number >= 1 (float literals at most 2^53)",
+    };
+    if let Some(k) = n.as_u64() {
+        return if k >= 1 { Ok(k) } else { Err(invalid(0.0)) };
+    }
+    let x = n.as_f64().unwrap_or(f64::NAN);
+    if (1.0..=MAX_EXACT_FLOAT_INTEGER).contains(&x) && x.fract() == 0.0 {
+        // In range and integral, so the conversion is exact.
+        Ok(x as u64)
+    } else {
+        Err(invalid(x))
+    }
 }

@@ -178,7 +178,7 @@ fn check_reweighting(config: &CheckConfig) -> Verdict {
         let (mut lo, mut hi, mut size) =
             (vec![f64::INFINITY; k], vec![f64::NEG_INFINITY; k], 1.0f64);
         let mut class_mass = vec![crate::numeric::CompensatedSum::new(); k];
-        for (i, c) in classes.class_of.iter().enumerate() {
+        for (i, c) in classes.class_of(t.base.len()).iter().enumerate() {
             let Some(c) = c else {
                 if pi.prob(i) > 0.0 {
                     return Ok(Deviation::exact(false));
@@ -199,7 +199,7 @@ fn check_reweighting(config: &CheckConfig) -> Verdict {
                 dev = dev.worst(Deviation::new(hi[c] - lo[c], 16.0 * f64::EPSILON * size));
             }
         }
-        for (i, c) in classes.class_of.iter().enumerate() {
+        for (i, c) in classes.class_of(t.base.len()).iter().enumerate() {
             if let Some(c) = c {
                 if pi.prob(i) == 0.0 && hi[*c] > f64::NEG_INFINITY {
                     dev = dev.worst(Deviation::exact(t.base.log_prob(i) + hi[*c] < -700.0));

@@ -114,4 +114,5 @@ pub fn all() -> Vec<Claim> {
 pub fn find(id: &str) -> Option<Claim> {
     all().into_iter().find(|c| c.id == id)
 }
+pub mod strategy_bon;
 pub mod strategy_goodhart;

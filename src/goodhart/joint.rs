@@ -101,7 +101,7 @@ impl JointTable {
     pub fn regression(&self) -> Result<Vec<(f64, f64, f64)>> {
         let classes = RewardClasses::new(&self.base, &self.proxy)?;
         let mut weighted = vec![crate::numeric::CompensatedSum::new(); classes.classes.len()];
-        for (i, c) in classes.class_of.iter().enumerate() {
+        for (i, c) in classes.class_of(self.base.len()).iter().enumerate() {
             if let Some(k) = c {
                 weighted[*k].add(self.base.prob(i) * self.truth[i]);
             }

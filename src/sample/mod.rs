@@ -36,5 +36,8 @@ impl DistSampler {
     }
 }
 
+pub mod best_of_n;
 pub mod metropolis;
 pub mod policy_gradient;
+pub mod quantilizer;
+pub mod rejection;

@@ -43,27 +43,61 @@ pub fn kl_bound(n: u64) -> f64 {
     nf.ln() - (nf - 1.0) / nf
 }
 
+/// Below this, `exp` underflows to zero (`e^-745.2 < 2^-1074 / 2`): the probability is stored as
+/// 0 without calling `exp` (whose underflow path is slow), its logarithm is kept exactly.
+const EXP_UNDERFLOW: f64 = -745.2;
+
+/// `exp(l)`, skipping the libm call where the result is 0 anyway.
+fn exp_or_zero(l: f64) -> f64 {
+    if l < EXP_UNDERFLOW {
+        0.0
+    } else {
+        l.exp()
+    }
+}
+
+/// `log P_N(C) = N log F(C) + log(1 - (F(C-)/F(C))^N)` for one class.
+fn class_log_prob(c: &super::classes::RewardClass, nf: f64) -> f64 {
+    let cdf = c.cdf();
+    let log_f = if c.above < 0.5 {
+        (-c.above).ln_1p()
+    } else {
+        cdf.ln()
+    };
+    let a = nf * log_f;
+    // log(F(C-)/F(C)): from the share of the class when it is small, else from `below`
+    // directly (forming 1 - mass/cdf would cancel when the class holds almost all of F(C)).
+    let share = c.mass / cdf;
+    let diff = nf
+        * if share < 0.5 {
+            (-share).ln_1p()
+        } else {
+            (c.below / cdf).ln()
+        };
+    // log(1 - e^diff) = -e^diff (1 + O(e^diff)) rounds to 0 relative to `a` once e^diff
+    // underflows.
+    let tail = if diff < EXP_UNDERFLOW {
+        0.0
+    } else {
+        log1mexp(diff)
+    };
+    a + tail
+}
+
 /// `log P_N(C)` for each class, in increasing reward.
 pub fn class_log_probs(classes: &RewardClasses, n: u64) -> Vec<f64> {
     let nf = n as f64;
     classes
         .classes
         .iter()
-        .map(|c| {
-            let cdf = c.cdf();
-            let log_f = if c.above < 0.5 {
-                (-c.above).ln_1p()
-            } else {
-                cdf.ln()
-            };
-            let a = nf * log_f;
-            let diff = nf * (-(c.mass / cdf)).ln_1p();
-            a + log1mexp(diff)
-        })
+        .map(|c| class_log_prob(c, nf))
         .collect()
 }
 
 /// The exact best-of-N distribution for `n >= 1` draws (claim `bon.exact`).
+///
+/// `n` is converted to `f64`, exact for `n <= 2^53`; above that the relative rounding of `n` is
+/// below `1.2e-16`. Cost: one radix sort of the support and one pass over it.
 ///
 /// ```
 /// use rlhf_claims::{Dist, solve::best_of_n};
@@ -86,40 +120,48 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
         });
     }
     let classes = RewardClasses::new(base, reward)?;
-    let log_pc = class_log_probs(&classes, n);
+    let nf = n as f64;
     let len = base.len();
     let (mut probs, mut logs) = (vec![0.0; len], vec![f64::NEG_INFINITY; len]);
-    for i in 0..len {
-        if let Some(k) = classes.class_of[i] {
-            let l = base.log_prob(i) - classes.classes[k].mass.ln() + log_pc[k];
-            logs[i] = l;
-            probs[i] = l.exp();
+    let mut sums = [CompensatedSum::new(); 4]; // E[r], KL, half-tie win, strict win
+    for (k, c) in classes.classes.iter().enumerate() {
+        let members = classes.members(k);
+        // N = 1 is the base itself: P_1(C) = pi0(C) exactly, so the KL is exactly 0.
+        let lp = if n == 1 {
+            c.log_mass()
+        } else {
+            class_log_prob(c, nf)
+        };
+        let pc = exp_or_zero(lp);
+        if let [i] = members {
+            probs[*i] = pc;
+            logs[*i] = lp;
+        } else {
+            let shift = lp - c.log_mass();
+            for &i in members {
+                let l = base.log_prob(i) + shift;
+                logs[i] = l;
+                probs[i] = exp_or_zero(l);
+            }
         }
-    }
-    let (mut e, mut kl, mut win, mut strict) = (
-        CompensatedSum::new(),
-        CompensatedSum::new(),
-        CompensatedSum::new(),
-        CompensatedSum::new(),
-    );
-    for (c, lp) in classes.classes.iter().zip(&log_pc) {
-        let pc = lp.exp();
+        // `log pi0(C)` is needed only where P_N(C) is representable (most classes underflow
+        // at large N), so it is formed here rather than for every class.
         if pc > 0.0 {
-            e.add(pc * c.reward);
-            kl.add(pc * (lp - c.mass.ln()));
-            win.add(pc * (c.below + 0.5 * c.mass));
-            strict.add(pc * c.below);
+            sums[0].add(pc * c.reward);
+            sums[1].add(pc * (lp - c.log_mass()));
+            sums[2].add(pc * (c.below + 0.5 * c.mass));
+            sums[3].add(pc * c.below);
         }
     }
     Ok(BestOfN {
         solution: Solution {
             policy: Dist::from_parts_unchecked(probs, logs),
-            expected_reward: e.value(),
-            kl: kl.value().max(0.0),
+            expected_reward: sums[0].value(),
+            kl: sums[1].value().max(0.0),
         },
         n,
         kl_bound: kl_bound(n),
-        win_rate_half_ties: win.value(),
-        win_rate_strict: strict.value(),
+        win_rate_half_ties: sums[2].value(),
+        win_rate_strict: sums[3].value(),
     })
 }

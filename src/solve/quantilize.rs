@@ -33,6 +33,57 @@ pub struct Quantilizer {
     pub boundary_fraction: f64,
 }
 
+/// Validates a kept mass: `0 < q <= 1`, else [`Error::InvalidParameter`].
+pub fn check_kept_mass(q: f64) -> Result<f64> {
+    if q > 0.0 && q <= 1.0 {
+        Ok(q)
+    } else {
+        Err(Error::InvalidParameter {
+            name: "q",
+            value: q,
+            requirement: "in (0, 1]",
+        })
+    }
+}
+
+/// `log` of the kept fraction `f = kept / pi0(b)` of the boundary class `b`, accurate when `f`
+/// is close to 1: for a heavy class the dropped mass `pi0(b) - kept = (1 - q) - pi0(r < r_b)`
+/// is formed from `1 - q` (exact for `q >= 1/2`) and the summed lower masses, and when it is
+/// less than half the class, `log f = log1p(-dropped / pi0(b))`; otherwise
+/// `log kept - log pi0(b)` (no cancellation: `f <= 1/2` there or the class is light).
+fn log_kept_fraction(boundary: &super::classes::RewardClass, q: f64, kept: f64) -> f64 {
+    if kept >= boundary.mass {
+        return 0.0;
+    }
+    let dropped = ((1.0 - q) - boundary.below).max(0.0);
+    if boundary.mass > 0.5 && dropped < 0.5 * boundary.mass {
+        (-dropped / boundary.mass).ln_1p()
+    } else {
+        (kept.ln() - boundary.log_mass()).min(0.0)
+    }
+}
+
+/// `log(pi_q(x)/pi0(x))` on the boundary class, `= log f - log q = log(kept/q) - log pi0(b)`,
+/// from whichever form has the smaller rounding: the first carries `eps (|log f| + |log q|)`
+/// (it cancels when `q` is tiny and the boundary is the top class), the second
+/// `eps (1 + |log(kept/q)| + |log pi0(b)|)` (it cannot resolve a ratio closer to 1 than `eps`).
+fn log_boundary_ratio(
+    boundary: &super::classes::RewardClass,
+    q: f64,
+    kept: f64,
+    log_frac: f64,
+) -> f64 {
+    let log_q = q.ln();
+    let by_fraction = log_frac - log_q;
+    let log_kept_over_q = (kept / q).ln();
+    let log_mass = boundary.log_mass();
+    if log_frac.abs() + log_q.abs() <= 1.0 + log_kept_over_q.abs() + log_mass.abs() {
+        by_fraction
+    } else {
+        log_kept_over_q - log_mass
+    }
+}
+
 /// The q-quantilizer for `0 < q <= 1`.
 ///
 /// ```
@@ -45,13 +96,7 @@ pub struct Quantilizer {
 /// # Ok::<(), rlhf_claims::Error>(())
 /// ```
 pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
-    if !(q > 0.0 && q <= 1.0) {
-        return Err(Error::InvalidParameter {
-            name: "q",
-            value: q,
-            requirement: "in (0, 1]",
-        });
-    }
+    check_kept_mass(q)?;
     let classes = RewardClasses::new(base, reward)?;
     // Boundary: the highest-reward class b with above(b) < q <= above(b) + mass(b).
     let b = classes
@@ -69,16 +114,11 @@ pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
     let len = base.len();
     let (mut probs, mut logs) = (vec![0.0; len], vec![f64::NEG_INFINITY; len]);
     let log_q = q.ln();
-    let log_frac = fraction.ln();
-    for i in 0..len {
-        if let Some(k) = classes.class_of[i] {
-            let l = if k > b {
-                base.log_prob(i) - log_q
-            } else if k == b && fraction > 0.0 {
-                base.log_prob(i) + log_frac - log_q
-            } else {
-                continue;
-            };
+    let log_frac = log_kept_fraction(boundary, q, kept);
+    for (k, _) in classes.classes.iter().enumerate().skip(b) {
+        let shift = if k == b { log_frac - log_q } else { -log_q };
+        for &i in classes.members(k) {
+            let l = base.log_prob(i) + shift;
             logs[i] = l;
             probs[i] = l.exp();
         }
@@ -93,10 +133,10 @@ pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
     let kept_share = kept / total;
     let mut kl = CompensatedSum::new();
     if above_share > 0.0 {
-        kl.add(above_share * (-total.ln()));
+        kl.add(above_share * (-log_q));
     }
     if kept_share > 0.0 {
-        kl.add(kept_share * (log_frac - total.ln()));
+        kl.add(kept_share * log_boundary_ratio(boundary, q, kept, log_frac));
     }
     let policy = Dist::from_parts_unchecked(probs, logs);
     Ok(Quantilizer {

@@ -9,6 +9,8 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 
+pub mod bon_kl;
+pub mod bon_vs_tilt;
 pub mod goodhart_frontier;
 pub mod goodhart_gaussian;
 pub mod goodhart_heavy_tail;
@@ -208,6 +210,8 @@ pub fn all() -> Vec<TableSpec> {
         goodhart_submodules::SPEC,
         goodhart_heavy_tail::SPEC,
         goodhart_frontier::SPEC,
+        bon_kl::SPEC,
+        bon_vs_tilt::SPEC,
     ]
 }
 

@@ -1,0 +1,50 @@
+//! The shrunk counterexamples of the refuted claims `bon.kl-formula` and
+//! `conditioning.more-diverse`, found by randomized search (seed 0, 256 cases) and shrunk by
+//! proptest, snapshotted so that a reviewer sees them (`tests/snapshots/`).
+
+use rlhf_claims::claims::best_of_n::{kl_formula_holds, kl_formula_strategy};
+use rlhf_claims::claims::conditioning::{more_diverse_holds, more_diverse_strategy};
+use rlhf_claims::claims::runner::shrunk_counterexample;
+use rlhf_claims::claims::CheckConfig;
+use rlhf_claims::divergence::entropy;
+use rlhf_claims::solve::{best_of_n, condition_on_threshold, reward_target};
+
+#[test]
+fn kl_formula_shrinks_to_a_point_mass_with_two_draws() -> Result<(), String> {
+    let found = shrunk_counterexample(
+        &CheckConfig::new(256, 0),
+        kl_formula_strategy(),
+        |(i, n)| kl_formula_holds(i, *n),
+    )?;
+    let (inst, n) = found.ok_or("no counterexample found")?;
+    let b = best_of_n(&inst.base, &inst.reward, n).map_err(|e| e.to_string())?;
+    // On one outcome best-of-N is the base itself: KL = 0, while the formula gives
+    // log 2 - 1/2 = 0.19314718... at N = 2.
+    assert_eq!(b.solution.kl, 0.0);
+    insta::assert_snapshot!(format!(
+        "{inst:?} n={n} kl={} formula={}",
+        b.solution.kl, b.kl_bound
+    ));
+    Ok(())
+}
+
+#[test]
+fn more_diverse_shrinks_to_a_uniform_base_on_three_outcomes() -> Result<(), String> {
+    let found = shrunk_counterexample(
+        &CheckConfig::new(256, 0),
+        more_diverse_strategy(),
+        |(i, t)| more_diverse_holds(i, *t),
+    )?;
+    let (inst, t) = found.ok_or("no counterexample found")?;
+    let bar = inst.reward[t % inst.reward.len()];
+    let cond = condition_on_threshold(&inst.base, &inst.reward, bar).map_err(|e| e.to_string())?;
+    let tilt =
+        reward_target(&inst.base, &inst.reward, cond.expected_reward).map_err(|e| e.to_string())?;
+    let (h_cond, h_tilt) = (entropy(&cond.policy), entropy(&tilt.solution.policy));
+    assert!(h_tilt > h_cond + 1e-3, "{h_tilt} vs {h_cond}");
+    insta::assert_snapshot!(format!(
+        "{inst:?} threshold={bar} E[r]={:.9} H(conditioned)={h_cond:.9} H(tilt)={h_tilt:.9}",
+        cond.expected_reward
+    ));
+    Ok(())
+}
