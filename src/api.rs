@@ -10,6 +10,7 @@
 //! | `reward_target` | `base`, `reward`, `target` | `beta` (null when no finite beta), `regime` |
 //! | `condition` | `base`, `reward`, `threshold` (keeps `r >= threshold`) | |
 //! | `maxent` | `reward`, `alpha` | `value`, `entropy` (`kl` is against uniform) |
+//! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
 //!
 //! Every solution has `policy`, `expected_reward` and `kl` (KL(policy||base) in nats). Numbers
 //! are written in the shortest form that round-trips to the same `f64`. A quantity beyond the
@@ -67,6 +68,15 @@ pub enum Problem {
         reward: Vec<f64>,
         /// Entropy coefficient.
         alpha: f64,
+    },
+    /// The pretraining-mix optimum `argmax E[r] + gamma E_base[log pi]`.
+    ForwardKl {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// Weight of the pretraining term (`> 0`).
+        gamma: f64,
     },
 }
 
@@ -138,6 +148,17 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             extend(
                 solution_json(&m.solution),
                 json!({"alpha": m.alpha, "value": m.value, "entropy": m.entropy}),
+            )
+        }
+        Problem::ForwardKl {
+            base,
+            reward,
+            gamma,
+        } => {
+            let s = solve::forward_kl(&Dist::new(base.clone())?, reward, *gamma)?;
+            extend(
+                solution_json(&s.solution),
+                json!({"gamma": s.beta, "lambda": s.lambda}),
             )
         }
     })

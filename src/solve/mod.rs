@@ -32,3 +32,5 @@ pub struct Solution {
     /// `KL(policy || base)` in nats.
     pub kl: f64,
 }
+pub mod fdiv;
+pub use fdiv::{fdiv_optimum, forward_kl, Divergence, FdivOptimum};
