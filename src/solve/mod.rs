@@ -34,3 +34,5 @@ pub struct Solution {
 }
 pub mod fdiv;
 pub use fdiv::{fdiv_optimum, forward_kl, Divergence, FdivOptimum};
+pub mod preference;
+pub use preference::{Comparisons, PreferenceOptimum};
