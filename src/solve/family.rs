@@ -174,30 +174,61 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
     require_positive("beta", beta)?;
     check_reward(&class.base, reward)?;
     let scaled: Vec<f64> = reward.iter().map(|r| r / beta).collect();
-    let (mut theta, _) = affine_fit(&class.base, &class.features, &scaled)?;
+    let (fit, _) = affine_fit(&class.base, &class.features, &scaled)?;
+    let zero = vec![0.0; class.dim()];
+    let (j_fit, j_zero) = (
+        class.objective(reward, beta, &fit)?,
+        class.objective(reward, beta, &zero)?,
+    );
+    // Start from the better of the least-squares fit and theta = 0 (the fit ignores outcomes
+    // of tiny base mass and can start far out on a plateau).
+    let (mut theta, mut value) = if j_fit >= j_zero {
+        (fit, j_fit)
+    } else {
+        (zero, j_zero)
+    };
     let r_scale = reward.iter().fold(0.0f64, |m, r| m.max(r.abs()));
     let phi_scale = class.features.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let goal = CLASS_GRADIENT_TOLERANCE * (1.0 + r_scale) * (1.0 + phi_scale);
-    let mut value = class.objective(reward, beta, &theta)?;
-    for iter in 0..200 {
+    for iter in 0..500 {
         let m = class.moments(reward, beta, &theta)?;
         let grad_norm = m.gradient.amax();
-        let neg = -m.hessian.clone();
-        let newton = neg.clone().cholesky().map(|c| c.solve(&m.gradient));
         if grad_norm <= goal {
             return finish(theta, m, value, iter);
         }
-        let step = newton.unwrap_or_else(|| {
-            let curvature = neg.diagonal().amax().max(beta);
-            &m.gradient / curvature
+        // Newton step on |Hess J| (eigenvalues replaced by their absolute values):
+        // the Newton step where J is concave, an ascent step of the right length elsewhere.
+        // Directions of curvature below `floor` (flat directions of a rank-deficient class,
+        // where the gradient is zero up to rounding) are left out, as in a pseudo-inverse.
+        let eig = (-m.hessian.clone()).symmetric_eigen();
+        let floor = 1e-10 * eig.eigenvalues.amax();
+        let concave = eig.eigenvalues.iter().all(|&l| l > 0.0 || l.abs() <= floor);
+        let coords = eig.eigenvectors.transpose() * &m.gradient;
+        let scaled = DVector::from_fn(coords.len(), |i, _| {
+            let l = eig.eigenvalues[i].abs();
+            if l > floor {
+                coords[i] / l
+            } else {
+                0.0
+            }
         });
+        let mut step = &eig.eigenvectors * scaled;
+        if m.gradient.dot(&step) <= 0.0 {
+            step = m.gradient.clone() / eig.eigenvalues.amax().max(beta);
+        }
         let slope = m.gradient.dot(&step);
         let mut t = 1.0;
         let mut moved = false;
         for _ in 0..60 {
             let trial: Vec<f64> = theta.iter().zip(step.iter()).map(|(a, b)| a + t * b).collect();
             let v = class.objective(reward, beta, &trial)?;
-            if v >= value + 1e-4 * t * slope {
+            // Armijo, or (in the concave region near the optimum, where changes of J fall
+            // below its rounding) a halving of the gradient norm with J unchanged to rounding.
+            if v >= value + 1e-4 * t * slope
+                || (concave
+                    && v >= value - 1e-13 * (1.0 + value.abs())
+                    && class.moments(reward, beta, &trial)?.gradient.amax() < 0.5 * grad_norm)
+            {
                 theta = trial;
                 value = v;
                 moved = true;

@@ -31,7 +31,7 @@
 //! (see [`alpha_root`]); working in `ln b` and in `d` (not in `r - lambda`) makes it invariant to
 //! shifts and scales of the reward, so `r ~ 1e10` with `beta ~ 1e-5` is as easy as `r ~ 1`.
 
-use super::{tilt, Solution};
+use super::Solution;
 use crate::dist::{check_reward, Dist};
 use crate::divergence;
 use crate::error::{require_positive, Error, Result};
@@ -78,6 +78,64 @@ impl Divergence {
             Divergence::ForwardKl => -t.ln(),
             Divergence::ChiSquare => (t - 1.0) * (t - 1.0),
             Divergence::Alpha(a) => alpha_f(a, t),
+        }
+    }
+
+    /// The alpha of the equivalent alpha-divergence (`f = k f_alpha + s (t - 1)`): 1 for the
+    /// reverse KL, 0 for the forward KL, 2 for chi-square.
+    pub fn alpha(&self) -> f64 {
+        self.as_alpha().0
+    }
+
+    /// `f'(t)` for `t > 0`: `1 + ln t`, `-1/t`, `2 (t - 1)`, `(t^(alpha-1) - 1)/(alpha - 1)`.
+    pub fn f_prime(&self, t: f64) -> f64 {
+        match *self {
+            Divergence::ReverseKl => 1.0 + t.ln(),
+            Divergence::ForwardKl => -1.0 / t,
+            Divergence::ChiSquare => 2.0 * (t - 1.0),
+            Divergence::Alpha(a) if a == 1.0 => t.ln(),
+            Divergence::Alpha(a) => (t.powf(a - 1.0) - 1.0) / (a - 1.0),
+        }
+    }
+
+    /// `(f')^{-1}(y)` extended by `0` for `y <= f'(0+)` (and `+inf` beyond the range of `f'`):
+    /// the density ratio the KKT form assigns to the level `y = (r - lambda)/beta`.
+    pub fn f_prime_inverse(&self, y: f64) -> f64 {
+        let (alpha, k, s) = self.as_alpha();
+        // f' = k f_alpha' + s, so (f')^{-1}(y) = (f_alpha')^{-1}((y - s)/k).
+        let u = (y - s) / k;
+        let c = alpha - 1.0;
+        if c == 0.0 {
+            return u.exp();
+        }
+        let base = 1.0 + c * u;
+        if base <= 0.0 {
+            if c > 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            base.powf(1.0 / c)
+        }
+    }
+
+    /// `f'(0+)`, the threshold below which the KKT form clips `t` to zero (`-inf`: never clips).
+    pub fn f_prime_at_zero(&self) -> f64 {
+        match *self {
+            Divergence::ChiSquare => -2.0,
+            Divergence::Alpha(a) if a > 1.0 => -1.0 / (a - 1.0),
+            _ => f64::NEG_INFINITY,
+        }
+    }
+
+    /// `t f''(t)` for `t > 0`: the sensitivity of `f'` to a relative change of `t`.
+    pub fn t_f_second(&self, t: f64) -> f64 {
+        match *self {
+            Divergence::ReverseKl => 1.0,
+            Divergence::ForwardKl => 1.0 / t,
+            Divergence::ChiSquare => 2.0 * t,
+            Divergence::Alpha(a) => t.powf(a - 1.0),
         }
     }
 
@@ -136,10 +194,10 @@ impl FdivOptimum {
 }
 
 /// The density ratios `t = pi/pi0` on the support as log-ratios `a = ln t` (`-inf` where
-/// clipped), plus the multiplier of the alpha problem.
+/// clipped), plus the multiplier.
 struct AlphaSolution {
     log_ratio: Vec<f64>,
-    lambda_alpha: f64,
+    lambda: f64,
 }
 
 /// Support max of the reward, the mass of the argmax class, and `d = (r* - r)/beta` (0 off the
@@ -162,18 +220,28 @@ fn gaps(base: &Dist, reward: &[f64], beta: f64) -> (f64, f64, Vec<f64>) {
     (r_max, p_top, d)
 }
 
-/// `ln t = ln(b - c d)/c`, `-inf` when `b - c d <= 0` (clipped). `em1 = expm1(ln b)`.
+/// `ln t = ln(b - c d)/c` with `b = e^v`, `-inf` when `b - c d <= 0` (clipped).
 ///
-/// Near `t = 1` it is evaluated as `log1p(z)/c` with `z = expm1(ln b) - c d` (so `ln t` keeps
-/// full relative accuracy when it is tiny, which the KL identity needs); elsewhere as
-/// `ln(b - c d)/c` (so `b` far below 1, e.g. `1e-300`, is not rounded away in `1 + z`).
+/// Near `t = 1` it is evaluated as `log1p(z)/c` with `z = expm1(v) - c d` (so `ln t` keeps
+/// full relative accuracy when it is tiny, which the KL identity needs); for `c < 0` elsewhere
+/// as `log(e^v + |c| d)/c` by log-add-exp (so `b` far below 1, even below the `f64` range, is
+/// not rounded away); for `c > 0` (`b >= 1`) as `ln(b - c d)/c`.
 #[inline]
-fn log_ratio(c: f64, b: f64, em1: f64, d: f64) -> f64 {
+fn log_ratio(c: f64, v: f64, em1: f64, d: f64) -> f64 {
     let z = em1 - c * d;
     if z.abs() < 0.5 {
         return z.ln_1p() / c;
     }
-    let y = b - c * d;
+    if c < 0.0 {
+        let spread = -c * d;
+        let ln_y = if spread > 0.0 {
+            crate::numeric::log_add_exp(v, spread.ln())
+        } else {
+            v
+        };
+        return ln_y / c;
+    }
+    let y = v.exp() - c * d;
     if y <= 0.0 {
         f64::NEG_INFINITY
     } else {
@@ -191,22 +259,27 @@ fn log_ratio(c: f64, b: f64, em1: f64, d: f64) -> f64 {
 /// - `c > 0`: `t <= b^{1/c}` again gives `F(0) <= 0` and the argmax term `F(-c ln p_A) >= 0`.
 fn alpha_root(base: &Dist, d: &[f64], p_top: f64, c: f64) -> Result<f64> {
     let p = base.probs();
+    // Compare with the total of pi0 computed in the same arithmetic as h (not with 1), so
+    // that at v = 0 with d = 0 the sign of F is exactly right whatever the rounding.
+    let total = crate::numeric::sum(base.support().map(|i| base.log_prob(i).exp()));
     let eval = |v: f64| -> Result<(f64, f64)> {
-        let (b, em1) = (v.exp(), v.exp_m1());
+        let em1 = v.exp_m1();
         let (mut h, mut dh) = (CompensatedSum::new(), CompensatedSum::new());
         for (i, &pi0) in p.iter().enumerate() {
             if pi0 > 0.0 {
-                let a = log_ratio(c, b, em1, d[i]);
+                // In log space: pi0 t and b pi0 t^{1-c} stay finite when pi0 or b is tiny and
+                // t huge.
+                let a = log_ratio(c, v, em1, d[i]);
                 if a > f64::NEG_INFINITY {
-                    let t = a.exp();
-                    h.add(pi0 * t);
-                    dh.add(pi0 * t * (-c * a).exp());
+                    let lp = base.log_prob(i);
+                    h.add((lp + a).exp());
+                    dh.add((v + lp + (1.0 - c) * a).exp());
                 }
             }
         }
         // t/(1+z) = t^{1-c}, so F' = e^v/|c| sum pi0 t^{1-c}.
-        let value = c.signum() * (h.value() - 1.0);
-        let slope = b / c.abs() * dh.value();
+        let value = c.signum() * (h.value() - total);
+        let slope = dh.value() / c.abs();
         if !(value.is_finite() && slope.is_finite()) {
             return Err(Error::NoConvergence(format!(
                 "alpha-divergence normalization overflowed at ln b = {v}"
@@ -214,7 +287,9 @@ fn alpha_root(base: &Dist, d: &[f64], p_top: f64, c: f64) -> Result<f64> {
         }
         Ok((value, slope))
     };
-    let edge = -c.abs() * p_top.ln();
+    // Widened by a relative 1e-9 (and 1e-12 absolute) so that rounding in the normalization
+    // sum cannot leave F a hair short of its sign at the edge.
+    let edge = -c.abs() * p_top.ln() * (1.0 + 1e-9) + 1e-12;
     let (lo, hi) = if c < 0.0 {
         (-edge, 0.0)
     } else {
@@ -239,8 +314,13 @@ fn alpha_root(base: &Dist, d: &[f64], p_top: f64, c: f64) -> Result<f64> {
     monotone_root(eval, lo, hi, tol)
 }
 
-fn solve_alpha(base: &Dist, reward: &[f64], alpha: f64, beta: f64) -> Result<AlphaSolution> {
-    let (r_max, p_top, d) = gaps(base, reward, beta);
+/// Solves `max E[r] - beta D_f` for `f = k f_alpha + s (t - 1)`. With `beta_alpha = k beta`,
+/// `lambda = r* + beta_alpha (1 - b)/c - s beta = r* + beta ((k - s c) - k b)/c`, written so
+/// that `b` far below 1 is not rounded away (forward KL: `lambda = r* + beta b`).
+fn solve_alpha(base: &Dist, reward: &[f64], divergence: Divergence, beta: f64) -> Result<AlphaSolution> {
+    let (alpha, k, s) = divergence.as_alpha();
+    let beta_alpha = k * beta;
+    let (r_max, p_top, d) = gaps(base, reward, beta_alpha);
     if alpha == 1.0 {
         // t = e^{-d - u}, u = ln sum pi0 e^{-d}: closed form.
         let logs: Vec<f64> = base
@@ -259,7 +339,7 @@ fn solve_alpha(base: &Dist, reward: &[f64], alpha: f64, beta: f64) -> Result<Alp
             .collect();
         return Ok(AlphaSolution {
             log_ratio,
-            lambda_alpha: r_max + beta * u,
+            lambda: r_max + beta * (k * u - s),
         });
     }
     let c = alpha - 1.0;
@@ -268,7 +348,7 @@ fn solve_alpha(base: &Dist, reward: &[f64], alpha: f64, beta: f64) -> Result<Alp
     let log_ratio = (0..base.len())
         .map(|i| {
             if base.in_support(i) {
-                log_ratio(c, b, em1, d[i])
+                log_ratio(c, v, em1, d[i])
             } else {
                 f64::NEG_INFINITY
             }
@@ -276,7 +356,7 @@ fn solve_alpha(base: &Dist, reward: &[f64], alpha: f64, beta: f64) -> Result<Alp
         .collect();
     Ok(AlphaSolution {
         log_ratio,
-        lambda_alpha: r_max - beta * em1 / c,
+        lambda: r_max + beta * ((k - s * c) - k * b) / c,
     })
 }
 
@@ -328,23 +408,18 @@ pub fn fdiv_optimum(
 ) -> Result<FdivOptimum> {
     check_reward(base, reward)?;
     require_positive("beta", beta)?;
-    let (alpha, factor, shift) = divergence.as_alpha();
-    if !alpha.is_finite() {
+    if !divergence.as_alpha().0.is_finite() {
         return Err(Error::InvalidParameter {
             name: "alpha",
-            value: alpha,
+            value: divergence.as_alpha().0,
             requirement: "finite",
         });
     }
-    let beta_alpha = factor * beta;
-    if divergence == Divergence::ReverseKl {
-        return reverse_kl(base, reward, beta);
-    }
-    let s = solve_alpha(base, reward, alpha, beta_alpha)?;
-    let weights: Vec<f64> = (0..base.len())
-        .map(|i| base.prob(i) * s.log_ratio[i].exp())
+    let s = solve_alpha(base, reward, divergence, beta)?;
+    let log_weights: Vec<f64> = (0..base.len())
+        .map(|i| base.log_prob(i) + s.log_ratio[i])
         .collect();
-    let policy = Dist::from_weights(weights)?;
+    let policy = Dist::from_log_weights(&log_weights)?;
     let kl = kl_from_log_ratios(base, &s.log_ratio);
     let (r_max, _, d) = gaps(base, reward, beta);
     let gap: CompensatedSum = (0..base.len())
@@ -361,7 +436,7 @@ pub fn fdiv_optimum(
         },
         divergence,
         beta,
-        lambda: s.lambda_alpha - shift * beta,
+        lambda: s.lambda,
         divergence_value,
     })
 }
@@ -377,20 +452,6 @@ pub fn divergence_value(policy: &Dist, base: &Dist, divergence: Divergence) -> R
             divergence::f_divergence(policy, base, |t| alpha_f(a, t), f_inf)
         }
     }
-}
-
-/// The reverse-KL case: the tilt, with `lambda = beta (ln Z - 1)` written as
-/// `r* + beta (ln sum pi0 e^{-d} - 1)` so that it never overflows.
-fn reverse_kl(base: &Dist, reward: &[f64], beta: f64) -> Result<FdivOptimum> {
-    let t = tilt(base, reward, beta)?;
-    let s = solve_alpha(base, reward, 1.0, beta)?;
-    Ok(FdivOptimum {
-        divergence_value: t.solution.kl,
-        solution: t.solution,
-        divergence: Divergence::ReverseKl,
-        beta,
-        lambda: s.lambda_alpha - beta,
-    })
 }
 
 /// The pretraining-mix optimum (claim `pref.forward-kl`): the maximizer of

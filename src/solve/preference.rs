@@ -452,7 +452,12 @@ pub fn dpo_minimizer(base: &Dist, c: &Comparisons, beta: f64) -> Result<Preferen
         for _ in 0..60 {
             let trial: Vec<f64> = h.iter().zip(&step).map(|(a, b)| a + t * b).collect();
             let l = dpo_loss(c, beta, &trial)?;
-            if l <= loss + 1e-4 * t * slope {
+            // Armijo, or (near the minimum, where loss changes fall below its rounding) a
+            // halving of the gradient norm with the loss unchanged to rounding.
+            if l <= loss + 1e-4 * t * slope
+                || (l <= loss + 1e-13 * (1.0 + loss)
+                    && sup_norm(&dpo_gradient(c, beta, &trial)?) < 0.5 * sup_norm(&g))
+            {
                 h = trial;
                 loss = l;
                 accepted = true;
