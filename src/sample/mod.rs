@@ -35,3 +35,5 @@ impl DistSampler {
         self.index.sample(rng)
     }
 }
+pub mod dpo;
+pub mod kl_estimate;
