@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 
 pub mod lagrange_map;
+pub mod pref_regularizers;
+pub mod estimator_bias;
 
 /// Significant digits kept by [`Table::rounded`].
 pub const SNAPSHOT_DIGITS: usize = 9;
@@ -196,7 +198,7 @@ pub struct TableSpec {
 
 /// Every table the crate can print.
 pub fn all() -> Vec<TableSpec> {
-    vec![lagrange_map::SPEC]
+    vec![lagrange_map::SPEC, pref_regularizers::SPEC, estimator_bias::SPEC]
 }
 
 /// Builds the table called `name`.
