@@ -24,9 +24,13 @@ fn every_pref_and_estimator_claim_passes() {
 
 #[test]
 fn pretrain_mix_counterexample_is_shrunk_to_three_distinct_rewards() {
-    let found = shrunk_counterexample(&CheckConfig::new(256, 0), pretrain_mix_strategy(), pretrain_mix_holds)
-        .expect("the property runs")
-        .expect("a counterexample exists");
+    let found = shrunk_counterexample(
+        &CheckConfig::new(256, 0),
+        pretrain_mix_strategy(),
+        pretrain_mix_holds,
+    )
+    .expect("the property runs")
+    .expect("a counterexample exists");
     let inst = &found.instance;
     let mut values: Vec<f64> = inst.base.support().map(|x| inst.reward[x]).collect();
     values.sort_by(f64::total_cmp);
@@ -59,9 +63,13 @@ fn pretrain_mix_is_a_tilt_with_two_reward_values() {
 
 #[test]
 fn clamp_minimal_instance_has_two_outcomes() {
-    let found = shrunk_counterexample(&CheckConfig::new(1024, 0), clamp_search_strategy(), clamp_unbiased)
-        .expect("the property runs")
-        .expect("a biased instance exists");
+    let found = shrunk_counterexample(
+        &CheckConfig::new(1024, 0),
+        clamp_search_strategy(),
+        clamp_unbiased,
+    )
+    .expect("the property runs")
+    .expect("a biased instance exists");
     assert_eq!(found.base.len(), 2);
     insta::assert_snapshot!("clamp_minimal_instance", format!("{found:?}"));
 }

@@ -14,7 +14,11 @@ fn num(c: &tables::Cell) -> f64 {
 fn pref_regularizers_snapshot_and_matched_kl() {
     let t = tables::build("pref-regularizers").expect("table");
     let kl = t.columns.iter().position(|c| c == "kl").expect("kl column");
-    let er = t.columns.iter().position(|c| c == "expected_reward").expect("column");
+    let er = t
+        .columns
+        .iter()
+        .position(|c| c == "expected_reward")
+        .expect("column");
     for row in &t.rows {
         // Every row spends the same budget: the bisection stops at |d ln beta| <= 1e-13, and
         // dKL/d ln beta is O(1) here, so the KL is matched far inside 1e-9.

@@ -81,7 +81,12 @@ pub struct PolicyPair {
 
 impl fmt::Debug for PolicyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pi0={:?} pi={:?}", self.base.probs(), self.policy.probs())
+        write!(
+            f,
+            "pi0={:?} pi={:?}",
+            self.base.probs(),
+            self.policy.probs()
+        )
     }
 }
 
@@ -94,7 +99,9 @@ fn finite_kl_pair() -> impl Strategy<Value = PolicyPair> {
             let w: Vec<f64> = (0..base.len())
                 .map(|i| if base.in_support(i) { w[i] } else { 0.0 })
                 .collect();
-            Dist::from_weights(w).ok().map(|policy| PolicyPair { base, policy })
+            Dist::from_weights(w)
+                .ok()
+                .map(|policy| PolicyPair { base, policy })
         })
 }
 
@@ -107,11 +114,17 @@ fn check_unbiased(config: &CheckConfig) -> Verdict {
     check_theorem(config, finite_kl_pair(), |pair| {
         let (pi, base) = (&pair.policy, &pair.base);
         let kl = divergence::kl(pi, base).map_err(err)?;
-        let [m1, m2, m3] = [Estimator::K1, Estimator::K2, Estimator::K3]
-            .map(|k| moments(pi, base, k));
+        let [m1, m2, m3] =
+            [Estimator::K1, Estimator::K2, Estimator::K3].map(|k| moments(pi, base, k));
         let (m1, m2, m3) = (m1.map_err(err)?, m2.map_err(err)?, m3.map_err(err)?);
         let abs_l: Vec<f64> = (0..pi.len())
-            .map(|x| if pi.prob(x) > 0.0 { log_ratio(pi, base, x).abs() } else { 0.0 })
+            .map(|x| {
+                if pi.prob(x) > 0.0 {
+                    log_ratio(pi, base, x).abs()
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let floor = 1.0 + pi.expect(&abs_l).map_err(err)?;
         let missing = base.mass_where(|x| !pi.in_support(x));
@@ -119,7 +132,11 @@ fn check_unbiased(config: &CheckConfig) -> Verdict {
         dev = dev.worst(Deviation::close(m3.mean, kl - missing, 1e-12, floor));
         let remainder: Vec<f64> = abs_l.iter().map(|a| a.powi(3) * a.exp() / 6.0).collect();
         let bound = pi.expect(&remainder).map_err(err)?;
-        dev = dev.worst(Deviation::at_most((kl - missing - m2.mean).abs(), bound, 1e-12 * floor));
+        dev = dev.worst(Deviation::at_most(
+            (kl - missing - m2.mean).abs(),
+            bound,
+            1e-12 * floor,
+        ));
         dev = dev.worst(Deviation::close(
             m1.variance,
             2.0 * m2.mean - kl * kl,
@@ -134,9 +151,16 @@ fn check_unbiased(config: &CheckConfig) -> Verdict {
 /// `[-20, 20]`, the base from the shared strategy.
 fn covering_pair() -> impl Strategy<Value = PolicyPair> {
     (1usize..=6)
-        .prop_flat_map(|n| (strategy::base(n), proptest::collection::vec(-20.0f64..20.0, n)))
+        .prop_flat_map(|n| {
+            (
+                strategy::base(n),
+                proptest::collection::vec(-20.0f64..20.0, n),
+            )
+        })
         .prop_filter_map("log-weights", |(base, lw)| {
-            Dist::from_log_weights(&lw).ok().map(|policy| PolicyPair { base, policy })
+            Dist::from_log_weights(&lw)
+                .ok()
+                .map(|policy| PolicyPair { base, policy })
         })
 }
 
@@ -219,15 +243,19 @@ fn check_loss_gradient(config: &CheckConfig) -> Verdict {
         }
         let fd_tol = 1e-7 * (1.0 + scale * scale);
         let h = 1e-5;
-        for (k, g) in [(Estimator::K1, &g1), (Estimator::K2, &g2), (Estimator::K3, &g3)] {
-            for j in 0..theta.len() {
+        for (k, g) in [
+            (Estimator::K1, &g1),
+            (Estimator::K2, &g2),
+            (Estimator::K3, &g3),
+        ] {
+            for (j, gj) in g.iter().enumerate() {
                 let fd = central_difference(
                     |t| surrogate_loss(theta, t, base, k).map_err(err),
                     theta,
                     j,
                     h,
                 )?;
-                dev = dev.worst(Deviation::new((fd - g[j]).abs(), fd_tol));
+                dev = dev.worst(Deviation::new((fd - gj).abs(), fd_tol));
             }
         }
         for j in 0..theta.len() {
@@ -279,9 +307,16 @@ pub fn clamp_unbiased(pair: &PolicyPair) -> Result<bool, String> {
 /// beyond +-10 occur), the shared base strategy.
 pub fn clamp_search_strategy() -> impl Strategy<Value = PolicyPair> {
     (1usize..=5)
-        .prop_flat_map(|n| (strategy::base(n), proptest::collection::vec(-40.0f64..40.0, n)))
+        .prop_flat_map(|n| {
+            (
+                strategy::base(n),
+                proptest::collection::vec(-40.0f64..40.0, n),
+            )
+        })
         .prop_filter_map("log-weights", |(base, lw)| {
-            Dist::from_log_weights(&lw).ok().map(|policy| PolicyPair { base, policy })
+            Dist::from_log_weights(&lw)
+                .ok()
+                .map(|policy| PolicyPair { base, policy })
         })
 }
 
@@ -310,12 +345,18 @@ fn check_clamp(config: &CheckConfig) -> Verdict {
                 dev = dev.worst(Deviation::new((bias + 0.5).abs(), 1e-15));
             }
         }
-        let found = shrunk_counterexample(&config.scaled(4, 1), clamp_search_strategy(), clamp_unbiased)?
-            .ok_or("the search found no biased instance")?;
+        let found = shrunk_counterexample(
+            &config.scaled(4, 1),
+            clamp_search_strategy(),
+            clamp_unbiased,
+        )?
+        .ok_or("the search found no biased instance")?;
         dev = dev.worst(Deviation::exact(found.base.len() == 2));
         Ok(dev)
     })
-    .with_note("bias of k3 with the log-ratio clamped to [-10, 10]; minimal instance has 2 outcomes")
+    .with_note(
+        "bias of k3 with the log-ratio clamped to [-10, 10]; minimal instance has 2 outcomes",
+    )
 }
 
 #[cfg(test)]

@@ -2,14 +2,12 @@
 //! mix) and restricted policy classes.
 
 use super::strategy::{self, Instance};
-use super::{
-    check_theorem, find_counterexample, CheckConfig, Claim, Deviation, Status, Verdict,
-};
+use super::{check_theorem, find_counterexample, CheckConfig, Claim, Deviation, Status, Verdict};
 use crate::divergence;
 use crate::solve::fdiv::{fdiv_optimum, forward_kl, Divergence};
 use crate::solve::preference::{
-    self, dpo_gradient, dpo_has_minimizer, dpo_loss, dpo_minimizer, ipo_closed_form,
-    ipo_gradient, ipo_loss, ipo_minimizer, sigmoid, Comparisons,
+    self, dpo_gradient, dpo_has_minimizer, dpo_loss, dpo_minimizer, ipo_closed_form, ipo_gradient,
+    ipo_loss, ipo_minimizer, sigmoid, Comparisons,
 };
 use crate::solve::{class_optimum, tilt, LogLinearClass};
 use crate::Dist;
@@ -254,7 +252,11 @@ fn dominated_instance() -> impl Strategy<Value = (PrefInstance, usize)> {
 /// are within a factor 20 of each other) and a loss no larger than at a perturbed point
 /// (slack `64 eps` of the loss scale `W (1 + 1/tau)^2`).
 fn check_dpo_deterministic(config: &CheckConfig) -> Verdict {
-    let strat = (dominated_instance(), strategy::beta(), strategy::moderate_beta());
+    let strat = (
+        dominated_instance(),
+        strategy::beta(),
+        strategy::moderate_beta(),
+    );
     check_theorem(config, strat, |((inst, loser), beta, tau)| {
         let c = comparisons(inst)?;
         let n = inst.reward.len();
@@ -412,15 +414,21 @@ fn check_forward_kl(config: &CheckConfig) -> Verdict {
             .ok_or("empty support")?;
         for x in inst.base.support() {
             if pi.prob(x) >= NORMAL_MASS {
-                let tol = 1e-12 * (q(x) + q(top)) + 4.0 * f64::EPSILON * (inst.reward[x].abs() + r_max.abs());
-                dev = dev.worst(Deviation::new((q(x) - q(top) - (r_max - inst.reward[x])).abs(), tol));
+                let tol = 1e-12 * (q(x) + q(top))
+                    + 4.0 * f64::EPSILON * (inst.reward[x].abs() + r_max.abs());
+                dev = dev.worst(Deviation::new(
+                    (q(x) - q(top) - (r_max - inst.reward[x])).abs(),
+                    tol,
+                ));
             }
         }
         let tol = 1e-12 * q(top) + 4.0 * f64::EPSILON * (lambda.abs() + r_max.abs());
         dev = dev.worst(Deviation::new((lambda - r_max - q(top)).abs(), tol));
         let p_top = inst.base.mass_where(|i| inst.reward[i] == r_max);
         let tiny = gamma * p_top < 4.0 * f64::EPSILON * r_max.abs();
-        dev = dev.worst(Deviation::exact(lambda > r_max || (lambda >= r_max && tiny)));
+        dev = dev.worst(Deviation::exact(
+            lambda > r_max || (lambda >= r_max && tiny),
+        ));
         dev = dev.worst(Deviation::close(
             s.solution.expected_reward,
             lambda - gamma,
@@ -483,7 +491,10 @@ fn check_ipo(config: &CheckConfig) -> Verdict {
         // The closed form is stationary for the IPO loss too (same derivation, other route).
         let h = preference::log_ratio(&closed, base).map_err(err)?;
         let g = ipo_gradient(&c, *tau, &h).map_err(err)?;
-        dev = dev.worst(Deviation::new(sup(&g), 1e-12 * c.total_weight() * (1.0 + 1.0 / tau)));
+        dev = dev.worst(Deviation::new(
+            sup(&g),
+            1e-12 * c.total_weight() * (1.0 + 1.0 / tau),
+        ));
         Ok(dev)
     })
 }
@@ -661,15 +672,25 @@ fn check_restricted_class(config: &CheckConfig) -> Verdict {
             opt.gradient_norm,
             crate::solve::family::CLASS_GRADIENT_TOLERANCE * scale,
         );
-        dev = dev.worst(Deviation::at_most(opt.max_hessian_eigenvalue, 0.0, 1e-12 * scale));
+        dev = dev.worst(Deviation::at_most(
+            opt.max_hessian_eigenvalue,
+            0.0,
+            1e-12 * scale,
+        ));
         let k = class.dim();
-        let moved: Vec<f64> = (0..k).map(|j| opt.theta[j] + bump[j % bump.len()]).collect();
+        let moved: Vec<f64> = (0..k)
+            .map(|j| opt.theta[j] + bump[j % bump.len()])
+            .collect();
         for theta in [moved, vec![0.0; k]] {
             let j = class.objective(&ci.reward, ci.beta, &theta).map_err(err)?;
             dev = dev.worst(Deviation::at_most(j, opt.objective, 1e-12 * scale));
         }
         let t = tilt(&ci.base, &ci.reward, ci.beta).map_err(err)?;
-        dev = dev.worst(Deviation::at_most(opt.objective, t.objective(), 1e-12 * scale));
+        dev = dev.worst(Deviation::at_most(
+            opt.objective,
+            t.objective(),
+            1e-12 * scale,
+        ));
         let (_, resid) =
             crate::solve::family::affine_fit(&ci.base, &ci.features, &ci.reward).map_err(err)?;
         if resid <= 1e-9 * r_scale {

@@ -59,7 +59,9 @@ impl LogLinearClass {
     }
 
     fn score(&self, theta: &[f64], x: usize) -> f64 {
-        (0..self.dim()).map(|j| theta[j] * self.features[(x, j)]).sum()
+        (0..self.dim())
+            .map(|j| theta[j] * self.features[(x, j)])
+            .sum()
     }
 
     /// `pi_theta`, normalized in log space (so `|theta . phi|` up to ~1e300 is fine).
@@ -142,7 +144,9 @@ pub fn affine_fit(base: &Dist, features: &DMatrix<f64>, y: &[f64]) -> Result<(Ve
         let x = support[r];
         base.prob(x).sqrt() * if c == 0 { 1.0 } else { features[(x, c - 1)] }
     });
-    let b = DVector::from_fn(support.len(), |r, _| base.prob(support[r]).sqrt() * y[support[r]]);
+    let b = DVector::from_fn(support.len(), |r, _| {
+        base.prob(support[r]).sqrt() * y[support[r]]
+    });
     let svd = a.svd(true, true);
     let coef = svd
         .solve(&b, 1e-12)
@@ -220,7 +224,11 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
         let mut t = 1.0;
         let mut moved = false;
         for _ in 0..60 {
-            let trial: Vec<f64> = theta.iter().zip(step.iter()).map(|(a, b)| a + t * b).collect();
+            let trial: Vec<f64> = theta
+                .iter()
+                .zip(step.iter())
+                .map(|(a, b)| a + t * b)
+                .collect();
             let v = class.objective(reward, beta, &trial)?;
             // Armijo, or (in the concave region near the optimum, where changes of J fall
             // below its rounding) a halving of the gradient norm with J unchanged to rounding.

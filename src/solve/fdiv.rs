@@ -28,7 +28,7 @@
 //! ```
 //!
 //! The solver finds `v = ln b` by [`monotone_root`] on a bracket derived from the argmax class
-//! (see [`alpha_root`]); working in `ln b` and in `d` (not in `r - lambda`) makes it invariant to
+//! (see `alpha_root`); working in `ln b` and in `d` (not in `r - lambda`) makes it invariant to
 //! shifts and scales of the reward, so `r ~ 1e10` with `beta ~ 1e-5` is as easy as `r ~ 1`.
 
 use super::Solution;
@@ -93,7 +93,7 @@ impl Divergence {
             Divergence::ReverseKl => 1.0 + t.ln(),
             Divergence::ForwardKl => -1.0 / t,
             Divergence::ChiSquare => 2.0 * (t - 1.0),
-            Divergence::Alpha(a) if a == 1.0 => t.ln(),
+            Divergence::Alpha(1.0) => t.ln(),
             Divergence::Alpha(a) => (t.powf(a - 1.0) - 1.0) / (a - 1.0),
         }
     }
@@ -317,16 +317,18 @@ fn alpha_root(base: &Dist, d: &[f64], p_top: f64, c: f64) -> Result<f64> {
 /// Solves `max E[r] - beta D_f` for `f = k f_alpha + s (t - 1)`. With `beta_alpha = k beta`,
 /// `lambda = r* + beta_alpha (1 - b)/c - s beta = r* + beta ((k - s c) - k b)/c`, written so
 /// that `b` far below 1 is not rounded away (forward KL: `lambda = r* + beta b`).
-fn solve_alpha(base: &Dist, reward: &[f64], divergence: Divergence, beta: f64) -> Result<AlphaSolution> {
+fn solve_alpha(
+    base: &Dist,
+    reward: &[f64],
+    divergence: Divergence,
+    beta: f64,
+) -> Result<AlphaSolution> {
     let (alpha, k, s) = divergence.as_alpha();
     let beta_alpha = k * beta;
     let (r_max, p_top, d) = gaps(base, reward, beta_alpha);
     if alpha == 1.0 {
         // t = e^{-d - u}, u = ln sum pi0 e^{-d}: closed form.
-        let logs: Vec<f64> = base
-            .support()
-            .map(|i| base.log_prob(i) - d[i])
-            .collect();
+        let logs: Vec<f64> = base.support().map(|i| base.log_prob(i) - d[i]).collect();
         let u = log_sum_exp(&logs);
         let log_ratio = (0..base.len())
             .map(|i| {
@@ -448,7 +450,11 @@ pub fn divergence_value(policy: &Dist, base: &Dist, divergence: Divergence) -> R
         Divergence::ForwardKl => divergence::reverse_kl(policy, base),
         Divergence::ChiSquare => divergence::chi_square(policy, base),
         Divergence::Alpha(a) => {
-            let f_inf = if a > 1.0 { f64::INFINITY } else { 1.0 / (1.0 - a) };
+            let f_inf = if a > 1.0 {
+                f64::INFINITY
+            } else {
+                1.0 / (1.0 - a)
+            };
             divergence::f_divergence(policy, base, |t| alpha_f(a, t), f_inf)
         }
     }
@@ -475,7 +481,8 @@ pub fn divergence_value(policy: &Dist, base: &Dist, divergence: Divergence) -> R
 /// # Ok::<(), rlhf_claims::Error>(())
 /// ```
 pub fn forward_kl(base: &Dist, reward: &[f64], gamma: f64) -> Result<FdivOptimum> {
-    require_positive("gamma", gamma).and_then(|g| fdiv_optimum(base, reward, Divergence::ForwardKl, g))
+    require_positive("gamma", gamma)
+        .and_then(|g| fdiv_optimum(base, reward, Divergence::ForwardKl, g))
 }
 
 #[cfg(test)]

@@ -150,9 +150,7 @@ pub fn loss_gradient(logits: &[f64], base: &Dist, k: Estimator) -> Result<Vec<f6
         .map(|x| k.derivative(log_ratio(&pi, base, x)))
         .collect();
     let mean = pi.expect(&kd)?;
-    Ok((0..pi.len())
-        .map(|j| pi.prob(j) * (mean - kd[j]))
-        .collect())
+    Ok((0..pi.len()).map(|j| pi.prob(j) * (mean - kd[j])).collect())
 }
 
 /// The surrogate loss `theta' -> E_{x ~ pi_theta}[k(l_theta'(x))]` with the sampling policy

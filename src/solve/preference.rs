@@ -107,13 +107,17 @@ impl Comparisons {
     /// The pair weights of independent draws `x, y ~ mu` (`w(x,y) = mu(x) mu(y)`, `x != y`).
     pub fn product_weights(mu: &Dist) -> DMatrix<f64> {
         let n = mu.len();
-        DMatrix::from_fn(n, n, |x, y| {
-            if x == y {
-                0.0
-            } else {
-                mu.prob(x) * mu.prob(y)
-            }
-        })
+        DMatrix::from_fn(
+            n,
+            n,
+            |x, y| {
+                if x == y {
+                    0.0
+                } else {
+                    mu.prob(x) * mu.prob(y)
+                }
+            },
+        )
     }
 
     /// Number of outcomes.
@@ -265,7 +269,13 @@ fn reduced_newton_step(hess: &DMatrix<f64>, g: &[f64]) -> Option<Vec<f64>> {
     Some(out)
 }
 
-fn optimum(base: &Dist, h: Vec<f64>, loss: f64, grad: &[f64], iterations: usize) -> Result<PreferenceOptimum> {
+fn optimum(
+    base: &Dist,
+    h: Vec<f64>,
+    loss: f64,
+    grad: &[f64],
+    iterations: usize,
+) -> Result<PreferenceOptimum> {
     let logs: Vec<f64> = (0..base.len()).map(|i| base.log_prob(i) + h[i]).collect();
     Ok(PreferenceOptimum {
         policy: Dist::from_log_weights(&logs)?,

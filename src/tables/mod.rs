@@ -9,9 +9,9 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 
+pub mod estimator_bias;
 pub mod lagrange_map;
 pub mod pref_regularizers;
-pub mod estimator_bias;
 
 /// Significant digits kept by [`Table::rounded`].
 pub const SNAPSHOT_DIGITS: usize = 9;
@@ -198,7 +198,11 @@ pub struct TableSpec {
 
 /// Every table the crate can print.
 pub fn all() -> Vec<TableSpec> {
-    vec![lagrange_map::SPEC, pref_regularizers::SPEC, estimator_bias::SPEC]
+    vec![
+        lagrange_map::SPEC,
+        pref_regularizers::SPEC,
+        estimator_bias::SPEC,
+    ]
 }
 
 /// Builds the table called `name`.

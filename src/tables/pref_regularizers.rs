@@ -42,7 +42,10 @@ pub fn matched_beta(div: Divergence, kl: f64) -> Result<f64> {
         max_iter: 200,
     };
     let u = monotone_root(g, -12.0, 12.0, tol).map_err(|e| {
-        Error::NoConvergence(format!("no beta matches KL = {kl} for {}: {e}", div.label()))
+        Error::NoConvergence(format!(
+            "no beta matches KL = {kl} for {}: {e}",
+            div.label()
+        ))
     })?;
     Ok((-u).exp())
 }
