@@ -660,13 +660,24 @@ fn class_instance() -> impl Strategy<Value = ClassInstance> {
 /// ~1e-13 and the residual bound allows a mismatch of that order in `r/beta`), and if the
 /// residual exceeds `1e-3` the tilt is not in the class: `KL(pi_theta*||pi_beta) > 0` (exact);
 /// (d) every support outcome keeps positive mass under `pi_theta*`, so conditioning that removes
-/// an outcome is not in the class (exact).
+/// an outcome is not in the class (exact); (e) when the solver reports that no maximizer exists
+/// in the class (the supremum is approached at infinity), `r` is not affine in `phi` (exact).
 fn check_restricted_class(config: &CheckConfig) -> Verdict {
     let strat = (class_instance(), proptest::collection::vec(-0.1f64..0.1, 3));
     check_theorem(config, strat, |(ci, bump)| {
         let class = LogLinearClass::new(ci.base.clone(), ci.features.clone()).map_err(err)?;
-        let opt = class_optimum(&class, &ci.reward, ci.beta).map_err(err)?;
         let r_scale = 1.0 + sup(&ci.reward);
+        let (_, resid) =
+            crate::solve::family::affine_fit(&ci.base, &ci.features, &ci.reward).map_err(err)?;
+        let opt = match class_optimum(&class, &ci.reward, ci.beta) {
+            Ok(opt) => opt,
+            // No maximizer in the class (the supremum is approached at infinity): possible only
+            // when the tilt is not in the class, i.e. r is not affine in phi.
+            Err(crate::Error::Infeasible(_)) => {
+                return Ok(Deviation::exact(resid > 1e-9 * r_scale))
+            }
+            Err(e) => return Err(err(e)),
+        };
         let scale = r_scale * (1.0 + sup(ci.features.as_slice()));
         let mut dev = Deviation::new(
             opt.gradient_norm,
@@ -691,8 +702,6 @@ fn check_restricted_class(config: &CheckConfig) -> Verdict {
             t.objective(),
             1e-12 * scale,
         ));
-        let (_, resid) =
-            crate::solve::family::affine_fit(&ci.base, &ci.features, &ci.reward).map_err(err)?;
         if resid <= 1e-9 * r_scale {
             let tv = divergence::tv(&opt.policy, &t.solution.policy).map_err(err)?;
             dev = dev.worst(Deviation::new(tv, 1e-9));

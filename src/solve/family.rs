@@ -174,6 +174,11 @@ pub const CLASS_GRADIENT_TOLERANCE: f64 = 1e-12;
 /// `J` need not be concave in `theta`; the returned point is certified as a stationary point
 /// (`gradient_norm`) and a strict local maximum (`max_hessian_eigenvalue < 0`). When `r` is
 /// affine in `phi` on the support the tilt is in the class and is the global optimum.
+///
+/// The supremum of `J` over the class need not be attained: `J` may increase along a ray
+/// `theta = t v`, `t -> inf`, toward a policy on a face of the simplex. When the iterates
+/// collapse onto such a face (a support outcome's mass underflows) the result is
+/// [`Error::Infeasible`].
 pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Result<ClassOptimum> {
     require_positive("beta", beta)?;
     check_reward(&class.base, reward)?;
@@ -198,7 +203,7 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
         let m = class.moments(reward, beta, &theta)?;
         let grad_norm = m.gradient.amax();
         if grad_norm <= goal {
-            return finish(theta, m, value, iter);
+            return finish(class, theta, m, value, iter);
         }
         // Newton step on |Hess J| (eigenvalues replaced by their absolute values):
         // the Newton step where J is concave, an ascent step of the right length elsewhere.
@@ -219,6 +224,18 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
         let mut step = &eig.eigenvectors * scaled;
         if m.gradient.dot(&step) <= 0.0 {
             step = m.gradient.clone() / eig.eigenvalues.amax().max(beta);
+        }
+        // Trust region: one step moves the log density ratios by at most MAX_LOG_RATIO_STEP
+        // nats, so that a step in a non-concave region cannot jump over a maximum.
+        let moves: Vec<f64> = class
+            .base
+            .support()
+            .map(|x| class.score(step.as_slice(), x))
+            .collect();
+        let spread = moves.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            - moves.iter().copied().fold(f64::INFINITY, f64::min);
+        if spread > MAX_LOG_RATIO_STEP {
+            step *= MAX_LOG_RATIO_STEP / spread;
         }
         let slope = m.gradient.dot(&step);
         let mut t = 1.0;
@@ -246,7 +263,7 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
         }
         if !moved {
             // No representable ascent: the gradient is at rounding level.
-            return finish(theta, m, value, iter);
+            return finish(class, theta, m, value, iter);
         }
     }
     Err(Error::NoConvergence(
@@ -254,7 +271,23 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
     ))
 }
 
-fn finish(theta: Vec<f64>, m: Moments, objective: f64, iterations: usize) -> Result<ClassOptimum> {
+/// Largest change of the log density ratios (in nats, spread over the support) in one step.
+const MAX_LOG_RATIO_STEP: f64 = 4.0;
+
+fn finish(
+    class: &LogLinearClass,
+    theta: Vec<f64>,
+    m: Moments,
+    objective: f64,
+    iterations: usize,
+) -> Result<ClassOptimum> {
+    if class.base.support().any(|x| m.policy.prob(x) == 0.0) {
+        return Err(Error::Infeasible(
+            "no maximizer in the class: J approaches its supremum as |theta| -> inf (the \
+             iterates collapse onto a face of the class)"
+                .into(),
+        ));
+    }
     let eig = m.hessian.clone().symmetric_eigen();
     Ok(ClassOptimum {
         theta,
