@@ -652,7 +652,8 @@ fn class_instance() -> impl Strategy<Value = ClassInstance> {
 }
 
 /// Per instance: (a) certificates of the in-class optimum: moment-matching gradient within
-/// [`crate::solve::family::CLASS_GRADIENT_TOLERANCE`] times its scale, Hessian eigenvalues
+/// [`crate::solve::family::CLASS_GRADIENT_TOLERANCE`] times its scale
+/// ([`LogLinearClass::gradient_scale`]), Hessian eigenvalues
 /// `<= 1e-12` times the scale (negative up to rounding), and no larger objective at a perturbed
 /// parameter or at `theta = 0` (slack `1e-12` of the scale); (b) `J(theta*) <= beta log Z`
 /// (slack as before); (c) if `r` is affine in `phi` on the support (least-squares residual
@@ -679,9 +680,10 @@ fn check_restricted_class(config: &CheckConfig) -> Verdict {
             Err(e) => return Err(err(e)),
         };
         let scale = r_scale * (1.0 + sup(ci.features.as_slice()));
+        let g_scale = class.gradient_scale(&ci.reward, ci.beta, &opt.theta);
         let mut dev = Deviation::new(
             opt.gradient_norm,
-            crate::solve::family::CLASS_GRADIENT_TOLERANCE * scale,
+            crate::solve::family::CLASS_GRADIENT_TOLERANCE * g_scale,
         );
         dev = dev.worst(Deviation::at_most(
             opt.max_hessian_eigenvalue,

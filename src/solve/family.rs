@@ -74,6 +74,16 @@ impl LogLinearClass {
         Dist::from_log_weights(&logs)
     }
 
+    /// The size of the covariance terms `Cov_theta(phi, r - beta theta . phi)` that make up
+    /// `grad J`: `(1 + max |r| + beta max_x |theta . phi(x)|) (1 + max |phi|)`, the scale against
+    /// which its rounding (and so the attainable certificate) is measured.
+    pub fn gradient_scale(&self, reward: &[f64], beta: f64, theta: &[f64]) -> f64 {
+        let r = reward.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let score = (0..self.base.len()).fold(0.0f64, |m, x| m.max(self.score(theta, x).abs()));
+        let phi = self.features.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        (1.0 + r + beta * score) * (1.0 + phi)
+    }
+
     /// `J(theta) = E_theta[r] - beta KL(pi_theta||pi0)`.
     pub fn objective(&self, reward: &[f64], beta: f64, theta: &[f64]) -> Result<f64> {
         check_reward(&self.base, reward)?;
@@ -161,8 +171,8 @@ pub fn affine_fit(base: &Dist, features: &DMatrix<f64>, y: &[f64]) -> Result<(Ve
     Ok((coef.iter().skip(1).copied().collect(), resid))
 }
 
-/// Relative stopping rule of [`class_optimum`]: `max |grad J| <= 1e-12 * scale` with `scale =
-/// (1 + max |r|) (1 + max |phi|)`, the size of the covariance terms that make up the gradient.
+/// Relative stopping rule of [`class_optimum`]: `max |grad J| <= 1e-12 * scale` with the scale
+/// of [`LogLinearClass::gradient_scale`].
 pub const CLASS_GRADIENT_TOLERANCE: f64 = 1e-12;
 
 /// The KL-regularized optimum inside the class: maximizes `J(theta)` by damped Newton's method
@@ -196,12 +206,10 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
     } else {
         (zero, j_zero)
     };
-    let r_scale = reward.iter().fold(0.0f64, |m, r| m.max(r.abs()));
-    let phi_scale = class.features.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let goal = CLASS_GRADIENT_TOLERANCE * (1.0 + r_scale) * (1.0 + phi_scale);
-    for iter in 0..500 {
+    for iter in 0..MAX_ITERATIONS {
         let m = class.moments(reward, beta, &theta)?;
         let grad_norm = m.gradient.amax();
+        let goal = CLASS_GRADIENT_TOLERANCE * class.gradient_scale(reward, beta, &theta);
         if grad_norm <= goal {
             return finish(class, theta, m, value, iter);
         }
@@ -211,7 +219,6 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
         // where the gradient is zero up to rounding) are left out, as in a pseudo-inverse.
         let eig = (-m.hessian.clone()).symmetric_eigen();
         let floor = 1e-10 * eig.eigenvalues.amax();
-        let concave = eig.eigenvalues.iter().all(|&l| l > 0.0 || l.abs() <= floor);
         let coords = eig.eigenvectors.transpose() * &m.gradient;
         let scaled = DVector::from_fn(coords.len(), |i, _| {
             let l = eig.eigenvalues[i].abs();
@@ -237,29 +244,19 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
         if spread > MAX_LOG_RATIO_STEP {
             step *= MAX_LOG_RATIO_STEP / spread;
         }
-        let slope = m.gradient.dot(&step);
-        let mut t = 1.0;
+        // Try the (trust-region) Newton direction, then, if it yields no representable ascent
+        // (curvature left out of the pseudo-inverse), the plain gradient.
+        let gradient_step = m.gradient.clone() / eig.eigenvalues.amax().max(beta);
         let mut moved = false;
-        for _ in 0..60 {
-            let trial: Vec<f64> = theta
-                .iter()
-                .zip(step.iter())
-                .map(|(a, b)| a + t * b)
-                .collect();
-            let v = class.objective(reward, beta, &trial)?;
-            // Armijo, or (in the concave region near the optimum, where changes of J fall
-            // below its rounding) a halving of the gradient norm with J unchanged to rounding.
-            if v >= value + 1e-4 * t * slope
-                || (concave
-                    && v >= value - 1e-13 * (1.0 + value.abs())
-                    && class.moments(reward, beta, &trial)?.gradient.amax() < 0.5 * grad_norm)
+        for direction in [&step, &gradient_step] {
+            if let Some((next, v)) =
+                line_search(class, reward, beta, &theta, value, direction, grad_norm)?
             {
-                theta = trial;
+                theta = next;
                 value = v;
                 moved = true;
                 break;
             }
-            t *= 0.5;
         }
         if !moved {
             // No representable ascent: the gradient is at rounding level.
@@ -270,6 +267,46 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
         "Newton's method on the moment-matching condition did not converge".into(),
     ))
 }
+
+/// Backtracking along `direction` from `theta`: the first `t = 2^-i` (`i < 60`) with Armijo
+/// ascent, or (near a stationary point, where changes of `J` fall below its rounding) a halving
+/// of the gradient norm with `J` unchanged to rounding. `None` when no representable step
+/// qualifies.
+fn line_search(
+    class: &LogLinearClass,
+    reward: &[f64],
+    beta: f64,
+    theta: &[f64],
+    value: f64,
+    direction: &DVector<f64>,
+    grad_norm: f64,
+) -> Result<Option<(Vec<f64>, f64)>> {
+    let slope = class.moments(reward, beta, theta)?.gradient.dot(direction);
+    let mut t = 1.0;
+    for _ in 0..60 {
+        let trial: Vec<f64> = theta
+            .iter()
+            .zip(direction.iter())
+            .map(|(a, b)| a + t * b)
+            .collect();
+        if trial == theta {
+            return Ok(None);
+        }
+        let v = class.objective(reward, beta, &trial)?;
+        if v >= value + 1e-4 * t * slope
+            || (v >= value - 1e-13 * (1.0 + value.abs())
+                && class.moments(reward, beta, &trial)?.gradient.amax() < 0.5 * grad_norm)
+        {
+            return Ok(Some((trial, v)));
+        }
+        t *= 0.5;
+    }
+    Ok(None)
+}
+
+/// Iteration cap of [`class_optimum`] (with the trust region, a parameter at distance `D` nats
+/// takes at least `D/4` iterations).
+const MAX_ITERATIONS: usize = 5000;
 
 /// Largest change of the log density ratios (in nats, spread over the support) in one step.
 const MAX_LOG_RATIO_STEP: f64 = 4.0;
