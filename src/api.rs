@@ -13,6 +13,7 @@
 //! | `gaussian_best_of_n` | `n` (integer >= 1), `rho` (in [-1, 1]) | only `expected_proxy`, `expected_true`, `kl` |
 //! | `best_of_n` | `base`, `reward`, `n` | `n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict` |
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
+//! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -101,6 +102,15 @@ pub enum Problem {
         reward: Vec<f64>,
         /// Kept mass, in (0, 1].
         q: f64,
+    },
+    /// The pretraining-mix optimum `argmax E[r] + gamma E_base[log pi]`.
+    ForwardKl {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// Weight of the pretraining term (`> 0`).
+        gamma: f64,
     },
 }
 
@@ -203,6 +213,17 @@ pub fn solve(problem: &Problem) -> Result<Value> {
                     "boundary_reward": s.boundary_reward,
                     "boundary_fraction": s.boundary_fraction,
                 }),
+            )
+        }
+        Problem::ForwardKl {
+            base,
+            reward,
+            gamma,
+        } => {
+            let s = solve::forward_kl(&Dist::new(base.clone())?, reward, *gamma)?;
+            extend(
+                solution_json(&s.solution),
+                json!({"gamma": s.beta, "lambda": s.lambda}),
             )
         }
     })

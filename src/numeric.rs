@@ -33,9 +33,13 @@ impl CompensatedSum {
         self.sum = t;
     }
 
-    /// The current value of the sum.
+    /// The current value of the sum (an infinite running sum is returned as is: its
+    /// compensation term is `inf - inf = NaN` and carries no information).
     #[inline]
     pub fn value(&self) -> f64 {
+        if self.sum.is_infinite() {
+            return self.sum;
+        }
         self.sum + self.compensation
     }
 }
@@ -267,6 +271,7 @@ mod tests {
     fn compensated_sum_recovers_cancelled_terms() {
         let s = sum([1.0, 1e100, 1.0, -1e100]);
         assert_eq!(s, 2.0);
+        assert_eq!(sum([1.0, f64::INFINITY]), f64::INFINITY);
     }
 
     #[test]

@@ -1,8 +1,387 @@
-//! Family `estimator: KL estimators used in RLHF code`.
+//! Family `estimator`: the k1/k2/k3 KL estimators of RLHF trainers, computed exactly.
 
-use super::Claim;
+use super::strategy;
+use super::{
+    check_model, check_theorem, runner::shrunk_counterexample, CheckConfig, Claim, Deviation,
+    Status, Verdict,
+};
+use crate::divergence;
+use crate::solve::kl_estimator::{
+    clamped_k3_mean, forward_kl_gradient, k3_value, log_ratio, loss_gradient, moments,
+    reverse_kl_gradient, surrogate_loss, Estimator,
+};
+use crate::Dist;
+use proptest::prelude::*;
+use std::fmt;
 
 /// The claims of this family, in catalog order.
 pub fn claims() -> Vec<Claim> {
-    Vec::new()
+    vec![
+        Claim {
+            id: "estimator.unbiased",
+            title: "k1 and k3 are unbiased for KL(pi||pi0) when supp pi0 is within supp pi; k2 is not",
+            statement: "With $l = \\log(\\pi_0(x)/\\pi(x))$, $x \\sim \\pi$, and $KL(\\pi\\|\\pi_0) < \\infty$: \
+$E[k_1] = KL$ and $E[k_3] = KL - \\pi_0(X \\setminus \\mathrm{supp}\\,\\pi)$, so $E[k_3] = KL$ iff \
+$\\mathrm{supp}\\,\\pi_0 \\subseteq \\mathrm{supp}\\,\\pi$; $|KL - E[k_2]| \\le E[|l|^3 e^{|l|}]/6$ (second-order \
+agreement, written for $E[k_3]$, which is $KL$ in the covering case) and the difference is non-zero in general; $\\mathrm{Var}[k_1] = 2E[k_2] - KL^2$.",
+            sources: &["Schulman 2020, \"Approximating KL divergence\""],
+            status: Status::Theorem,
+            settled: None,
+            check: check_unbiased,
+        },
+        Claim {
+            id: "estimator.sign",
+            title: "k3 is never negative; k1 is negative on some sample whenever pi differs from pi0",
+            statement: "$k_3 \\ge 0$ for every sample. If $\\mathrm{supp}\\,\\pi_0 \\subseteq \\mathrm{supp}\\,\\pi$ and \
+$\\pi \\ne \\pi_0$, some $x$ with $\\pi(x) > 0$ has $k_1(x) < 0$, so batch means of $k_1$ are negative with positive \
+probability.",
+            sources: &["trainer issue threads on negative KL estimates"],
+            status: Status::Theorem,
+            settled: None,
+            check: check_sign,
+        },
+        Claim {
+            id: "estimator.loss-gradient",
+            title: "As losses: k1 has zero expected gradient, k2 the gradient of KL(pi||pi0), k3 that of KL(pi0||pi)",
+            statement: "For $\\pi_\\theta = \\mathrm{softmax}(\\theta)$ and a full-support $\\pi_0$, with samples held fixed \
+(no score-function term): $E_{\\pi_\\theta}[\\nabla_\\theta k_1] = 0$, $E[\\nabla_\\theta k_2] = \\nabla_\\theta KL(\\pi_\\theta\\|\\pi_0)$, \
+$E[\\nabla_\\theta k_3] = \\nabla_\\theta KL(\\pi_0\\|\\pi_\\theta) = \\pi_\\theta - \\pi_0$.",
+            sources: &["trainer issue threads on k2/k3 gradients"],
+            status: Status::Theorem,
+            settled: None,
+            check: check_loss_gradient,
+        },
+        Claim {
+            id: "estimator.clamp",
+            title: "Clamping the log-ratio biases k3 downward; on two outcomes the bias tends to -pi0(x)",
+            statement: "Clamping $l$ to $[-c, c]$ before $k_3$ never raises the estimate, and lowers its mean strictly iff \
+$\\pi(|l| > c) > 0$. The minimal instance has two outcomes; for $\\pi_0 = (1/2, 1/2)$, $\\pi = (1-p, p)$, \
+$p < e^{-c}/2$, the bias is $p(e^c - c) - 1/2 - p\\log(2p)$, which tends to $-1/2$ as $p \\to 0$ while \
+$KL \\to \\log 2$.",
+            sources: &["trainer source code (log-ratio clamping)"],
+            status: Status::Model,
+            settled: None,
+            check: check_clamp,
+        },
+    ]
+}
+
+fn err(e: crate::Error) -> String {
+    e.to_string()
+}
+
+/// A reference `pi0` and a policy `pi` on the same outcomes.
+#[derive(Clone, PartialEq)]
+pub struct PolicyPair {
+    /// The reference `pi0`.
+    pub base: Dist,
+    /// The sampling policy `pi`.
+    pub policy: Dist,
+}
+
+impl fmt::Debug for PolicyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pi0={:?} pi={:?}",
+            self.base.probs(),
+            self.policy.probs()
+        )
+    }
+}
+
+/// Pairs on 1..=6 outcomes from the shared base strategy (zeros and masses down to 1e-300 in
+/// both), with `supp pi` forced inside `supp pi0` (finite KL).
+fn finite_kl_pair() -> impl Strategy<Value = PolicyPair> {
+    (1usize..=6)
+        .prop_flat_map(|n| (strategy::base(n), strategy::weights(n)))
+        .prop_filter_map("policy needs mass on the base's support", |(base, w)| {
+            let w: Vec<f64> = (0..base.len())
+                .map(|i| if base.in_support(i) { w[i] } else { 0.0 })
+                .collect();
+            Dist::from_weights(w)
+                .ok()
+                .map(|policy| PolicyPair { base, policy })
+        })
+}
+
+/// Per pair: (a) `E[k1] = KL` and (b) `E[k3] = KL - pi0(outside supp pi)`, each to `1e-12`
+/// relative with the absolute floor `1e-12 (1 + E_pi[|l|])` (the sums have terms of size
+/// `pi |l|`, which may cancel); (c) `|E[k3] - E[k2]| <= E[|l|^3 e^|l|]/6` (Taylor remainder of
+/// `e^l`; `E[k3] = KL - pi0(outside supp pi)` by (b)) with the same slack; (d) `Var[k1] = 2 E[k2] - KL^2` to `1e-10` relative to
+/// `E[l^2] + KL^2` (a difference of two sums of squares, each accurate to ~1e-15 relative).
+fn check_unbiased(config: &CheckConfig) -> Verdict {
+    check_theorem(config, finite_kl_pair(), |pair| {
+        let (pi, base) = (&pair.policy, &pair.base);
+        let kl = divergence::kl(pi, base).map_err(err)?;
+        let [m1, m2, m3] =
+            [Estimator::K1, Estimator::K2, Estimator::K3].map(|k| moments(pi, base, k));
+        let (m1, m2, m3) = (m1.map_err(err)?, m2.map_err(err)?, m3.map_err(err)?);
+        let abs_l: Vec<f64> = (0..pi.len())
+            .map(|x| {
+                if pi.prob(x) > 0.0 {
+                    log_ratio(pi, base, x).abs()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let floor = 1.0 + pi.expect(&abs_l).map_err(err)?;
+        let missing = base.mass_where(|x| !pi.in_support(x));
+        let mut dev = Deviation::close(m1.mean, kl, 1e-12, floor);
+        dev = dev.worst(Deviation::close(m3.mean, kl - missing, 1e-12, floor));
+        let remainder: Vec<f64> = abs_l.iter().map(|a| a.powi(3) * a.exp() / 6.0).collect();
+        let bound = pi.expect(&remainder).map_err(err)?;
+        dev = dev.worst(Deviation::at_most(
+            (kl - missing - m2.mean).abs(),
+            bound,
+            1e-12 * floor,
+        ));
+        dev = dev.worst(Deviation::close(
+            m1.variance,
+            2.0 * m2.mean - kl * kl,
+            1e-10,
+            2.0 * m2.mean + kl * kl,
+        ));
+        Ok(dev)
+    })
+}
+
+/// Pairs where `supp pi0` is within `supp pi`: `pi` full support from log-weights in
+/// `[-20, 20]`, the base from the shared strategy.
+fn covering_pair() -> impl Strategy<Value = PolicyPair> {
+    (1usize..=6)
+        .prop_flat_map(|n| {
+            (
+                strategy::base(n),
+                proptest::collection::vec(-20.0f64..20.0, n),
+            )
+        })
+        .prop_filter_map("log-weights", |(base, lw)| {
+            Dist::from_log_weights(&lw)
+                .ok()
+                .map(|policy| PolicyPair { base, policy })
+        })
+}
+
+/// Per pair and per sample (exact): `k3(l(x)) >= 0` at every outcome `pi` can sample and on the
+/// log-ratios `+-1e-300 .. +-316`; if `TV(pi, pi0) > 8 eps` (distinct beyond rounding) some
+/// outcome with `pi(x) > 0` has
+/// `k1(x) < 0`, i.e. `P_pi(k1 < 0) > 0`.
+fn check_sign(config: &CheckConfig) -> Verdict {
+    check_theorem(config, covering_pair(), |pair| {
+        let (pi, base) = (&pair.policy, &pair.base);
+        let mut ok = true;
+        for x in 0..pi.len() {
+            if pi.prob(x) > 0.0 {
+                ok &= k3_value(log_ratio(pi, base, x)) >= 0.0;
+            }
+        }
+        for e in [-300.0f64, -20.0, -8.0, -1.0, 0.0, 1.0, 2.5] {
+            let l = 10f64.powf(e);
+            ok &= k3_value(l) >= 0.0 && k3_value(-l) >= 0.0;
+        }
+        // "pi != pi0" beyond the rounding of normalization: below a TV of a few ulps the
+        // stored log-probabilities cannot represent which outcome lost mass.
+        if divergence::tv(pi, base).map_err(err)? > 8.0 * f64::EPSILON {
+            let p_negative = pi.mass_where(|x| -log_ratio(pi, base, x) < 0.0);
+            ok &= p_negative > 0.0;
+        }
+        Ok(Deviation::exact(ok))
+    })
+}
+
+/// Logits in `[-4, 4]` and a full-support reference with masses log-uniform in `[1e-3, 1]`.
+fn softmax_instance() -> impl Strategy<Value = (Vec<f64>, Dist)> {
+    (1usize..=6).prop_flat_map(|n| {
+        (
+            proptest::collection::vec(-4.0f64..4.0, n),
+            proptest::collection::vec((-3.0f64..0.0).prop_map(|e| 10f64.powf(e)), n)
+                .prop_filter_map("weights", |w| Dist::from_weights(w).ok()),
+        )
+    })
+}
+
+fn sup(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// Central difference of `f` along coordinate `j` at `theta`, step `h`.
+fn central_difference(
+    f: impl Fn(&[f64]) -> Result<f64, String>,
+    theta: &[f64],
+    j: usize,
+    h: f64,
+) -> Result<f64, String> {
+    let (mut up, mut down) = (theta.to_vec(), theta.to_vec());
+    up[j] += h;
+    down[j] -= h;
+    Ok((f(&up)? - f(&down)?) / (2.0 * h))
+}
+
+/// Per instance: (a) exact expectations: `G_k1 = 0` to `8 eps` (each component is
+/// `pi_j (mean - k1')` with `k1' = -1` constant), `G_k2 = grad KL(pi||pi0)` and
+/// `G_k3 = pi - pi0` to `1e-13` of the gradient scale `1 + max|l|` (the same sums in a different
+/// order); (b) central differences (step `1e-5`) of the surrogate loss
+/// `theta' -> E_{pi_theta}[k(l_theta')]` and of both KL directions agree with the exact
+/// gradients to `1e-7 (1 + max|l|^2)`: truncation `h^2 |f'''|/6 ~ 1e-10 (1 + max|l|^2)` and
+/// rounding `eps |f| / h ~ 1e-11 (1 + max|l|^2)`, with a factor 100 of room.
+fn check_loss_gradient(config: &CheckConfig) -> Verdict {
+    check_theorem(config, softmax_instance(), |(theta, base)| {
+        let pi = Dist::from_log_weights(theta).map_err(err)?;
+        let l: Vec<f64> = (0..pi.len()).map(|x| log_ratio(&pi, base, x)).collect();
+        let scale = 1.0 + sup(&l);
+        let g1 = loss_gradient(theta, base, Estimator::K1).map_err(err)?;
+        let g2 = loss_gradient(theta, base, Estimator::K2).map_err(err)?;
+        let g3 = loss_gradient(theta, base, Estimator::K3).map_err(err)?;
+        let rkl = reverse_kl_gradient(theta, base).map_err(err)?;
+        let fkl = forward_kl_gradient(theta, base).map_err(err)?;
+        let mut dev = Deviation::new(sup(&g1), 8.0 * f64::EPSILON);
+        for j in 0..theta.len() {
+            dev = dev.worst(Deviation::new((g2[j] - rkl[j]).abs(), 1e-13 * scale));
+            dev = dev.worst(Deviation::new((g3[j] - fkl[j]).abs(), 1e-13 * scale));
+        }
+        let fd_tol = 1e-7 * (1.0 + scale * scale);
+        let h = 1e-5;
+        for (k, g) in [
+            (Estimator::K1, &g1),
+            (Estimator::K2, &g2),
+            (Estimator::K3, &g3),
+        ] {
+            for (j, gj) in g.iter().enumerate() {
+                let fd = central_difference(
+                    |t| surrogate_loss(theta, t, base, k).map_err(err),
+                    theta,
+                    j,
+                    h,
+                )?;
+                dev = dev.worst(Deviation::new((fd - gj).abs(), fd_tol));
+            }
+        }
+        for j in 0..theta.len() {
+            let rev = central_difference(
+                |t| {
+                    let p = Dist::from_log_weights(t).map_err(err)?;
+                    divergence::kl(&p, base).map_err(err)
+                },
+                theta,
+                j,
+                h,
+            )?;
+            let fwd = central_difference(
+                |t| {
+                    let p = Dist::from_log_weights(t).map_err(err)?;
+                    divergence::kl(base, &p).map_err(err)
+                },
+                theta,
+                j,
+                h,
+            )?;
+            dev = dev.worst(Deviation::new((rev - rkl[j]).abs(), fd_tol));
+            dev = dev.worst(Deviation::new((fwd - fkl[j]).abs(), fd_tol));
+        }
+        Ok(dev)
+    })
+}
+
+/// The clamp used by the trainers this claim is about.
+pub const CLAMP: f64 = 10.0;
+
+/// The closed-form bias of the clamped k3 mean on `pi0 = (1/2, 1/2)`, `pi = (1 - p, p)`, for
+/// `p < e^-c / 2` (only the second outcome's log-ratio `log(1/(2p)) > c` is clamped):
+/// `p (k3(c) - k3(log(1/(2p)))) = p (e^c - c) - 1/2 - p log(2p)`.
+pub fn two_outcome_clamp_bias(p: f64, c: f64) -> f64 {
+    p * (c.exp() - c) - 0.5 - p * (2.0 * p).ln()
+}
+
+/// Whether the clamped k3 mean equals the KL to rounding (`1e-12` of `1 + KL`), for the search
+/// of the minimal biased instance.
+pub fn clamp_unbiased(pair: &PolicyPair) -> Result<bool, String> {
+    let kl = divergence::kl(&pair.policy, &pair.base).map_err(err)?;
+    let m = clamped_k3_mean(&pair.policy, &pair.base, CLAMP).map_err(err)?;
+    let covered = pair.base.support().all(|x| pair.policy.in_support(x));
+    Ok(!covered || !kl.is_finite() || (m - kl).abs() <= 1e-12 * (1.0 + kl))
+}
+
+/// Pairs for the clamp search: full-support policy from log-weights in `[-40, 40]` (so log-ratios
+/// beyond +-10 occur), the shared base strategy.
+pub fn clamp_search_strategy() -> impl Strategy<Value = PolicyPair> {
+    (1usize..=5)
+        .prop_flat_map(|n| {
+            (
+                strategy::base(n),
+                proptest::collection::vec(-40.0f64..40.0, n),
+            )
+        })
+        .prop_filter_map("log-weights", |(base, lw)| {
+            Dist::from_log_weights(&lw)
+                .ok()
+                .map(|policy| PolicyPair { base, policy })
+        })
+}
+
+/// The model: (a) the exact clamped-k3 bias on the two-outcome family equals its closed form at
+/// `p = e^-11, e^-12, e^-20, e^-60` (to `1e-12` absolute: the terms are at most ~1 in size and
+/// summed with ~1e-16 relative error); (b) the bias is `<= 0` on every one of them and tends to
+/// `-1/2` (at `p = e^-60` within `1e-15`: the closed form is `-1/2 + p (e^c - c - log 2p)`,
+/// and `p e^10 = e^-50`); (c) the shrunk minimal biased instance found by
+/// search has two outcomes (and no single-outcome instance is biased, since then `pi = pi0`).
+fn check_clamp(config: &CheckConfig) -> Verdict {
+    let config = *config;
+    check_model(move || {
+        let base = Dist::uniform(2).map_err(err)?;
+        let mut dev = Deviation::exact(true);
+        for e in [11.0f64, 12.0, 20.0, 60.0] {
+            let p = (-e).exp();
+            let pi = Dist::new(vec![1.0 - p, p]).map_err(err)?;
+            let kl = divergence::kl(&pi, &base).map_err(err)?;
+            let bias = clamped_k3_mean(&pi, &base, CLAMP).map_err(err)? - kl;
+            dev = dev.worst(Deviation::new(
+                (bias - two_outcome_clamp_bias(p, CLAMP)).abs(),
+                1e-12,
+            ));
+            dev = dev.worst(Deviation::exact(bias <= 0.0));
+            if e == 60.0 {
+                dev = dev.worst(Deviation::new((bias + 0.5).abs(), 1e-15));
+            }
+        }
+        let found = shrunk_counterexample(
+            &config.scaled(4, 1),
+            clamp_search_strategy(),
+            clamp_unbiased,
+        )?
+        .ok_or("the search found no biased instance")?;
+        dev = dev.worst(Deviation::exact(found.base.len() == 2));
+        Ok(dev)
+    })
+    .with_note(
+        "bias of k3 with the log-ratio clamped to [-10, 10]; minimal instance has 2 outcomes",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_estimator_claim_passes_on_a_short_run() {
+        for c in claims() {
+            let v = (c.check)(&CheckConfig::new(32, 3));
+            assert!(v.passed, "{}: {v:?}", c.id);
+        }
+    }
+
+    #[test]
+    fn k2_is_biased_on_a_two_outcome_example() -> crate::Result<()> {
+        // pi0 = (1/2, 1/2), pi = (1/4, 3/4): l = (log 2, log(2/3)),
+        // KL = (1/4) log(1/2) + (3/4) log(3/2); E[k2] = (1/8) log(2)^2 + (3/8) log(2/3)^2.
+        let base = Dist::uniform(2)?;
+        let pi = Dist::new(vec![0.25, 0.75])?;
+        let kl = 0.25 * 0.5f64.ln() + 0.75 * 1.5f64.ln();
+        let k2 = 0.125 * 2f64.ln().powi(2) + 0.375 * (2.0f64 / 3.0).ln().powi(2);
+        let m = moments(&pi, &base, Estimator::K2)?;
+        assert!((m.mean - k2).abs() < 1e-16);
+        assert!((kl - k2).abs() > 1e-3); // 0.1308 vs 0.1422
+        Ok(())
+    }
 }

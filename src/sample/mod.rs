@@ -37,6 +37,8 @@ impl DistSampler {
 }
 
 pub mod best_of_n;
+pub mod dpo;
+pub mod kl_estimate;
 pub mod metropolis;
 pub mod policy_gradient;
 pub mod quantilizer;

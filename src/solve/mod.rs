@@ -32,3 +32,10 @@ pub struct Solution {
     /// `KL(policy || base)` in nats.
     pub kl: f64,
 }
+pub mod fdiv;
+pub use fdiv::{fdiv_optimum, forward_kl, Divergence, FdivOptimum};
+pub mod preference;
+pub use preference::{Comparisons, PreferenceOptimum};
+pub mod family;
+pub use family::{class_optimum, ClassOptimum, LogLinearClass};
+pub mod kl_estimator;

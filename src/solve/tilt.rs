@@ -68,7 +68,7 @@ const INV_FACT: [f64; 18] = {
 /// `(f(d), expm1(d))` with `f(d) = 1 + (d - 1) e^d = sum_{k>=2} (k-1) d^k / k!`, by Horner's
 /// rule; the truncation error is below `2^-60` relative for `|d| < 1/2`.
 #[inline]
-fn f_and_expm1_series(d: f64) -> (f64, f64) {
+pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
     let mut f = 0.0;
     let mut e = 0.0;
     let mut k = 17;

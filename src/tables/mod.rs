@@ -11,12 +11,14 @@ use serde::Serialize;
 
 pub mod bon_kl;
 pub mod bon_vs_tilt;
+pub mod estimator_bias;
 pub mod goodhart_frontier;
 pub mod goodhart_gaussian;
 pub mod goodhart_heavy_tail;
 pub mod goodhart_outlier;
 pub mod goodhart_submodules;
 pub mod lagrange_map;
+pub mod pref_regularizers;
 
 /// Significant digits kept by [`Table::rounded`].
 pub const SNAPSHOT_DIGITS: usize = 9;
@@ -212,6 +214,8 @@ pub fn all() -> Vec<TableSpec> {
         goodhart_frontier::SPEC,
         bon_kl::SPEC,
         bon_vs_tilt::SPEC,
+        pref_regularizers::SPEC,
+        estimator_bias::SPEC,
     ]
 }
 

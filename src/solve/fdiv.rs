@@ -1,0 +1,522 @@
+//! Optima of `E_pi[r] - beta D_f(pi||pi0)` for the reverse KL, the forward KL (the
+//! pretraining-mix objective), Pearson's chi-square and Amari's alpha-divergence family (claims
+//! `pref.fdiv`, `pref.forward-kl`).
+//!
+//! # The problem
+//!
+//! `D_f(pi||pi0) = sum_x pi0(x) f(pi(x)/pi0(x))` for a strictly convex `f` with `f(1) = 0`. The
+//! maximization runs over policies with `supp pi within supp pi0` (fine-tuning the base never
+//! creates outcomes the base cannot produce). For the reverse KL and chi-square that restriction
+//! is implied by finiteness of `D_f`; for `f` with `lim f(t)/t < inf` (the forward KL, alpha < 1)
+//! it is a constraint: such `D_f` charges nothing, or a finite price, for mass off `supp pi0`.
+//!
+//! # The KKT form
+//!
+//! With density ratio `t = pi/pi0` and multiplier `lambda` for `sum pi = 1`, the optimum is
+//! `t(x) = g((r(x) - lambda)/beta)` where `g = (f')^{-1}` extended by `0` below `f'(0+)`
+//! (clipping at zero), and `lambda` is the unique root of `sum pi0 g((r - lambda)/beta) = 1`.
+//!
+//! Every divergence here is, up to a term linear in `t` (which only shifts `lambda`) and a
+//! factor (which rescales `beta`), an alpha-divergence
+//! `f_alpha(t) = (t^alpha - 1 - alpha (t - 1)) / (alpha (alpha - 1))`, with
+//! `(f_alpha')^{-1}(y) = (1 + c y)_+^{1/c}`, `c = alpha - 1` (and `e^y` at `c = 0`). With
+//! `d(x) = (r* - r(x))/beta >= 0` (`r* = max r` on the support) and the unknown `b > 0`
+//! (`b = t(argmax)^c`), the optimum is
+//!
+//! ```text
+//! t(x) = (b - c d(x))_+^{1/c},     lambda_alpha = r* + beta (1 - b)/c.
+//! ```
+//!
+//! The solver finds `v = ln b` by [`monotone_root`] on a bracket derived from the argmax class
+//! (see `alpha_root`); working in `ln b` and in `d` (not in `r - lambda`) makes it invariant to
+//! shifts and scales of the reward, so `r ~ 1e10` with `beta ~ 1e-5` is as easy as `r ~ 1`.
+
+use super::Solution;
+use crate::dist::{check_reward, Dist};
+use crate::divergence;
+use crate::error::{require_positive, Error, Result};
+use crate::numeric::{log_sum_exp, monotone_root, CompensatedSum, RootTolerance};
+use serde::Serialize;
+
+/// A regularizer `D_f(pi||pi0)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Divergence {
+    /// `KL(pi||pi0)`, `f(t) = t log t`: the optimum is the tilt.
+    ReverseKl,
+    /// `KL(pi0||pi)`, `f(t) = -log t`: the pretraining-mix objective,
+    /// `pi = beta pi0 / (lambda - r)`.
+    ForwardKl,
+    /// Pearson `chi2(pi||pi0)`, `f(t) = (t - 1)^2`: `pi = pi0 (1 + (r - lambda)/(2 beta))_+`.
+    ChiSquare,
+    /// Amari's `f_alpha(t) = (t^alpha - 1 - alpha (t - 1)) / (alpha (alpha - 1))`; alpha = 1 is
+    /// the reverse KL and alpha = 0 the forward KL (as limits), alpha = 2 half the chi-square.
+    Alpha(f64),
+}
+
+impl Divergence {
+    /// A short label (`reverse_kl`, `alpha(0.5)`, ...).
+    pub fn label(&self) -> String {
+        match self {
+            Divergence::ReverseKl => "reverse_kl".into(),
+            Divergence::ForwardKl => "forward_kl".into(),
+            Divergence::ChiSquare => "chi_square".into(),
+            Divergence::Alpha(a) => format!("alpha({a})"),
+        }
+    }
+
+    /// `f(t)` for `t >= 0` (with `f(0) = lim_{t->0+} f(t)`, possibly `+inf`).
+    pub fn f(&self, t: f64) -> f64 {
+        match *self {
+            Divergence::ReverseKl => {
+                if t > 0.0 {
+                    t * t.ln()
+                } else {
+                    0.0
+                }
+            }
+            Divergence::ForwardKl => -t.ln(),
+            Divergence::ChiSquare => (t - 1.0) * (t - 1.0),
+            Divergence::Alpha(a) => alpha_f(a, t),
+        }
+    }
+
+    /// The alpha of the equivalent alpha-divergence (`f = k f_alpha + s (t - 1)`): 1 for the
+    /// reverse KL, 0 for the forward KL, 2 for chi-square.
+    pub fn alpha(&self) -> f64 {
+        self.as_alpha().0
+    }
+
+    /// `f'(t)` for `t > 0`: `1 + ln t`, `-1/t`, `2 (t - 1)`, `(t^(alpha-1) - 1)/(alpha - 1)`.
+    pub fn f_prime(&self, t: f64) -> f64 {
+        match *self {
+            Divergence::ReverseKl => 1.0 + t.ln(),
+            Divergence::ForwardKl => -1.0 / t,
+            Divergence::ChiSquare => 2.0 * (t - 1.0),
+            Divergence::Alpha(1.0) => t.ln(),
+            Divergence::Alpha(a) => (t.powf(a - 1.0) - 1.0) / (a - 1.0),
+        }
+    }
+
+    /// `(f')^{-1}(y)` extended by `0` for `y <= f'(0+)` (and `+inf` beyond the range of `f'`):
+    /// the density ratio the KKT form assigns to the level `y = (r - lambda)/beta`.
+    pub fn f_prime_inverse(&self, y: f64) -> f64 {
+        let (alpha, k, s) = self.as_alpha();
+        // f' = k f_alpha' + s, so (f')^{-1}(y) = (f_alpha')^{-1}((y - s)/k).
+        let u = (y - s) / k;
+        let c = alpha - 1.0;
+        if c == 0.0 {
+            return u.exp();
+        }
+        let base = 1.0 + c * u;
+        if base <= 0.0 {
+            if c > 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            base.powf(1.0 / c)
+        }
+    }
+
+    /// `f'(0+)`, the threshold below which the KKT form clips `t` to zero (`-inf`: never clips).
+    pub fn f_prime_at_zero(&self) -> f64 {
+        match *self {
+            Divergence::ChiSquare => -2.0,
+            Divergence::Alpha(a) if a > 1.0 => -1.0 / (a - 1.0),
+            _ => f64::NEG_INFINITY,
+        }
+    }
+
+    /// `t f''(t)` for `t > 0`: the sensitivity of `f'` to a relative change of `t`.
+    pub fn t_f_second(&self, t: f64) -> f64 {
+        match *self {
+            Divergence::ReverseKl => 1.0,
+            Divergence::ForwardKl => 1.0 / t,
+            Divergence::ChiSquare => 2.0 * t,
+            Divergence::Alpha(a) => t.powf(a - 1.0),
+        }
+    }
+
+    /// The equivalent alpha-divergence problem `(alpha, k, s)` with `f = k f_alpha + s (t - 1)`.
+    /// The linear term integrates to zero against `pi0`, so the optimum at `beta` is that of the
+    /// alpha problem at `k beta`; since `f' = k f_alpha' + s`, `lambda = lambda_alpha - s beta`.
+    fn as_alpha(&self) -> (f64, f64, f64) {
+        match *self {
+            // t log t = f_1(t) + (t - 1)
+            Divergence::ReverseKl => (1.0, 1.0, 1.0),
+            // -log t = f_0(t) - (t - 1)
+            Divergence::ForwardKl => (0.0, 1.0, -1.0),
+            // (t - 1)^2 = 2 f_2(t)
+            Divergence::ChiSquare => (2.0, 2.0, 0.0),
+            Divergence::Alpha(a) => (a, 1.0, 0.0),
+        }
+    }
+}
+
+/// `f_alpha(t)`, with the limits `t log t - t + 1` (alpha = 1) and `t - 1 - log t` (alpha = 0).
+fn alpha_f(a: f64, t: f64) -> f64 {
+    if a == 1.0 {
+        if t > 0.0 {
+            t * t.ln() - t + 1.0
+        } else {
+            1.0
+        }
+    } else if a == 0.0 {
+        t - 1.0 - t.ln()
+    } else {
+        (t.powf(a) - 1.0 - a * (t - 1.0)) / (a * (a - 1.0))
+    }
+}
+
+/// The optimum of `E_pi[r] - beta D_f(pi||pi0)` over `supp pi within supp pi0`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FdivOptimum {
+    /// Policy, `E_pi[r]`, and `KL(pi||pi0)`.
+    #[serde(flatten)]
+    pub solution: Solution,
+    /// The regularizer.
+    pub divergence: Divergence,
+    /// The coefficient `beta`.
+    pub beta: f64,
+    /// The normalizing multiplier `lambda` of the KKT form `t = (f')^{-1}((r - lambda)/beta)`.
+    pub lambda: f64,
+    /// `D_f(pi||pi0)` at the optimum.
+    pub divergence_value: f64,
+}
+
+impl FdivOptimum {
+    /// The optimal value `E_pi[r] - beta D_f(pi||pi0)`.
+    pub fn objective(&self) -> f64 {
+        self.solution.expected_reward - self.beta * self.divergence_value
+    }
+}
+
+/// The density ratios `t = pi/pi0` on the support as log-ratios `a = ln t` (`-inf` where
+/// clipped), plus the multiplier.
+struct AlphaSolution {
+    log_ratio: Vec<f64>,
+    lambda: f64,
+}
+
+/// Support max of the reward, the mass of the argmax class, and `d = (r* - r)/beta` (0 off the
+/// support, where it is unused).
+fn gaps(base: &Dist, reward: &[f64], beta: f64) -> (f64, f64, Vec<f64>) {
+    let r_max = base
+        .support()
+        .map(|i| reward[i])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let p_top = base.mass_where(|i| reward[i] == r_max);
+    let d = (0..base.len())
+        .map(|i| {
+            if base.in_support(i) {
+                (r_max - reward[i]) / beta
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (r_max, p_top, d)
+}
+
+/// `ln t = ln(b - c d)/c` with `b = e^v`, `-inf` when `b - c d <= 0` (clipped).
+///
+/// Near `t = 1` it is evaluated as `log1p(z)/c` with `z = expm1(v) - c d` (so `ln t` keeps
+/// full relative accuracy when it is tiny, which the KL identity needs); for `c < 0` elsewhere
+/// as `log(e^v + |c| d)/c` by log-add-exp (so `b` far below 1, even below the `f64` range, is
+/// not rounded away); for `c > 0` (`b >= 1`) as `ln(b - c d)/c`.
+#[inline]
+fn log_ratio(c: f64, v: f64, em1: f64, d: f64) -> f64 {
+    let z = em1 - c * d;
+    if z.abs() < 0.5 {
+        return z.ln_1p() / c;
+    }
+    if c < 0.0 {
+        let spread = -c * d;
+        let ln_y = if spread > 0.0 {
+            crate::numeric::log_add_exp(v, spread.ln())
+        } else {
+            v
+        };
+        return ln_y / c;
+    }
+    let y = v.exp() - c * d;
+    if y <= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        y.ln() / c
+    }
+}
+
+/// Solves the alpha problem (`c = alpha - 1 != 0`) for `v = ln b`.
+///
+/// `F(v) = sign(c) (sum_x pi0(x) t_v(x) - 1)` is increasing, with
+/// `F'(v) = e^v/|c| sum pi0 t/(1 + z) > 0`. Brackets (`p_A` = base mass of the argmax class,
+/// whose `t` is `b^{1/c}`):
+/// - `c < 0`: `t <= b^{1/c}` everywhere gives `F(0) >= 0`; the argmax term alone gives
+///   `F(c ln p_A) <= 0`, i.e. `v in [-|c| ln(1/p_A), 0]`.
+/// - `c > 0`: `t <= b^{1/c}` again gives `F(0) <= 0` and the argmax term `F(-c ln p_A) >= 0`.
+fn alpha_root(base: &Dist, d: &[f64], p_top: f64, c: f64) -> Result<f64> {
+    let p = base.probs();
+    // Compare with the total of pi0 computed in the same arithmetic as h (not with 1), so
+    // that at v = 0 with d = 0 the sign of F is exactly right whatever the rounding.
+    let total = crate::numeric::sum(base.support().map(|i| base.log_prob(i).exp()));
+    let eval = |v: f64| -> Result<(f64, f64)> {
+        let em1 = v.exp_m1();
+        let (mut h, mut dh) = (CompensatedSum::new(), CompensatedSum::new());
+        for (i, &pi0) in p.iter().enumerate() {
+            if pi0 > 0.0 {
+                // In log space: pi0 t and b pi0 t^{1-c} stay finite when pi0 or b is tiny and
+                // t huge.
+                let a = log_ratio(c, v, em1, d[i]);
+                if a > f64::NEG_INFINITY {
+                    let lp = base.log_prob(i);
+                    h.add((lp + a).exp());
+                    dh.add((v + lp + (1.0 - c) * a).exp());
+                }
+            }
+        }
+        // t/(1+z) = t^{1-c}, so F' = e^v/|c| sum pi0 t^{1-c}.
+        let value = c.signum() * (h.value() - total);
+        let slope = dh.value() / c.abs();
+        if !(value.is_finite() && slope.is_finite()) {
+            return Err(Error::NoConvergence(format!(
+                "alpha-divergence normalization overflowed at ln b = {v}"
+            )));
+        }
+        Ok((value, slope))
+    };
+    // Widened by a relative 1e-9 (and 1e-12 absolute) so that rounding in the normalization
+    // sum cannot leave F a hair short of its sign at the edge.
+    let edge = -c.abs() * p_top.ln() * (1.0 + 1e-9) + 1e-12;
+    let (lo, hi) = if c < 0.0 {
+        (-edge, 0.0)
+    } else {
+        // `e^edge` may overflow when alpha is large and p_A tiny: expand from 1 by doubling,
+        // stopping at the first v with F(v) >= 0 (or at the edge).
+        let mut hi = 1.0f64.min(edge);
+        while hi < edge && eval(hi)?.0 < 0.0 {
+            hi = (2.0 * hi).min(edge);
+        }
+        (0.0, hi)
+    };
+    if !(lo < hi) {
+        // p_A = 1: the reward is constant on the support and pi = pi0 (b = 1).
+        return Ok(0.0);
+    }
+    let tol = RootTolerance {
+        x_abs: f64::MIN_POSITIVE,
+        x_rel: 2.0 * f64::EPSILON,
+        f_abs: 0.0,
+        max_iter: 2000,
+    };
+    monotone_root(eval, lo, hi, tol)
+}
+
+/// Solves `max E[r] - beta D_f` for `f = k f_alpha + s (t - 1)`. With `beta_alpha = k beta`,
+/// `lambda = r* + beta_alpha (1 - b)/c - s beta = r* + beta ((k - s c) - k b)/c`, written so
+/// that `b` far below 1 is not rounded away (forward KL: `lambda = r* + beta b`).
+fn solve_alpha(
+    base: &Dist,
+    reward: &[f64],
+    divergence: Divergence,
+    beta: f64,
+) -> Result<AlphaSolution> {
+    let (alpha, k, s) = divergence.as_alpha();
+    let beta_alpha = k * beta;
+    let (r_max, p_top, d) = gaps(base, reward, beta_alpha);
+    if alpha == 1.0 {
+        // t = e^{-d - u}, u = ln sum pi0 e^{-d}: closed form.
+        let logs: Vec<f64> = base.support().map(|i| base.log_prob(i) - d[i]).collect();
+        let u = log_sum_exp(&logs);
+        let log_ratio = (0..base.len())
+            .map(|i| {
+                if base.in_support(i) {
+                    -d[i] - u
+                } else {
+                    f64::NEG_INFINITY
+                }
+            })
+            .collect();
+        return Ok(AlphaSolution {
+            log_ratio,
+            lambda: r_max + beta * (k * u - s),
+        });
+    }
+    let c = alpha - 1.0;
+    let v = alpha_root(base, &d, p_top, c)?;
+    let (b, em1) = (v.exp(), v.exp_m1());
+    let log_ratio = (0..base.len())
+        .map(|i| {
+            if base.in_support(i) {
+                log_ratio(c, v, em1, d[i])
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
+        .collect();
+    Ok(AlphaSolution {
+        log_ratio,
+        lambda: r_max + beta * ((k - s * c) - k * b) / c,
+    })
+}
+
+/// `KL(pi||pi0)` from the log density ratios `a = ln(pi/pi0)` on the support:
+/// `KL = (F + e)/(1 + e) - log1p(e)` with `F = sum pi0 (1 + (a - 1) e^a)` (terms `>= 0`) and
+/// `e = sum pi0 expm1(a)` (`= 0` up to rounding), the identity the tilt solver uses; exact for
+/// any `a` once `pi` is renormalized, and free of cancellation when `pi` is close to `pi0`.
+pub(crate) fn kl_from_log_ratios(base: &Dist, log_ratio: &[f64]) -> f64 {
+    let (mut f_sum, mut e_sum) = (CompensatedSum::new(), CompensatedSum::new());
+    for (i, &a) in log_ratio.iter().enumerate() {
+        let p = base.prob(i);
+        if p == 0.0 {
+            continue;
+        }
+        if a.abs() < 0.5 {
+            let (f, e) = super::tilt::f_and_expm1_series(a);
+            f_sum.add(p * f);
+            e_sum.add(p * e);
+        } else {
+            let t = a.exp();
+            f_sum.add(if t > 0.0 { p + (a - 1.0) * p * t } else { p });
+            e_sum.add(p * t - p);
+        }
+    }
+    let (f, e) = (f_sum.value(), e_sum.value());
+    ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0)
+}
+
+/// The optimum of `E_pi[r] - beta D_f(pi||pi0)` (claim `pref.fdiv`).
+///
+/// Assumptions: `base` any distribution, `reward` finite of the same length, `0 < beta < inf`;
+/// the maximization is over `supp pi within supp pi0` (see the module docs). Errors: bad input,
+/// a non-finite alpha.
+///
+/// ```
+/// use rlhf_claims::{Dist, solve::fdiv::{fdiv_optimum, Divergence}};
+/// let base = Dist::new(vec![0.5, 0.5])?;
+/// // Chi-square clips: with beta = 1/4, pi = pi0 (1 + (r - lambda)/(2 beta))_+ puts all mass
+/// // on the better outcome.
+/// let s = fdiv_optimum(&base, &[0.0, 1.0], Divergence::ChiSquare, 0.25)?;
+/// assert_eq!(s.solution.policy.probs(), &[0.0, 1.0]);
+/// # Ok::<(), rlhf_claims::Error>(())
+/// ```
+pub fn fdiv_optimum(
+    base: &Dist,
+    reward: &[f64],
+    divergence: Divergence,
+    beta: f64,
+) -> Result<FdivOptimum> {
+    check_reward(base, reward)?;
+    require_positive("beta", beta)?;
+    if !divergence.as_alpha().0.is_finite() {
+        return Err(Error::InvalidParameter {
+            name: "alpha",
+            value: divergence.as_alpha().0,
+            requirement: "finite",
+        });
+    }
+    let s = solve_alpha(base, reward, divergence, beta)?;
+    let log_weights: Vec<f64> = (0..base.len())
+        .map(|i| base.log_prob(i) + s.log_ratio[i])
+        .collect();
+    let policy = Dist::from_log_weights(&log_weights)?;
+    let kl = kl_from_log_ratios(base, &s.log_ratio);
+    let (r_max, _, d) = gaps(base, reward, beta);
+    let gap: CompensatedSum = (0..base.len())
+        .filter(|&i| policy.prob(i) > 0.0)
+        .map(|i| policy.prob(i) * d[i])
+        .collect();
+    let expected_reward = r_max - beta * gap.value();
+    let divergence_value = divergence_value(&policy, base, divergence)?;
+    Ok(FdivOptimum {
+        solution: Solution {
+            policy,
+            expected_reward,
+            kl,
+        },
+        divergence,
+        beta,
+        lambda: s.lambda,
+        divergence_value,
+    })
+}
+
+/// `D_f(pi||pi0)`; for the two KL directions the crate's accurate KL routines are used.
+pub fn divergence_value(policy: &Dist, base: &Dist, divergence: Divergence) -> Result<f64> {
+    match divergence {
+        Divergence::ReverseKl => divergence::kl(policy, base),
+        Divergence::ForwardKl => divergence::reverse_kl(policy, base),
+        Divergence::ChiSquare => divergence::chi_square(policy, base),
+        Divergence::Alpha(a) => {
+            let f_inf = if a > 1.0 {
+                f64::INFINITY
+            } else {
+                1.0 / (1.0 - a)
+            };
+            divergence::f_divergence(policy, base, |t| alpha_f(a, t), f_inf)
+        }
+    }
+}
+
+/// The pretraining-mix optimum (claim `pref.forward-kl`): the maximizer of
+/// `E_pi[r] + gamma E_pi0[log pi]`, equivalently of `E_pi[r] - gamma KL(pi0||pi)`, over policies
+/// on `supp pi0`:
+///
+/// ```text
+/// pi(x) = gamma pi0(x) / (lambda - r(x)),   lambda > max r the root of sum pi = 1,
+/// E_pi[r] = lambda - gamma.
+/// ```
+///
+/// ```
+/// use rlhf_claims::{Dist, solve::forward_kl};
+/// let base = Dist::new(vec![0.5, 0.5])?;
+/// let s = forward_kl(&base, &[0.0, 1.0], 1.0)?;
+/// // lambda solves 0.5/lambda + 0.5/(lambda - 1) = 1: lambda = 1 + sqrt(2)/2... exactly
+/// // lambda^2 - 2 lambda + 1/2 = 0, lambda = 1 + 1/sqrt(2).
+/// let lambda = 1.0 + 0.5f64.sqrt();
+/// assert!((s.lambda - lambda).abs() < 1e-15);
+/// assert!((s.solution.expected_reward - (lambda - 1.0)).abs() < 1e-15);
+/// # Ok::<(), rlhf_claims::Error>(())
+/// ```
+pub fn forward_kl(base: &Dist, reward: &[f64], gamma: f64) -> Result<FdivOptimum> {
+    require_positive("gamma", gamma)
+        .and_then(|g| fdiv_optimum(base, reward, Divergence::ForwardKl, g))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chi_square_matches_the_truncated_linear_form() -> Result<()> {
+        // pi = pi0 (1 + (r - lambda)/(2 beta))_+ with pi0 uniform on 3, r = (0, 1, 2), beta = 1:
+        // all positive: sum (1 + (r - lambda)/2)/3 = 1 gives lambda = mean r = 1,
+        // pi = (1/6, 1/3, 1/2).
+        let base = Dist::uniform(3)?;
+        let s = fdiv_optimum(&base, &[0.0, 1.0, 2.0], Divergence::ChiSquare, 1.0)?;
+        let want = [1.0 / 6.0, 1.0 / 3.0, 0.5];
+        for (p, w) in s.solution.policy.probs().iter().zip(want) {
+            assert!((p - w).abs() < 4.0 * f64::EPSILON);
+        }
+        assert!((s.lambda - 1.0).abs() < 4.0 * f64::EPSILON);
+        Ok(())
+    }
+
+    #[test]
+    fn alpha_limits_agree_with_the_named_cases() -> Result<()> {
+        let base = Dist::new(vec![0.2, 0.3, 0.5])?;
+        let r = [1.0, -2.0, 0.5];
+        let rev = fdiv_optimum(&base, &r, Divergence::ReverseKl, 0.7)?;
+        let near1 = fdiv_optimum(&base, &r, Divergence::Alpha(1.0 + 1e-7), 0.7)?;
+        let fwd = fdiv_optimum(&base, &r, Divergence::ForwardKl, 0.7)?;
+        let a0 = fdiv_optimum(&base, &r, Divergence::Alpha(0.0), 0.7)?;
+        for i in 0..3 {
+            // alpha -> 1 converges at rate O(alpha - 1) = 1e-7.
+            assert!((rev.solution.policy.prob(i) - near1.solution.policy.prob(i)).abs() < 1e-6);
+            assert!((fwd.solution.policy.prob(i) - a0.solution.policy.prob(i)).abs() < 1e-15);
+        }
+        Ok(())
+    }
+}
