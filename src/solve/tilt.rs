@@ -23,7 +23,9 @@
 //! non-negative, so nothing cancels: the KL keeps full relative accuracy even when it is
 //! `1e-300` (beta huge) or when the mass piles up on an argmax of base probability
 //! `1 - 1e-15` (beta tiny), where the textbook `E_pi[r]/beta - log Z` loses every digit. `f` and
-//! `expm1` are evaluated by their Taylor series for `|d| < 1/2`.
+//! `expm1` are evaluated by their Taylor series for `|d| < 1/2`. When the tilted mass sits on an
+//! outcome below `r*` (a rare argmax), `Z` is formed relative to that outcome instead, so that
+//! its `d` (tiny) is not swamped by the rounding of `log Z`.
 
 use super::Solution;
 use crate::dist::{check_reward, Dist};
@@ -115,33 +117,40 @@ fn support_min(base: &Dist, reward: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// One evaluation of the tilt at `beta`. `q` is scratch space (resized to `n`); when `out` is
-/// given, the normalized policy and its logarithm are written there.
-fn tilt_stats(
-    base: &Dist,
+/// Pass 1 of a tilt evaluation: fills `q` with `pi0(x) e^{w(x) - c}` (`w = (r - r*)/beta`,
+/// `c = shift`) and returns `(z, log z, w at the mode)` where `z = sum q` and the mode maximizes
+/// `log pi0 + w` (the outcome of largest tilted mass).
+///
+/// For `|w - c| < ln 2`, `q - pi0 = pi0 expm1(w - c)` is formed without cancellation, so
+/// `log z = log1p(sum (q - pi0))` keeps full relative accuracy when `z` is within `1e-16` of 1;
+/// when `z` is small, `log z = ln(sum q)` does. With `c` the mode's `w`, the mode's term is
+/// exactly `pi0(mode)` and `q <= pi0(mode) <= 1` everywhere, so nothing overflows.
+fn unnormalized_tilt(
+    p: &[f64],
+    lp: &[f64],
     reward: &[f64],
     r_max: f64,
     beta: f64,
+    shift: f64,
     q: &mut Vec<f64>,
-    mut out: Option<(&mut Vec<f64>, &mut Vec<f64>)>,
-) -> TiltStats {
-    let p = base.probs();
-    let lp = base.log_probs();
+) -> (f64, f64, f64) {
     q.clear();
     q.resize(p.len(), 0.0);
-    // Pass 1: unnormalized tilt q = pi0 e^w with both Z = sum q and Z - 1 = sum (q - pi0).
-    // For w > -ln 2, q - pi0 = pi0 expm1(w) is formed without cancellation; since every term of
-    // Z - 1 is <= 0, log Z = log1p(Z - 1) keeps full relative accuracy when Z is within 1e-16
-    // of 1 (beta huge). When Z is small (mass piles on a rare argmax), log Z = ln(sum q) does.
     let (mut z_sum, mut z_m1) = (BlockSum::new(), BlockSum::new());
+    let (mut mode_key, mut mode_w) = (f64::NEG_INFINITY, 0.0);
     for i in 0..p.len() {
         if p[i] > 0.0 {
             let w = (reward[i] - r_max) / beta;
-            let (qi, dq) = if w > -std::f64::consts::LN_2 {
-                let dq = p[i] * w.exp_m1();
+            let key = lp[i] + w;
+            if key > mode_key {
+                (mode_key, mode_w) = (key, w);
+            }
+            let ws = w - shift;
+            let (qi, dq) = if ws.abs() < std::f64::consts::LN_2 {
+                let dq = p[i] * ws.exp_m1();
                 (p[i] + dq, dq)
             } else {
-                let qi = (lp[i] + w).exp();
+                let qi = (lp[i] + ws).exp();
                 (qi, qi - p[i])
             };
             q[i] = qi;
@@ -155,6 +164,30 @@ fn tilt_stats(
     } else {
         z.ln()
     };
+    (z, log_z, mode_w)
+}
+
+/// One evaluation of the tilt at `beta`. `q` is scratch space (resized to `n`); when `out` is
+/// given, the normalized policy and its logarithm are written there.
+fn tilt_stats(
+    base: &Dist,
+    reward: &[f64],
+    r_max: f64,
+    beta: f64,
+    q: &mut Vec<f64>,
+    mut out: Option<(&mut Vec<f64>, &mut Vec<f64>)>,
+) -> TiltStats {
+    let p = base.probs();
+    let lp = base.log_probs();
+    // Pass 1 relative to r*; if the mass then piles on an outcome below r* (Z <= 1/2), repeat it
+    // relative to that outcome so that its log density ratio `d` is formed without the absolute
+    // rounding error of `ln Z` (which would swamp a KL of, say, 1e-170).
+    let (mut z, mut log_z, mode_w) = unnormalized_tilt(p, lp, reward, r_max, beta, 0.0, q);
+    let mut shift = 0.0;
+    if z <= 0.5 && mode_w < 0.0 {
+        shift = mode_w;
+        (z, log_z, _) = unnormalized_tilt(p, lp, reward, r_max, beta, shift, q);
+    }
     // Pass 2: normalize, accumulate F, e, the reward gap; write the policy.
     let (mut f_sum, mut e_sum, mut gap) = (BlockSum::new(), BlockSum::new(), BlockSum::new());
     for i in 0..p.len() {
@@ -162,7 +195,7 @@ fn tilt_stats(
             continue;
         }
         let w = (reward[i] - r_max) / beta;
-        let d = w - log_z;
+        let d = (w - shift) - log_z;
         let pi = q[i] / z;
         q[i] = pi;
         if d.abs() < 0.5 {
@@ -201,7 +234,7 @@ fn tilt_stats(
     }
     TiltStats {
         r_max,
-        log_z,
+        log_z: shift + log_z,
         kl,
         mean_gap,
         variance: var.value(),
@@ -547,6 +580,25 @@ mod tests {
         let t = tilt(&base, &[1.0, 0.0], 1e-3)?;
         let want = -(-1e-15f64).ln_1p(); // e^{-1000} corrections are far below rounding
         assert!((t.solution.kl - want).abs() <= 4.0 * f64::EPSILON * want);
+        Ok(())
+    }
+
+    #[test]
+    fn kl_keeps_relative_accuracy_when_the_argmax_is_rare() -> Result<()> {
+        // pi0 = (1, p) with p = 1e-170, r = (-1, 0), beta = 1/lambda: the tilt moves mass p to
+        // p e^lambda / (1 + p (e^lambda - 1)), and to first order in p,
+        // KL = p (lambda e^lambda - e^lambda + 1) (the O(p^2) terms are ~1e-340).
+        let p = 1e-170;
+        let base = Dist::new(vec![1.0, p])?;
+        for lambda in [0.5f64, 0.9999, 1.0, 2.0] {
+            let t = tilt(&base, &[-1.0, 0.0], 1.0 / lambda)?;
+            let want = p * (lambda * lambda.exp() - lambda.exp() + 1.0);
+            assert!(
+                (t.solution.kl - want).abs() <= 1e-13 * want,
+                "lambda {lambda}: {} vs {want}",
+                t.solution.kl
+            );
+        }
         Ok(())
     }
 
