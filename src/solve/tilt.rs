@@ -23,9 +23,10 @@
 //! non-negative, so nothing cancels: the KL keeps full relative accuracy even when it is
 //! `1e-300` (beta huge) or when the mass piles up on an argmax of base probability
 //! `1 - 1e-15` (beta tiny), where the textbook `E_pi[r]/beta - log Z` loses every digit. `f` and
-//! `expm1` are evaluated by their Taylor series for `|d| < 1/2`. When the tilted mass sits on an
-//! outcome below `r*` (a rare argmax), `Z` is formed relative to that outcome instead, so that
-//! its `d` (tiny) is not swamped by the rounding of `log Z`.
+//! `expm1` are evaluated by their Taylor series for `|d| < 1/2`. In fact `Z` is formed relative
+//! to the mode of the tilt (the outcome of largest tilted mass) rather than to `r*`, so that the
+//! mode's `d`, tiny when the tilt barely moves the base, is not swamped by the rounding of
+//! `log Z` (one cheap extra pass without `exp`).
 
 use super::Solution;
 use crate::dist::{check_reward, Dist};
@@ -117,9 +118,30 @@ fn support_min(base: &Dist, reward: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// `w = (r(k) - r*)/beta` at the mode `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the
+/// outcome of largest tilted mass). The key is evaluated as `log pi0 + r/beta` when `beta >= 1`
+/// and as `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so neither
+/// `r/beta` nor `beta log pi0` can overflow.
+fn mode_w(lp: &[f64], reward: &[f64], r_max: f64, beta: f64) -> f64 {
+    let (mut best, mut arg) = (f64::NEG_INFINITY, None);
+    for (i, (l, r)) in lp.iter().zip(reward).enumerate() {
+        if *l == f64::NEG_INFINITY {
+            continue;
+        }
+        let key = if beta >= 1.0 {
+            l + r / beta
+        } else {
+            beta * l + r
+        };
+        if key > best || arg.is_none() {
+            (best, arg) = (key, Some(i));
+        }
+    }
+    arg.map_or(0.0, |k| (reward[k] - r_max) / beta)
+}
+
 /// Pass 1 of a tilt evaluation: fills `q` with `pi0(x) e^{w(x) - c}` (`w = (r - r*)/beta`,
-/// `c = shift`) and returns `(z, log z, w at the mode)` where `z = sum q` and the mode maximizes
-/// `log pi0 + w` (the outcome of largest tilted mass).
+/// `c = shift`, the mode's `w`) and returns `(z, log z)` with `z = sum q`.
 ///
 /// For `|w - c| < ln 2`, `q - pi0 = pi0 expm1(w - c)` is formed without cancellation, so
 /// `log z = log1p(sum (q - pi0))` keeps full relative accuracy when `z` is within `1e-16` of 1;
@@ -133,18 +155,13 @@ fn unnormalized_tilt(
     beta: f64,
     shift: f64,
     q: &mut Vec<f64>,
-) -> (f64, f64, f64) {
+) -> (f64, f64) {
     q.clear();
     q.resize(p.len(), 0.0);
     let (mut z_sum, mut z_m1) = (BlockSum::new(), BlockSum::new());
-    let (mut mode_key, mut mode_w) = (f64::NEG_INFINITY, 0.0);
     for i in 0..p.len() {
         if p[i] > 0.0 {
             let w = (reward[i] - r_max) / beta;
-            let key = lp[i] + w;
-            if key > mode_key {
-                (mode_key, mode_w) = (key, w);
-            }
             let ws = w - shift;
             let (qi, dq) = if ws.abs() < std::f64::consts::LN_2 {
                 let dq = p[i] * ws.exp_m1();
@@ -164,7 +181,7 @@ fn unnormalized_tilt(
     } else {
         z.ln()
     };
-    (z, log_z, mode_w)
+    (z, log_z)
 }
 
 /// One evaluation of the tilt at `beta`. `q` is scratch space (resized to `n`); when `out` is
@@ -179,15 +196,11 @@ fn tilt_stats(
 ) -> TiltStats {
     let p = base.probs();
     let lp = base.log_probs();
-    // Pass 1 relative to r*; if the mass then piles on an outcome below r* (Z <= 1/2), repeat it
-    // relative to that outcome so that its log density ratio `d` is formed without the absolute
-    // rounding error of `ln Z` (which would swamp a KL of, say, 1e-170).
-    let (mut z, mut log_z, mode_w) = unnormalized_tilt(p, lp, reward, r_max, beta, 0.0, q);
-    let mut shift = 0.0;
-    if z <= 0.5 && mode_w < 0.0 {
-        shift = mode_w;
-        (z, log_z, _) = unnormalized_tilt(p, lp, reward, r_max, beta, shift, q);
-    }
+    // Pass 1 relative to the mode (the outcome of largest tilted mass), so that the mode's log
+    // density ratio `d` is formed as `-log1p(small)`, without the absolute rounding error of a
+    // difference `w - log Z` of O(1) numbers (which would swamp a KL of, say, 1e-170).
+    let shift = mode_w(lp, reward, r_max, beta);
+    let (z, log_z) = unnormalized_tilt(p, lp, reward, r_max, beta, shift, q);
     // Pass 2: normalize, accumulate F, e, the reward gap; write the policy.
     let (mut f_sum, mut e_sum, mut gap) = (BlockSum::new(), BlockSum::new(), BlockSum::new());
     for i in 0..p.len() {
@@ -587,12 +600,20 @@ mod tests {
     fn kl_keeps_relative_accuracy_when_the_argmax_is_rare() -> Result<()> {
         // pi0 = (1, p) with p = 1e-170, r = (-1, 0), beta = 1/lambda: the tilt moves mass p to
         // p e^lambda / (1 + p (e^lambda - 1)), and to first order in p,
-        // KL = p (lambda e^lambda - e^lambda + 1) (the O(p^2) terms are ~1e-340).
+        // KL = p (1 + (lambda - 1) e^lambda) (the O(p^2) terms are ~1e-340); the bracket is
+        // sum_{k>=2} (k-1) lambda^k / k!, summed term by term (all positive, no cancellation).
         let p = 1e-170;
         let base = Dist::new(vec![1.0, p])?;
-        for lambda in [0.5f64, 0.9999, 1.0, 2.0] {
+        // A sweep: before Z was formed relative to the mode, about one lambda in ten gave KL = 0.
+        for k in 0..200 {
+            let lambda = 0.01 * 1.04f64.powi(k);
             let t = tilt(&base, &[-1.0, 0.0], 1.0 / lambda)?;
-            let want = p * (lambda * lambda.exp() - lambda.exp() + 1.0);
+            let (mut term, mut bracket) = (lambda, 0.0);
+            for k in 2..400 {
+                term *= lambda / k as f64;
+                bracket += (k - 1) as f64 * term;
+            }
+            let want = p * bracket;
             assert!(
                 (t.solution.kl - want).abs() <= 1e-13 * want,
                 "lambda {lambda}: {} vs {want}",
