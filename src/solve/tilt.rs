@@ -209,7 +209,13 @@ fn tilt_stats(
         }
         let w = (reward[i] - r_max) / beta;
         let d = (w - shift) - log_z;
-        let pi = q[i] / z;
+        // q/z, unless q underflowed: then pi0 e^d, which is representable whenever the true
+        // probability is (the unnormalized q can underflow when z is tiny).
+        let pi = if q[i] >= f64::MIN_POSITIVE {
+            q[i] / z
+        } else {
+            (lp[i] + d).exp()
+        };
         q[i] = pi;
         if d.abs() < 0.5 {
             let (f, e) = f_and_expm1_series(d);
@@ -620,6 +626,23 @@ mod tests {
                 t.solution.kl
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn representable_mass_survives_underflow_of_the_unnormalized_tilt() -> Result<()> {
+        // pi0 = (1, 1e-136), r = (-2, 1), beta = 1/300: Z = 1e-136 + e^{-900} and
+        // pi_beta(0) = e^{-900} / 1e-136 = e^{-900 + 313.15...} ~ 1e-255, a normal double, while
+        // the unnormalized e^{-900} underflows.
+        let base = Dist::new(vec![1.0, 1e-136])?;
+        let t = tilt(&base, &[-2.0, 1.0], 1.0 / 300.0)?;
+        let want_log = -900.0 - (1e-136f64).ln(); // log(1 + e^{-900}/1e-136) is ~1e-255
+        let got = t.solution.policy.log_prob(0);
+        assert!(t.solution.policy.prob(0) > 0.0);
+        assert!(
+            (got - want_log).abs() <= 1e-12 * want_log.abs(),
+            "{got} vs {want_log}"
+        );
         Ok(())
     }
 
