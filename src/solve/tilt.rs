@@ -118,11 +118,11 @@ fn support_min(base: &Dist, reward: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// `w = (r(k) - r*)/beta` at the mode `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the
-/// outcome of largest tilted mass). The key is evaluated as `log pi0 + r/beta` when `beta >= 1`
-/// and as `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so neither
-/// `r/beta` nor `beta log pi0` can overflow.
-fn mode_w(lp: &[f64], reward: &[f64], r_max: f64, beta: f64) -> f64 {
+/// The reward `r(k)` at the mode `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome
+/// of largest tilted mass). The key is evaluated as `log pi0 + r/beta` when `beta >= 1` and as
+/// `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so neither `r/beta` nor
+/// `beta log pi0` can overflow.
+fn mode_reward(lp: &[f64], reward: &[f64], r_max: f64, beta: f64) -> f64 {
     let (mut best, mut arg) = (f64::NEG_INFINITY, None);
     for (i, (l, r)) in lp.iter().zip(reward).enumerate() {
         if *l == f64::NEG_INFINITY {
@@ -137,11 +137,13 @@ fn mode_w(lp: &[f64], reward: &[f64], r_max: f64, beta: f64) -> f64 {
             (best, arg) = (key, Some(i));
         }
     }
-    arg.map_or(0.0, |k| (reward[k] - r_max) / beta)
+    arg.map_or(r_max, |k| reward[k])
 }
 
-/// Pass 1 of a tilt evaluation: fills `q` with `pi0(x) e^{w(x) - c}` (`w = (r - r*)/beta`,
-/// `c = shift`, the mode's `w`) and returns `(z, log z)` with `z = sum q`.
+/// Pass 1 of a tilt evaluation: fills `q` with `pi0(x) e^{v(x)}`, `v = (r - r_mode)/beta` (the
+/// reward difference is formed first, so `v` is exact to rounding relative to itself), and
+/// returns `(z, log z)` with `z = sum q`. `q = pi0 e^v` is a product (relative error ~2 eps)
+/// rather than `exp(log pi0 + v)`, whose argument carries an absolute error `eps |log pi0|`.
 ///
 /// For `|w - c| < ln 2`, `q - pi0 = pi0 expm1(w - c)` is formed without cancellation, so
 /// `log z = log1p(sum (q - pi0))` keeps full relative accuracy when `z` is within `1e-16` of 1;
@@ -151,9 +153,8 @@ fn unnormalized_tilt(
     p: &[f64],
     lp: &[f64],
     reward: &[f64],
-    r_max: f64,
+    r_mode: f64,
     beta: f64,
-    shift: f64,
     q: &mut Vec<f64>,
 ) -> (f64, f64) {
     q.clear();
@@ -161,13 +162,16 @@ fn unnormalized_tilt(
     let (mut z_sum, mut z_m1) = (BlockSum::new(), BlockSum::new());
     for i in 0..p.len() {
         if p[i] > 0.0 {
-            let w = (reward[i] - r_max) / beta;
-            let ws = w - shift;
-            let (qi, dq) = if ws.abs() < std::f64::consts::LN_2 {
-                let dq = p[i] * ws.exp_m1();
+            let v = (reward[i] - r_mode) / beta;
+            let (qi, dq) = if v.abs() < std::f64::consts::LN_2 {
+                let dq = p[i] * v.exp_m1();
                 (p[i] + dq, dq)
             } else {
-                let qi = (lp[i] + ws).exp();
+                let qi = if p[i] >= f64::MIN_POSITIVE && v < 700.0 {
+                    p[i] * v.exp()
+                } else {
+                    (lp[i] + v).exp()
+                };
                 (qi, qi - p[i])
             };
             q[i] = qi;
@@ -199,16 +203,15 @@ fn tilt_stats(
     // Pass 1 relative to the mode (the outcome of largest tilted mass), so that the mode's log
     // density ratio `d` is formed as `-log1p(small)`, without the absolute rounding error of a
     // difference `w - log Z` of O(1) numbers (which would swamp a KL of, say, 1e-170).
-    let shift = mode_w(lp, reward, r_max, beta);
-    let (z, log_z) = unnormalized_tilt(p, lp, reward, r_max, beta, shift, q);
+    let r_mode = mode_reward(lp, reward, r_max, beta);
+    let (z, log_z) = unnormalized_tilt(p, lp, reward, r_mode, beta, q);
     // Pass 2: normalize, accumulate F, e, the reward gap; write the policy.
     let (mut f_sum, mut e_sum, mut gap) = (BlockSum::new(), BlockSum::new(), BlockSum::new());
     for i in 0..p.len() {
         if p[i] == 0.0 {
             continue;
         }
-        let w = (reward[i] - r_max) / beta;
-        let d = (w - shift) - log_z;
+        let d = (reward[i] - r_mode) / beta - log_z;
         // q/z, unless q underflowed: then pi0 e^d, which is representable whenever the true
         // probability is (the unnormalized q can underflow when z is tiny).
         let pi = if q[i] >= f64::MIN_POSITIVE {
@@ -253,7 +256,7 @@ fn tilt_stats(
     }
     TiltStats {
         r_max,
-        log_z: shift + log_z,
+        log_z: (r_mode - r_max) / beta + log_z,
         kl,
         mean_gap,
         variance: var.value(),
