@@ -433,6 +433,20 @@ fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result
     }
 }
 
+/// `ln(a/b)` for positive `a`, `b`, as `log1p((a - b)/b)` when `a/b` is within `[1/2, 2]`:
+/// relative accuracy near `a = b` even when `|ln a|` is large (`ln a - ln b` there has absolute
+/// error `eps |ln a|`, e.g. `1e-13` at `a = 1e-243`, which is the whole dynamic range of a KL
+/// that saturates near `-log pi0(A)`). Elsewhere `ln a - ln b`, which never over- or
+/// underflows.
+fn log_ratio(a: f64, b: f64) -> f64 {
+    let rel = (a - b) / b;
+    if (-0.5..=1.0).contains(&rel) {
+        rel.ln_1p()
+    } else {
+        a.ln() - b.ln()
+    }
+}
+
 /// `max E_pi[r] s.t. KL(pi||pi0) <= eps` (claim `lagrange.kl-budget`).
 ///
 /// Uses `kl.monotone`: `KL(pi_beta||pi0)` increases strictly in `1/beta` from 0 to
@@ -470,7 +484,6 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     let spread = r_max - support_min(base, reward);
     let var0 = base.variance(reward)?;
     let mut scratch = Vec::new();
-    let target = eps.ln();
     let mut g = |u: f64| -> Result<(f64, f64)> {
         let beta = spread * (-u).exp();
         let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
@@ -478,7 +491,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
             return Ok((f64::NEG_INFINITY.max(-1e300), 2.0));
         }
         let dkl = s.variance / (beta * beta);
-        Ok((s.kl.ln() - target, dkl / s.kl))
+        Ok((log_ratio(s.kl, eps), dkl / s.kl))
     };
     // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) gives the starting point.
     let start = (0.5 * (2.0 * eps / var0 * spread * spread).ln()).clamp(-U_MAX, U_MAX);
@@ -557,7 +570,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     }
     let spread = r_max - support_min(base, reward);
     let var0 = base.variance(reward)?;
-    let target_gap = (r_max - c).ln();
+    let target_gap = r_max - c;
     let mut scratch = Vec::new();
     let mut g = |u: f64| -> Result<(f64, f64)> {
         let beta = spread * (-u).exp();
@@ -566,7 +579,10 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
             return Ok((1e300, 1.0));
         }
         // d/du ln(r* - E) = -(dE/du)/(r* - E), dE/du = Var(r)/beta.
-        Ok((target_gap - s.mean_gap.ln(), s.variance / beta / s.mean_gap))
+        Ok((
+            log_ratio(target_gap, s.mean_gap),
+            s.variance / beta / s.mean_gap,
+        ))
     };
     // Linear response E ~ E0 + Var0/beta gives the starting point.
     let start = ((c - base_sol.expected_reward) / var0 * spread).ln();
