@@ -207,6 +207,7 @@ fn tilt_stats(
     let (z, log_z) = unnormalized_tilt(p, lp, reward, r_mode, beta, q);
     // Pass 2: normalize, accumulate F, e, the reward gap; write the policy.
     let (mut f_sum, mut e_sum, mut gap) = (BlockSum::new(), BlockSum::new(), BlockSum::new());
+    let mut mode_offset = BlockSum::new();
     for i in 0..p.len() {
         if p[i] == 0.0 {
             continue;
@@ -233,6 +234,7 @@ fn tilt_stats(
         }
         if pi > 0.0 {
             gap.add(pi * (r_max - reward[i]));
+            mode_offset.add(pi * (reward[i] - r_mode));
         }
         if let Some((probs, logs)) = out.as_mut() {
             probs[i] = pi;
@@ -246,11 +248,14 @@ fn tilt_stats(
     let (f, e) = (f_sum.value(), e_sum.value());
     let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
     let mean_gap = gap.value().max(0.0);
-    // Pass 3: variance about the mean, two-pass for accuracy.
+    // Pass 3: variance about the mean, two-pass, centred at the mode: where the tilt sits on the
+    // mode's reward class, `E - r_mode` is tiny and accurate, so a variance of 1e-250 is not
+    // swamped by the rounding of `r* - E` (absolute ~eps).
+    let offset = mode_offset.value();
     let mut var = BlockSum::new();
     for i in 0..p.len() {
         if q[i] > 0.0 {
-            let dev = (r_max - reward[i]) - mean_gap;
+            let dev = (reward[i] - r_mode) - offset;
             var.add(q[i] * dev * dev);
         }
     }
@@ -661,6 +666,21 @@ mod tests {
         assert!(
             (got - want_log).abs() <= 1e-12 * want_log.abs(),
             "{got} vs {want_log}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn variance_keeps_relative_accuracy_when_the_tilt_sits_below_r_max() -> Result<()> {
+        // pi0 = (0.18, 0.82, 1e-250), r = (-1, -1, 0), beta = 1: pi(2) = 1e-250 e / (1 + 1e-250 e)
+        // = 1e-250 e to double precision, and Var = pi(2)(1 - pi(2)) * 1^2 = 1e-250 e.
+        let base = Dist::new(vec![0.18, 0.82, 1e-250])?;
+        let t = tilt(&base, &[-1.0, -1.0, 0.0], 1.0)?;
+        let want = 1e-250 * std::f64::consts::E;
+        assert!(
+            (t.reward_variance - want).abs() <= 1e-14 * want,
+            "{}",
+            t.reward_variance
         );
         Ok(())
     }
