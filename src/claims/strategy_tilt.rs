@@ -214,8 +214,8 @@ pub fn fraction() -> impl Strategy<Value = f64> {
 ///
 /// with `L = log E_pi0[exp((r - r*)/beta)]` ([`shifted_log_partition_accurate`]). Stays finite
 /// when `pi_beta` underflows (tiny beta), where `KL(pi||pi_beta)` itself is astronomically
-/// large but `beta KL` is not. Returns the value and the sum of absolute values of its terms
-/// (the scale of its rounding error).
+/// large but `beta KL` is not. Returns the value and the scale of its rounding error (the sum
+/// of the absolute sizes of its terms, with the log-probabilities counted at their own size).
 pub fn beta_kl_to_tilt(inst: &Instance, pi: &Dist, beta: f64) -> (f64, f64) {
     let top = support_max(inst);
     let l = shifted_log_partition_accurate(inst, beta);
@@ -223,28 +223,48 @@ pub fn beta_kl_to_tilt(inst: &Instance, pi: &Dist, beta: f64) -> (f64, f64) {
     for i in 0..pi.len() {
         let p = pi.prob(i);
         if p > 0.0 {
-            let parts = [
-                beta * (pi.log_prob(i) - inst.base.log_prob(i)),
-                top - inst.reward[i],
-                beta * l,
-            ];
+            let (a, b) = (pi.log_prob(i), inst.base.log_prob(i));
+            let parts = [beta * (a - b), top - inst.reward[i], beta * l];
             for part in parts {
                 sum.add(p * part);
-                abs.add(p * part.abs());
             }
+            // The stored logs are exact only to ~eps of their own size (and of the
+            // normalization), so `beta (a - b)` carries `beta eps (|a| + |b| + 1)`.
+            abs.add(p * (beta * (a.abs() + b.abs() + 1.0) + parts[1].abs() + parts[2].abs()));
         }
     }
     (sum.value(), abs.value())
 }
 
-/// `sum_x pi(x) |log pi(x) - log pi0(x)|`: the scale of the rounding error of `KL(pi||pi0)`
-/// evaluated as a sum of signed terms.
+/// `sum_x pi(x) (1 + |log pi(x)| + |log pi0(x)| + |log pi(x) - log pi0(x)|)`: the scale of the
+/// rounding error of `KL(pi||pi0)` evaluated as a sum of signed terms from stored
+/// log-probabilities (each of which is itself exact only to a few ulps of its size, plus the
+/// `~eps` of its distribution's normalization).
 pub fn kl_term_scale(pi: &Dist, base: &Dist) -> f64 {
     let s: CompensatedSum = (0..pi.len())
         .filter(|&i| pi.prob(i) > 0.0)
-        .map(|i| pi.prob(i) * (pi.log_prob(i) - base.log_prob(i)).abs())
+        .map(|i| {
+            let (a, b) = (pi.log_prob(i), base.log_prob(i));
+            pi.prob(i) * (1.0 + a.abs() + b.abs() + (a - b).abs())
+        })
         .collect();
     s.value()
+}
+
+/// An upper bound on the true `KL(pi||pi0)`: the computed value plus `16 n eps` times
+/// [`kl_term_scale`].
+pub fn kl_upper(pi: &Dist, base: &Dist) -> Result<f64, String> {
+    let k = crate::divergence::kl(pi, base).map_err(fail)?;
+    Ok(k + 16.0 * pi.len() as f64 * f64::EPSILON * kl_term_scale(pi, base))
+}
+
+/// The sensitivity factor of a tilt to the rounding of its multiplier and exponents: the
+/// solvers pin `u = ln(range/beta)` to `1e-15 + 4 eps |u|`, and each exponent `(r - r')/beta`
+/// carries `eps range/beta`; so a quantity `Q` with `|dQ/du| = D` is exact only to
+/// `D (1e-15 + 4 eps (|u| + range/beta + 1))`.
+pub fn multiplier_rounding(range: f64, beta: f64) -> f64 {
+    let u = (range / beta).ln();
+    1e-15 + 4.0 * f64::EPSILON * (u.abs() + range / beta + 1.0)
 }
 
 /// `max_x |ln p(x) - log_prob(x)|` over outcomes with normal `p(x)`: how far a [`Dist`]'s
