@@ -591,7 +591,22 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     };
     // Linear response E ~ E0 + Var0/beta gives the starting point.
     let start = ((c - base_sol.expected_reward) / var0 * spread).ln();
-    let beta = solve_in_u(&mut g, start, spread)?;
+    let e0 = base_sol.expected_reward;
+    let beta = match solve_in_u(&mut g, start, spread) {
+        Ok(beta) => beta,
+        // c exceeds E0 by a rounding-level amount, below what the tilt's own evaluation of E
+        // resolves: the linear response E = E0 + Var0/beta (whose next term is O(beta^-2),
+        // here below rounding) gives the multiplier.
+        Err(e) => {
+            let rounding = 64.0 * reward.len() as f64 * f64::EPSILON * (r_max.abs() + spread);
+            let beta = var0 / (c - e0);
+            if c - e0 <= rounding && beta.is_finite() {
+                beta
+            } else {
+                return Err(e);
+            }
+        }
+    };
     let t = assemble(base, reward, beta, &mut Vec::new());
     Ok(RewardTarget {
         solution: t.solution,
@@ -682,6 +697,26 @@ mod tests {
             "{}",
             t.reward_variance
         );
+        Ok(())
+    }
+
+    #[test]
+    fn reward_target_a_rounding_level_above_the_base_mean() -> Result<()> {
+        // c = E0 + 1e-12 (c - E0): c sits an ulp or so above E0, below what the tilt's E
+        // resolves; the answer is the tilt at beta = Var0/(c - E0), whose E rounds to c.
+        let base = Dist::new(vec![
+            4.5654021865803847e-11,
+            0.00013481217350232448,
+            0.9998651877808435,
+            0.0,
+        ])?;
+        let r = [0.0, 0.24612965402874465, 2.2150628033237143, 0.0];
+        let e0 = base.expect(&r)?;
+        let c = e0 + 1.0164258062320936e-12 * (2.2150628033237143 - e0);
+        assert!(c > e0);
+        let s = reward_target(&base, &r, c)?;
+        assert_eq!(s.regime, TargetRegime::Interior);
+        assert!((s.solution.expected_reward - c).abs() <= 4.0 * f64::EPSILON * c);
         Ok(())
     }
 
