@@ -61,7 +61,7 @@ $\\min_{\\beta > 0}\\ \\beta\\varepsilon + \\beta \\log E_{\\pi_0}[e^{r/\\beta}]
             title: "Filtering is the KL-closest policy that always clears the bar",
             statement: "$\\min KL(\\pi\\|\\pi_0)$ s.t. $\\pi(B) = 1$ is attained uniquely by $\\pi_0(\\cdot\\mid B)$, with \
 $KL = -\\log \\pi_0(B)$, for any event $B$ with $\\pi_0(B) > 0$; in particular for $B = \\{r \\ge t\\}$.",
-            sources: &["[S0] (davidad)"],
+            sources: &["[S0] Shlegeris 2022 (comment by davidad)"],
             status: Status::Theorem,
             settled: None,
             check: check_threshold,
@@ -71,7 +71,7 @@ $KL = -\\log \\pi_0(B)$, for any event $B$ with $\\pi_0(B) > 0$; in particular f
             title: "Conditioning is the small-beta limit of RL on a thresholded reward",
             statement: "For $b = 1[r \\ge t]$ and $p = \\pi_0(r \\ge t) > 0$: \
 $TV(\\pi_\\beta^{b}, \\pi_0(\\cdot\\mid r \\ge t)) = \\frac{1-p}{1-p+p\\,e^{1/\\beta}} \\to 0$ as $\\beta \\to 0$.",
-            sources: &["[S0] (lexicographic objective; \"increase the KL penalty\")"],
+            sources: &["[S0] Shlegeris 2022 (lexicographic objective; \"increase the KL penalty\")"],
             status: Status::Theorem,
             settled: None,
             check: check_lexicographic,

@@ -240,7 +240,11 @@ pub fn beta_kl_to_tilt(inst: &Instance, pi: &Dist, beta: f64) -> (f64, f64) {
 /// rounding error of `KL(pi||pi0)` evaluated as a sum of signed terms from stored
 /// log-probabilities (each of which is itself exact only to a few ulps of its size, plus the
 /// `~eps` of its distribution's normalization).
+///
+/// The disagreement of each distribution's linear and log views ([`log_view_gap`]), an absolute
+/// error in every stored log, is included in units of `eps`.
 pub fn kl_term_scale(pi: &Dist, base: &Dist) -> f64 {
+    let views = (log_view_gap(pi) + log_view_gap(base)) / f64::EPSILON;
     let s: CompensatedSum = (0..pi.len())
         .filter(|&i| pi.prob(i) > 0.0)
         .map(|i| {
@@ -248,7 +252,7 @@ pub fn kl_term_scale(pi: &Dist, base: &Dist) -> f64 {
             pi.prob(i) * (1.0 + a.abs() + b.abs() + (a - b).abs())
         })
         .collect();
-    s.value()
+    s.value() + views
 }
 
 /// An upper bound on the true `KL(pi||pi0)`: the computed value plus `16 n eps` times
