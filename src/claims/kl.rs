@@ -1,7 +1,7 @@
 //! Family `kl`: KL-regularized RL is a Bayesian update.
 //!
 //! Every check compares the exact solver with an independent evaluation of the same
-//! mathematics (log-space reference tilts from [`strategy_tilt`], divergences from
+//! mathematics (log-space reference tilts from [`super::strategy_tilt`], divergences from
 //! [`crate::divergence`], finite differences, closed-form bounds), on instances that reach the
 //! hard corners: zeros and `1e-300` masses in the base, ties, rewards constant on the support,
 //! mixed scales, and temperatures from `1e-300` to `1e300`.

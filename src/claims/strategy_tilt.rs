@@ -1,7 +1,7 @@
 //! Strategies and reference computations shared by the `kl` and `lagrange` families.
 //!
 //! The reference computations here are deliberately written independently of
-//! [`crate::solve::tilt`]: they use the generic [`log_sum_exp`](crate::numeric::log_sum_exp) (or a
+//! [`crate::solve::tilt()`]: they use the generic [`crate::numeric::log_sum_exp`] (or a
 //! plain `log1p` of a sum of `expm1` terms) rather than the solver's passes, so that a claim
 //! check compares two different evaluations of the same mathematics.
 
