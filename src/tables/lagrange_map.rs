@@ -22,7 +22,7 @@ pub fn example() -> Result<(Dist, Vec<f64>)> {
     ))
 }
 
-/// For beta = 10^k, k = 2, 1.5, .., -2: KL, E[r], the objective `beta log Z`, and the beta that
+/// For beta = 10^k, k = 2, 1.5, .., -2: KL, `E[r]`, the objective `beta log Z`, and the beta that
 /// `kl_budget` recovers from that KL (the inverse map; it must reproduce beta).
 pub fn build() -> Result<Table> {
     let (base, reward) = example()?;
