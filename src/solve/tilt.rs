@@ -182,10 +182,27 @@ fn unnormalized_tilt(
     let z = z_sum.value();
     let log_z = if z > 0.5 {
         z_m1.value().ln_1p()
-    } else {
+    } else if z > 1e-280 {
         z.ln()
+    } else {
+        // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear
+        // weights have lost relative precision, so take log z from the log view of pi0.
+        log_space_log_z(lp, reward, r_mode, beta)
     };
     (z, log_z)
+}
+
+/// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities (max, then a sum of
+/// `exp` of non-positive numbers).
+fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, beta: f64) -> f64 {
+    let term = |i: usize| lp[i] + (reward[i] - r_mode) / beta;
+    let support = || (0..lp.len()).filter(|&i| lp[i] > f64::NEG_INFINITY);
+    let m = support().map(term).fold(f64::NEG_INFINITY, f64::max);
+    let mut s = BlockSum::new();
+    for i in support() {
+        s.add((term(i) - m).exp());
+    }
+    m + s.value().ln()
 }
 
 /// One evaluation of the tilt at `beta`. `q` is scratch space (resized to `n`); when `out` is
@@ -490,7 +507,8 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     let var0 = base.variance(reward)?;
     let mut scratch = Vec::new();
     let mut g = |u: f64| -> Result<(f64, f64)> {
-        let beta = spread * (-u).exp();
+        // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
+        let beta = (spread * (-u).exp()).max(f64::MIN_POSITIVE);
         let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
         if s.kl <= 0.0 {
             return Ok((f64::NEG_INFINITY.max(-1e300), 2.0));
@@ -578,7 +596,8 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     let target_gap = r_max - c;
     let mut scratch = Vec::new();
     let mut g = |u: f64| -> Result<(f64, f64)> {
-        let beta = spread * (-u).exp();
+        // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
+        let beta = (spread * (-u).exp()).max(f64::MIN_POSITIVE);
         let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
         if s.mean_gap <= 0.0 {
             return Ok((1e300, 1.0));
@@ -717,6 +736,31 @@ mod tests {
         let s = reward_target(&base, &r, c)?;
         assert_eq!(s.regime, TargetRegime::Interior);
         assert!((s.solution.expected_reward - c).abs() <= 4.0 * f64::EPSILON * c);
+        Ok(())
+    }
+
+    #[test]
+    fn a_subnormal_mode_keeps_its_mass() -> Result<()> {
+        // The argmax has base mass 8e-312 (subnormal, ~40 bits, normalized from weights so the
+        // log view is more precise than the linear one); beta = 1/300 and a gap of 3 leave the
+        // others at ~e^{-900 + 716} ~ 1e-80, so pi(argmax) = 1 to double precision.
+        let base = Dist::from_weights(vec![2.4e-311, 3.0])?;
+        let t = tilt(&base, &[2.0, -1.0], 1.0 / 300.0)?;
+        assert_eq!(t.solution.policy.prob(0), 1.0);
+        Ok(())
+    }
+
+    #[test]
+    fn kl_budget_with_a_small_spread_and_a_rare_argmax() -> Result<()> {
+        // Spread 0.0034 and pi0(argmax) = 1.2e-302: the multiplier search must not try
+        // beta = spread * e^{-745} = 0. At eps = (1 - 3e-6) * (-log pi0(A)) it binds.
+        let base = Dist::new(vec![1.0, 1.2486971241230819e-302, 0.0])?;
+        let r = [-0.23093468712711396, -0.22757135034630163, 1.0];
+        let k = base.neg_log_mass_where(|i| i == 1);
+        let eps = 0.999997 * k;
+        let b = kl_budget(&base, &r, eps)?;
+        assert_eq!(b.regime, BudgetRegime::Binding);
+        assert!((b.solution.kl - eps).abs() <= 1e-12 * eps);
         Ok(())
     }
 
