@@ -323,3 +323,19 @@ fn maxent_values() -> Result<()> {
     assert_eq!(m.value, 2.0);
     Ok(())
 }
+
+/// A heavier sweep (16 seeds x 4096 cases per claim), run with `RLHF_CLAIMS_HEAVY=1`; this is
+/// the sweep that found the solver weaknesses fixed in `solve/tilt.rs`.
+#[test]
+fn heavy_sweep_of_kl_and_lagrange_claims() {
+    if std::env::var("RLHF_CLAIMS_HEAVY").as_deref() != Ok("1") {
+        return;
+    }
+    for seed in 400..416 {
+        for id in IDS {
+            let claim = claims::find(id).unwrap_or_else(|| panic!("{id} is not registered"));
+            let v = claim.run(&CheckConfig::new(4096, seed));
+            assert!(v.passed, "{id} seed {seed}: {v:?}");
+        }
+    }
+}
