@@ -516,7 +516,7 @@ fn at_lambda(inst: &Instance, lambda: f64) -> Result<(f64, f64, f64), String> {
 /// (c) strictness, quantitatively: for `lambda2 = 1.01 lambda`,
 ///     `E(lambda2) - E(lambda) >= (lambda2 - lambda) Var(lambda) e^{-s (lambda2 - lambda)}` and
 ///     `KL(lambda2) - KL(lambda) >= lambda (lambda2 - lambda) Var(lambda) e^{-s(lambda2 - lambda)}`;
-///     `Var > 0` when `r` is non-constant and the tilt keeps positive mass on the support; and
+///     `Var > 0` when `r` is non-constant and the pairwise variance is a normal number; and
 ///     `Var = KL = 0` when `r` is constant;
 /// (d) the correspondence: `kl_budget` at `KL(lambda)` returns `beta = 1/lambda`, to `1e-13`
 ///     relative in KL divided by the elasticity `lambda^2 Var / KL` of KL in lambda (for
@@ -540,8 +540,9 @@ fn check_monotone(config: &CheckConfig) -> Verdict {
             dev = dev.worst(Deviation::exact(var == 0.0 && t.solution.kl == 0.0));
             return Ok(dev);
         }
-        let all_positive = inst.base.support().all(|i| t.solution.policy.prob(i) > 0.0);
-        if all_positive {
+        // Strictly positive wherever the pairwise sum is a normal number (below that, products of
+        // probabilities underflow and Var may round to 0).
+        if pair >= f64::MIN_POSITIVE {
             dev = dev.worst(Deviation::exact(var > 0.0));
         }
         // (b) derivatives by central differences.
