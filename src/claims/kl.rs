@@ -10,7 +10,7 @@ use super::strategy::{self, Instance};
 use super::strategy_tilt::{
     any_instance, beta_kl_to_tilt, competitor, fail, log_view_gap, reference_log_tilt,
     reward_scale, second_level, shifted_log_partition, support_max, support_min, tied_instance,
-    within, Competitor,
+    tilt_log_scale, within, Competitor,
 };
 use super::{check_theorem, CheckConfig, Claim, Deviation, Status, Verdict};
 use crate::divergence::{entropy, kl, tv};
@@ -435,8 +435,9 @@ fn check_odds(config: &CheckConfig) -> Verdict {
 /// Small beta: `TV(pi_beta, pi0(.|A))` from [`crate::divergence::tv`] must (a) equal the exact
 /// value `S/(p_A + S)`, `S = sum_{x not in A} pi0(x) e^{-(r* - r(x))/beta}` (computed by
 /// `log_sum_exp`), to `1e-12` relative plus `8 n eps` absolute (the TV is summed from
-/// differences of probabilities, each with absolute error `~eps`), and (b) be at most
-/// `(1 - p_A)/p_A e^{-g/beta}` (slack `8 n eps`).
+/// differences of probabilities, each with absolute error `~eps`) plus `8 eps` times
+/// [`tilt_log_scale`] (the probabilities are rounded relative to the size of the logarithms
+/// they come from, up to ~1500), and (b) be at most `(1 - p_A)/p_A e^{-g/beta}` (same slack).
 ///
 /// Large beta: `KL(pi_beta||pi0) <= range^2/(8 beta^2)` (Hoeffding; slack `1e-13` relative, the
 /// KL being accurate to a few ulps) and `TV(pi_beta, pi0) <= range/(4 beta)` (Pinsker; slack
@@ -448,7 +449,7 @@ fn check_collapse(config: &CheckConfig) -> Verdict {
         let pi = &t.solution.policy;
         let top = support_max(inst);
         let n = inst.base.len() as f64;
-        let slack = 8.0 * n * EPS;
+        let slack = 8.0 * n * EPS + 8.0 * EPS * tilt_log_scale(inst, *beta);
         let in_a = |i: usize| inst.reward[i] == top;
         let p_a = inst.base.mass_where(in_a);
         let p_rest = inst.base.mass_where(|i| !in_a(i));

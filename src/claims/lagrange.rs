@@ -9,7 +9,7 @@ use super::strategy::{self, Instance};
 use super::strategy_tilt::{
     any_instance, beta_kl_to_tilt, competitor, fail, fraction, kl_term_scale, kl_upper,
     multiplier_rounding, reward_scale, shifted_log_partition_accurate, support_max, support_min,
-    within, Competitor,
+    tilt_log_scale, within, Competitor,
 };
 use super::{check_theorem, CheckConfig, Claim, Deviation, Status, Verdict};
 use crate::divergence::{kl, tv};
@@ -507,7 +507,8 @@ fn lexicographic_tv(p: f64, q: f64, beta: f64) -> f64 {
 
 /// Checks `lagrange.lexicographic`: the tilt by the binarized reward `1[r >= t]` has
 /// `TV(pi_beta, pi0(.|r >= t))` equal to the closed form (to `1e-12` relative plus `8 n eps`
-/// absolute, the TV being summed from differences of probabilities), for `t` among the
+/// absolute, the TV being summed from differences of probabilities, plus `8 eps` times
+/// `tilt_log_scale`, the relative rounding of the tilt's probabilities), for `t` among the
 /// support's rewards and `beta` from `1e-300` to `1e300`; and halving beta never increases it
 /// (the limit is approached monotonically).
 fn check_lexicographic(config: &CheckConfig) -> Verdict {
@@ -523,7 +524,11 @@ fn check_lexicographic(config: &CheckConfig) -> Verdict {
         let p = inst.base.mass_where(|i| inst.reward[i] >= t);
         let q = inst.base.mass_where(|i| inst.reward[i] < t);
         let n = inst.base.len() as f64;
-        let slack = 8.0 * n * EPS;
+        let binary = Instance {
+            base: inst.base.clone(),
+            reward: b.clone(),
+        };
+        let slack = 8.0 * n * EPS + 8.0 * EPS * tilt_log_scale(&binary, *beta);
         let at = |beta: f64| -> Result<f64, String> {
             let pi = tilt(&inst.base, &b, beta).map_err(fail)?.solution.policy;
             tv(&pi, &cond.policy).map_err(fail)

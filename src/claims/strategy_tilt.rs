@@ -281,3 +281,18 @@ pub fn log_view_gap(d: &Dist) -> f64 {
         .map(|i| (d.prob(i).ln() - d.log_prob(i)).abs())
         .fold(0.0, f64::max)
 }
+
+/// The size of the logarithms a tilt at `beta` is assembled from on the outcomes that keep
+/// representable mass: `max |log pi0|` on the support plus the largest exponent
+/// `range/beta` (capped at 1500: beyond `|log pi0| + |exponent| ~ 1490` a probability is below
+/// the subnormal range whatever its rounding). The tilt's probabilities are exact only to
+/// `~4 eps` times this, relatively (the exponents themselves are rounded quotients), so its
+/// normalization is exact only to that, absolutely.
+pub fn tilt_log_scale(inst: &Instance, beta: f64) -> f64 {
+    let max_log = inst
+        .base
+        .support()
+        .fold(0.0f64, |m, i| m.max(inst.base.log_prob(i).abs()));
+    let range = support_max(inst) - support_min(inst);
+    max_log + (range / beta).min(1500.0) + 1.0
+}
