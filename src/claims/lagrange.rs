@@ -193,7 +193,11 @@ fn check_kl_budget(config: &CheckConfig) -> Verdict {
         // Optimality against a feasible competitor.
         let other = feasible_for_budget(inst, &comp.realize(&inst.base), eps)?;
         let e_other = other.expect(&inst.reward).map_err(fail)?;
-        let slack = 1e-12 * range + 16.0 * (n + 2.0) * EPS * reward_scale(inst);
+        let mut slack = 1e-12 * range + 16.0 * (n + 2.0) * EPS * reward_scale(inst);
+        if let Some(beta) = sol.beta {
+            // The tilt's probabilities carry relative rounding ~4 eps tilt_log_scale.
+            slack += 8.0 * EPS * tilt_log_scale(inst, beta) * reward_scale(inst);
+        }
         match sol.beta {
             // E_pi = value - beta KL(pi||pi_beta) - beta (KL(pi_beta||pi0) - KL(pi||pi0)) exactly;
             // the last term is >= -beta |KL(pi_beta||pi0) - eps| for a feasible pi.
@@ -325,15 +329,26 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
         // KL by dKL/dE = 1/beta times that.
         let reward_rounding =
             16.0 * n * EPS * reward_scale(inst) / sol.beta.unwrap_or(f64::INFINITY);
+        // The tilt's probabilities are exact only to ~4 eps tilt_log_scale relatively, which
+        // moves both KLs by that fraction; and a solution whose E overshoots c spends
+        // (E - c)/beta more KL than the exact optimum.
+        let conditioning = match sol.beta {
+            Some(beta) => {
+                8.0 * EPS * tilt_log_scale(inst, beta) * (k_sol + k_other)
+                    + (sol.solution.expected_reward - c).max(0.0) / beta
+            }
+            None => 0.0,
+        };
         dev = dev.worst(Deviation::at_most(
             k_sol,
             k_other,
-            1e-12 * k_sol + rounding + reward_rounding,
+            1e-12 * k_sol + rounding + reward_rounding + conditioning,
         ));
         if let Some(beta) = sol.beta {
             let (gap, terms) = beta_kl_to_tilt(inst, &other, beta);
             let lhs = beta * k_sol + gap;
-            let slack = 1e-12 * (terms + beta * (k_sol + k_other) + (top - c)) + beta * rounding;
+            let slack = 1e-12 * (terms + beta * (k_sol + k_other) + (top - c))
+                + beta * (rounding + conditioning);
             dev = dev.worst(Deviation::at_most(lhs, beta * k_other, slack));
         }
         Ok(dev)
