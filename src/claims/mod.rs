@@ -26,6 +26,7 @@ pub mod pref;
 pub mod quantilizer;
 pub mod runner;
 pub mod strategy;
+pub mod strategy_tilt;
 
 pub use runner::{
     check_model, check_theorem, find_counterexample, CheckConfig, Deviation, Verdict,

@@ -23,7 +23,10 @@
 //! non-negative, so nothing cancels: the KL keeps full relative accuracy even when it is
 //! `1e-300` (beta huge) or when the mass piles up on an argmax of base probability
 //! `1 - 1e-15` (beta tiny), where the textbook `E_pi[r]/beta - log Z` loses every digit. `f` and
-//! `expm1` are evaluated by their Taylor series for `|d| < 1/2`.
+//! `expm1` are evaluated by their Taylor series for `|d| < 1/2`. In fact `Z` is formed relative
+//! to the mode of the tilt (the outcome of largest tilted mass) rather than to `r*`, so that the
+//! mode's `d`, tiny when the tilt barely moves the base, is not swamped by the rounding of
+//! `log Z` (one cheap extra pass without `exp`).
 
 use super::Solution;
 use crate::dist::{check_reward, Dist};
@@ -115,6 +118,93 @@ fn support_min(base: &Dist, reward: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// The reward `r(k)` at the mode `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome
+/// of largest tilted mass). The key is evaluated as `log pi0 + r/beta` when `beta >= 1` and as
+/// `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so neither `r/beta` nor
+/// `beta log pi0` can overflow.
+fn mode_reward(lp: &[f64], reward: &[f64], r_max: f64, beta: f64) -> f64 {
+    let (mut best, mut arg) = (f64::NEG_INFINITY, None);
+    for (i, (l, r)) in lp.iter().zip(reward).enumerate() {
+        if *l == f64::NEG_INFINITY {
+            continue;
+        }
+        let key = if beta >= 1.0 {
+            l + r / beta
+        } else {
+            beta * l + r
+        };
+        if key > best || arg.is_none() {
+            (best, arg) = (key, Some(i));
+        }
+    }
+    arg.map_or(r_max, |k| reward[k])
+}
+
+/// Pass 1 of a tilt evaluation: fills `q` with `pi0(x) e^{v(x)}`, `v = (r - r_mode)/beta` (the
+/// reward difference is formed first, so `v` is exact to rounding relative to itself), and
+/// returns `(z, log z)` with `z = sum q`. `q = pi0 e^v` is a product (relative error ~2 eps)
+/// rather than `exp(log pi0 + v)`, whose argument carries an absolute error `eps |log pi0|`.
+///
+/// For `|w - c| < ln 2`, `q - pi0 = pi0 expm1(w - c)` is formed without cancellation, so
+/// `log z = log1p(sum (q - pi0))` keeps full relative accuracy when `z` is within `1e-16` of 1;
+/// when `z` is small, `log z = ln(sum q)` does. With `c` the mode's `w`, the mode's term is
+/// exactly `pi0(mode)` and `q <= pi0(mode) <= 1` everywhere, so nothing overflows.
+fn unnormalized_tilt(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    r_mode: f64,
+    beta: f64,
+    q: &mut Vec<f64>,
+) -> (f64, f64) {
+    q.clear();
+    q.resize(p.len(), 0.0);
+    let (mut z_sum, mut z_m1) = (BlockSum::new(), BlockSum::new());
+    for i in 0..p.len() {
+        if p[i] > 0.0 {
+            let v = (reward[i] - r_mode) / beta;
+            let (qi, dq) = if v.abs() < std::f64::consts::LN_2 {
+                let dq = p[i] * v.exp_m1();
+                (p[i] + dq, dq)
+            } else {
+                let qi = if p[i] >= f64::MIN_POSITIVE && v < 700.0 {
+                    p[i] * v.exp()
+                } else {
+                    (lp[i] + v).exp()
+                };
+                (qi, qi - p[i])
+            };
+            q[i] = qi;
+            z_sum.add(qi);
+            z_m1.add(dq);
+        }
+    }
+    let z = z_sum.value();
+    let log_z = if z > 0.5 {
+        z_m1.value().ln_1p()
+    } else if z > 1e-280 {
+        z.ln()
+    } else {
+        // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear
+        // weights have lost relative precision, so take log z from the log view of pi0.
+        log_space_log_z(lp, reward, r_mode, beta)
+    };
+    (z, log_z)
+}
+
+/// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities (max, then a sum of
+/// `exp` of non-positive numbers).
+fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, beta: f64) -> f64 {
+    let term = |i: usize| lp[i] + (reward[i] - r_mode) / beta;
+    let support = || (0..lp.len()).filter(|&i| lp[i] > f64::NEG_INFINITY);
+    let m = support().map(term).fold(f64::NEG_INFINITY, f64::max);
+    let mut s = BlockSum::new();
+    for i in support() {
+        s.add((term(i) - m).exp());
+    }
+    m + s.value().ln()
+}
+
 /// One evaluation of the tilt at `beta`. `q` is scratch space (resized to `n`); when `out` is
 /// given, the normalized policy and its logarithm are written there.
 fn tilt_stats(
@@ -127,45 +217,22 @@ fn tilt_stats(
 ) -> TiltStats {
     let p = base.probs();
     let lp = base.log_probs();
-    q.clear();
-    q.resize(p.len(), 0.0);
-    // Pass 1: unnormalized tilt q = pi0 e^w with both Z = sum q and Z - 1 = sum (q - pi0).
-    // For w > -ln 2, q - pi0 = pi0 expm1(w) is formed without cancellation; since every term of
-    // Z - 1 is <= 0, log Z = log1p(Z - 1) keeps full relative accuracy when Z is within 1e-16
-    // of 1 (beta huge). When Z is small (mass piles on a rare argmax), log Z = ln(sum q) does.
-    let (mut z_sum, mut z_m1) = (BlockSum::new(), BlockSum::new());
-    for i in 0..p.len() {
-        if p[i] > 0.0 {
-            let w = (reward[i] - r_max) / beta;
-            let (qi, dq) = if w > -std::f64::consts::LN_2 {
-                let dq = p[i] * w.exp_m1();
-                (p[i] + dq, dq)
-            } else {
-                let qi = (lp[i] + w).exp();
-                (qi, qi - p[i])
-            };
-            q[i] = qi;
-            z_sum.add(qi);
-            z_m1.add(dq);
-        }
-    }
-    let z = z_sum.value();
-    let log_z = if z > 0.5 {
-        z_m1.value().ln_1p()
-    } else {
-        z.ln()
-    };
+    // Pass 1 relative to the mode (the outcome of largest tilted mass), so that the mode's log
+    // density ratio `d` is formed as `-log1p(small)`, without the absolute rounding error of a
+    // difference `w - log Z` of O(1) numbers (which would swamp a KL of, say, 1e-170).
+    let r_mode = mode_reward(lp, reward, r_max, beta);
+    let (z, log_z) = unnormalized_tilt(p, lp, reward, r_mode, beta, q);
     // Pass 2: normalize, accumulate F, e, the reward gap; write the policy.
     let (mut f_sum, mut e_sum, mut gap) = (BlockSum::new(), BlockSum::new(), BlockSum::new());
+    let mut mode_offset = BlockSum::new();
     for i in 0..p.len() {
         if p[i] == 0.0 {
             continue;
         }
-        let w = (reward[i] - r_max) / beta;
-        let d = w - log_z;
-        // When the unnormalized weight underflowed (pi0 tiny and w very negative) the
-        // normalized mass may still be representable: form it from the log ratio instead.
-        let pi = if q[i] > 0.0 {
+        let d = (reward[i] - r_mode) / beta - log_z;
+        // q/z, unless q underflowed: then pi0 e^d, which is representable whenever the true
+        // probability is (the unnormalized q can underflow when z is tiny).
+        let pi = if q[i] >= f64::MIN_POSITIVE {
             q[i] / z
         } else {
             (lp[i] + d).exp()
@@ -184,6 +251,7 @@ fn tilt_stats(
         }
         if pi > 0.0 {
             gap.add(pi * (r_max - reward[i]));
+            mode_offset.add(pi * (reward[i] - r_mode));
         }
         if let Some((probs, logs)) = out.as_mut() {
             probs[i] = pi;
@@ -197,17 +265,20 @@ fn tilt_stats(
     let (f, e) = (f_sum.value(), e_sum.value());
     let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
     let mean_gap = gap.value().max(0.0);
-    // Pass 3: variance about the mean, two-pass for accuracy.
+    // Pass 3: variance about the mean, two-pass, centred at the mode: where the tilt sits on the
+    // mode's reward class, `E - r_mode` is tiny and accurate, so a variance of 1e-250 is not
+    // swamped by the rounding of `r* - E` (absolute ~eps).
+    let offset = mode_offset.value();
     let mut var = BlockSum::new();
     for i in 0..p.len() {
         if q[i] > 0.0 {
-            let dev = (r_max - reward[i]) - mean_gap;
+            let dev = (reward[i] - r_mode) - offset;
             var.add(q[i] * dev * dev);
         }
     }
     TiltStats {
         r_max,
-        log_z,
+        log_z: (r_mode - r_max) / beta + log_z,
         kl,
         mean_gap,
         variance: var.value(),
@@ -384,6 +455,20 @@ fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result
     }
 }
 
+/// `ln(a/b)` for positive `a`, `b`, as `log1p((a - b)/b)` when `a/b` is within `[1/2, 2]`:
+/// relative accuracy near `a = b` even when `|ln a|` is large (`ln a - ln b` there has absolute
+/// error `eps |ln a|`, e.g. `1e-13` at `a = 1e-243`, which is the whole dynamic range of a KL
+/// that saturates near `-log pi0(A)`). Elsewhere `ln a - ln b`, which never over- or
+/// underflows.
+fn log_ratio(a: f64, b: f64) -> f64 {
+    let rel = (a - b) / b;
+    if (-0.5..=1.0).contains(&rel) {
+        rel.ln_1p()
+    } else {
+        a.ln() - b.ln()
+    }
+}
+
 /// `max E_pi[r] s.t. KL(pi||pi0) <= eps` (claim `lagrange.kl-budget`).
 ///
 /// Uses `kl.monotone`: `KL(pi_beta||pi0)` increases strictly in `1/beta` from 0 to
@@ -421,15 +506,15 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     let spread = r_max - support_min(base, reward);
     let var0 = base.variance(reward)?;
     let mut scratch = Vec::new();
-    let target = eps.ln();
     let mut g = |u: f64| -> Result<(f64, f64)> {
-        let beta = spread * (-u).exp();
+        // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
+        let beta = (spread * (-u).exp()).max(f64::MIN_POSITIVE);
         let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
         if s.kl <= 0.0 {
             return Ok((f64::NEG_INFINITY.max(-1e300), 2.0));
         }
         let dkl = s.variance / (beta * beta);
-        Ok((s.kl.ln() - target, dkl / s.kl))
+        Ok((log_ratio(s.kl, eps), dkl / s.kl))
     };
     // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) gives the starting point.
     let start = (0.5 * (2.0 * eps / var0 * spread * spread).ln()).clamp(-U_MAX, U_MAX);
@@ -492,9 +577,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         )));
     }
     let base_sol = base_solution(base, reward)?;
-    // A reward constant on the support makes pi0 optimal for every feasible c (its computed
-    // mean may round one ulp below max r, which must not send the solver after a multiplier).
-    if c <= base_sol.expected_reward || support_min(base, reward) == r_max {
+    if c <= base_sol.expected_reward {
         return Ok(RewardTarget {
             solution: base_sol,
             beta: None,
@@ -508,22 +591,51 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
             regime: TargetRegime::Boundary,
         });
     }
+    // A reward constant on the support makes pi0 optimal for every feasible c below max r (its
+    // computed mean may round one ulp below max r, which must not send the solver after a
+    // multiplier that does not exist).
+    if support_min(base, reward) == r_max {
+        return Ok(RewardTarget {
+            solution: base_sol,
+            beta: None,
+            regime: TargetRegime::Unconstrained,
+        });
+    }
     let spread = r_max - support_min(base, reward);
     let var0 = base.variance(reward)?;
-    let target_gap = (r_max - c).ln();
+    let target_gap = r_max - c;
     let mut scratch = Vec::new();
     let mut g = |u: f64| -> Result<(f64, f64)> {
-        let beta = spread * (-u).exp();
+        // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
+        let beta = (spread * (-u).exp()).max(f64::MIN_POSITIVE);
         let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
         if s.mean_gap <= 0.0 {
             return Ok((1e300, 1.0));
         }
         // d/du ln(r* - E) = -(dE/du)/(r* - E), dE/du = Var(r)/beta.
-        Ok((target_gap - s.mean_gap.ln(), s.variance / beta / s.mean_gap))
+        Ok((
+            log_ratio(target_gap, s.mean_gap),
+            s.variance / beta / s.mean_gap,
+        ))
     };
     // Linear response E ~ E0 + Var0/beta gives the starting point.
     let start = ((c - base_sol.expected_reward) / var0 * spread).ln();
-    let beta = solve_in_u(&mut g, start, spread)?;
+    let e0 = base_sol.expected_reward;
+    let beta = match solve_in_u(&mut g, start, spread) {
+        Ok(beta) => beta,
+        // c exceeds E0 by a rounding-level amount, below what the tilt's own evaluation of E
+        // resolves: the linear response E = E0 + Var0/beta (whose next term is O(beta^-2),
+        // here below rounding) gives the multiplier.
+        Err(e) => {
+            let rounding = 64.0 * reward.len() as f64 * f64::EPSILON * (r_max.abs() + spread);
+            let beta = var0 / (c - e0);
+            if c - e0 <= rounding && beta.is_finite() {
+                beta
+            } else {
+                return Err(e);
+            }
+        }
+    };
     let t = assemble(base, reward, beta, &mut Vec::new());
     Ok(RewardTarget {
         solution: t.solution,
@@ -555,6 +667,110 @@ mod tests {
         let t = tilt(&base, &[1.0, 0.0], 1e-3)?;
         let want = -(-1e-15f64).ln_1p(); // e^{-1000} corrections are far below rounding
         assert!((t.solution.kl - want).abs() <= 4.0 * f64::EPSILON * want);
+        Ok(())
+    }
+
+    #[test]
+    fn kl_keeps_relative_accuracy_when_the_argmax_is_rare() -> Result<()> {
+        // pi0 = (1, p) with p = 1e-170, r = (-1, 0), beta = 1/lambda: the tilt moves mass p to
+        // p e^lambda / (1 + p (e^lambda - 1)), and to first order in p,
+        // KL = p (1 + (lambda - 1) e^lambda) (the O(p^2) terms are ~1e-340); the bracket is
+        // sum_{k>=2} (k-1) lambda^k / k!, summed term by term (all positive, no cancellation).
+        let p = 1e-170;
+        let base = Dist::new(vec![1.0, p])?;
+        // A sweep: before Z was formed relative to the mode, about one lambda in ten gave KL = 0.
+        for k in 0..200 {
+            let lambda = 0.01 * 1.04f64.powi(k);
+            let t = tilt(&base, &[-1.0, 0.0], 1.0 / lambda)?;
+            let (mut term, mut bracket) = (lambda, 0.0);
+            for k in 2..400 {
+                term *= lambda / k as f64;
+                bracket += (k - 1) as f64 * term;
+            }
+            let want = p * bracket;
+            assert!(
+                (t.solution.kl - want).abs() <= 1e-13 * want,
+                "lambda {lambda}: {} vs {want}",
+                t.solution.kl
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn representable_mass_survives_underflow_of_the_unnormalized_tilt() -> Result<()> {
+        // pi0 = (1, 1e-136), r = (-2, 1), beta = 1/300: Z = 1e-136 + e^{-900} and
+        // pi_beta(0) = e^{-900} / 1e-136 = e^{-900 + 313.15...} ~ 1e-255, a normal double, while
+        // the unnormalized e^{-900} underflows.
+        let base = Dist::new(vec![1.0, 1e-136])?;
+        let t = tilt(&base, &[-2.0, 1.0], 1.0 / 300.0)?;
+        let want_log = -900.0 - (1e-136f64).ln(); // log(1 + e^{-900}/1e-136) is ~1e-255
+        let got = t.solution.policy.log_prob(0);
+        assert!(t.solution.policy.prob(0) > 0.0);
+        assert!(
+            (got - want_log).abs() <= 1e-12 * want_log.abs(),
+            "{got} vs {want_log}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn variance_keeps_relative_accuracy_when_the_tilt_sits_below_r_max() -> Result<()> {
+        // pi0 = (0.18, 0.82, 1e-250), r = (-1, -1, 0), beta = 1: pi(2) = 1e-250 e / (1 + 1e-250 e)
+        // = 1e-250 e to double precision, and Var = pi(2)(1 - pi(2)) * 1^2 = 1e-250 e.
+        let base = Dist::new(vec![0.18, 0.82, 1e-250])?;
+        let t = tilt(&base, &[-1.0, -1.0, 0.0], 1.0)?;
+        let want = 1e-250 * std::f64::consts::E;
+        assert!(
+            (t.reward_variance - want).abs() <= 1e-14 * want,
+            "{}",
+            t.reward_variance
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn reward_target_a_rounding_level_above_the_base_mean() -> Result<()> {
+        // c = E0 + 1e-12 (c - E0): c sits an ulp or so above E0, below what the tilt's E
+        // resolves; the answer is the tilt at beta = Var0/(c - E0), whose E rounds to c.
+        let base = Dist::new(vec![
+            4.5654021865803847e-11,
+            0.00013481217350232448,
+            0.9998651877808435,
+            0.0,
+        ])?;
+        let r = [0.0, 0.24612965402874465, 2.2150628033237143, 0.0];
+        let e0 = base.expect(&r)?;
+        let c = e0 + 1.0164258062320936e-12 * (2.2150628033237143 - e0);
+        assert!(c > e0);
+        let s = reward_target(&base, &r, c)?;
+        assert_eq!(s.regime, TargetRegime::Interior);
+        assert!((s.solution.expected_reward - c).abs() <= 4.0 * f64::EPSILON * c);
+        Ok(())
+    }
+
+    #[test]
+    fn a_subnormal_mode_keeps_its_mass() -> Result<()> {
+        // The argmax has base mass 8e-312 (subnormal, ~40 bits, normalized from weights so the
+        // log view is more precise than the linear one); beta = 1/300 and a gap of 3 leave the
+        // others at ~e^{-900 + 716} ~ 1e-80, so pi(argmax) = 1 to double precision.
+        let base = Dist::from_weights(vec![2.4e-311, 3.0])?;
+        let t = tilt(&base, &[2.0, -1.0], 1.0 / 300.0)?;
+        assert_eq!(t.solution.policy.prob(0), 1.0);
+        Ok(())
+    }
+
+    #[test]
+    fn kl_budget_with_a_small_spread_and_a_rare_argmax() -> Result<()> {
+        // Spread 0.0034 and pi0(argmax) = 1.2e-302: the multiplier search must not try
+        // beta = spread * e^{-745} = 0. At eps = (1 - 3e-6) * (-log pi0(A)) it binds.
+        let base = Dist::new(vec![1.0, 1.2486971241230819e-302, 0.0])?;
+        let r = [-0.23093468712711396, -0.22757135034630163, 1.0];
+        let k = base.neg_log_mass_where(|i| i == 1);
+        let eps = 0.999997 * k;
+        let b = kl_budget(&base, &r, eps)?;
+        assert_eq!(b.regime, BudgetRegime::Binding);
+        assert!((b.solution.kl - eps).abs() <= 1e-12 * eps);
         Ok(())
     }
 
