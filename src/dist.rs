@@ -213,7 +213,7 @@ impl Dist {
 
     /// `E_p[f] = sum_i p_i f_i` over the support (entries of `f` off the support are ignored, so
     /// they may be anything, including infinite). Compensated summation.
-    pub fn expect(&self, f: &[f64]) -> Result<f64> {
+    pub fn expectation(&self, f: &[f64]) -> Result<f64> {
         require_same_len("distribution", self.len(), "function", f.len())?;
         let mut s = CompensatedSum::new();
         for (p, x) in self.p.iter().zip(f) {
@@ -226,7 +226,7 @@ impl Dist {
 
     /// `Var_p[f]`, computed in two passes (mean first), over the support.
     pub fn variance(&self, f: &[f64]) -> Result<f64> {
-        let m = self.expect(f)?;
+        let m = self.expectation(f)?;
         let mut s = CompensatedSum::new();
         for (p, x) in self.p.iter().zip(f) {
             if *p > 0.0 {

@@ -83,7 +83,7 @@ fn reweighting_identity_detects_a_policy_that_looks_at_v() {
     .expect("valid");
     let reg = t.regression().expect("regression");
     let pi = Dist::new(vec![0.2, 0.8]).expect("valid");
-    let direct = pi.expect(&t.truth).expect("expectation");
+    let direct = pi.expectation(&t.truth).expect("expectation");
     let via_m: f64 = reg.iter().map(|(_, _, m)| m).sum::<f64>();
     assert!((direct - via_m).abs() > 0.1);
 }

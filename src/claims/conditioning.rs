@@ -129,7 +129,7 @@ fn check_uniform_maxent(config: &CheckConfig) -> Verdict {
             w[0] = 1.0;
         }
         let pi = Dist::from_weights(w).map_err(err)?;
-        let c = pi.expect(reward).map_err(err)?;
+        let c = pi.expectation(reward).map_err(err)?;
         let scale = reward.iter().fold(0.0f64, |m, r| m.max(r.abs()));
         let inst = Instance {
             base: base.clone(),

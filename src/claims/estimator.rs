@@ -126,12 +126,12 @@ fn check_unbiased(config: &CheckConfig) -> Verdict {
                 }
             })
             .collect();
-        let floor = 1.0 + pi.expect(&abs_l).map_err(err)?;
+        let floor = 1.0 + pi.expectation(&abs_l).map_err(err)?;
         let missing = base.mass_where(|x| !pi.in_support(x));
         let mut dev = Deviation::close(m1.mean, kl, 1e-12, floor);
         dev = dev.worst(Deviation::close(m3.mean, kl - missing, 1e-12, floor));
         let remainder: Vec<f64> = abs_l.iter().map(|a| a.powi(3) * a.exp() / 6.0).collect();
-        let bound = pi.expect(&remainder).map_err(err)?;
+        let bound = pi.expectation(&remainder).map_err(err)?;
         dev = dev.worst(Deviation::at_most(
             (kl - missing - m2.mean).abs(),
             bound,

@@ -212,7 +212,7 @@ fn check_reweighting(config: &CheckConfig) -> Verdict {
                 .zip(&class_mass)
                 .map(|((_, _, m), w)| w.value() * m),
         );
-        let direct = pi.expect(&t.truth).map_err(s)?;
+        let direct = pi.expectation(&t.truth).map_err(s)?;
         Ok(dev.worst(Deviation::close(direct, via_m, 1e-13, scale_of(&t.truth))))
     })
 }
@@ -245,7 +245,7 @@ pub struct Comparison {
 /// raise `E[U]` (proxy constant on the support).
 pub fn compare_at_equal_proxy(t: &JointTable, n: u64) -> Result<Option<Comparison>, String> {
     let bon = t.evaluate(Optimizer::BestOfN { n }).map_err(s)?;
-    let e0 = t.base.expect(&t.proxy).map_err(s)?;
+    let e0 = t.base.expectation(&t.proxy).map_err(s)?;
     if !(bon.expected_proxy > e0) {
         return Ok(None);
     }
@@ -767,7 +767,7 @@ fn check_gao_forms(config: &CheckConfig) -> Verdict {
             d_bon * (bound - beta * d_bon) <= bound * d_bon,
         ));
         let t = solve::tilt(&inst.base, &inst.reward, *b).map_err(s)?;
-        let gain = t.solution.expected_reward - inst.base.expect(&inst.reward).map_err(s)?;
+        let gain = t.solution.expected_reward - inst.base.expectation(&inst.reward).map_err(s)?;
         let s2 = crate::goodhart::frontier::variance_proxy(&inst.base, &inst.reward).map_err(s)?;
         let transport = (2.0 * s2 * t.solution.kl).sqrt();
         // The gain is a difference of two means: absolute rounding ~ 4 eps max|r| on top.
@@ -796,7 +796,7 @@ fn check_frontier(config: &CheckConfig) -> Verdict {
         let pi = Dist::from_log_weights(&w).map_err(s)?;
         let eps = crate::divergence::kl(&pi, &inst.base).map_err(s)?;
         let r = true_utility_range(&inst.base, &inst.reward, eps).map_err(s)?;
-        let e = pi.expect(&inst.reward).map_err(s)?;
+        let e = pi.expectation(&inst.reward).map_err(s)?;
         let scale = scale_of(&inst.reward);
         let hi = solve::kl_budget(&inst.base, &inst.reward, eps).map_err(s)?;
         let mut dev = Deviation::at_most(e, r.high, 1e-10 * scale)

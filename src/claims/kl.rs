@@ -121,7 +121,7 @@ $\\alpha \\log \\sum_x e^{r(x)/\\alpha}$; the objective equals $E_\\pi[r] - \\al
 }
 
 fn objective(inst: &Instance, pi: &Dist, beta: f64) -> Result<f64, String> {
-    let e = pi.expect(&inst.reward).map_err(fail)?;
+    let e = pi.expectation(&inst.reward).map_err(fail)?;
     let k = kl(pi, &inst.base).map_err(fail)?;
     Ok(e - beta * k)
 }
@@ -199,7 +199,7 @@ fn check_gap(config: &CheckConfig) -> Verdict {
     check_theorem(config, strat, |(inst, beta, comp)| {
         let t = tilt(&inst.base, &inst.reward, *beta).map_err(fail)?;
         let pi = comp.realize(&inst.base);
-        let e_pi = pi.expect(&inst.reward).map_err(fail)?;
+        let e_pi = pi.expectation(&inst.reward).map_err(fail)?;
         let kl_pi = kl(&pi, &inst.base).map_err(fail)?;
         let lhs = t.objective() - (e_pi - beta * kl_pi);
         let (rhs, rhs_terms) = beta_kl_to_tilt(inst, &pi, *beta);
@@ -653,7 +653,7 @@ fn check_maxent(config: &CheckConfig) -> Verdict {
         let tol = 32.0 * n * EPS * (r_scale + alpha * n.ln());
         dev = dev.worst(within(m.value, top + alpha * lse, 0.0, tol));
         let other = comp.realize(&uniform);
-        let e = other.expect(reward).map_err(fail)?;
+        let e = other.expectation(reward).map_err(fail)?;
         let h = entropy(&other);
         let kl_u = kl(&other, &uniform).map_err(fail)?;
         let via_entropy = e + alpha * h;

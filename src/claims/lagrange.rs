@@ -192,7 +192,7 @@ fn check_kl_budget(config: &CheckConfig) -> Verdict {
         }
         // Optimality against a feasible competitor.
         let other = feasible_for_budget(inst, &comp.realize(&inst.base), eps)?;
-        let e_other = other.expect(&inst.reward).map_err(fail)?;
+        let e_other = other.expectation(&inst.reward).map_err(fail)?;
         let mut slack = 1e-12 * range + 16.0 * (n + 2.0) * EPS * reward_scale(inst);
         if let Some(beta) = sol.beta {
             // The tilt's probabilities carry relative rounding ~4 eps tilt_log_scale.
@@ -216,7 +216,7 @@ fn check_kl_budget(config: &CheckConfig) -> Verdict {
 /// A reward target from a fraction `f` of the way from `E_pi0[r]` to `max r`: exactly `max r`
 /// when `f = 1`, beyond it when `f > 1`, and below `E_pi0[r]` when `below` is set.
 fn target_from(inst: &Instance, f: f64, below: bool) -> Result<f64, String> {
-    let e0 = inst.base.expect(&inst.reward).map_err(fail)?;
+    let e0 = inst.base.expectation(&inst.reward).map_err(fail)?;
     let top = support_max(inst);
     let range = top - support_min(inst);
     Ok(if below {
@@ -236,14 +236,14 @@ fn feasible_for_target(inst: &Instance, comp: &Competitor, c: f64) -> Result<(Di
     let a = argmax_mask(inst);
     let cond = inst.base.condition(|i| a[i]).map_err(fail)?;
     let pi = comp.realize(&inst.base);
-    let e = pi.expect(&inst.reward).map_err(fail)?;
+    let e = pi.expectation(&inst.reward).map_err(fail)?;
     if e >= c {
         return Ok((pi, e));
     }
     let top = support_max(inst);
     let t = ((c - e) / (top - e) * (1.0 + 1e-12)).min(1.0);
     let mixed = mix(&pi, &cond, t)?;
-    let e_mixed = mixed.expect(&inst.reward).map_err(fail)?;
+    let e_mixed = mixed.expectation(&inst.reward).map_err(fail)?;
     if e_mixed >= c {
         Ok((mixed, e_mixed))
     } else {
@@ -273,7 +273,7 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
     check_theorem(config, strat, |(inst, f, below, comp)| {
         let c = target_from(inst, *f, *below)?;
         let top = support_max(inst);
-        let e0 = inst.base.expect(&inst.reward).map_err(fail)?;
+        let e0 = inst.base.expectation(&inst.reward).map_err(fail)?;
         let n = inst.base.len() as f64;
         let res = reward_target(&inst.base, &inst.reward, c);
         if c > top {

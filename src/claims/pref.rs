@@ -438,7 +438,7 @@ fn check_forward_kl(config: &CheckConfig) -> Verdict {
         if let Some(other) = competitor(&inst.base, raw) {
             let j = s.objective();
             let d_other = divergence::reverse_kl(&other, &inst.base).map_err(err)?;
-            let j_other = other.expect(&inst.reward).map_err(err)? - gamma * d_other;
+            let j_other = other.expectation(&inst.reward).map_err(err)? - gamma * d_other;
             let scale = 1.0 + j.abs() + sup(&inst.reward);
             dev = dev.worst(Deviation::at_most(j_other, j, 1e-12 * scale));
         }
@@ -577,7 +577,7 @@ fn check_fdiv(config: &CheckConfig) -> Verdict {
             let scale = 1.0 + j.abs() + sup(&inst.reward);
             let value = |p: &Dist| -> Result<f64, String> {
                 let d = crate::solve::fdiv::divergence_value(p, &inst.base, *div).map_err(err)?;
-                Ok(p.expect(&inst.reward).map_err(err)? - beta * d)
+                Ok(p.expectation(&inst.reward).map_err(err)? - beta * d)
             };
             dev = dev.worst(Deviation::at_most(value(&other)?, j, 1e-12 * scale));
             let mix: Vec<f64> = (0..pi.len())

@@ -67,8 +67,12 @@ fn check_cost(config: &CheckConfig) -> Verdict {
     });
     check_theorem(config, strat, |(inst, q, cost)| {
         let s = solve(inst, *q)?;
-        let e_q = s.solution.policy.expect(cost).map_err(|e| e.to_string())?;
-        let e_0 = inst.base.expect(cost).map_err(|e| e.to_string())?;
+        let e_q = s
+            .solution
+            .policy
+            .expectation(cost)
+            .map_err(|e| e.to_string())?;
+        let e_0 = inst.base.expectation(cost).map_err(|e| e.to_string())?;
         let cap = e_0 / q;
         Ok(Deviation::at_most(e_q, cap, 1e-13 * cap))
     })

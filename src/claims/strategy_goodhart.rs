@@ -58,7 +58,10 @@ pub fn resolve(table: &JointTable, pick: Pick) -> Result<Optimizer, String> {
         Pick::Quantilize(q) => Optimizer::Quantilize { q },
         Pick::KlBudget(eps) => Optimizer::KlBudget { eps },
         Pick::TargetFraction(f) => {
-            let e0 = table.base.expect(&table.proxy).map_err(|e| e.to_string())?;
+            let e0 = table
+                .base
+                .expectation(&table.proxy)
+                .map_err(|e| e.to_string())?;
             let top = support
                 .iter()
                 .map(|i| table.proxy[*i])

@@ -199,8 +199,8 @@ impl AdditiveModel {
     /// The tilt of the joint law by `U / beta`.
     pub fn tilt(&self, beta: f64) -> Result<AdditivePoint> {
         let (v, x) = self.tilts(beta)?;
-        let v0 = self.truth.base.expect(&self.truth.values)?;
-        let x0 = self.error.base.expect(&self.error.values)?;
+        let v0 = self.truth.base.expectation(&self.truth.values)?;
+        let x0 = self.error.base.expectation(&self.error.values)?;
         let true_gain = v.solution.expected_reward - v0;
         Ok(AdditivePoint {
             beta,
@@ -252,7 +252,7 @@ pub struct KlForGain {
 /// See [`KlForGain`]. Errors: `gain` not positive or not reachable on the grid.
 pub fn kl_for_gain(grid: &Grid, gain: f64) -> Result<KlForGain> {
     require_positive("gain", gain)?;
-    let m0 = grid.base.expect(&grid.values)?;
+    let m0 = grid.base.expectation(&grid.values)?;
     let target = solve::reward_target(&grid.base, &grid.values, m0 + gain)?;
     let top = grid.values.len() - 1;
     let t = grid.values[top];
@@ -275,6 +275,6 @@ pub fn kl_for_gain(grid: &Grid, gain: f64) -> Result<KlForGain> {
     Ok(KlForGain {
         min_kl: target.solution.kl,
         construction_kl: crate::divergence::kl(&p, &grid.base)?,
-        construction_gain: p.expect(&grid.values)? - m0,
+        construction_gain: p.expectation(&grid.values)? - m0,
     })
 }

@@ -57,7 +57,7 @@ pub fn true_utility_range(base: &Dist, truth: &[f64], eps: f64) -> Result<TrueUt
     let s2 = variance_proxy(base, truth)?;
     Ok(TrueUtilityRange {
         eps,
-        base_mean: base.expect(truth)?,
+        base_mean: base.expectation(truth)?,
         low,
         high,
         pinsker: (hi_v - lo_v) * (eps / 2.0).sqrt(),
@@ -125,7 +125,7 @@ fn proxy_at(base: &Dist, centred: &[f64], lambda: f64, scratch: &mut Vec<f64>) -
 /// `p >= 1e-320`.
 pub fn variance_proxy(base: &Dist, truth: &[f64]) -> Result<f64> {
     check_reward(base, truth)?;
-    let mean = base.expect(truth)?;
+    let mean = base.expectation(truth)?;
     let centred: Vec<f64> = truth.iter().map(|v| v - mean).collect();
     let var = base.variance(truth)?;
     let range = base.support().map(|i| centred[i].abs()).fold(0.0, f64::max);

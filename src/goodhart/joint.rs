@@ -91,7 +91,7 @@ impl JointTable {
         let s = self.optimize(optimizer)?;
         Ok(ProxyTrue {
             expected_proxy: s.expected_reward,
-            expected_true: s.policy.expect(&self.truth)?,
+            expected_true: s.policy.expectation(&self.truth)?,
             kl: s.kl,
         })
     }

@@ -92,7 +92,7 @@ impl LogLinearClass {
             .map(|x| pi.log_prob(x) - self.base.log_prob(x))
             .collect();
         let kl = super::fdiv::kl_from_log_ratios(&self.base, &ratios);
-        Ok(pi.expect(reward)? - beta * kl)
+        Ok(pi.expectation(reward)? - beta * kl)
     }
 
     fn moments(&self, reward: &[f64], beta: f64, theta: &[f64]) -> Result<Moments> {

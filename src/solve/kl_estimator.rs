@@ -115,7 +115,7 @@ pub fn moments_of(policy: &Dist, base: &Dist, g: impl Fn(f64) -> f64) -> Result<
             }
         })
         .collect();
-    let mean = policy.expect(&values)?;
+    let mean = policy.expectation(&values)?;
     if !mean.is_finite() {
         return Ok(EstimatorMoments {
             mean: f64::INFINITY,
@@ -149,7 +149,7 @@ pub fn loss_gradient(logits: &[f64], base: &Dist, k: Estimator) -> Result<Vec<f6
     let kd: Vec<f64> = (0..pi.len())
         .map(|x| k.derivative(log_ratio(&pi, base, x)))
         .collect();
-    let mean = pi.expect(&kd)?;
+    let mean = pi.expectation(&kd)?;
     Ok((0..pi.len()).map(|j| pi.prob(j) * (mean - kd[j])).collect())
 }
 
@@ -175,7 +175,7 @@ pub fn surrogate_loss(
 pub fn reverse_kl_gradient(logits: &[f64], base: &Dist) -> Result<Vec<f64>> {
     let pi = Dist::from_log_weights(logits)?;
     let a: Vec<f64> = (0..pi.len()).map(|x| -log_ratio(&pi, base, x)).collect();
-    let kl = pi.expect(&a)?;
+    let kl = pi.expectation(&a)?;
     Ok((0..pi.len()).map(|j| pi.prob(j) * (a[j] - kl)).collect())
 }
 

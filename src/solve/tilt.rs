@@ -416,7 +416,7 @@ const U_MAX: f64 = 745.0;
 fn base_solution(base: &Dist, reward: &[f64]) -> Result<Solution> {
     Ok(Solution {
         policy: base.clone(),
-        expected_reward: base.expect(reward)?,
+        expected_reward: base.expectation(reward)?,
         kl: 0.0,
     })
 }
@@ -740,7 +740,7 @@ mod tests {
             0.0,
         ])?;
         let r = [0.0, 0.24612965402874465, 2.2150628033237143, 0.0];
-        let e0 = base.expect(&r)?;
+        let e0 = base.expectation(&r)?;
         let c = e0 + 1.0164258062320936e-12 * (2.2150628033237143 - e0);
         assert!(c > e0);
         let s = reward_target(&base, &r, c)?;
