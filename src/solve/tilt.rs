@@ -163,7 +163,13 @@ fn tilt_stats(
         }
         let w = (reward[i] - r_max) / beta;
         let d = w - log_z;
-        let pi = q[i] / z;
+        // When q underflowed (or lost precision as a subnormal) while pi = q / z is still
+        // representable (z tiny: the argmax has base mass like 1e-300), form pi in log space.
+        let pi = if q[i] >= f64::MIN_POSITIVE {
+            q[i] / z
+        } else {
+            (lp[i] + d).exp()
+        };
         q[i] = pi;
         if d.abs() < 0.5 {
             let (f, e) = f_and_expm1_series(d);
@@ -547,6 +553,20 @@ mod tests {
         let t = tilt(&base, &[1.0, 0.0], 1e-3)?;
         let want = -(-1e-15f64).ln_1p(); // e^{-1000} corrections are far below rounding
         assert!((t.solution.kl - want).abs() <= 4.0 * f64::EPSILON * want);
+        Ok(())
+    }
+
+    #[test]
+    fn policy_survives_underflow_of_the_unnormalized_tilt() -> Result<()> {
+        // Argmax of base mass 1e-300; at beta = 1/1300 the unnormalized weight of outcome 0,
+        // 0.5 e^{-1300}, underflows, but Z ~ 0.5 e^{-650} so pi_0 ~ 1e-283 is representable.
+        // Equal base masses give pi_0 / pi_1 = e^{(r_0 - r_1)/beta} = e^{-650} exactly.
+        let base = Dist::new(vec![0.5, 0.5, 1e-300])?;
+        let t = tilt(&base, &[0.0, 0.5, 1.0], 1.0 / 1300.0)?;
+        let (p0, p1) = (t.solution.policy.prob(0), t.solution.policy.prob(1));
+        let want = (-650.0f64).exp();
+        // exp has condition number 650 at -650, on top of one rounding in 0.5/beta.
+        assert!(p0 > 0.0 && (p0 / p1 - want).abs() <= 1e3 * f64::EPSILON * want);
         Ok(())
     }
 
