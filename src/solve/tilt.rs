@@ -419,7 +419,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         });
     }
     let spread = r_max - support_min(base, reward);
-    let var0 = base.variance(reward)?;
+    let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let mut scratch = Vec::new();
     let target = eps.ln();
     let mut g = |u: f64| -> Result<(f64, f64)> {
@@ -432,7 +432,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         Ok((s.kl.ln() - target, dkl / s.kl))
     };
     // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) gives the starting point.
-    let start = (0.5 * (2.0 * eps / var0 * spread * spread).ln()).clamp(-U_MAX, U_MAX);
+    let start = (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX);
     let beta = solve_in_u(&mut g, start, spread)?;
     let t = assemble(base, reward, beta, &mut Vec::new());
     Ok(KlBudget {
@@ -440,6 +440,14 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         beta: Some(beta),
         regime: BudgetRegime::Binding,
     })
+}
+
+/// `Var_pi0(r) / spread^2`, computed on the rewards mapped to `[-1, 0]` by
+/// `r -> (r - r*) / spread`, so that it neither underflows (rewards of scale 1e-300) nor
+/// overflows (rewards of scale 1e300). It sets the starting point of the multiplier search.
+fn scaled_base_variance(base: &Dist, reward: &[f64], r_max: f64, spread: f64) -> Result<f64> {
+    let scaled: Vec<f64> = reward.iter().map(|r| (r - r_max) / spread).collect();
+    base.variance(&scaled)
 }
 
 /// Brackets and solves `g(u) = 0` for an increasing `g`; returns `beta = spread * e^{-u}`.
@@ -507,7 +515,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         });
     }
     let spread = r_max - support_min(base, reward);
-    let var0 = base.variance(reward)?;
+    let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let target_gap = (r_max - c).ln();
     let mut scratch = Vec::new();
     let mut g = |u: f64| -> Result<(f64, f64)> {
@@ -520,7 +528,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         Ok((target_gap - s.mean_gap.ln(), s.variance / beta / s.mean_gap))
     };
     // Linear response E ~ E0 + Var0/beta gives the starting point.
-    let start = ((c - base_sol.expected_reward) / var0 * spread).ln();
+    let start = ((c - base_sol.expected_reward) / spread / var0).ln();
     let beta = solve_in_u(&mut g, start, spread)?;
     let t = assemble(base, reward, beta, &mut Vec::new());
     Ok(RewardTarget {
@@ -567,6 +575,26 @@ mod tests {
         let want = (-650.0f64).exp();
         // exp has condition number 650 at -650, on top of one rounding in 0.5/beta.
         assert!(p0 > 0.0 && (p0 / p1 - want).abs() <= 1e3 * f64::EPSILON * want);
+        Ok(())
+    }
+
+    #[test]
+    fn inverse_solvers_work_at_reward_scale_1e_minus_300() -> Result<()> {
+        // The problems are invariant under r -> s r, beta -> s beta: scaling the rewards by
+        // 1e-300 must scale beta by 1e-300 and leave the policy unchanged.
+        let base = Dist::new(vec![0.3, 0.3, 0.4])?;
+        let r = [0.0, 1.0, -2.0];
+        let tiny: Vec<f64> = r.iter().map(|x| x * 1e-300).collect();
+        let (a, b) = (kl_budget(&base, &r, 0.5)?, kl_budget(&base, &tiny, 0.5)?);
+        let (ba, bb) = (a.beta.unwrap_or(f64::NAN), b.beta.unwrap_or(f64::NAN));
+        // beta's condition number w.r.t. the KL is O(1) here; 1e-13 is ~500 roundings.
+        assert!((bb / 1e-300 - ba).abs() <= 1e-13 * ba, "{ba} vs {bb}");
+        let (a, b) = (
+            reward_target(&base, &r, 0.5)?,
+            reward_target(&base, &tiny, 0.5e-300)?,
+        );
+        let (ba, bb) = (a.beta.unwrap_or(f64::NAN), b.beta.unwrap_or(f64::NAN));
+        assert!((bb / 1e-300 - ba).abs() <= 1e-13 * ba, "{ba} vs {bb}");
         Ok(())
     }
 
