@@ -206,6 +206,7 @@ where
     }
     let mut x = 0.5 * (lo + hi);
     let mut last_abs = f64::INFINITY;
+    let mut after_bisection = true;
     for _ in 0..tol.max_iter {
         let (fx, dfx) = f(x)?;
         if !fx.is_finite() {
@@ -219,16 +220,23 @@ where
         } else {
             hi = x;
         }
-        if hi - lo <= tol.x_abs + tol.x_rel * x.abs() {
+        let x_tol = tol.x_abs + tol.x_rel * x.abs();
+        if hi - lo <= x_tol {
             return Ok(x);
         }
         let newton = x - fx / dfx;
-        let good = dfx > 0.0 && newton > lo && newton < hi && fx.abs() < 0.5 * last_abs;
-        let next = if good || last_abs == f64::INFINITY && dfx > 0.0 && newton > lo && newton < hi {
-            newton
-        } else {
-            0.5 * (lo + hi)
-        };
+        // A Newton correction below the x tolerance means the root is within it of x; without
+        // this, an f at its rounding floor (|f| just above f_abs) sends the iteration into
+        // bisection all the way down from the far bracket end.
+        if dfx > 0.0 && (newton - x).abs() <= x_tol {
+            return Ok(x);
+        }
+        let inside = dfx > 0.0 && newton > lo && newton < hi;
+        // Newton is trusted while it at least halves |f|, and retried after every bisection
+        // step (so bisection at worst alternates with it and the bracket still halves).
+        let good = inside && (fx.abs() < 0.5 * last_abs || after_bisection);
+        let next = if good { newton } else { 0.5 * (lo + hi) };
+        after_bisection = !good;
         last_abs = fx.abs();
         if next == x {
             return Ok(x);
@@ -267,6 +275,35 @@ mod tests {
     fn compensated_sum_recovers_cancelled_terms() {
         let s = sum([1.0, 1e100, 1.0, -1e100]);
         assert_eq!(s, 2.0);
+    }
+
+    #[test]
+    fn root_finder_stops_at_the_rounding_floor_instead_of_bisecting() {
+        // f(x) = 3 (x - c) with c = x0 + ulp(x0)/2 halfway between two doubles: |f| >= 1.5 ulp
+        // = 6.7e-16 > f_abs at every double, and the Newton correction from x0 is half an ulp,
+        // so it rounds back onto x0. The old rule then bisected from the far bracket end
+        // down to 1e-15 (about 50 evaluations).
+        let x0 = 2.78f64;
+        let h = 0.5 * (f64::from_bits(x0.to_bits() + 1) - x0);
+        let mut evals = 0;
+        let tol = RootTolerance {
+            x_abs: 1e-15,
+            x_rel: 2.0 * f64::EPSILON,
+            f_abs: 2.0 * f64::EPSILON,
+            max_iter: 300,
+        };
+        let x = monotone_root(
+            |x| {
+                evals += 1;
+                Ok((3.0 * ((x - x0) - h), 3.0))
+            },
+            0.0,
+            10.0,
+            tol,
+        )
+        .unwrap_or(f64::NAN);
+        assert!((x - x0).abs() <= 2.0 * h, "{x} vs {x0}");
+        assert!(evals <= 8, "{evals} evaluations");
     }
 
     #[test]
