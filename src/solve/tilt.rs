@@ -28,7 +28,7 @@
 use super::Solution;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{monotone_root, BlockSum, RootTolerance};
+use crate::numeric::{monotone_root, BlockSum, CompensatedSum, RootTolerance};
 use serde::Serialize;
 
 /// The tilt `pi_beta` with the quantities around it.
@@ -115,29 +115,44 @@ fn support_min(base: &Dist, reward: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// One evaluation of the tilt at `beta`. `q` is scratch space (resized to `n`); when `out` is
-/// given, the normalized policy and its logarithm are written there.
+/// Chunks of [`BlockSum::BLOCK`] indices covering `0..n`. The hot loops sum naively within a
+/// chunk into plain `f64` accumulators and combine the chunk sums with [`CompensatedSum`]: the
+/// rounding of [`BlockSum`] without its per-term bookkeeping.
+fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..n)
+        .step_by(BlockSum::BLOCK)
+        .map(move |s| s..(s + BlockSum::BLOCK).min(n))
+}
+
+/// One evaluation of the tilt at `beta`. On return `q` (length `n`; reallocated only if its
+/// length differs) holds the normalized policy; when `logs` is given, the log-policy is
+/// written there.
 fn tilt_stats(
     base: &Dist,
     reward: &[f64],
     r_max: f64,
     beta: f64,
     q: &mut Vec<f64>,
-    mut out: Option<(&mut Vec<f64>, &mut Vec<f64>)>,
+    mut logs: Option<&mut [f64]>,
 ) -> TiltStats {
     let p = base.probs();
     let lp = base.log_probs();
-    q.clear();
-    q.resize(p.len(), 0.0);
+    let n = p.len();
+    if q.len() != n {
+        *q = vec![0.0; n];
+    }
     // Pass 1: unnormalized tilt q = pi0 e^w with both Z = sum q and Z - 1 = sum (q - pi0).
     // For w > -ln 2, q - pi0 = pi0 expm1(w) is formed without cancellation; since every term of
     // Z - 1 is <= 0, log Z = log1p(Z - 1) keeps full relative accuracy when Z is within 1e-16
     // of 1 (beta huge). When Z is small (mass piles on a rare argmax), log Z = ln(sum q) does.
-    let (mut z_sum, mut z_m1) = (BlockSum::new(), BlockSum::new());
-    for i in 0..p.len() {
-        if p[i] > 0.0 {
+    let (mut z_sum, mut z_m1) = (CompensatedSum::new(), CompensatedSum::new());
+    for block in blocks(n) {
+        let (mut zs, mut zm) = (0.0, 0.0);
+        for i in block {
             let w = (reward[i] - r_max) / beta;
-            let (qi, dq) = if w > -std::f64::consts::LN_2 {
+            let (qi, dq) = if p[i] == 0.0 {
+                (0.0, 0.0)
+            } else if w > -std::f64::consts::LN_2 {
                 let dq = p[i] * w.exp_m1();
                 (p[i] + dq, dq)
             } else {
@@ -145,9 +160,11 @@ fn tilt_stats(
                 (qi, qi - p[i])
             };
             q[i] = qi;
-            z_sum.add(qi);
-            z_m1.add(dq);
+            zs += qi;
+            zm += dq;
         }
+        z_sum.add(zs);
+        z_m1.add(zm);
     }
     let z = z_sum.value();
     let log_z = if z > 0.5 {
@@ -156,54 +173,71 @@ fn tilt_stats(
         z.ln()
     };
     // Pass 2: normalize, accumulate F, e, the reward gap; write the policy.
-    let (mut f_sum, mut e_sum, mut gap) = (BlockSum::new(), BlockSum::new(), BlockSum::new());
-    for i in 0..p.len() {
-        if p[i] == 0.0 {
-            continue;
-        }
-        let w = (reward[i] - r_max) / beta;
-        let d = w - log_z;
-        // When q underflowed (or lost precision as a subnormal) while pi = q / z is still
-        // representable (z tiny: the argmax has base mass like 1e-300), form pi in log space.
-        let pi = if q[i] >= f64::MIN_POSITIVE {
-            q[i] / z
-        } else {
-            (lp[i] + d).exp()
-        };
-        q[i] = pi;
-        if d.abs() < 0.5 {
-            let (f, e) = f_and_expm1_series(d);
-            f_sum.add(p[i] * f);
-            e_sum.add(p[i] * e);
-        } else if pi > 0.0 {
-            f_sum.add(p[i] + (d - 1.0) * pi);
-            e_sum.add(pi - p[i]);
-        } else {
-            f_sum.add(p[i]);
-            e_sum.add(-p[i]);
-        }
-        if pi > 0.0 {
-            gap.add(pi * (r_max - reward[i]));
-        }
-        if let Some((probs, logs)) = out.as_mut() {
-            probs[i] = pi;
-            logs[i] = if pi > 0.0 {
-                lp[i] + d
+    let (mut f_sum, mut e_sum, mut gap) = (
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+    );
+    for block in blocks(n) {
+        let (mut fb, mut eb, mut gb) = (0.0, 0.0, 0.0);
+        for i in block {
+            if p[i] == 0.0 {
+                if let Some(l) = logs.as_deref_mut() {
+                    l[i] = f64::NEG_INFINITY;
+                }
+                continue;
+            }
+            let w = (reward[i] - r_max) / beta;
+            let d = w - log_z;
+            // When q underflowed (or lost precision as a subnormal) while pi = q / z is still
+            // representable (z tiny: the argmax has base mass like 1e-300), form pi in log
+            // space.
+            let pi = if q[i] >= f64::MIN_POSITIVE {
+                q[i] / z
             } else {
-                f64::NEG_INFINITY
+                (lp[i] + d).exp()
             };
+            q[i] = pi;
+            if d.abs() < 0.5 {
+                let (f, e) = f_and_expm1_series(d);
+                fb += p[i] * f;
+                eb += p[i] * e;
+            } else if pi > 0.0 {
+                fb += p[i] + (d - 1.0) * pi;
+                eb += pi - p[i];
+            } else {
+                fb += p[i];
+                eb -= p[i];
+            }
+            if pi > 0.0 {
+                gb += pi * (r_max - reward[i]);
+            }
+            if let Some(l) = logs.as_deref_mut() {
+                l[i] = if pi > 0.0 {
+                    lp[i] + d
+                } else {
+                    f64::NEG_INFINITY
+                };
+            }
         }
+        f_sum.add(fb);
+        e_sum.add(eb);
+        gap.add(gb);
     }
     let (f, e) = (f_sum.value(), e_sum.value());
     let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
     let mean_gap = gap.value().max(0.0);
     // Pass 3: variance about the mean, two-pass for accuracy.
-    let mut var = BlockSum::new();
-    for i in 0..p.len() {
-        if q[i] > 0.0 {
-            let dev = (r_max - reward[i]) - mean_gap;
-            var.add(q[i] * dev * dev);
+    let mut var = CompensatedSum::new();
+    for block in blocks(n) {
+        let mut vb = 0.0;
+        for i in block {
+            if q[i] > 0.0 {
+                let dev = (r_max - reward[i]) - mean_gap;
+                vb += q[i] * dev * dev;
+            }
         }
+        var.add(vb);
     }
     TiltStats {
         r_max,
@@ -214,11 +248,13 @@ fn tilt_stats(
     }
 }
 
-fn assemble(base: &Dist, reward: &[f64], beta: f64, q: &mut Vec<f64>) -> Tilt {
+/// The tilt at `beta` with its policy (two fresh buffers of length `n`, one of which doubles as
+/// the scratch space of the passes).
+fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
     let n = base.len();
-    let (mut probs, mut logs) = (vec![0.0; n], vec![f64::NEG_INFINITY; n]);
+    let (mut probs, mut logs) = (vec![0.0; n], vec![0.0; n]);
     let r_max = support_max(base, reward);
-    let s = tilt_stats(base, reward, r_max, beta, q, Some((&mut probs, &mut logs)));
+    let s = tilt_stats(base, reward, r_max, beta, &mut probs, Some(&mut logs));
     Tilt {
         solution: Solution {
             policy: Dist::from_parts_unchecked(probs, logs),
@@ -254,7 +290,7 @@ fn assemble(base: &Dist, reward: &[f64], beta: f64, q: &mut Vec<f64>) -> Tilt {
 pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
     check_reward(base, reward)?;
     require_positive("beta", beta)?;
-    Ok(assemble(base, reward, beta, &mut Vec::new()))
+    Ok(assemble(base, reward, beta))
 }
 
 /// MaxEnt RL (claim `kl.maxent`): the maximizer of `E_pi[r] + alpha H(pi)`.
@@ -434,7 +470,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) gives the starting point.
     let start = (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX);
     let beta = solve_in_u(&mut g, start, spread)?;
-    let t = assemble(base, reward, beta, &mut Vec::new());
+    let t = assemble(base, reward, beta);
     Ok(KlBudget {
         solution: t.solution,
         beta: Some(beta),
@@ -458,6 +494,21 @@ fn solve_in_u<G: FnMut(f64) -> Result<(f64, f64)>>(
     start: f64,
     spread: f64,
 ) -> Result<f64> {
+    // Each evaluation is a pass over all outcomes; the root finder re-evaluates the bracket
+    // ends that `bracket` just computed, so the last few values are remembered.
+    let mut recent: Vec<(f64, (f64, f64))> = Vec::with_capacity(4);
+    let mut g = |u: f64| -> Result<(f64, f64)> {
+        if let Some((_, v)) = recent.iter().find(|(x, _)| *x == u) {
+            return Ok(*v);
+        }
+        let v = g(u)?;
+        if recent.len() == 4 {
+            recent.remove(0);
+        }
+        recent.push((u, v));
+        Ok(v)
+    };
+    let g = &mut g;
     let (lo, hi) = match bracket(g, start) {
         Ok(b) => b,
         Err(e) => {
@@ -530,7 +581,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     // Linear response E ~ E0 + Var0/beta gives the starting point.
     let start = ((c - base_sol.expected_reward) / spread / var0).ln();
     let beta = solve_in_u(&mut g, start, spread)?;
-    let t = assemble(base, reward, beta, &mut Vec::new());
+    let t = assemble(base, reward, beta);
     Ok(RewardTarget {
         solution: t.solution,
         beta: Some(beta),
