@@ -145,14 +145,22 @@ fn tilt_stats(
     // For w > -ln 2, q - pi0 = pi0 expm1(w) is formed without cancellation; since every term of
     // Z - 1 is <= 0, log Z = log1p(Z - 1) keeps full relative accuracy when Z is within 1e-16
     // of 1 (beta huge). When Z is small (mass piles on a rare argmax), log Z = ln(sum q) does.
-    let (mut z_sum, mut z_m1) = (CompensatedSum::new(), CompensatedSum::new());
+    // It also accumulates sum q (r* - r), whose ratio to Z is the mean reward gap to rounding:
+    // the shift that lets pass 2 accumulate the variance in the same sweep.
+    let (mut z_sum, mut z_m1, mut qg_sum) = (
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+    );
     for block in blocks(n) {
-        let (mut zs, mut zm) = (0.0, 0.0);
+        let (mut zs, mut zm, mut qg) = (0.0, 0.0, 0.0);
         for i in block {
+            if p[i] == 0.0 {
+                q[i] = 0.0;
+                continue;
+            }
             let w = (reward[i] - r_max) / beta;
-            let (qi, dq) = if p[i] == 0.0 {
-                (0.0, 0.0)
-            } else if w > -std::f64::consts::LN_2 {
+            let (qi, dq) = if w > -std::f64::consts::LN_2 {
                 let dq = p[i] * w.exp_m1();
                 (p[i] + dq, dq)
             } else {
@@ -162,24 +170,29 @@ fn tilt_stats(
             q[i] = qi;
             zs += qi;
             zm += dq;
+            qg += qi * (r_max - reward[i]);
         }
         z_sum.add(zs);
         z_m1.add(zm);
+        qg_sum.add(qg);
     }
     let z = z_sum.value();
+    let shift = qg_sum.value() / z;
     let log_z = if z > 0.5 {
         z_m1.value().ln_1p()
     } else {
         z.ln()
     };
-    // Pass 2: normalize, accumulate F, e, the reward gap; write the policy.
-    let (mut f_sum, mut e_sum, mut gap) = (
+    // Pass 2: normalize, accumulate F, e, the reward gap and its second moment about the
+    // shift; write the policy.
+    let (mut f_sum, mut e_sum, mut gap, mut sq) = (
+        CompensatedSum::new(),
         CompensatedSum::new(),
         CompensatedSum::new(),
         CompensatedSum::new(),
     );
     for block in blocks(n) {
-        let (mut fb, mut eb, mut gb) = (0.0, 0.0, 0.0);
+        let (mut fb, mut eb, mut gb, mut sb) = (0.0, 0.0, 0.0, 0.0);
         for i in block {
             if p[i] == 0.0 {
                 if let Some(l) = logs.as_deref_mut() {
@@ -210,7 +223,9 @@ fn tilt_stats(
                 eb -= p[i];
             }
             if pi > 0.0 {
-                gb += pi * (r_max - reward[i]);
+                let g = r_max - reward[i];
+                gb += pi * g;
+                sb += pi * (g - shift) * (g - shift);
             }
             if let Some(l) = logs.as_deref_mut() {
                 l[i] = if pi > 0.0 {
@@ -223,28 +238,20 @@ fn tilt_stats(
         f_sum.add(fb);
         e_sum.add(eb);
         gap.add(gb);
+        sq.add(sb);
     }
     let (f, e) = (f_sum.value(), e_sum.value());
     let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
     let mean_gap = gap.value().max(0.0);
-    // Pass 3: variance about the mean, two-pass for accuracy.
-    let mut var = CompensatedSum::new();
-    for block in blocks(n) {
-        let mut vb = 0.0;
-        for i in block {
-            if q[i] > 0.0 {
-                let dev = (r_max - reward[i]) - mean_gap;
-                vb += q[i] * dev * dev;
-            }
-        }
-        var.add(vb);
-    }
+    // Var = E[(g - s)^2] - (E[g] - s)^2; with the shift s equal to the mean up to rounding the
+    // correction is of order eps^2 E[g]^2 and nothing cancels (the two-pass algorithm).
+    let variance = (sq.value() - (mean_gap - shift) * (mean_gap - shift)).max(0.0);
     TiltStats {
         r_max,
         log_z,
         kl,
         mean_gap,
-        variance: var.value(),
+        variance,
     }
 }
 
@@ -255,6 +262,10 @@ fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
     let (mut probs, mut logs) = (vec![0.0; n], vec![0.0; n]);
     let r_max = support_max(base, reward);
     let s = tilt_stats(base, reward, r_max, beta, &mut probs, Some(&mut logs));
+    tilt_from_parts(s, beta, probs, logs)
+}
+
+fn tilt_from_parts(s: TiltStats, beta: f64, probs: Vec<f64>, logs: Vec<f64>) -> Tilt {
     Tilt {
         solution: Solution {
             policy: Dist::from_parts_unchecked(probs, logs),
@@ -264,6 +275,35 @@ fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
         beta,
         log_partition: s.r_max / beta + s.log_z,
         reward_variance: s.variance,
+    }
+}
+
+/// The tilt at the multiplier `beta` found by a root finder whose last evaluation, `last`,
+/// left the normalized policy in `policy`: when that evaluation was at this very beta, only
+/// the log-policy `log pi0 + w - log Z` remains to be formed (the same expression as in
+/// [`tilt_stats`], so the result is identical to [`assemble`]'s), saving a pass with `exp`.
+fn tilt_at_root(
+    base: &Dist,
+    reward: &[f64],
+    beta: f64,
+    policy: Vec<f64>,
+    last: Option<(f64, TiltStats)>,
+) -> Tilt {
+    match last {
+        Some((b, s)) if b == beta && policy.len() == base.len() => {
+            let lp = base.log_probs();
+            let logs = (0..policy.len())
+                .map(|i| {
+                    if policy[i] > 0.0 {
+                        lp[i] + ((reward[i] - s.r_max) / beta - s.log_z)
+                    } else {
+                        f64::NEG_INFINITY
+                    }
+                })
+                .collect();
+            tilt_from_parts(s, beta, policy, logs)
+        }
+        _ => assemble(base, reward, beta),
     }
 }
 
@@ -457,10 +497,12 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     let spread = r_max - support_min(base, reward);
     let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let mut scratch = Vec::new();
+    let mut last = None;
     let target = eps.ln();
     let mut g = |u: f64| -> Result<(f64, f64)> {
         let beta = spread * (-u).exp();
         let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
+        last = Some((beta, s));
         if s.kl <= 0.0 {
             return Ok((f64::NEG_INFINITY.max(-1e300), 2.0));
         }
@@ -470,7 +512,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) gives the starting point.
     let start = (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX);
     let beta = solve_in_u(&mut g, start, spread)?;
-    let t = assemble(base, reward, beta);
+    let t = tilt_at_root(base, reward, beta, scratch, last);
     Ok(KlBudget {
         solution: t.solution,
         beta: Some(beta),
@@ -569,9 +611,11 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let target_gap = (r_max - c).ln();
     let mut scratch = Vec::new();
+    let mut last = None;
     let mut g = |u: f64| -> Result<(f64, f64)> {
         let beta = spread * (-u).exp();
         let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
+        last = Some((beta, s));
         if s.mean_gap <= 0.0 {
             return Ok((1e300, 1.0));
         }
@@ -581,7 +625,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     // Linear response E ~ E0 + Var0/beta gives the starting point.
     let start = ((c - base_sol.expected_reward) / spread / var0).ln();
     let beta = solve_in_u(&mut g, start, spread)?;
-    let t = assemble(base, reward, beta);
+    let t = tilt_at_root(base, reward, beta, scratch, last);
     Ok(RewardTarget {
         solution: t.solution,
         beta: Some(beta),
@@ -646,6 +690,38 @@ mod tests {
         );
         let (ba, bb) = (a.beta.unwrap_or(f64::NAN), b.beta.unwrap_or(f64::NAN));
         assert!((bb / 1e-300 - ba).abs() <= 1e-13 * ba, "{ba} vs {bb}");
+        Ok(())
+    }
+
+    #[test]
+    fn inverse_solvers_return_exactly_the_tilt_at_their_multiplier() -> Result<()> {
+        // The inverse solvers reuse their last evaluation; it must be bit-identical to tilt.
+        let base = Dist::new(vec![0.1, 0.0, 0.3, 0.6])?;
+        let r = [2.0, 9.0, -1.0, 0.5];
+        let k = kl_budget(&base, &r, 0.2)?;
+        let t = tilt(&base, &r, k.beta.unwrap_or(f64::NAN))?;
+        assert_eq!(k.solution, t.solution);
+        let k = reward_target(&base, &r, 1.5)?;
+        let t = tilt(&base, &r, k.beta.unwrap_or(f64::NAN))?;
+        assert_eq!(k.solution, t.solution);
+        Ok(())
+    }
+
+    #[test]
+    fn one_sweep_variance_matches_the_two_pass_variance() -> Result<()> {
+        // Mean gap ~1e-3 next to a 1e6 outlier: the shifted one-sweep formula must agree with
+        // the compensated two-pass variance of the returned policy (rounding only: 1e-12).
+        let base = Dist::new(vec![0.25, 0.25, 0.5])?;
+        let r = [1e6, 1e6 + 1e-3, 0.0];
+        for beta in [1e-4, 1e-3, 1.0, 1e6] {
+            let t = tilt(&base, &r, beta)?;
+            let v = t.solution.policy.variance(&r)?;
+            assert!(
+                (t.reward_variance - v).abs() <= 1e-12 * v,
+                "{beta}: {} vs {v}",
+                t.reward_variance
+            );
+        }
         Ok(())
     }
 
