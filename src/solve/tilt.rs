@@ -115,6 +115,30 @@ fn support_min(base: &Dist, reward: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Division by a fixed positive number, done as a multiplication by its reciprocal when that is
+/// finite: one more rounding (at most `2 eps` relative in all) in exchange for a division per
+/// outcome in the hot loops.
+#[derive(Debug, Clone, Copy)]
+struct Divide {
+    by: f64,
+    inv: f64,
+}
+
+impl Divide {
+    fn by(by: f64) -> Self {
+        Self { by, inv: 1.0 / by }
+    }
+
+    #[inline]
+    fn of(self, x: f64) -> f64 {
+        if self.inv.is_finite() {
+            x * self.inv
+        } else {
+            x / self.by
+        }
+    }
+}
+
 /// Chunks of [`BlockSum::BLOCK`] indices covering `0..n`. The hot loops sum naively within a
 /// chunk into plain `f64` accumulators and combine the chunk sums with [`CompensatedSum`]: the
 /// rounding of [`BlockSum`] without its per-term bookkeeping.
@@ -141,6 +165,7 @@ fn tilt_stats(
     if q.len() != n {
         *q = vec![0.0; n];
     }
+    let over_beta = Divide::by(beta);
     // Pass 1: unnormalized tilt q = pi0 e^w with both Z = sum q and Z - 1 = sum (q - pi0).
     // For w > -ln 2, q - pi0 = pi0 expm1(w) is formed without cancellation; since every term of
     // Z - 1 is <= 0, log Z = log1p(Z - 1) keeps full relative accuracy when Z is within 1e-16
@@ -159,7 +184,7 @@ fn tilt_stats(
                 q[i] = 0.0;
                 continue;
             }
-            let w = (reward[i] - r_max) / beta;
+            let w = over_beta.of(reward[i] - r_max);
             let (qi, dq) = if w > -std::f64::consts::LN_2 {
                 let dq = p[i] * w.exp_m1();
                 (p[i] + dq, dq)
@@ -177,6 +202,7 @@ fn tilt_stats(
         qg_sum.add(qg);
     }
     let z = z_sum.value();
+    let over_z = Divide::by(z);
     let shift = qg_sum.value() / z;
     let log_z = if z > 0.5 {
         z_m1.value().ln_1p()
@@ -200,13 +226,13 @@ fn tilt_stats(
                 }
                 continue;
             }
-            let w = (reward[i] - r_max) / beta;
+            let w = over_beta.of(reward[i] - r_max);
             let d = w - log_z;
             // When q underflowed (or lost precision as a subnormal) while pi = q / z is still
             // representable (z tiny: the argmax has base mass like 1e-300), form pi in log
             // space.
             let pi = if q[i] >= f64::MIN_POSITIVE {
-                q[i] / z
+                over_z.of(q[i])
             } else {
                 (lp[i] + d).exp()
             };
@@ -292,10 +318,11 @@ fn tilt_at_root(
     match last {
         Some((b, s)) if b == beta && policy.len() == base.len() => {
             let lp = base.log_probs();
+            let over_beta = Divide::by(beta);
             let logs = (0..policy.len())
                 .map(|i| {
                     if policy[i] > 0.0 {
-                        lp[i] + ((reward[i] - s.r_max) / beta - s.log_z)
+                        lp[i] + (over_beta.of(reward[i] - s.r_max) - s.log_z)
                     } else {
                         f64::NEG_INFINITY
                     }
@@ -438,8 +465,15 @@ fn argmax_solution(base: &Dist, reward: &[f64], r_max: f64) -> Result<Solution> 
 /// reports which end of `[-U_MAX, U_MAX]` was hit.
 fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result<(f64, f64)> {
     let start = start.clamp(-U_MAX, U_MAX);
-    let (g0, _) = g(start)?;
-    let mut step = 1.0;
+    let (g0, dg0) = g(start)?;
+    // First probe 10% beyond the Newton point (within [1e-3, 1]), so that a good start gives a
+    // tight bracket; then doubling steps.
+    let newton = 1.1 * g0.abs() / dg0;
+    let mut step = if newton.is_finite() && dg0 > 0.0 {
+        newton.clamp(1e-3, 1.0)
+    } else {
+        1.0
+    };
     let mut edge = start;
     loop {
         let next = if g0 < 0.0 { edge + step } else { edge - step }.clamp(-U_MAX, U_MAX);
