@@ -139,6 +139,38 @@ impl Divide {
     }
 }
 
+/// A zeroed buffer for `n` policy entries. Large buffers are advised to the kernel as candidates
+/// for transparent huge pages, as NumPy does for its arrays: a fresh 80 MB policy (10^7
+/// outcomes) otherwise costs some 20 000 page faults, a large share of a tilt's time.
+fn policy_buffer(n: usize) -> Vec<f64> {
+    let mut v = vec![0.0; n];
+    advise_huge_pages(&mut v);
+    v
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(v: &mut [f64]) {
+    const HUGE: usize = 2 << 20;
+    let bytes = std::mem::size_of_val(v);
+    if bytes < 4 * HUGE {
+        return;
+    }
+    let start = v.as_mut_ptr() as usize;
+    let first = (start + HUGE - 1) & !(HUGE - 1);
+    let end = (start + bytes) & !(HUGE - 1);
+    if end > first {
+        // SAFETY: [first, end) lies inside the live allocation that `v` borrows mutably, and
+        // MADV_HUGEPAGE is advice only: it changes neither the contents nor the mapping's
+        // validity. A failure (e.g. THP disabled) leaves ordinary pages, so it is ignored.
+        unsafe {
+            libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_v: &mut [f64]) {}
+
 /// Chunks of [`BlockSum::BLOCK`] indices covering `0..n`. The hot loops sum naively within a
 /// chunk into plain `f64` accumulators and combine the chunk sums with [`CompensatedSum`]: the
 /// rounding of [`BlockSum`] without its per-term bookkeeping.
@@ -163,7 +195,7 @@ fn tilt_stats(
     let lp = base.log_probs();
     let n = p.len();
     if q.len() != n {
-        *q = vec![0.0; n];
+        *q = policy_buffer(n);
     }
     let over_beta = Divide::by(beta);
     // Pass 1: unnormalized tilt q = pi0 e^w with both Z = sum q and Z - 1 = sum (q - pi0).
@@ -285,7 +317,7 @@ fn tilt_stats(
 /// the scratch space of the passes).
 fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
     let n = base.len();
-    let (mut probs, mut logs) = (vec![0.0; n], vec![0.0; n]);
+    let (mut probs, mut logs) = (policy_buffer(n), policy_buffer(n));
     let r_max = support_max(base, reward);
     let s = tilt_stats(base, reward, r_max, beta, &mut probs, Some(&mut logs));
     tilt_from_parts(s, beta, probs, logs)
@@ -319,15 +351,14 @@ fn tilt_at_root(
         Some((b, s)) if b == beta && policy.len() == base.len() => {
             let lp = base.log_probs();
             let over_beta = Divide::by(beta);
-            let logs = (0..policy.len())
-                .map(|i| {
-                    if policy[i] > 0.0 {
-                        lp[i] + (over_beta.of(reward[i] - s.r_max) - s.log_z)
-                    } else {
-                        f64::NEG_INFINITY
-                    }
-                })
-                .collect();
+            let mut logs = policy_buffer(policy.len());
+            for (i, l) in logs.iter_mut().enumerate() {
+                *l = if policy[i] > 0.0 {
+                    lp[i] + (over_beta.of(reward[i] - s.r_max) - s.log_z)
+                } else {
+                    f64::NEG_INFINITY
+                };
+            }
             tilt_from_parts(s, beta, policy, logs)
         }
         _ => assemble(base, reward, beta),
