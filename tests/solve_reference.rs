@@ -96,7 +96,9 @@ struct Case<'a> {
 
 impl Case<'_> {
     fn close(&mut self, what: &str, got: f64, want: f64, tol: f64) {
-        if !((got - want).abs() <= tol) {
+        // Written so that a NaN anywhere counts as a failure.
+        let within = (got - want).abs() <= tol;
+        if !within {
             self.failures.push(format!(
                 "{}: {what} = {got:e}, want {want:e} (error {:.2e}, tolerance {tol:.2e})",
                 self.name,
