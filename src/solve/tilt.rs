@@ -504,7 +504,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         });
     }
     let spread = r_max - support_min(base, reward);
-    let var0 = base.variance(reward)?;
+    let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let mut scratch = Vec::new();
     let mut g = |u: f64| -> Result<(f64, f64)> {
         // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
@@ -516,8 +516,9 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         let dkl = s.variance / (beta * beta);
         Ok((log_ratio(s.kl, eps), dkl / s.kl))
     };
-    // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) gives the starting point.
-    let start = (0.5 * (2.0 * eps / var0 * spread * spread).ln()).clamp(-U_MAX, U_MAX);
+    // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) = var0 e^{2u} / 2 (var0 = Var0/spread^2)
+    // gives the starting point.
+    let start = (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX);
     let beta = solve_in_u(&mut g, start, spread)?;
     let t = assemble(base, reward, beta, &mut Vec::new());
     Ok(KlBudget {
@@ -525,6 +526,14 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         beta: Some(beta),
         regime: BudgetRegime::Binding,
     })
+}
+
+/// `Var_pi0(r) / spread^2`, computed on the rewards mapped to `[-1, 0]` by
+/// `r -> (r - r*) / spread`, so that it neither underflows (rewards of scale 1e-300) nor
+/// overflows (rewards of scale 1e300). It sets the starting point of the multiplier search.
+fn scaled_base_variance(base: &Dist, reward: &[f64], r_max: f64, spread: f64) -> Result<f64> {
+    let scaled: Vec<f64> = reward.iter().map(|r| (r - r_max) / spread).collect();
+    base.variance(&scaled)
 }
 
 /// Brackets and solves `g(u) = 0` for an increasing `g`; returns `beta = spread * e^{-u}`.
@@ -602,7 +611,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         });
     }
     let spread = r_max - support_min(base, reward);
-    let var0 = base.variance(reward)?;
+    let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let target_gap = r_max - c;
     let mut scratch = Vec::new();
     let mut g = |u: f64| -> Result<(f64, f64)> {
@@ -618,8 +627,9 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
             s.variance / beta / s.mean_gap,
         ))
     };
-    // Linear response E ~ E0 + Var0/beta gives the starting point.
-    let start = ((c - base_sol.expected_reward) / var0 * spread).ln();
+    // Linear response E ~ E0 + Var0/beta = E0 + var0 spread e^u (var0 = Var0/spread^2) gives
+    // the starting point.
+    let start = ((c - base_sol.expected_reward) / spread / var0).ln();
     let e0 = base_sol.expected_reward;
     let beta = match solve_in_u(&mut g, start, spread) {
         Ok(beta) => beta,
@@ -628,7 +638,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         // here below rounding) gives the multiplier.
         Err(e) => {
             let rounding = 64.0 * reward.len() as f64 * f64::EPSILON * (r_max.abs() + spread);
-            let beta = var0 / (c - e0);
+            let beta = var0 * spread * (spread / (c - e0));
             if c - e0 <= rounding && beta.is_finite() {
                 beta
             } else {
@@ -771,6 +781,26 @@ mod tests {
         let b = kl_budget(&base, &r, eps)?;
         assert_eq!(b.regime, BudgetRegime::Binding);
         assert!((b.solution.kl - eps).abs() <= 1e-12 * eps);
+        Ok(())
+    }
+
+    #[test]
+    fn inverse_solvers_are_scale_invariant_down_to_1e_minus_300() -> Result<()> {
+        // The problems are invariant under r -> s r, beta -> s beta: scaling the rewards by
+        // 1e-300 (or 1e300) must scale beta alike and leave the policy unchanged.
+        let base = Dist::new(vec![0.3, 0.3, 0.4])?;
+        let r = [0.0, 1.0, -2.0];
+        for scale in [1e-300, 1e300] {
+            let scaled: Vec<f64> = r.iter().map(|x| x * scale).collect();
+            let (a, b) = (kl_budget(&base, &r, 0.5)?, kl_budget(&base, &scaled, 0.5)?);
+            let (ba, bb) = (a.beta.unwrap_or(f64::NAN), b.beta.unwrap_or(f64::NAN));
+            // beta's condition number w.r.t. the KL is O(1) here; 1e-13 is ~500 roundings.
+            assert!((bb / scale - ba).abs() <= 1e-13 * ba, "{ba} vs {bb}");
+            let a = reward_target(&base, &r, 0.5)?;
+            let b = reward_target(&base, &scaled, 0.5 * scale)?;
+            let (ba, bb) = (a.beta.unwrap_or(f64::NAN), b.beta.unwrap_or(f64::NAN));
+            assert!((bb / scale - ba).abs() <= 1e-13 * ba, "{ba} vs {bb}");
+        }
         Ok(())
     }
 

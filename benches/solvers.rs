@@ -1,0 +1,99 @@
+//! Throughput of the exact solvers at 10^3, 10^5 and 10^7 outcomes, against the floor of one
+//! fused pass (max, then a sum of exp) over the same arrays.
+//!
+//! The instance is fixed: SplitMix64 from seed 2026; base `pi0 ∝ -ln u` (exponential weights),
+//! reward `ln(u / (1 - u))` (standard logistic). It is also written to
+//! `target/bench-data/{n}.{base,reward}.f64` (little-endian f64) so that
+//! `scripts/bench_numpy.py` times the NumPy/SciPy implementation on exactly the same data.
+//! See `benches/RESULTS.md` for the measured numbers and the commands.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use rlhf_claims::{solve, Dist};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const SIZES: [usize; 3] = [1_000, 100_000, 10_000_000];
+const BETA: f64 = 1.0;
+const KL_BUDGET: f64 = 1.0;
+
+/// SplitMix64 (Steele, Lea, Flood 2014), the generator `scripts/bench_numpy.py` also documents.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        // (0, 1): 53 random bits, offset by half a step so that neither end is hit.
+        ((z >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+fn instance(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut rng = SplitMix64(2026);
+    let mut base: Vec<f64> = (0..n).map(|_| -rng.next_unit().ln()).collect();
+    let total: f64 = base.iter().sum();
+    base.iter_mut().for_each(|w| *w /= total);
+    let reward = (0..n)
+        .map(|_| {
+            let u = rng.next_unit();
+            (u / (1.0 - u)).ln()
+        })
+        .collect();
+    (base, reward)
+}
+
+fn write_f64s(path: &PathBuf, xs: &[f64]) {
+    let bytes: Vec<u8> = xs.iter().flat_map(|x| x.to_le_bytes()).collect();
+    if let Err(e) = std::fs::write(path, bytes) {
+        eprintln!("cannot write {}: {e}", path.display());
+    }
+}
+
+fn export(n: usize, base: &[f64], reward: &[f64]) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let _ = std::fs::create_dir_all(&dir);
+    write_f64s(&dir.join(format!("{n}.base.f64")), base);
+    write_f64s(&dir.join(format!("{n}.reward.f64")), reward);
+}
+
+/// The floor: one pass for `m = max r`, one pass for `sum pi0 exp((r - m)/beta)`.
+fn fused_pass(base: &[f64], reward: &[f64], beta: f64) -> f64 {
+    let m = reward.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let inv = 1.0 / beta;
+    let s: f64 = base
+        .iter()
+        .zip(reward)
+        .map(|(p, r)| p * ((r - m) * inv).exp())
+        .sum();
+    m * inv + s.ln()
+}
+
+fn bench(c: &mut Criterion) {
+    for n in SIZES {
+        let (p, r) = instance(n);
+        export(n, &p, &r);
+        let base = Dist::new(p.clone()).expect("valid base");
+        let mut g = c.benchmark_group(format!("n={n}"));
+        if n >= 1_000_000 {
+            g.sample_size(10)
+                .warm_up_time(Duration::from_secs(1))
+                .measurement_time(Duration::from_secs(8));
+        }
+        g.bench_function(BenchmarkId::new("fused_pass", n), |b| {
+            b.iter(|| fused_pass(black_box(&p), black_box(&r), BETA))
+        });
+        g.bench_function(BenchmarkId::new("tilt", n), |b| {
+            b.iter(|| solve::tilt(black_box(&base), black_box(&r), BETA))
+        });
+        g.bench_function(BenchmarkId::new("kl_budget", n), |b| {
+            b.iter(|| solve::kl_budget(black_box(&base), black_box(&r), KL_BUDGET))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
