@@ -1,9 +1,9 @@
 //! `rlhf-claims solve` for `best_of_n` and `quantilizer`: agreement with the 60-digit fixture
 //! (`scripts/reference_bon.py`) through the binary, and the error contract.
 
+mod common;
+
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Relative tolerance against the fixture; see `tests/bon_reference.rs` for its derivation
 /// (the JSON round trip is exact: numbers are written in shortest round-trip form).
@@ -11,24 +11,8 @@ const REL: f64 = 1e-12;
 const ABS: f64 = 1e-15;
 
 fn solve(problem: &Value) -> (i32, Value) {
-    let mut child = match Command::new(env!("CARGO_BIN_EXE_rlhf-claims"))
-        .arg("solve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => panic!("cannot start the binary: {e}"),
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(problem.to_string().as_bytes());
-    }
-    let out = match child.wait_with_output() {
-        Ok(o) => o,
-        Err(e) => panic!("binary failed: {e}"),
-    };
-    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), v)
+    let (code, value) = common::solve_json(&problem.to_string());
+    (code.unwrap_or(-1), value)
 }
 
 fn close(got: &Value, want: &Value) -> bool {

@@ -2,25 +2,13 @@
 //! one JSON object `{"error": {"kind", "message"}}` on stdout with the right kind, print a human
 //! message on stderr, and never panic.
 
+mod common;
+
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 fn run_solve(input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rlhf-claims"))
-        .arg("solve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rlhf-claims");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write problem");
-    child.wait_with_output().expect("wait")
+    common::solve_output(input)
 }
 
 /// Checks the error contract for one input; returns a description of what is wrong, if

@@ -2,28 +2,14 @@
 //! 80-digit computation (`scripts/reference_forward_kl.py` -> `tests/fixtures/
 //! forward_kl_reference.json`), and the error contract (exit code 2 with a JSON error object).
 
+mod common;
+
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Runs `rlhf-claims solve` with `input` on stdin; returns (exit code, parsed stdout).
 fn run_solve(input: &str) -> (i32, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rlhf-claims"))
-        .arg("solve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rlhf-claims");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    let value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
-    (out.status.code().unwrap_or(-1), value)
+    let (code, value) = common::solve_json(input);
+    (code.unwrap_or(-1), value)
 }
 
 fn num(v: &Value) -> f64 {

@@ -40,10 +40,10 @@
 //! - policy entries of the inverse problems: `d ln pi_i / d ln beta = -(r_i - E)/beta`, which
 //!   adds `|r_i - E|/beta` times beta's relative tolerance to the entry's relative tolerance.
 
+mod common;
+
 use rlhf_claims::{solve, Dist};
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 const REL: f64 = 1e-12;
 const FIXTURE: &str = concat!(
@@ -52,20 +52,7 @@ const FIXTURE: &str = concat!(
 );
 
 fn run_solve(problem: &Value) -> Result<Value, String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rlhf-claims"))
-        .arg("solve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rlhf-claims");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(problem.to_string().as_bytes())
-        .expect("write problem");
-    let out = child.wait_with_output().expect("wait");
+    let out = common::solve_output(&problem.to_string());
     if !out.status.success() {
         return Err(format!(
             "solve failed on {problem}: {}",
