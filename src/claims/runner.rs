@@ -228,22 +228,40 @@ where
     S::Value: Debug,
     P: Fn(&S::Value) -> Result<bool, String>,
 {
+    shrunk_counterexample_counted(config, strategy, holds).map(|(v, _)| v)
+}
+
+/// [`shrunk_counterexample`] with the number of instances evaluated (search plus shrinking).
+fn shrunk_counterexample_counted<S, P>(
+    config: &CheckConfig,
+    strategy: S,
+    holds: P,
+) -> Result<(Option<S::Value>, u64), String>
+where
+    S: Strategy,
+    S::Value: Debug,
+    P: Fn(&S::Value) -> Result<bool, String>,
+{
     let errored = std::cell::RefCell::new(None);
+    let count = Cell::new(0u64);
     let mut runner = config.runner();
-    let result = runner.run(&strategy, |value| match holds(&value) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(TestCaseError::fail("statement violated")),
-        Err(e) => {
-            errored.replace(Some(e));
-            Err(TestCaseError::fail("property errored"))
+    let result = runner.run(&strategy, |value| {
+        count.set(count.get() + 1);
+        match holds(&value) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TestCaseError::fail("statement violated")),
+            Err(e) => {
+                errored.replace(Some(e));
+                Err(TestCaseError::fail("property errored"))
+            }
         }
     });
     if let Some(e) = errored.into_inner() {
         return Err(e);
     }
     match result {
-        Ok(()) => Ok(None),
-        Err(TestError::Fail(_, value)) => Ok(Some(value)),
+        Ok(()) => Ok((None, count.get())),
+        Err(TestError::Fail(_, value)) => Ok((Some(value), count.get())),
         Err(TestError::Abort(reason)) => Err(format!("aborted: {reason}")),
     }
 }
@@ -256,13 +274,13 @@ where
     S::Value: Debug,
     P: Fn(&S::Value) -> Result<bool, String>,
 {
-    match shrunk_counterexample(config, strategy, holds) {
-        Ok(Some(value)) => {
-            let mut v = Verdict::new(true, 0, Deviation::new(0.0, 0.0));
+    match shrunk_counterexample_counted(config, strategy, holds) {
+        Ok((Some(value), examined)) => {
+            let mut v = Verdict::new(true, examined, Deviation::new(0.0, 0.0));
             v.counterexample = Some(format!("{value:?}"));
             v
         }
-        Ok(None) => Verdict::new(false, u64::from(config.cases), Deviation::new(0.0, 0.0))
+        Ok((None, examined)) => Verdict::new(false, examined, Deviation::new(0.0, 0.0))
             .with_note("no counterexample found"),
         Err(e) => Verdict::new(false, 0, Deviation::new(0.0, 0.0)).with_note(e),
     }
