@@ -376,8 +376,8 @@ fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: f64) -> f64
 ///    density ratio `d` is formed as `-log1p(small)`, without the absolute rounding error of a
 ///    difference `w - log Z` of O(1) numbers (which would swamp a KL of, say, 1e-170): `q`,
 ///    `z`, `log z` and the shift `s ≈ E_pi[r - r_mode]`;
-/// 2. the policy, `F`, `e`, `r* - E[r]`, and `Var(r) = E[(r - r_mode - s)^2] - (E[r - r_mode]
-///    - s)^2`. Centred at the mode, `E - r_mode` is tiny and accurate where the tilt sits on the
+/// 2. the policy, `F`, `e`, `r* - E[r]`, and
+///    `Var(r) = E[(r - r_mode - s)^2] - (E[r - r_mode] - s)^2`. Centred at the mode, `E - r_mode` is tiny and accurate where the tilt sits on the
 ///    mode's reward class, so a variance of 1e-250 is not swamped by the rounding of `r* - E`;
 ///    with `s` the mean to rounding, the correction is of order `eps^2 E|r - r_mode|^2` and
 ///    nothing cancels (the two-pass algorithm with its correction term).
