@@ -70,6 +70,11 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
+/// The inverse of [`order_key`]: the `f64` whose key is `k`.
+fn key_value(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
 /// Bits per radix digit: 11, so six passes cover 64-bit keys and the 2048 counters stay in L1.
 const RADIX_BITS: u32 = 11;
 const RADIX_PASSES: u32 = 64_u32.div_ceil(RADIX_BITS);
@@ -116,18 +121,23 @@ impl RewardClasses {
             .map(|i| (order_key(reward[i] + 0.0), i))
             .collect();
         radix_sort(&mut keyed);
+        // The masses in sorted order, gathered by a loop of independent loads (so the random
+        // reads overlap) rather than one at a time inside the class loop below; the class
+        // reward is read back from its key, not from `reward` (another random read).
+        let p = base.probs();
+        let sorted_mass: Vec<f64> = keyed.iter().map(|&(_, i)| p[i]).collect();
         let mut classes: Vec<RewardClass> = Vec::new();
         let mut offsets = Vec::new();
         let mut mass = CompensatedSum::new();
         let mut last_key = None;
-        for (pos, &(key, i)) in keyed.iter().enumerate() {
+        for (pos, (&(key, _), &m)) in keyed.iter().zip(&sorted_mass).enumerate() {
             if last_key != Some(key) {
                 if let Some(c) = classes.last_mut() {
                     c.mass = mass.value();
                 }
                 mass = CompensatedSum::new();
                 classes.push(RewardClass {
-                    reward: reward[i] + 0.0,
+                    reward: key_value(key),
                     mass: 0.0,
                     below: 0.0,
                     above: 0.0,
@@ -135,7 +145,7 @@ impl RewardClasses {
                 offsets.push(pos);
                 last_key = Some(key);
             }
-            mass.add(base.prob(i));
+            mass.add(m);
         }
         if let Some(c) = classes.last_mut() {
             c.mass = mass.value();
@@ -196,6 +206,9 @@ mod tests {
         radix_sort(&mut keyed);
         let order: Vec<usize> = keyed.iter().map(|p| p.1).collect();
         assert_eq!(order, vec![5, 2, 7, 1, 3, 4, 0, 6]);
+        for (k, i) in keyed {
+            assert_eq!(key_value(k).to_bits(), (xs[i] + 0.0).to_bits());
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@
 use super::Solution;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{monotone_root, BlockSum, RootTolerance};
+use crate::numeric::{monotone_root, BlockSum, CompensatedSum, RootTolerance};
 use serde::Serialize;
 
 /// The tilt `pi_beta` with the quantities around it.
@@ -88,6 +88,10 @@ pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
 struct TiltStats {
     /// `max r` on `supp pi0`.
     r_max: f64,
+    /// The mode's reward `r_mode` (pass 1 is formed relative to it).
+    r_mode: f64,
+    /// `log z = log sum_x pi0(x) exp((r(x) - r_mode)/beta)`.
+    log_z_mode: f64,
     /// `log sum_x pi0(x) exp(w(x))`.
     log_z: f64,
     /// `KL(pi_beta || pi0)`.
@@ -118,68 +122,132 @@ fn support_min(base: &Dist, reward: &[f64]) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// The reward `r(k)` at the mode `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome
-/// of largest tilted mass). The key is evaluated as `log pi0 + r/beta` when `beta >= 1` and as
+/// `(r*, r(k))`: the max of `r` over `supp pi0` and the reward at the mode
+/// `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome of largest tilted mass), in
+/// one sweep. The key is evaluated as `log pi0 + r/beta` when `beta >= 1` and as
 /// `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so neither `r/beta` nor
-/// `beta log pi0` can overflow.
-fn mode_reward(lp: &[f64], reward: &[f64], r_max: f64, beta: f64) -> f64 {
-    let (mut best, mut arg) = (f64::NEG_INFINITY, None);
-    for (i, (l, r)) in lp.iter().zip(reward).enumerate() {
+/// `beta log pi0` can overflow. (Rounding of the key can only pick an outcome whose tilted mass
+/// is within a few ulps of the largest, which serves the passes equally well.)
+fn max_and_mode(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> (f64, f64) {
+    let (mut r_max, mut best, mut r_mode) = (f64::NEG_INFINITY, f64::NEG_INFINITY, None);
+    for (l, r) in lp.iter().zip(reward) {
         if *l == f64::NEG_INFINITY {
             continue;
         }
+        r_max = r_max.max(*r);
         let key = if beta >= 1.0 {
-            l + r / beta
+            l + over_beta.of(*r)
         } else {
             beta * l + r
         };
-        if key > best || arg.is_none() {
-            (best, arg) = (key, Some(i));
+        if key > best || r_mode.is_none() {
+            (best, r_mode) = (key, Some(*r));
         }
     }
-    arg.map_or(r_max, |k| reward[k])
+    (r_max, r_mode.unwrap_or(r_max))
+}
+
+/// Division by a fixed positive number `by`, done as a multiplication by `1/by` when that
+/// reciprocal is a normal number: one more rounding (at most `2 eps` relative in all) in
+/// exchange for a division per outcome in the hot loops. A subnormal or infinite reciprocal
+/// would lose digits, so then it divides.
+#[derive(Debug, Clone, Copy)]
+struct Divide {
+    by: f64,
+    inv: f64,
+}
+
+impl Divide {
+    fn by(by: f64) -> Self {
+        Self { by, inv: 1.0 / by }
+    }
+
+    #[inline]
+    fn of(self, x: f64) -> f64 {
+        if self.inv.is_normal() {
+            x * self.inv
+        } else {
+            x / self.by
+        }
+    }
+}
+
+/// Chunks of [`BlockSum::BLOCK`] indices covering `0..n`. The hot loops sum naively within a
+/// chunk into plain `f64` accumulators and combine the chunk sums with [`CompensatedSum`]: the
+/// rounding of [`BlockSum`] without its per-term bookkeeping.
+fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..n)
+        .step_by(BlockSum::BLOCK)
+        .map(move |s| s..(s + BlockSum::BLOCK).min(n))
+}
+
+/// `(q, q - pi0)` for the unnormalized weight `q = pi0 e^v` of one outcome. For `|v| < ln 2`,
+/// `q - pi0 = pi0 expm1(v)` is formed without cancellation. Otherwise `q = pi0 e^v` is a product
+/// (relative error ~2 eps) rather than `exp(log pi0 + v)`, whose argument carries an absolute
+/// error `eps |log pi0|`; the log form is kept for a subnormal `pi0` or a huge `v`.
+#[inline]
+fn tilted_weight(p: f64, lp: f64, v: f64) -> (f64, f64) {
+    if v.abs() < std::f64::consts::LN_2 {
+        let dq = p * v.exp_m1();
+        (p + dq, dq)
+    } else {
+        let q = if p >= f64::MIN_POSITIVE && v < 700.0 {
+            p * v.exp()
+        } else {
+            (lp + v).exp()
+        };
+        (q, q - p)
+    }
+}
+
+/// Result of pass 1: `z = sum q`, `log z`, and the shift `s = sum q (r - r_mode) / z` (the mean
+/// of `r - r_mode` under the tilt, to rounding), `None` when the linear weights are too small
+/// to carry it (`z <= 1e-280`).
+struct Partition {
+    z: f64,
+    log_z: f64,
+    shift: Option<f64>,
 }
 
 /// Pass 1 of a tilt evaluation: fills `q` with `pi0(x) e^{v(x)}`, `v = (r - r_mode)/beta` (the
-/// reward difference is formed first, so `v` is exact to rounding relative to itself), and
-/// returns `(z, log z)` with `z = sum q`. `q = pi0 e^v` is a product (relative error ~2 eps)
-/// rather than `exp(log pi0 + v)`, whose argument carries an absolute error `eps |log pi0|`.
+/// reward difference is formed first, so `v` is exact to rounding relative to itself).
 ///
-/// For `|w - c| < ln 2`, `q - pi0 = pi0 expm1(w - c)` is formed without cancellation, so
 /// `log z = log1p(sum (q - pi0))` keeps full relative accuracy when `z` is within `1e-16` of 1;
-/// when `z` is small, `log z = ln(sum q)` does. With `c` the mode's `w`, the mode's term is
-/// exactly `pi0(mode)` and `q <= pi0(mode) <= 1` everywhere, so nothing overflows.
+/// when `z` is small, `log z = ln(sum q)` does. With `r_mode` the mode's reward, the mode's term
+/// is exactly `pi0(mode)` and `q <= pi0(mode) <= 1` everywhere, so nothing overflows.
 fn unnormalized_tilt(
     p: &[f64],
     lp: &[f64],
     reward: &[f64],
     r_mode: f64,
-    beta: f64,
-    q: &mut Vec<f64>,
-) -> (f64, f64) {
-    q.clear();
-    q.resize(p.len(), 0.0);
-    let (mut z_sum, mut z_m1) = (BlockSum::new(), BlockSum::new());
-    for i in 0..p.len() {
-        if p[i] > 0.0 {
-            let v = (reward[i] - r_mode) / beta;
-            let (qi, dq) = if v.abs() < std::f64::consts::LN_2 {
-                let dq = p[i] * v.exp_m1();
-                (p[i] + dq, dq)
-            } else {
-                let qi = if p[i] >= f64::MIN_POSITIVE && v < 700.0 {
-                    p[i] * v.exp()
-                } else {
-                    (lp[i] + v).exp()
-                };
-                (qi, qi - p[i])
-            };
+    over_beta: Divide,
+    q: &mut [f64],
+) -> Partition {
+    let (mut z_sum, mut z_m1, mut moment) = (
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+        CompensatedSum::new(),
+    );
+    for block in blocks(p.len()) {
+        let (mut zs, mut zm, mut mo) = (0.0, 0.0, 0.0);
+        for i in block {
+            if p[i] == 0.0 {
+                q[i] = 0.0;
+                continue;
+            }
+            let dev = reward[i] - r_mode;
+            let (qi, dq) = tilted_weight(p[i], lp[i], over_beta.of(dev));
             q[i] = qi;
-            z_sum.add(qi);
-            z_m1.add(dq);
+            zs += qi;
+            zm += dq;
+            mo += qi * dev;
         }
+        z_sum.add(zs);
+        z_m1.add(zm);
+        moment.add(mo);
     }
     let z = z_sum.value();
+    let shift = moment.value() / z;
     let log_z = if z > 0.5 {
         z_m1.value().ln_1p()
     } else if z > 1e-280 {
@@ -187,15 +255,19 @@ fn unnormalized_tilt(
     } else {
         // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear
         // weights have lost relative precision, so take log z from the log view of pi0.
-        log_space_log_z(lp, reward, r_mode, beta)
+        log_space_log_z(lp, reward, r_mode, over_beta)
     };
-    (z, log_z)
+    Partition {
+        z,
+        log_z,
+        shift: (z > 1e-280 && shift.is_finite()).then_some(shift),
+    }
 }
 
 /// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities (max, then a sum of
 /// `exp` of non-positive numbers).
-fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, beta: f64) -> f64 {
-    let term = |i: usize| lp[i] + (reward[i] - r_mode) / beta;
+fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, over_beta: Divide) -> f64 {
+    let term = |i: usize| lp[i] + over_beta.of(reward[i] - r_mode);
     let support = || (0..lp.len()).filter(|&i| lp[i] > f64::NEG_INFINITY);
     let m = support().map(term).fold(f64::NEG_INFINITY, f64::max);
     let mut s = BlockSum::new();
@@ -205,91 +277,153 @@ fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, beta: f64) -> f64 {
     m + s.value().ln()
 }
 
-/// One evaluation of the tilt at `beta`. `q` is scratch space (resized to `n`); when `out` is
-/// given, the normalized policy and its logarithm are written there.
-fn tilt_stats(
-    base: &Dist,
-    reward: &[f64],
-    r_max: f64,
-    beta: f64,
-    q: &mut Vec<f64>,
-    mut out: Option<(&mut Vec<f64>, &mut Vec<f64>)>,
-) -> TiltStats {
-    let p = base.probs();
-    let lp = base.log_probs();
-    // Pass 1 relative to the mode (the outcome of largest tilted mass), so that the mode's log
-    // density ratio `d` is formed as `-log1p(small)`, without the absolute rounding error of a
-    // difference `w - log Z` of O(1) numbers (which would swamp a KL of, say, 1e-170).
-    let r_mode = mode_reward(lp, reward, r_max, beta);
-    let (z, log_z) = unnormalized_tilt(p, lp, reward, r_mode, beta, q);
-    // Pass 2: normalize, accumulate F, e, the reward gap; write the policy.
-    let (mut f_sum, mut e_sum, mut gap) = (BlockSum::new(), BlockSum::new(), BlockSum::new());
-    let mut mode_offset = BlockSum::new();
-    for i in 0..p.len() {
-        if p[i] == 0.0 {
-            continue;
-        }
-        let d = (reward[i] - r_mode) / beta - log_z;
-        // q/z, unless q underflowed: then pi0 e^d, which is representable whenever the true
-        // probability is (the unnormalized q can underflow when z is tiny).
-        let pi = if q[i] >= f64::MIN_POSITIVE {
-            q[i] / z
-        } else {
-            (lp[i] + d).exp()
-        };
-        q[i] = pi;
-        if d.abs() < 0.5 {
-            let (f, e) = f_and_expm1_series(d);
-            f_sum.add(p[i] * f);
-            e_sum.add(p[i] * e);
-        } else if pi > 0.0 {
-            f_sum.add(p[i] + (d - 1.0) * pi);
-            e_sum.add(pi - p[i]);
-        } else {
-            f_sum.add(p[i]);
-            e_sum.add(-p[i]);
-        }
-        if pi > 0.0 {
-            gap.add(pi * (r_max - reward[i]));
-            mode_offset.add(pi * (reward[i] - r_mode));
-        }
-        if let Some((probs, logs)) = out.as_mut() {
-            probs[i] = pi;
-            logs[i] = if pi > 0.0 {
-                lp[i] + d
-            } else {
-                f64::NEG_INFINITY
-            };
-        }
-    }
-    let (f, e) = (f_sum.value(), e_sum.value());
-    let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
-    let mean_gap = gap.value().max(0.0);
-    // Pass 3: variance about the mean, two-pass, centred at the mode: where the tilt sits on the
-    // mode's reward class, `E - r_mode` is tiny and accurate, so a variance of 1e-250 is not
-    // swamped by the rounding of `r* - E` (absolute ~eps).
-    let offset = mode_offset.value();
-    let mut var = BlockSum::new();
-    for i in 0..p.len() {
-        if q[i] > 0.0 {
-            let dev = (reward[i] - r_mode) - offset;
-            var.add(q[i] * dev * dev);
-        }
-    }
-    TiltStats {
-        r_max,
-        log_z: (r_mode - r_max) / beta + log_z,
-        kl,
-        mean_gap,
-        variance: var.value(),
+/// The terms `(pi0 f(d), pi - pi0)` of `F` and `e` for one outcome of the support, with
+/// `f(d) = 1 + (d - 1) e^d`: by the series for `|d| < 1/2` (no cancellation), else from `pi`.
+#[inline]
+fn kl_terms(p: f64, pi: f64, d: f64) -> (f64, f64) {
+    if d.abs() < 0.5 {
+        let (f, e) = f_and_expm1_series(d);
+        (p * f, p * e)
+    } else if pi > 0.0 {
+        (p + (d - 1.0) * pi, pi - p)
+    } else {
+        (p, -p)
     }
 }
 
-fn assemble(base: &Dist, reward: &[f64], beta: f64, q: &mut Vec<f64>) -> Tilt {
+/// Sums of pass 2 over the support: `F`, `e`, `sum pi (r* - r)`, `sum pi (r - r_mode)` and
+/// `sum pi (r - r_mode - s)^2` for the shift `s` of pass 1.
+#[derive(Default)]
+struct Moments {
+    f: CompensatedSum,
+    e: CompensatedSum,
+    gap: CompensatedSum,
+    offset: CompensatedSum,
+    square: CompensatedSum,
+}
+
+/// Pass 2 of a tilt evaluation: turns `q` into the normalized policy `pi = q/z` (or
+/// `pi0 e^d` when `q` underflowed: the unnormalized `q` can underflow when `z` is tiny, while
+/// `pi` is representable), writes `log pi = log pi0 + d` into `logs` when given (`-inf` off
+/// the support of `pi`), and accumulates the [`Moments`].
+fn normalize(
+    base: &Dist,
+    reward: &[f64],
+    (r_max, r_mode): (f64, f64),
+    over_beta: Divide,
+    part: &Partition,
+    q: &mut [f64],
+    mut logs: Option<&mut [f64]>,
+) -> Moments {
+    let (p, lp) = (base.probs(), base.log_probs());
+    let over_z = Divide::by(part.z);
+    let shift = part.shift.unwrap_or(0.0);
+    let mut m = Moments::default();
+    for block in blocks(p.len()) {
+        let (mut fb, mut eb, mut gb, mut ob, mut sb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for i in block {
+            let mut log_pi = f64::NEG_INFINITY;
+            if p[i] > 0.0 {
+                let dev = reward[i] - r_mode;
+                let d = over_beta.of(dev) - part.log_z;
+                let pi = if q[i] >= f64::MIN_POSITIVE {
+                    over_z.of(q[i])
+                } else {
+                    (lp[i] + d).exp()
+                };
+                q[i] = pi;
+                let (f, e) = kl_terms(p[i], pi, d);
+                fb += f;
+                eb += e;
+                if pi > 0.0 {
+                    gb += pi * (r_max - reward[i]);
+                    ob += pi * dev;
+                    sb += pi * (dev - shift) * (dev - shift);
+                    log_pi = lp[i] + d;
+                }
+            }
+            if let Some(l) = logs.as_deref_mut() {
+                l[i] = log_pi;
+            }
+        }
+        m.f.add(fb);
+        m.e.add(eb);
+        m.gap.add(gb);
+        m.offset.add(ob);
+        m.square.add(sb);
+    }
+    m
+}
+
+/// `Var_pi(r)` by a separate pass about `offset = E_pi[r - r_mode]`, for the rare case where
+/// pass 1 could not provide the shift.
+fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: f64) -> f64 {
+    let mut var = BlockSum::new();
+    for (q, r) in pi.iter().zip(reward) {
+        if *q > 0.0 {
+            let dev = (r - r_mode) - offset;
+            var.add(q * dev * dev);
+        }
+    }
+    var.value()
+}
+
+/// One evaluation of the tilt at `beta`. On return `q` (resized to `n` only if its length
+/// differs, without a fill) holds the normalized policy; when `logs` is given, the log-policy
+/// is written there. Two passes with one `exp` per outcome of the support:
+///
+/// 1. relative to the mode (the outcome of largest tilted mass), so that the mode's log
+///    density ratio `d` is formed as `-log1p(small)`, without the absolute rounding error of a
+///    difference `w - log Z` of O(1) numbers (which would swamp a KL of, say, 1e-170): `q`,
+///    `z`, `log z` and the shift `s ≈ E_pi[r - r_mode]`;
+/// 2. the policy, `F`, `e`, `r* - E[r]`, and
+///    `Var(r) = E[(r - r_mode - s)^2] - (E[r - r_mode] - s)^2`. Centred at the mode, `E - r_mode` is tiny and accurate where the tilt sits on the
+///    mode's reward class, so a variance of 1e-250 is not swamped by the rounding of `r* - E`;
+///    with `s` the mean to rounding, the correction is of order `eps^2 E|r - r_mode|^2` and
+///    nothing cancels (the two-pass algorithm with its correction term).
+fn tilt_stats(
+    base: &Dist,
+    reward: &[f64],
+    beta: f64,
+    q: &mut Vec<f64>,
+    logs: Option<&mut [f64]>,
+) -> TiltStats {
+    let (p, lp) = (base.probs(), base.log_probs());
+    if q.len() != p.len() {
+        *q = vec![0.0; p.len()];
+    }
+    let over_beta = Divide::by(beta);
+    let (r_max, r_mode) = max_and_mode(lp, reward, beta, over_beta);
+    let part = unnormalized_tilt(p, lp, reward, r_mode, over_beta, q);
+    let m = normalize(base, reward, (r_max, r_mode), over_beta, &part, q, logs);
+    let (f, e) = (m.f.value(), m.e.value());
+    let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
+    let offset = m.offset.value();
+    let variance = match part.shift {
+        Some(s) => (m.square.value() - (offset - s) * (offset - s)).max(0.0),
+        None => centred_variance(q, reward, r_mode, offset),
+    };
+    TiltStats {
+        r_max,
+        r_mode,
+        log_z_mode: part.log_z,
+        log_z: (r_mode - r_max) / beta + part.log_z,
+        kl,
+        mean_gap: m.gap.value().max(0.0),
+        variance,
+    }
+}
+
+/// The tilt at `beta` with its policy (two fresh buffers of length `n`, one of which doubles as
+/// the scratch space of the passes).
+fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
     let n = base.len();
-    let (mut probs, mut logs) = (vec![0.0; n], vec![f64::NEG_INFINITY; n]);
-    let r_max = support_max(base, reward);
-    let s = tilt_stats(base, reward, r_max, beta, q, Some((&mut probs, &mut logs)));
+    let (mut probs, mut logs) = (vec![0.0; n], vec![0.0; n]);
+    let s = tilt_stats(base, reward, beta, &mut probs, Some(&mut logs));
+    tilt_from_parts(s, beta, probs, logs)
+}
+
+fn tilt_from_parts(s: TiltStats, beta: f64, probs: Vec<f64>, logs: Vec<f64>) -> Tilt {
     Tilt {
         solution: Solution {
             policy: Dist::from_parts_unchecked(probs, logs),
@@ -299,6 +433,37 @@ fn assemble(base: &Dist, reward: &[f64], beta: f64, q: &mut Vec<f64>) -> Tilt {
         beta,
         log_partition: s.r_max / beta + s.log_z,
         reward_variance: s.variance,
+    }
+}
+
+/// The tilt at the multiplier `beta` found by a root finder whose last evaluation, `last`,
+/// left the normalized policy in `policy`: when that evaluation was at this very beta, only
+/// the log-policy `log pi0 + (r - r_mode)/beta - log z` remains to be formed (the same
+/// expression as in [`normalize`], so the result is identical to [`assemble`]'s), saving the
+/// passes with `exp`.
+fn tilt_at_root(
+    base: &Dist,
+    reward: &[f64],
+    beta: f64,
+    policy: Vec<f64>,
+    last: Option<(f64, TiltStats)>,
+) -> Tilt {
+    match last {
+        Some((b, s)) if b == beta && policy.len() == base.len() => {
+            let lp = base.log_probs();
+            let over_beta = Divide::by(beta);
+            let logs = (0..policy.len())
+                .map(|i| {
+                    if policy[i] > 0.0 {
+                        lp[i] + (over_beta.of(reward[i] - s.r_mode) - s.log_z_mode)
+                    } else {
+                        f64::NEG_INFINITY
+                    }
+                })
+                .collect();
+            tilt_from_parts(s, beta, policy, logs)
+        }
+        _ => assemble(base, reward, beta),
     }
 }
 
@@ -325,7 +490,7 @@ fn assemble(base: &Dist, reward: &[f64], beta: f64, q: &mut Vec<f64>) -> Tilt {
 pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
     check_reward(base, reward)?;
     require_positive("beta", beta)?;
-    Ok(assemble(base, reward, beta, &mut Vec::new()))
+    Ok(assemble(base, reward, beta))
 }
 
 /// MaxEnt RL (claim `kl.maxent`): the maximizer of `E_pi[r] + alpha H(pi)`.
@@ -433,8 +598,15 @@ fn argmax_solution(base: &Dist, reward: &[f64], r_max: f64) -> Result<Solution> 
 /// reports which end of `[-U_MAX, U_MAX]` was hit.
 fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result<(f64, f64)> {
     let start = start.clamp(-U_MAX, U_MAX);
-    let (g0, _) = g(start)?;
-    let mut step = 1.0;
+    let (g0, dg0) = g(start)?;
+    // First probe 10% beyond the Newton point `start - g0/g'(start)` (within [1e-3, 1]), so
+    // that a good start gives a tight bracket; then doubling steps.
+    let newton = 1.1 * g0.abs() / dg0;
+    let mut step = if newton.is_finite() && dg0 > 0.0 {
+        newton.clamp(1e-3, 1.0)
+    } else {
+        1.0
+    };
     let mut edge = start;
     loop {
         let next = if g0 < 0.0 { edge + step } else { edge - step }.clamp(-U_MAX, U_MAX);
@@ -505,11 +677,12 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     }
     let spread = r_max - support_min(base, reward);
     let var0 = scaled_base_variance(base, reward, r_max, spread)?;
-    let mut scratch = Vec::new();
+    let (mut scratch, mut last) = (Vec::new(), None);
     let mut g = |u: f64| -> Result<(f64, f64)> {
         // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
         let beta = (spread * (-u).exp()).max(f64::MIN_POSITIVE);
-        let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
+        let s = tilt_stats(base, reward, beta, &mut scratch, None);
+        last = Some((beta, s));
         if s.kl <= 0.0 {
             return Ok((f64::NEG_INFINITY.max(-1e300), 2.0));
         }
@@ -520,7 +693,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     // gives the starting point.
     let start = (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX);
     let beta = solve_in_u(&mut g, start, spread)?;
-    let t = assemble(base, reward, beta, &mut Vec::new());
+    let t = tilt_at_root(base, reward, beta, scratch, last);
     Ok(KlBudget {
         solution: t.solution,
         beta: Some(beta),
@@ -536,6 +709,28 @@ fn scaled_base_variance(base: &Dist, reward: &[f64], r_max: f64, spread: f64) ->
     base.variance(&scaled)
 }
 
+/// How many evaluations [`remembered`] keeps.
+const RECENT: usize = 4;
+
+/// `g(u)`, looked up among the last [`RECENT`] evaluations first: each evaluation is a pass over
+/// all outcomes, and the root finder re-evaluates the bracket ends that [`bracket`] just
+/// computed.
+fn remembered<G: FnMut(f64) -> Result<(f64, f64)>>(
+    recent: &mut Vec<(f64, (f64, f64))>,
+    g: &mut G,
+    u: f64,
+) -> Result<(f64, f64)> {
+    if let Some((_, v)) = recent.iter().find(|(x, _)| *x == u) {
+        return Ok(*v);
+    }
+    let v = g(u)?;
+    if recent.len() == RECENT {
+        recent.remove(0);
+    }
+    recent.push((u, v));
+    Ok(v)
+}
+
 /// Brackets and solves `g(u) = 0` for an increasing `g`; returns `beta = spread * e^{-u}`.
 /// When the root lies beyond the representable range on the large-`u` side (the constraint is
 /// met only by the `beta -> 0` limit to within rounding), the end of the range is returned.
@@ -544,6 +739,8 @@ fn solve_in_u<G: FnMut(f64) -> Result<(f64, f64)>>(
     start: f64,
     spread: f64,
 ) -> Result<f64> {
+    let mut recent = Vec::with_capacity(RECENT);
+    let g = &mut |u: f64| remembered(&mut recent, &mut *g, u);
     let (lo, hi) = match bracket(g, start) {
         Ok(b) => b,
         Err(e) => {
@@ -613,11 +810,12 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     let spread = r_max - support_min(base, reward);
     let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let target_gap = r_max - c;
-    let mut scratch = Vec::new();
+    let (mut scratch, mut last) = (Vec::new(), None);
     let mut g = |u: f64| -> Result<(f64, f64)> {
         // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
         let beta = (spread * (-u).exp()).max(f64::MIN_POSITIVE);
-        let s = tilt_stats(base, reward, r_max, beta, &mut scratch, None);
+        let s = tilt_stats(base, reward, beta, &mut scratch, None);
+        last = Some((beta, s));
         if s.mean_gap <= 0.0 {
             return Ok((1e300, 1.0));
         }
@@ -646,7 +844,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
             }
         }
     };
-    let t = assemble(base, reward, beta, &mut Vec::new());
+    let t = tilt_at_root(base, reward, beta, scratch, last);
     Ok(RewardTarget {
         solution: t.solution,
         beta: Some(beta),
