@@ -22,8 +22,15 @@ pub fn example() -> Result<(Dist, Vec<f64>)> {
     ))
 }
 
-/// For beta = 10^k, k = 2, 1.5, .., -2: KL, `E[r]`, the objective `beta log Z`, and the beta that
-/// `kl_budget` recovers from that KL (the inverse map; it must reproduce beta).
+/// For beta = 10^k, k = 2, 1.5, .., -2: KL, `E[r]`, the objective `beta log Z`, the condition
+/// number of the inverse map, and the beta that `kl_budget` recovers from that KL.
+///
+/// The inverse map KL -> beta is ill-conditioned where the KL saturates: since
+/// `dKL/dbeta = -Var_beta(r)/beta^3`, a relative change `delta` in the KL moves beta by the relative
+/// amount `kappa delta` with `kappa = KL beta^2 / Var_beta(r)` (the `condition` column). A KL known to
+/// rounding (`2^-52`) therefore fixes beta to about `-log10(kappa 2^-52)` significant digits; the
+/// recovered beta is printed to exactly those digits (empty where fewer than one is determined), so
+/// the table shows what the data determine and no rounding noise.
 pub fn build() -> Result<Table> {
     let (base, reward) = example()?;
     let mut t = Table::new(
@@ -33,6 +40,7 @@ pub fn build() -> Result<Table> {
             "kl",
             "expected_reward",
             "objective",
+            "condition",
             "beta_from_kl_budget",
         ],
     );
@@ -40,13 +48,29 @@ pub fn build() -> Result<Table> {
         let beta = 10f64.powf(2.0 - 0.5 * f64::from(k));
         let s = tilt(&base, &reward, beta)?;
         let back = kl_budget(&base, &reward, s.solution.kl)?;
+        let condition = s.solution.kl * beta * beta / s.reward_variance;
         t.push(vec![
             beta.into(),
             s.solution.kl.into(),
             s.solution.expected_reward.into(),
             s.objective().into(),
-            back.beta.into(),
+            condition.into(),
+            back.beta
+                .and_then(|b| determined_digits(b, condition))
+                .into(),
         ])?;
     }
     Ok(t)
+}
+
+/// `b` rounded to the significant digits that a condition number `kappa` leaves determined when
+/// the input is known to `2^-52` relative (keeping a safety digit), capped at the table's
+/// [`super::SNAPSHOT_DIGITS`]; `None` if not even one digit is determined.
+fn determined_digits(b: f64, kappa: f64) -> Option<f64> {
+    let digits = -(kappa * f64::EPSILON).log10() - 1.0;
+    if !(digits >= 1.0) {
+        return None;
+    }
+    let digits = (digits.floor() as usize).min(super::SNAPSHOT_DIGITS);
+    Some(super::round_sig(b, digits))
 }
