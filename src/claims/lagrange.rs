@@ -288,7 +288,16 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
         } else {
             TargetRegime::Interior
         };
-        let mut dev = Deviation::exact(sol.regime == want);
+        // With `r` constant on the support, `E_pi0[r] = max r` and the two regimes coincide
+        // (`pi0(.|A) = pi0`); rounding of the computed `E_pi0[r]` decides which test fires,
+        // so either answer is right.
+        let constant = inst.base.support().all(|i| inst.reward[i] == top);
+        let either = constant
+            && matches!(
+                sol.regime,
+                TargetRegime::Unconstrained | TargetRegime::Boundary
+            );
+        let mut dev = Deviation::exact(sol.regime == want || either);
         let a = argmax_mask(inst);
         match sol.regime {
             TargetRegime::Unconstrained => {

@@ -84,6 +84,27 @@ impl LogLinearClass {
         (1.0 + r + beta * score) * (1.0 + phi)
     }
 
+    /// The size of the terms `pi(x) dev_i(x) dev_j(x) (s(x) - E s - beta)` summed into
+    /// `Hess J`: `(1 + max |phi|)^2 (1 + max |r| + beta max_x |theta . phi(x)| + beta)`, so that
+    /// each entry is computed to a small multiple of `f64::EPSILON` times this scale.
+    fn hessian_scale(&self, reward: &[f64], beta: f64, theta: &[f64]) -> f64 {
+        let phi = self.features.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        (self.gradient_scale(reward, beta, theta) + beta * (1.0 + phi)) * (1.0 + phi)
+    }
+
+    /// `max_x - min_x` over the support of `step . phi(x)`: how far a step of `theta` moves the
+    /// log density ratios `log pi_theta / pi0` relative to each other (in nats).
+    fn log_ratio_spread(&self, step: &DVector<f64>) -> f64 {
+        let (lo, hi) = self
+            .base
+            .support()
+            .map(|x| self.score(step.as_slice(), x))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        hi - lo
+    }
+
     /// `J(theta) = E_theta[r] - beta KL(pi_theta||pi0)`.
     pub fn objective(&self, reward: &[f64], beta: f64, theta: &[f64]) -> Result<f64> {
         check_reward(&self.base, reward)?;
@@ -209,16 +230,25 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
     for iter in 0..MAX_ITERATIONS {
         let m = class.moments(reward, beta, &theta)?;
         let grad_norm = m.gradient.amax();
+        if class.base.support().any(|x| m.policy.prob(x) == 0.0) {
+            // Collapsed onto a face: no maximizer in the class (`finish` reports it). Going on
+            // would crawl along the face at the trust region's pace, which the outcomes of
+            // vanished mass still bound.
+            return finish(class, theta, m, value, iter);
+        }
         let goal = CLASS_GRADIENT_TOLERANCE * class.gradient_scale(reward, beta, &theta);
         if grad_norm <= goal {
             return finish(class, theta, m, value, iter);
         }
         // Newton step on |Hess J| (eigenvalues replaced by their absolute values):
         // the Newton step where J is concave, an ascent step of the right length elsewhere.
-        // Directions of curvature below `floor` (flat directions of a rank-deficient class,
-        // where the gradient is zero up to rounding) are left out, as in a pseudo-inverse.
+        // Directions of curvature at the rounding level of the Hessian (flat directions of a
+        // rank-deficient class, where the gradient is zero up to rounding) are left out, as in
+        // a pseudo-inverse. The floor is absolute, not relative to the largest eigenvalue: a
+        // direction of small but genuine curvature (a policy mass of 1e-7 still to be pushed
+        // out) carries a gradient far above rounding and must keep its Newton step.
         let eig = (-m.hessian.clone()).symmetric_eigen();
-        let floor = 1e-10 * eig.eigenvalues.amax();
+        let floor = HESSIAN_ROUNDING * class.hessian_scale(reward, beta, &theta);
         let coords = eig.eigenvectors.transpose() * &m.gradient;
         let scaled = DVector::from_fn(coords.len(), |i, _| {
             let l = eig.eigenvalues[i].abs();
@@ -234,21 +264,23 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
         }
         // Trust region: one step moves the log density ratios by at most MAX_LOG_RATIO_STEP
         // nats, so that a step in a non-concave region cannot jump over a maximum.
-        let moves: Vec<f64> = class
-            .base
-            .support()
-            .map(|x| class.score(step.as_slice(), x))
-            .collect();
-        let spread = moves.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            - moves.iter().copied().fold(f64::INFINITY, f64::min);
+        let spread = class.log_ratio_spread(&step);
         if spread > MAX_LOG_RATIO_STEP {
             step *= MAX_LOG_RATIO_STEP / spread;
         }
         // Try the (trust-region) Newton direction, then, if it yields no representable ascent
-        // (curvature left out of the pseudo-inverse), the plain gradient.
+        // (curvature left out of the pseudo-inverse), the plain gradient, first scaled by the
+        // largest curvature, then stretched to the trust region (where the curvature along the
+        // gradient is far below the largest, the short step changes J only below its rounding).
         let gradient_step = m.gradient.clone() / eig.eigenvalues.amax().max(beta);
+        let g_spread = class.log_ratio_spread(&m.gradient);
+        let region_step = if g_spread > 0.0 {
+            m.gradient.clone() * (MAX_LOG_RATIO_STEP / g_spread)
+        } else {
+            gradient_step.clone()
+        };
         let mut moved = false;
-        for direction in [&step, &gradient_step] {
+        for direction in [&step, &gradient_step, &region_step] {
             if let Some((next, v)) =
                 line_search(class, reward, beta, &theta, value, direction, grad_norm)?
             {
@@ -293,7 +325,11 @@ fn line_search(
             return Ok(None);
         }
         let v = class.objective(reward, beta, &trial)?;
-        if v >= value + 1e-4 * t * slope
+        // Armijo with a strict increase: where `1e-4 t slope` is below the rounding of `J`,
+        // `value + 1e-4 t slope == value` and a bare `>=` would accept a step that leaves `J`
+        // unchanged, letting the iterates shuttle between two rounding-level neighbours until
+        // the iteration cap instead of trying a longer step.
+        if (v > value && v >= value + 1e-4 * t * slope)
             || (v >= value - 1e-13 * (1.0 + value.abs())
                 && class.moments(reward, beta, &trial)?.gradient.amax() < 0.5 * grad_norm)
         {
@@ -307,6 +343,17 @@ fn line_search(
 /// Iteration cap of [`class_optimum`] (with the trust region, a parameter at distance `D` nats
 /// takes at least `D/4` iterations).
 const MAX_ITERATIONS: usize = 5000;
+
+/// Relative rounding level of the computed Hessian eigenvalues, in units of
+/// [`LogLinearClass::hessian_scale`]. Each entry is a compensated sum of products of three
+/// rounded factors (`dev_i`, `dev_j` and `s - E s - beta`, each carrying a relative error of a
+/// few `f64::EPSILON` of its scale), so it is exact to about `4 eps` of the scale; the
+/// symmetric eigensolver adds `O(k eps ||H||)`. `1e-13` (about `450 eps`) leaves room for `k`
+/// up to ~100 features. Since the computed gradient is exact to about `eps` times
+/// [`LogLinearClass::gradient_scale`] `<= hessian_scale / (1 + max |phi|)`, a direction kept at
+/// this floor whose gradient is pure rounding gets a step of at most ~`1e-3` in `theta`, so
+/// flat directions of a rank-deficient class cannot send `theta` off.
+const HESSIAN_ROUNDING: f64 = 1e-13;
 
 /// Largest change of the log density ratios (in nats, spread over the support) in one step.
 const MAX_LOG_RATIO_STEP: f64 = 4.0;
@@ -380,6 +427,65 @@ mod tests {
             let fd = (class.objective(&r, 0.8, &tp)? - class.objective(&r, 0.8, &tm)?) / (2.0 * h);
             assert!((fd - m.gradient[j]).abs() < 1e-8);
         }
+        Ok(())
+    }
+
+    /// A class whose optimum pushes two outcomes' masses toward 1e-12 and 1e-7: the curvature
+    /// left along that direction (~2e-10) is below one part in 1e10 of the largest, and a
+    /// pseudo-inverse floor relative to the largest eigenvalue dropped it, so Newton stalled at
+    /// `J = -0.0114` with a gradient of 8.9e-9, 160 times its certificate. With the floor at the
+    /// Hessian's rounding level the iteration reaches a certified strict local maximum with a
+    /// larger `J` (about 0.106).
+    #[test]
+    fn small_genuine_curvature_keeps_its_newton_step() -> Result<()> {
+        let base = Dist::from_weights(vec![
+            0.11447151977571489,
+            0.11626196625904718,
+            0.494726506734208,
+            0.11988506048439637,
+            0.12223528995880255,
+            0.03241965678783113,
+        ])?;
+        let phi = DMatrix::from_column_slice(
+            6,
+            3,
+            &[
+                -0.2536227412826768,
+                -0.3632940852034822,
+                0.14168098996869413,
+                0.8662944601322168,
+                -0.8524846461638722,
+                -0.4203294599834385,
+                1.8894931188327597,
+                0.5015056946422788,
+                0.1872564011299677,
+                0.0,
+                -0.9084842978760439,
+                -0.18262188111501745,
+                -1.3147767709483127,
+                1.674422988907783,
+                -0.7517159329752408,
+                -1.3069982319452278,
+                -1.9133337760816866,
+                -0.5596771974059334,
+            ],
+        );
+        let r = [
+            -1.8035618983997603,
+            0.9137643214265568,
+            -2.225442077305277,
+            0.2050399592632798,
+            1.3179367736798817,
+            -2.9162840605887035,
+        ];
+        let beta = 0.8078273834530892;
+        let class = LogLinearClass::new(base, phi)?;
+        let opt = class_optimum(&class, &r, beta)?;
+        let goal = CLASS_GRADIENT_TOLERANCE * class.gradient_scale(&r, beta, &opt.theta);
+        assert!(opt.gradient_norm <= goal, "{} > {goal}", opt.gradient_norm);
+        assert!(opt.max_hessian_eigenvalue < 0.0);
+        // The stalled point's objective, -0.0114, is beaten by a wide margin.
+        assert!(opt.objective > 0.1, "{}", opt.objective);
         Ok(())
     }
 }

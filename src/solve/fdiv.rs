@@ -449,15 +449,47 @@ pub fn divergence_value(policy: &Dist, base: &Dist, divergence: Divergence) -> R
         Divergence::ReverseKl => divergence::kl(policy, base),
         Divergence::ForwardKl => divergence::reverse_kl(policy, base),
         Divergence::ChiSquare => divergence::chi_square(policy, base),
-        Divergence::Alpha(a) => {
-            let f_inf = if a > 1.0 {
-                f64::INFINITY
-            } else {
-                1.0 / (1.0 - a)
-            };
-            divergence::f_divergence(policy, base, |t| alpha_f(a, t), f_inf)
-        }
+        Divergence::Alpha(a) => alpha_divergence(policy, base, a),
     }
+}
+
+/// `D_alpha(pi||pi0) = sum_x pi0(x) f_alpha(pi(x)/pi0(x))` (with `pi0 f(pi/pi0) = pi f'(inf)` off
+/// `supp pi0`: `+inf` for `alpha >= 1`, `pi/(1 - alpha)` below). Where the ratio `pi/pi0`
+/// or `f_alpha` of it overflows (`pi0(x)` subnormal or tiny) the term is the perspective
+/// evaluated from the log masses, `(pi^alpha pi0^(1-alpha) - pi0 - alpha (pi - pi0)) / (alpha (alpha - 1))` (its limits
+/// `pi log(pi/pi0) - pi + pi0` at `alpha = 1` and `pi - pi0 - pi0 log(pi/pi0)` at `alpha = 0`),
+/// which is finite whenever the term is representable (and `+inf` otherwise); `f` at an
+/// overflowing ratio would be `inf - inf`.
+fn alpha_divergence(policy: &Dist, base: &Dist, a: f64) -> Result<f64> {
+    crate::error::require_same_len("policy", policy.len(), "base", base.len())?;
+    let mut sum = CompensatedSum::new();
+    for x in 0..policy.len() {
+        let (p, q) = (policy.prob(x), base.prob(x));
+        if q == 0.0 {
+            if p > 0.0 {
+                if a >= 1.0 {
+                    return Ok(f64::INFINITY);
+                }
+                sum.add(p / (1.0 - a));
+            }
+            continue;
+        }
+        let term = q * alpha_f(a, p / q);
+        if term.is_finite() {
+            sum.add(term);
+            continue;
+        }
+        let log_t = policy.log_prob(x) - base.log_prob(x);
+        sum.add(if a == 1.0 {
+            p * log_t - p + q
+        } else if a == 0.0 {
+            p - q - q * log_t
+        } else {
+            let power = (a * policy.log_prob(x) + (1.0 - a) * base.log_prob(x)).exp();
+            (power - q - a * (p - q)) / (a * (a - 1.0))
+        });
+    }
+    Ok(sum.value())
 }
 
 /// The pretraining-mix optimum (claim `pref.forward-kl`): the maximizer of
@@ -517,6 +549,33 @@ mod tests {
             assert!((rev.solution.policy.prob(i) - near1.solution.policy.prob(i)).abs() < 1e-6);
             assert!((fwd.solution.policy.prob(i) - a0.solution.policy.prob(i)).abs() < 1e-15);
         }
+        Ok(())
+    }
+
+    /// A policy mass of 0.1 where the base has 1e-310 (subnormal): `pi/pi0` overflows and
+    /// `f_alpha(inf)` is `inf - inf`, which made the divergence NaN. The term is the perspective
+    /// `pi^alpha pi0^(1-alpha) / (alpha (alpha - 1))` up to terms of order 1:
+    /// `0.1^1.5 (1e-310)^-0.5 / 0.75 = 10^153.5 / 0.75`; at `alpha = 1` it is
+    /// `0.1 ln(0.1/1e-310) - 0.1 = 0.1 (309 ln 10) - 0.1`, plus the first outcome's
+    /// `0.9 ln 0.9 - 0.9 + 1`.
+    #[test]
+    fn alpha_divergence_survives_an_overflowing_ratio() -> Result<()> {
+        let base = Dist::new(vec![1.0, 1e-310])?;
+        let policy = Dist::new(vec![0.9, 0.1])?;
+        let d = divergence_value(&policy, &base, Divergence::Alpha(1.5))?;
+        let want = 10f64.powf(153.5) / 0.75;
+        assert!(((d - want) / want).abs() < 1e-12, "{d} vs {want}");
+        let d1 = divergence_value(&policy, &base, Divergence::Alpha(1.0))?;
+        let want1 = 0.1 * (309.0 * 10f64.ln()) - 0.1 + (0.9 * 0.9f64.ln() - 0.9 + 1.0);
+        assert!((d1 - want1).abs() < 1e-12 * want1, "{d1} vs {want1}");
+        let d0 = divergence_value(&policy, &base, Divergence::Alpha(0.0))?;
+        assert!(d0.is_finite() && d0 > 0.0, "{d0}");
+        // pi/pi0 = 0.0005/6.1e-312 = 8e307 is finite, but t^alpha and alpha (t - 1) overflow
+        // (inf - inf); the true term 0.0005^a (6.1e-312)^(1-a) / (a (a-1)) is ~1e531: +inf.
+        let base = Dist::new(vec![1.0, 6.144527892927e-312])?;
+        let policy = Dist::new(vec![0.9995, 0.0005])?;
+        let d = divergence_value(&policy, &base, Divergence::Alpha(2.7356654230234945))?;
+        assert_eq!(d, f64::INFINITY);
         Ok(())
     }
 }
