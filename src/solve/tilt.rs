@@ -680,7 +680,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     let (mut scratch, mut last) = (Vec::new(), None);
     let mut g = |u: f64| -> Result<(f64, f64)> {
         // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
-        let beta = (spread * (-u).exp()).max(f64::MIN_POSITIVE);
+        let beta = beta_at(u, spread);
         let s = tilt_stats(base, reward, beta, &mut scratch, None);
         last = Some((beta, s));
         if s.kl <= 0.0 {
@@ -746,7 +746,7 @@ fn solve_in_u<G: FnMut(f64) -> Result<(f64, f64)>>(
         Err(e) => {
             let (g_hi, _) = g(U_MAX)?;
             if g_hi.abs() <= 1e-12 {
-                return Ok(spread * (-U_MAX).exp());
+                return Ok(beta_at(U_MAX, spread));
             }
             return Err(e);
         }
@@ -758,7 +758,14 @@ fn solve_in_u<G: FnMut(f64) -> Result<(f64, f64)>>(
         max_iter: 300,
     };
     let u = monotone_root(g, lo, hi, tol)?;
-    Ok(spread * (-u).exp())
+    Ok(beta_at(u, spread))
+}
+
+/// `beta = spread * e^{-u}`, kept a positive normal number: for small spreads `spread * e^{-745}`
+/// underflows to 0 (and a tilt at beta = 0 is undefined), while the smallest normal beta already
+/// gives the `beta -> 0` limit to within rounding.
+fn beta_at(u: f64, spread: f64) -> f64 {
+    (spread * (-u).exp()).max(f64::MIN_POSITIVE)
 }
 
 /// `min KL(pi||pi0) s.t. E_pi[r] >= c` (claim `lagrange.reward-target`).
@@ -813,7 +820,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     let (mut scratch, mut last) = (Vec::new(), None);
     let mut g = |u: f64| -> Result<(f64, f64)> {
         // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
-        let beta = (spread * (-u).exp()).max(f64::MIN_POSITIVE);
+        let beta = beta_at(u, spread);
         let s = tilt_stats(base, reward, beta, &mut scratch, None);
         last = Some((beta, s));
         if s.mean_gap <= 0.0 {
@@ -979,6 +986,24 @@ mod tests {
         let b = kl_budget(&base, &r, eps)?;
         assert_eq!(b.regime, BudgetRegime::Binding);
         assert!((b.solution.kl - eps).abs() <= 1e-12 * eps);
+        Ok(())
+    }
+
+    #[test]
+    fn a_budget_at_the_saturation_point_never_returns_beta_zero() -> Result<()> {
+        // Found by `check goodhart.frontier --cases 2000 --seed 27`: eps equal (to rounding) to
+        // -log pi0(argmax) with a spread of 0.089 sent the search to the end of its range,
+        // where spread * e^{-745} rounds to 0 and the tilt at beta = 0 is NaN.
+        let base = Dist::from_weights(vec![
+            f64::from_bits(4604255449817183692),
+            f64::from_bits(4599525557883573349),
+        ])?;
+        let reward = [-0.08872512914783061, 4.1049100553614744e-5];
+        let b = kl_budget(&base, &reward, -base.log_prob(1))?;
+        assert!(b.beta.map_or(true, |beta| beta > 0.0), "{:?}", b.beta);
+        assert!(b.solution.policy.probs().iter().all(|p| p.is_finite()));
+        assert!((b.solution.kl - (-base.log_prob(1))).abs() <= 1e-12);
+        assert_eq!(b.solution.expected_reward, reward[1]);
         Ok(())
     }
 
