@@ -365,10 +365,7 @@ mod tests {
 
     #[test]
     fn every_estimator_claim_passes_on_a_short_run() {
-        for c in claims() {
-            let v = (c.check)(&CheckConfig::new(32, 3));
-            assert!(v.passed, "{}: {v:?}", c.id);
-        }
+        crate::claims::assert_short_run_passes(&claims(), 32, 3);
     }
 
     #[test]

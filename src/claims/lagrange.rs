@@ -570,9 +570,6 @@ mod tests {
 
     #[test]
     fn every_lagrange_claim_passes_on_a_short_run() {
-        for c in claims() {
-            let v = (c.check)(&CheckConfig::new(48, 7));
-            assert!(v.passed, "{}: {v:?}", c.id);
-        }
+        crate::claims::assert_short_run_passes(&claims(), 48, 7);
     }
 }

@@ -97,6 +97,21 @@ impl Claim {
     }
 }
 
+/// Test support: every claim of `claims` passes a short run at `seed` (`cases` cases; refuted
+/// claims, whose search needs the full default budget, get at least [`runner::DEFAULT_CASES`]).
+#[cfg(test)]
+pub(crate) fn assert_short_run_passes(claims: &[Claim], cases: u32, seed: u64) {
+    for c in claims {
+        let n = if c.status == Status::Refuted {
+            cases.max(runner::DEFAULT_CASES)
+        } else {
+            cases
+        };
+        let v = c.run(&CheckConfig::new(n, seed));
+        assert!(v.passed, "{}: {v:?}", c.id);
+    }
+}
+
 /// Every registered claim, in catalog order.
 pub fn all() -> Vec<Claim> {
     let mut v = Vec::new();

@@ -203,11 +203,6 @@ mod tests {
 
     #[test]
     fn every_quantilizer_claim_passes_a_short_run() {
-        for c in claims() {
-            // A refuted claim's search gets the default 256 cases; theorems a quick 32.
-            let cases = if c.status == Status::Refuted { 256 } else { 32 };
-            let v = (c.check)(&CheckConfig::new(cases, 5));
-            assert!(v.passed, "{}: {v:?}", c.id);
-        }
+        crate::claims::assert_short_run_passes(&claims(), 32, 5);
     }
 }
