@@ -224,6 +224,18 @@ impl Dist {
         Ok(s.value())
     }
 
+    /// `(min f, max f)` over the support (`(inf, -inf)` only if `f` is shorter than the
+    /// support reaches; entries of `f` off the support are ignored).
+    pub fn support_range(&self, f: &[f64]) -> (f64, f64) {
+        self.p
+            .iter()
+            .zip(f)
+            .filter(|(p, _)| **p > 0.0)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, x)| {
+                (lo.min(*x), hi.max(*x))
+            })
+    }
+
     /// `Var_p[f]`, computed in two passes (mean first), over the support.
     pub fn variance(&self, f: &[f64]) -> Result<f64> {
         let m = self.expectation(f)?;

@@ -379,12 +379,6 @@ fn competitor(base: &Dist, raw: &[f64]) -> Option<Dist> {
     Dist::from_weights(w).ok()
 }
 
-fn support_max(base: &Dist, reward: &[f64]) -> f64 {
-    base.support()
-        .map(|i| reward[i])
-        .fold(f64::NEG_INFINITY, f64::max)
-}
-
 /// Per instance: (a) the form `lambda - r(x) = q(x) := gamma pi0(x)/pi(x)` on the support, as
 /// the lambda-free identities `q(x) - q(a) = r(a) - r(x)` (`a` an argmax) and
 /// `lambda - r(a) = q(a)`, with tolerance `1e-12 q + 4 eps |r|` (each `q` is accurate to ~1e-13
@@ -401,7 +395,7 @@ fn check_forward_kl(config: &CheckConfig) -> Verdict {
         let s = forward_kl(&inst.base, &inst.reward, *gamma).map_err(err)?;
         let pi = &s.solution.policy;
         let lambda = s.lambda;
-        let r_max = support_max(&inst.base, &inst.reward);
+        let r_max = inst.base.support_range(&inst.reward).1;
         let mut dev = Deviation::exact(true);
         // The form says lambda - r(x) = gamma pi0(x)/pi(x) =: q(x) on the support; lambda
         // cancels from q(x) - q(a) = r(a) - r(x) (a = the argmax), which is checked without

@@ -69,13 +69,7 @@ pub fn kept_mass() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// The largest reward on the support of the base.
-pub fn support_max(inst: &Instance) -> f64 {
-    inst.base
-        .support()
-        .map(|i| inst.reward[i])
-        .fold(f64::NEG_INFINITY, f64::max)
-}
+pub use super::strategy_tilt::support_max;
 
 /// The KL-closest policy to `pi0` with expected reward at least `c` (the tilt, or `pi0` /
 /// `pi0(.|argmax)` at the ends), with its beta where it has one; `c` is clamped to the support

@@ -29,18 +29,12 @@ pub fn within(a: f64, b: f64, rel: f64, abs: f64) -> Deviation {
 
 /// `max r` over `supp pi0`.
 pub fn support_max(inst: &Instance) -> f64 {
-    inst.base
-        .support()
-        .map(|i| inst.reward[i])
-        .fold(f64::NEG_INFINITY, f64::max)
+    inst.base.support_range(&inst.reward).1
 }
 
 /// `min r` over `supp pi0`.
 pub fn support_min(inst: &Instance) -> f64 {
-    inst.base
-        .support()
-        .map(|i| inst.reward[i])
-        .fold(f64::INFINITY, f64::min)
+    inst.base.support_range(&inst.reward).0
 }
 
 /// `max |r|` over all outcomes, at least 1 (the scale of rewards and objectives).

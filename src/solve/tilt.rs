@@ -102,26 +102,6 @@ struct TiltStats {
     variance: f64,
 }
 
-/// Max of `r` over `supp pi0` (the base is validated, so the support is non-empty).
-fn support_max(base: &Dist, reward: &[f64]) -> f64 {
-    base.probs()
-        .iter()
-        .zip(reward)
-        .filter(|(p, _)| **p > 0.0)
-        .map(|(_, r)| *r)
-        .fold(f64::NEG_INFINITY, f64::max)
-}
-
-/// Min of `r` over `supp pi0`.
-fn support_min(base: &Dist, reward: &[f64]) -> f64 {
-    base.probs()
-        .iter()
-        .zip(reward)
-        .filter(|(p, _)| **p > 0.0)
-        .map(|(_, r)| *r)
-        .fold(f64::INFINITY, f64::min)
-}
-
 /// `(r*, r(k))`: the max of `r` over `supp pi0` and the reward at the mode
 /// `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome of largest tilted mass), in
 /// one sweep. The key is evaluated as `log pi0 + r/beta` when `beta >= 1` and as
@@ -659,7 +639,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
             requirement: "finite and >= 0",
         });
     }
-    let r_max = support_max(base, reward);
+    let (r_min, r_max) = base.support_range(reward);
     let kl_max = base.neg_log_mass_where(|i| reward[i] == r_max);
     if eps >= kl_max {
         return Ok(KlBudget {
@@ -675,7 +655,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
             regime: BudgetRegime::Zero,
         });
     }
-    let spread = r_max - support_min(base, reward);
+    let spread = r_max - r_min;
     let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let (mut scratch, mut last) = (Vec::new(), None);
     let mut g = |u: f64| -> Result<(f64, f64)> {
@@ -783,7 +763,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
             requirement: "finite",
         });
     }
-    let r_max = support_max(base, reward);
+    let (r_min, r_max) = base.support_range(reward);
     if c > r_max {
         return Err(Error::Infeasible(format!(
             "reward target {c} exceeds the maximum reward {r_max} on the support of the base"
@@ -807,14 +787,14 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     // A reward constant on the support makes pi0 optimal for every feasible c below max r (its
     // computed mean may round one ulp below max r, which must not send the solver after a
     // multiplier that does not exist).
-    if support_min(base, reward) == r_max {
+    if r_min == r_max {
         return Ok(RewardTarget {
             solution: base_sol,
             beta: None,
             regime: TargetRegime::Unconstrained,
         });
     }
-    let spread = r_max - support_min(base, reward);
+    let spread = r_max - r_min;
     let var0 = scaled_base_variance(base, reward, r_max, spread)?;
     let target_gap = r_max - c;
     let (mut scratch, mut last) = (Vec::new(), None);
