@@ -22,8 +22,11 @@
 // input validation.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 #![warn(missing_docs)]
+// One `unsafe` call in the crate: the huge-page advice in `buffer`, allowed there.
+#![deny(unsafe_code)]
 
 pub mod api;
+mod buffer;
 pub mod claims;
 pub mod dist;
 pub mod divergence;

@@ -16,6 +16,7 @@
 
 use super::classes::RewardClasses;
 use super::Solution;
+use crate::buffer::filled;
 use crate::dist::Dist;
 use crate::error::{Error, Result};
 use crate::numeric::{log1mexp, CompensatedSum};
@@ -122,7 +123,7 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
     let classes = RewardClasses::new(base, reward)?;
     let nf = n as f64;
     let len = base.len();
-    let (mut probs, mut logs) = (vec![0.0; len], vec![f64::NEG_INFINITY; len]);
+    let (mut probs, mut logs) = (filled(len, 0.0), filled(len, f64::NEG_INFINITY));
     let mut sums = [CompensatedSum::new(); 4]; // E[r], KL, half-tie win, strict win
     for (k, c) in classes.classes.iter().enumerate() {
         let members = classes.members(k);

@@ -29,6 +29,7 @@
 //! `log Z` (one cheap extra pass without `exp`).
 
 use super::Solution;
+use crate::buffer::filled;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
 use crate::numeric::{monotone_root, BlockSum, CompensatedSum, RootTolerance};
@@ -370,7 +371,7 @@ fn tilt_stats(
 ) -> TiltStats {
     let (p, lp) = (base.probs(), base.log_probs());
     if q.len() != p.len() {
-        *q = vec![0.0; p.len()];
+        *q = filled(p.len(), 0.0);
     }
     let over_beta = Divide::by(beta);
     let (r_max, r_mode) = max_and_mode(lp, reward, beta, over_beta);
@@ -398,7 +399,7 @@ fn tilt_stats(
 /// the scratch space of the passes).
 fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
     let n = base.len();
-    let (mut probs, mut logs) = (vec![0.0; n], vec![0.0; n]);
+    let (mut probs, mut logs) = (filled(n, 0.0), filled(n, 0.0));
     let s = tilt_stats(base, reward, beta, &mut probs, Some(&mut logs));
     tilt_from_parts(s, beta, probs, logs)
 }
@@ -432,15 +433,12 @@ fn tilt_at_root(
         Some((b, s)) if b == beta && policy.len() == base.len() => {
             let lp = base.log_probs();
             let over_beta = Divide::by(beta);
-            let logs = (0..policy.len())
-                .map(|i| {
-                    if policy[i] > 0.0 {
-                        lp[i] + (over_beta.of(reward[i] - s.r_mode) - s.log_z_mode)
-                    } else {
-                        f64::NEG_INFINITY
-                    }
-                })
-                .collect();
+            let mut logs = filled(policy.len(), f64::NEG_INFINITY);
+            for (i, l) in logs.iter_mut().enumerate() {
+                if policy[i] > 0.0 {
+                    *l = lp[i] + (over_beta.of(reward[i] - s.r_mode) - s.log_z_mode);
+                }
+            }
             tilt_from_parts(s, beta, policy, logs)
         }
         _ => assemble(base, reward, beta),
