@@ -31,6 +31,7 @@ pub mod claims;
 pub mod dist;
 pub mod divergence;
 pub mod error;
+mod exp_kernel;
 pub mod goodhart;
 pub mod numeric;
 pub mod report;

@@ -374,7 +374,7 @@ pub(crate) fn kl_from_log_ratios(base: &Dist, log_ratio: &[f64]) -> f64 {
             continue;
         }
         if a.abs() < 0.5 {
-            let (f, e) = super::tilt::f_and_expm1_series(a);
+            let (f, e) = super::tilt_passes::f_and_expm1_series(a);
             f_sum.add(p * f);
             e_sum.add(p * e);
         } else {

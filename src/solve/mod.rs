@@ -12,6 +12,7 @@ pub mod classes;
 pub mod condition;
 pub mod quantilize;
 pub mod tilt;
+mod tilt_passes;
 
 pub use best_of_n::{best_of_n, BestOfN};
 pub use classes::{RewardClass, RewardClasses};

@@ -28,11 +28,14 @@
 //! mode's `d`, tiny when the tilt barely moves the base, is not swamped by the rounding of
 //! `log Z` (one cheap extra pass without `exp`).
 
+use super::tilt_passes::{
+    centred_variance, max_and_mode, normalize, unnormalized_tilt, Divide, Normalization, Scale,
+};
 use super::Solution;
 use crate::buffer::filled;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{monotone_root, BlockSum, CompensatedSum, RootTolerance};
+use crate::numeric::{monotone_root, RootTolerance};
 use serde::Serialize;
 
 /// The tilt `pi_beta` with the quantities around it.
@@ -58,32 +61,6 @@ impl Tilt {
     }
 }
 
-/// Taylor coefficients `1/k!` for `k = 0..=17`.
-const INV_FACT: [f64; 18] = {
-    let mut c = [1.0; 18];
-    let mut k = 1;
-    while k < 18 {
-        c[k] = c[k - 1] / k as f64;
-        k += 1;
-    }
-    c
-};
-
-/// `(f(d), expm1(d))` with `f(d) = 1 + (d - 1) e^d = sum_{k>=2} (k-1) d^k / k!`, by Horner's
-/// rule; the truncation error is below `2^-60` relative for `|d| < 1/2`.
-#[inline]
-pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
-    let mut f = 0.0;
-    let mut e = 0.0;
-    let mut k = 17;
-    while k >= 1 {
-        e = e * d + INV_FACT[k];
-        f = f * d + (k as f64 - 1.0) * INV_FACT[k];
-        k -= 1;
-    }
-    (f * d, e * d)
-}
-
 /// Sufficient statistics of one tilt evaluation.
 #[derive(Debug, Clone, Copy)]
 struct TiltStats {
@@ -101,252 +78,6 @@ struct TiltStats {
     mean_gap: f64,
     /// `Var_{pi_beta}(r)`.
     variance: f64,
-}
-
-/// `(r*, r(k))`: the max of `r` over `supp pi0` and the reward at the mode
-/// `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome of largest tilted mass), in
-/// one sweep. The key is evaluated as `log pi0 + r/beta` when `beta >= 1` and as
-/// `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so neither `r/beta` nor
-/// `beta log pi0` can overflow. (Rounding of the key can only pick an outcome whose tilted mass
-/// is within a few ulps of the largest, which serves the passes equally well.)
-fn max_and_mode(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> (f64, f64) {
-    let (mut r_max, mut best, mut r_mode) = (f64::NEG_INFINITY, f64::NEG_INFINITY, None);
-    for (l, r) in lp.iter().zip(reward) {
-        if *l == f64::NEG_INFINITY {
-            continue;
-        }
-        r_max = r_max.max(*r);
-        let key = if beta >= 1.0 {
-            l + over_beta.of(*r)
-        } else {
-            beta * l + r
-        };
-        if key > best || r_mode.is_none() {
-            (best, r_mode) = (key, Some(*r));
-        }
-    }
-    (r_max, r_mode.unwrap_or(r_max))
-}
-
-/// Division by a fixed positive number `by`, done as a multiplication by `1/by` when that
-/// reciprocal is a normal number: one more rounding (at most `2 eps` relative in all) in
-/// exchange for a division per outcome in the hot loops. A subnormal or infinite reciprocal
-/// would lose digits, so then it divides.
-#[derive(Debug, Clone, Copy)]
-struct Divide {
-    by: f64,
-    inv: f64,
-}
-
-impl Divide {
-    fn by(by: f64) -> Self {
-        Self { by, inv: 1.0 / by }
-    }
-
-    #[inline]
-    fn of(self, x: f64) -> f64 {
-        if self.inv.is_normal() {
-            x * self.inv
-        } else {
-            x / self.by
-        }
-    }
-}
-
-/// Chunks of [`BlockSum::BLOCK`] indices covering `0..n`. The hot loops sum naively within a
-/// chunk into plain `f64` accumulators and combine the chunk sums with [`CompensatedSum`]: the
-/// rounding of [`BlockSum`] without its per-term bookkeeping.
-fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    (0..n)
-        .step_by(BlockSum::BLOCK)
-        .map(move |s| s..(s + BlockSum::BLOCK).min(n))
-}
-
-/// `(q, q - pi0)` for the unnormalized weight `q = pi0 e^v` of one outcome. For `|v| < ln 2`,
-/// `q - pi0 = pi0 expm1(v)` is formed without cancellation. Otherwise `q = pi0 e^v` is a product
-/// (relative error ~2 eps) rather than `exp(log pi0 + v)`, whose argument carries an absolute
-/// error `eps |log pi0|`; the log form is kept for a subnormal `pi0` or a huge `v`.
-#[inline]
-fn tilted_weight(p: f64, lp: f64, v: f64) -> (f64, f64) {
-    if v.abs() < std::f64::consts::LN_2 {
-        let dq = p * v.exp_m1();
-        (p + dq, dq)
-    } else {
-        let q = if p >= f64::MIN_POSITIVE && v < 700.0 {
-            p * v.exp()
-        } else {
-            (lp + v).exp()
-        };
-        (q, q - p)
-    }
-}
-
-/// Result of pass 1: `z = sum q`, `log z`, and the shift `s = sum q (r - r_mode) / z` (the mean
-/// of `r - r_mode` under the tilt, to rounding), `None` when the linear weights are too small
-/// to carry it (`z <= 1e-280`).
-struct Partition {
-    z: f64,
-    log_z: f64,
-    shift: Option<f64>,
-}
-
-/// Pass 1 of a tilt evaluation: fills `q` with `pi0(x) e^{v(x)}`, `v = (r - r_mode)/beta` (the
-/// reward difference is formed first, so `v` is exact to rounding relative to itself).
-///
-/// `log z = log1p(sum (q - pi0))` keeps full relative accuracy when `z` is within `1e-16` of 1;
-/// when `z` is small, `log z = ln(sum q)` does. With `r_mode` the mode's reward, the mode's term
-/// is exactly `pi0(mode)` and `q <= pi0(mode) <= 1` everywhere, so nothing overflows.
-fn unnormalized_tilt(
-    p: &[f64],
-    lp: &[f64],
-    reward: &[f64],
-    r_mode: f64,
-    over_beta: Divide,
-    q: &mut [f64],
-) -> Partition {
-    let (mut z_sum, mut z_m1, mut moment) = (
-        CompensatedSum::new(),
-        CompensatedSum::new(),
-        CompensatedSum::new(),
-    );
-    for block in blocks(p.len()) {
-        let (mut zs, mut zm, mut mo) = (0.0, 0.0, 0.0);
-        for i in block {
-            if p[i] == 0.0 {
-                q[i] = 0.0;
-                continue;
-            }
-            let dev = reward[i] - r_mode;
-            let (qi, dq) = tilted_weight(p[i], lp[i], over_beta.of(dev));
-            q[i] = qi;
-            zs += qi;
-            zm += dq;
-            mo += qi * dev;
-        }
-        z_sum.add(zs);
-        z_m1.add(zm);
-        moment.add(mo);
-    }
-    let z = z_sum.value();
-    let shift = moment.value() / z;
-    let log_z = if z > 0.5 {
-        z_m1.value().ln_1p()
-    } else if z > 1e-280 {
-        z.ln()
-    } else {
-        // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear
-        // weights have lost relative precision, so take log z from the log view of pi0.
-        log_space_log_z(lp, reward, r_mode, over_beta)
-    };
-    Partition {
-        z,
-        log_z,
-        shift: (z > 1e-280 && shift.is_finite()).then_some(shift),
-    }
-}
-
-/// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities (max, then a sum of
-/// `exp` of non-positive numbers).
-fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, over_beta: Divide) -> f64 {
-    let term = |i: usize| lp[i] + over_beta.of(reward[i] - r_mode);
-    let support = || (0..lp.len()).filter(|&i| lp[i] > f64::NEG_INFINITY);
-    let m = support().map(term).fold(f64::NEG_INFINITY, f64::max);
-    let mut s = BlockSum::new();
-    for i in support() {
-        s.add((term(i) - m).exp());
-    }
-    m + s.value().ln()
-}
-
-/// The terms `(pi0 f(d), pi - pi0)` of `F` and `e` for one outcome of the support, with
-/// `f(d) = 1 + (d - 1) e^d`: by the series for `|d| < 1/2` (no cancellation), else from `pi`.
-#[inline]
-fn kl_terms(p: f64, pi: f64, d: f64) -> (f64, f64) {
-    if d.abs() < 0.5 {
-        let (f, e) = f_and_expm1_series(d);
-        (p * f, p * e)
-    } else if pi > 0.0 {
-        (p + (d - 1.0) * pi, pi - p)
-    } else {
-        (p, -p)
-    }
-}
-
-/// Sums of pass 2 over the support: `F`, `e`, `sum pi (r* - r)`, `sum pi (r - r_mode)` and
-/// `sum pi (r - r_mode - s)^2` for the shift `s` of pass 1.
-#[derive(Default)]
-struct Moments {
-    f: CompensatedSum,
-    e: CompensatedSum,
-    gap: CompensatedSum,
-    offset: CompensatedSum,
-    square: CompensatedSum,
-}
-
-/// Pass 2 of a tilt evaluation: turns `q` into the normalized policy `pi = q/z` (or
-/// `pi0 e^d` when `q` underflowed: the unnormalized `q` can underflow when `z` is tiny, while
-/// `pi` is representable), writes `log pi = log pi0 + d` into `logs` when given (`-inf` off
-/// the support of `pi`), and accumulates the [`Moments`].
-fn normalize(
-    base: &Dist,
-    reward: &[f64],
-    (r_max, r_mode): (f64, f64),
-    over_beta: Divide,
-    part: &Partition,
-    q: &mut [f64],
-    mut logs: Option<&mut [f64]>,
-) -> Moments {
-    let (p, lp) = (base.probs(), base.log_probs());
-    let over_z = Divide::by(part.z);
-    let shift = part.shift.unwrap_or(0.0);
-    let mut m = Moments::default();
-    for block in blocks(p.len()) {
-        let (mut fb, mut eb, mut gb, mut ob, mut sb) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for i in block {
-            let mut log_pi = f64::NEG_INFINITY;
-            if p[i] > 0.0 {
-                let dev = reward[i] - r_mode;
-                let d = over_beta.of(dev) - part.log_z;
-                let pi = if q[i] >= f64::MIN_POSITIVE {
-                    over_z.of(q[i])
-                } else {
-                    (lp[i] + d).exp()
-                };
-                q[i] = pi;
-                let (f, e) = kl_terms(p[i], pi, d);
-                fb += f;
-                eb += e;
-                if pi > 0.0 {
-                    gb += pi * (r_max - reward[i]);
-                    ob += pi * dev;
-                    sb += pi * (dev - shift) * (dev - shift);
-                    log_pi = lp[i] + d;
-                }
-            }
-            if let Some(l) = logs.as_deref_mut() {
-                l[i] = log_pi;
-            }
-        }
-        m.f.add(fb);
-        m.e.add(eb);
-        m.gap.add(gb);
-        m.offset.add(ob);
-        m.square.add(sb);
-    }
-    m
-}
-
-/// `Var_pi(r)` by a separate pass about `offset = E_pi[r - r_mode]`, for the rare case where
-/// pass 1 could not provide the shift.
-fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: f64) -> f64 {
-    let mut var = BlockSum::new();
-    for (q, r) in pi.iter().zip(reward) {
-        if *q > 0.0 {
-            let dev = (r - r_mode) - offset;
-            var.add(q * dev * dev);
-        }
-    }
-    var.value()
 }
 
 /// One evaluation of the tilt at `beta`. On return `q` (resized to `n` only if its length
@@ -376,12 +107,20 @@ fn tilt_stats(
     let over_beta = Divide::by(beta);
     let (r_max, r_mode) = max_and_mode(lp, reward, beta, over_beta);
     let part = unnormalized_tilt(p, lp, reward, r_mode, over_beta, q);
-    let m = normalize(base, reward, (r_max, r_mode), over_beta, &part, q, logs);
-    let (f, e) = (m.f.value(), m.e.value());
+    let norm = Normalization {
+        r_max,
+        r_mode,
+        over_beta,
+        over_z: Divide::by(part.z),
+        log_z: part.log_z,
+        shift: part.shift.unwrap_or(0.0),
+    };
+    let m = normalize(p, lp, reward, norm, q, logs);
+    let (f, e) = (m.f, m.e);
     let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
-    let offset = m.offset.value();
+    let offset = m.offset;
     let variance = match part.shift {
-        Some(s) => (m.square.value() - (offset - s) * (offset - s)).max(0.0),
+        Some(s) => (m.square - (offset - s) * (offset - s)).max(0.0),
         None => centred_variance(q, reward, r_mode, offset),
     };
     TiltStats {
@@ -390,7 +129,7 @@ fn tilt_stats(
         log_z_mode: part.log_z,
         log_z: (r_mode - r_max) / beta + part.log_z,
         kl,
-        mean_gap: m.gap.value().max(0.0),
+        mean_gap: m.gap.max(0.0),
         variance,
     }
 }
@@ -840,18 +579,6 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn series_matches_libm_away_from_zero() {
-        for &d in &[-0.49, -0.3, -0.1, 0.1, 0.3, 0.49] {
-            let (f, e) = f_and_expm1_series(d);
-            let f_libm = 1.0 + (d - 1.0) * d.exp();
-            assert!((e - d.exp_m1()).abs() <= 2.0 * f64::EPSILON * e.abs());
-            // libm's f = 1 + (d-1)e^d carries rounding of size eps * (1 + |d-1| e^d).
-            let tol = 4.0 * f64::EPSILON * (1.0 + (d - 1.0).abs() * d.exp());
-            assert!((f - f_libm).abs() <= tol, "d = {d}: {f} vs {f_libm}");
-        }
-    }
 
     #[test]
     fn kl_keeps_relative_accuracy_when_mass_piles_on_a_heavy_argmax() -> Result<()> {

@@ -1,0 +1,619 @@
+//! The array passes of one tilt evaluation (see [`super::tilt`] for the mathematics).
+//!
+//! Three sweeps over the outcomes: the reward maximum and the tilt's mode, the unnormalized
+//! weights `q = pi0 e^v` with their sums, and the normalized policy with the sums behind the KL,
+//! the mean and the variance. Each sweep is written so that it vectorizes: the outcomes are
+//! taken [`LANES`] at a time into independent accumulators, branches are selects, and `exp` is
+//! the branch-free [`exp_expm1`]; the functions are compiled for several instruction sets and
+//! the widest the CPU offers is chosen at run time ([`multiversion`]). The order of every
+//! addition is fixed by the code, not by the instruction set, so all targets give bit-identical
+//! results.
+//!
+//! Sums run over blocks of [`BlockSum::BLOCK`] outcomes: within a block each lane adds
+//! naively, the lanes are added in a fixed order, and the block sums are combined with
+//! [`CompensatedSum`] (the rounding of [`BlockSum`]).
+//!
+//! Rare elements that the vector form cannot evaluate exactly (a subnormal base mass, or a
+//! weight `e^v` beyond the overflow threshold although `pi0 e^v` is representable) make their
+//! block be evaluated again, element by element, with the exact scalar form.
+
+use crate::exp_kernel::exp_expm1;
+use crate::numeric::{BlockSum, CompensatedSum};
+use multiversion::multiversion;
+
+/// Elements processed side by side (one AVX-512 register of `f64`; narrower units split it).
+const LANES: usize = 8;
+
+/// Division by a fixed positive number `by`, done as a multiplication by `1/by` when that
+/// reciprocal is a normal number: one more rounding (at most `2 eps` relative in all) in
+/// exchange for a division per outcome in the hot loops. A subnormal or infinite reciprocal
+/// would lose digits, so then it divides.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Divide {
+    by: f64,
+    inv: f64,
+}
+
+impl Divide {
+    pub(super) fn by(by: f64) -> Self {
+        Self { by, inv: 1.0 / by }
+    }
+
+    /// The same division as a plain multiplication, when the reciprocal is normal. The vector
+    /// loops take this form: with the test inside, they would evaluate both sides of it.
+    fn as_multiply(self) -> Option<Multiply> {
+        self.inv.is_normal().then_some(Multiply(self.inv))
+    }
+}
+
+/// `x -> x / by` for a fixed positive `by`, in one of two forms.
+pub(super) trait Scale: Copy {
+    /// `x / by`, to within 2 eps relative.
+    fn of(self, x: f64) -> f64;
+}
+
+impl Scale for Divide {
+    #[inline(always)]
+    fn of(self, x: f64) -> f64 {
+        if self.inv.is_normal() {
+            x * self.inv
+        } else {
+            x / self.by
+        }
+    }
+}
+
+/// Multiplication by a normal reciprocal `1/by` (see [`Divide::as_multiply`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Multiply(f64);
+
+impl Scale for Multiply {
+    #[inline(always)]
+    fn of(self, x: f64) -> f64 {
+        x * self.0
+    }
+}
+
+/// Chunks of [`BlockSum::BLOCK`] indices covering `0..n`.
+fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..n)
+        .step_by(BlockSum::BLOCK)
+        .map(move |s| s..(s + BlockSum::BLOCK).min(n))
+}
+
+/// Sums of `K` quantities over one block, kept per lane.
+struct Lanes<const K: usize>([[f64; LANES]; K]);
+
+impl<const K: usize> Lanes<K> {
+    /// Adds `terms` to lane `j`.
+    #[inline(always)]
+    fn add(&mut self, j: usize, terms: [f64; K]) {
+        for (a, t) in self.0.iter_mut().zip(terms) {
+            a[j] += t;
+        }
+    }
+
+    fn new() -> Self {
+        Self([[0.0; LANES]; K])
+    }
+
+    /// The block sums, lanes added in index order.
+    fn totals(&self) -> [f64; K] {
+        self.0.map(|lane| lane.iter().sum())
+    }
+}
+
+/// Adds each block's `K` sums into `K` compensated totals.
+fn accumulate<const K: usize>(totals: &mut [CompensatedSum; K], block: [f64; K]) {
+    for (t, b) in totals.iter_mut().zip(block) {
+        t.add(b);
+    }
+}
+
+/// Taylor coefficients `1/k!` for `k = 0..=17`.
+const INV_FACT: [f64; 18] = {
+    let mut c = [1.0; 18];
+    let mut k = 1;
+    while k < 18 {
+        c[k] = c[k - 1] / k as f64;
+        k += 1;
+    }
+    c
+};
+
+/// `(f(d), expm1(d))` with `f(d) = 1 + (d - 1) e^d = sum_{k>=2} (k-1) d^k / k!`, by Horner's
+/// rule; the truncation error is below `2^-60` relative for `|d| < 1/2`.
+#[inline(always)]
+pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
+    let mut f = 0.0;
+    let mut e = 0.0;
+    let mut k = 17;
+    while k >= 1 {
+        e = e * d + INV_FACT[k];
+        f = f * d + (k as f64 - 1.0) * INV_FACT[k];
+        k -= 1;
+    }
+    (f * d, e * d)
+}
+
+/// `(r*, r(k))`: the max of `r` over `supp pi0` and the reward at the mode
+/// `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome of largest tilted mass; the
+/// first one on a tie), in one sweep. The key is evaluated as `log pi0 + r/beta` when
+/// `beta >= 1` and as `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so
+/// neither `r/beta` nor `beta log pi0` can overflow. (Rounding of the key can only pick an
+/// outcome whose tilted mass is within a few ulps of the largest, which serves the passes
+/// equally well.)
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+pub(super) fn max_and_mode(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> (f64, f64) {
+    match over_beta.as_multiply() {
+        Some(m) => scan_max_and_mode(lp, reward, beta, m),
+        None => scan_max_and_mode(lp, reward, beta, over_beta),
+    }
+}
+
+/// [`max_and_mode`] with the division in the form `over_beta`.
+#[inline(always)]
+fn scan_max_and_mode<S: Scale>(lp: &[f64], reward: &[f64], beta: f64, over_beta: S) -> (f64, f64) {
+    let key = |l: f64, r: f64| {
+        if beta >= 1.0 {
+            l + over_beta.of(r)
+        } else {
+            beta * l + r
+        }
+    };
+    let (mut r_max, mut best, mut at) = (
+        [f64::NEG_INFINITY; LANES],
+        [f64::NEG_INFINITY; LANES],
+        [usize::MAX; LANES],
+    );
+    let mut visit = |j: usize, i: usize, l: f64, r: f64| {
+        r_max[j] = r_max[j].max(if l > f64::NEG_INFINITY {
+            r
+        } else {
+            f64::NEG_INFINITY
+        });
+        let k = key(l, r);
+        let better = k > best[j];
+        best[j] = if better { k } else { best[j] };
+        at[j] = if better { i } else { at[j] };
+    };
+    let chunks = lp.chunks_exact(LANES).zip(reward.chunks_exact(LANES));
+    for (c, (lc, rc)) in chunks.enumerate() {
+        for j in 0..LANES {
+            visit(j, c * LANES + j, lc[j], rc[j]);
+        }
+    }
+    let tail = lp.len() / LANES * LANES;
+    for i in tail..lp.len() {
+        visit(i - tail, i, lp[i], reward[i]);
+    }
+    // Across lanes: the largest key, the first index on a tie (support keys are finite).
+    let mut mode = None::<(f64, usize)>;
+    for j in 0..LANES {
+        if at[j] != usize::MAX
+            && mode.map_or(true, |(b, i)| best[j] > b || (best[j] == b && at[j] < i))
+        {
+            mode = Some((best[j], at[j]));
+        }
+    }
+    let r_max = r_max.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (r_max, mode.map_or(r_max, |(_, i)| reward[i]))
+}
+
+/// Result of pass 1: `z = sum q`, `log z`, and the shift `s = sum q (r - r_mode) / z` (the mean
+/// of `r - r_mode` under the tilt, to rounding), `None` when the linear weights are too small
+/// to carry it (`z <= 1e-280`).
+pub(super) struct Partition {
+    pub(super) z: f64,
+    pub(super) log_z: f64,
+    pub(super) shift: Option<f64>,
+}
+
+/// `(q, q - pi0, exact)` for the unnormalized weight `q = pi0 e^v` of one outcome, `exact`
+/// false when the branch-free form does not apply (a subnormal `pi0 > 0`, or `v >= 700` where
+/// `e^v` may overflow). For `|v| < ln 2`, `q - pi0 = pi0 expm1(v)` is formed without
+/// cancellation; otherwise `q = pi0 e^v` is a product (relative error ~3 eps) rather than
+/// `exp(log pi0 + v)`, whose argument carries an absolute error `eps |log pi0|`.
+#[inline(always)]
+fn tilted_weight(p: f64, v: f64) -> (f64, f64, bool) {
+    let (e, em1) = exp_expm1(v);
+    let small = v.abs() < std::f64::consts::LN_2;
+    let dq_small = p * em1;
+    let q_large = p * e;
+    let q = if small { p + dq_small } else { q_large };
+    let dq = if small { dq_small } else { q_large - p };
+    let exact = !(p > 0.0 && p < f64::MIN_POSITIVE) && v < 700.0;
+    (q, dq, exact)
+}
+
+/// The weight where [`tilted_weight`] does not apply: `exp(log pi0 + v)` (the log view of a
+/// subnormal `pi0` is the more precise one, and the sum of logs cannot overflow).
+fn tilted_weight_exact(p: f64, lp: f64, v: f64) -> (f64, f64) {
+    match tilted_weight(p, v) {
+        (q, dq, true) => (q, dq),
+        _ if p == 0.0 => (0.0, 0.0),
+        _ => {
+            let q = (lp + v).exp();
+            (q, q - p)
+        }
+    }
+}
+
+/// Pass 1 of a tilt evaluation: fills `q` with `pi0(x) e^{v(x)}`, `v = (r - r_mode)/beta` (the
+/// reward difference is formed first, so `v` is exact to rounding relative to itself).
+///
+/// `log z = log1p(sum (q - pi0))` keeps full relative accuracy when `z` is within `1e-16` of 1;
+/// when `z` is small, `log z = ln(sum q)` does. With `r_mode` the mode's reward, the mode's term
+/// is exactly `pi0(mode)` and `q <= pi0(mode) <= 1` everywhere, so nothing overflows.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+pub(super) fn unnormalized_tilt(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    r_mode: f64,
+    over_beta: Divide,
+    q: &mut [f64],
+) -> Partition {
+    let [z, z_m1, moment] = match over_beta.as_multiply() {
+        Some(m) => weight_sums(p, lp, reward, r_mode, m, q),
+        None => weight_sums(p, lp, reward, r_mode, over_beta, q),
+    };
+    let shift = moment / z;
+    let log_z = if z > 0.5 {
+        z_m1.ln_1p()
+    } else if z > 1e-280 {
+        z.ln()
+    } else {
+        // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear
+        // weights have lost relative precision, so take log z from the log view of pi0.
+        log_space_log_z(lp, reward, r_mode, over_beta)
+    };
+    Partition {
+        z,
+        log_z,
+        shift: (z > 1e-280 && shift.is_finite()).then_some(shift),
+    }
+}
+
+/// `(sum q, sum (q - pi0), sum q (r - r_mode))` over all blocks, filling `q`.
+#[inline(always)]
+fn weight_sums<S: Scale>(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    r_mode: f64,
+    over_beta: S,
+    q: &mut [f64],
+) -> [f64; 3] {
+    let mut totals = [CompensatedSum::new(); 3];
+    for b in blocks(p.len()) {
+        let (pb, rb, qb) = (&p[b.clone()], &reward[b.clone()], &mut q[b.clone()]);
+        let sums = match weights_block(pb, rb, r_mode, over_beta, qb) {
+            Some(sums) => sums,
+            None => weights_block_exact(pb, &lp[b], rb, r_mode, over_beta, qb),
+        };
+        accumulate(&mut totals, sums);
+    }
+    totals.map(|t| t.value())
+}
+
+/// One block of pass 1 in vector form: the sums `(sum q, sum (q - pi0), sum q (r - r_mode))`,
+/// or `None` if an element needs [`tilted_weight_exact`].
+#[inline(always)]
+fn weights_block<S: Scale>(
+    p: &[f64],
+    r: &[f64],
+    r_mode: f64,
+    over_beta: S,
+    q: &mut [f64],
+) -> Option<[f64; 3]> {
+    let (mut acc, mut exact) = (Lanes::<3>::new(), [true; LANES]);
+    let mut visit = |j: usize, p: f64, r: f64, q: &mut f64| {
+        let dev = r - r_mode;
+        let (qi, dq, ok) = tilted_weight(p, over_beta.of(dev));
+        *q = qi;
+        exact[j] &= ok;
+        acc.0[0][j] += qi;
+        acc.0[1][j] += dq;
+        acc.0[2][j] += qi * dev;
+    };
+    let mut chunks = p
+        .chunks_exact(LANES)
+        .zip(r.chunks_exact(LANES))
+        .zip(q.chunks_exact_mut(LANES));
+    for ((pc, rc), qc) in chunks.by_ref() {
+        for j in 0..LANES {
+            visit(j, pc[j], rc[j], &mut qc[j]);
+        }
+    }
+    let tail = p.len() / LANES * LANES;
+    for (j, qi) in q[tail..].iter_mut().enumerate() {
+        visit(j, p[tail + j], r[tail + j], qi);
+    }
+    exact.iter().all(|&e| e).then(|| acc.totals())
+}
+
+/// One block of pass 1, element by element with [`tilted_weight_exact`] (same lanes, same order
+/// of additions as [`weights_block`]).
+fn weights_block_exact<S: Scale>(
+    p: &[f64],
+    lp: &[f64],
+    r: &[f64],
+    r_mode: f64,
+    over_beta: S,
+    q: &mut [f64],
+) -> [f64; 3] {
+    let mut acc = Lanes::<3>::new();
+    for i in 0..p.len() {
+        let (j, dev) = (i % LANES, r[i] - r_mode);
+        let (qi, dq) = tilted_weight_exact(p[i], lp[i], over_beta.of(dev));
+        q[i] = qi;
+        acc.0[0][j] += qi;
+        acc.0[1][j] += dq;
+        acc.0[2][j] += qi * dev;
+    }
+    acc.totals()
+}
+
+/// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities (max, then a sum of
+/// `exp` of non-positive numbers).
+fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, over_beta: Divide) -> f64 {
+    let term = |i: usize| lp[i] + over_beta.of(reward[i] - r_mode);
+    let support = || (0..lp.len()).filter(|&i| lp[i] > f64::NEG_INFINITY);
+    let m = support().map(term).fold(f64::NEG_INFINITY, f64::max);
+    let mut s = BlockSum::new();
+    for i in support() {
+        s.add((term(i) - m).exp());
+    }
+    m + s.value().ln()
+}
+
+/// Sums of pass 2 over the support: `F`, `e`, `sum pi (r* - r)`, `sum pi (r - r_mode)` and
+/// `sum pi (r - r_mode - s)^2` for the shift `s` of pass 1.
+pub(super) struct Moments {
+    pub(super) f: f64,
+    pub(super) e: f64,
+    pub(super) gap: f64,
+    pub(super) offset: f64,
+    pub(super) square: f64,
+}
+
+/// What pass 2 needs besides the arrays.
+#[derive(Clone, Copy)]
+pub(super) struct Normalization<S: Scale = Divide> {
+    pub(super) r_max: f64,
+    pub(super) r_mode: f64,
+    pub(super) over_beta: S,
+    pub(super) over_z: S,
+    pub(super) log_z: f64,
+    pub(super) shift: f64,
+}
+
+/// One outcome of pass 2: `(pi, log pi, [F term, e term, gap, offset, square])`.
+///
+/// `pi = q/z`, or `pi0 e^d` (`d = v - log z`, the log density ratio) when `LOG_FORM` and `q`
+/// underflowed (the unnormalized `q` can underflow when `z` is tiny, while `pi` is
+/// representable). The KL terms `(pi0 f(d), pi - pi0)` with `f(d) = 1 + (d - 1) e^d` come from
+/// the series for `|d| < 1/2` (no cancellation), else from `pi`. Off the support (`pi0 = 0`)
+/// everything is 0 and `log pi = -inf`.
+#[inline(always)]
+fn normalized<S: Scale, const LOG_FORM: bool>(
+    n: Normalization<S>,
+    p: f64,
+    lp: f64,
+    r: f64,
+    q: f64,
+) -> (f64, f64, [f64; 5]) {
+    let dev = r - n.r_mode;
+    let d = n.over_beta.of(dev) - n.log_z;
+    let linear = n.over_z.of(q);
+    let pi = if LOG_FORM && p > 0.0 && q < f64::MIN_POSITIVE {
+        exp_expm1(lp + d).0
+    } else {
+        linear
+    };
+    let (fs, es) = f_and_expm1_series(d);
+    let small = d.abs() < 0.5;
+    let positive = pi > 0.0;
+    let f = if small {
+        p * fs
+    } else if positive {
+        p + (d - 1.0) * pi
+    } else {
+        p
+    };
+    let e = if small { p * es } else { pi - p };
+    let centred = dev - n.shift;
+    let weighted = |x: f64| if positive { pi * x } else { 0.0 };
+    let terms = [
+        f,
+        e,
+        weighted(n.r_max - r),
+        weighted(dev),
+        weighted(centred * centred),
+    ];
+    (pi, if positive { lp + d } else { f64::NEG_INFINITY }, terms)
+}
+
+/// Pass 2 of a tilt evaluation: turns `q` into the normalized policy, writes `log pi` into
+/// `logs` when given (`-inf` off the support of `pi`), and returns the [`Moments`].
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+pub(super) fn normalize(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    n: Normalization,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) -> Moments {
+    let sums = match (n.over_beta.as_multiply(), n.over_z.as_multiply()) {
+        (Some(over_beta), Some(over_z)) => {
+            let n = Normalization {
+                over_beta,
+                over_z,
+                r_max: n.r_max,
+                r_mode: n.r_mode,
+                log_z: n.log_z,
+                shift: n.shift,
+            };
+            normalize_sums(p, lp, reward, n, q, logs)
+        }
+        _ => normalize_sums(p, lp, reward, n, q, logs),
+    };
+    let [f, e, gap, offset, square] = sums;
+    Moments {
+        f,
+        e,
+        gap,
+        offset,
+        square,
+    }
+}
+
+impl Lanes<5> {
+    /// Pass 2 for one outcome `(pi0, log pi0, r)` in lane `j`: replaces `q` by `pi`, adds the
+    /// terms, returns `log pi`.
+    #[inline(always)]
+    fn add_normalized<S: Scale, const LOG_FORM: bool>(
+        &mut self,
+        j: usize,
+        n: Normalization<S>,
+        (p, lp, r): (f64, f64, f64),
+        q: &mut f64,
+    ) -> f64 {
+        let (pi, log_pi, terms) = normalized::<S, LOG_FORM>(n, p, lp, r, *q);
+        *q = pi;
+        self.add(j, terms);
+        log_pi
+    }
+
+    /// Pass 2 for the `len <= LANES` outcomes from `at` (outcome `at + j` in lane `j`).
+    #[inline(always)]
+    fn normalize_run<S: Scale, const LOG_FORM: bool>(
+        &mut self,
+        n: Normalization<S>,
+        (p, lp, r): (&[f64], &[f64], &[f64]),
+        q: &mut [f64],
+        logs: Option<&mut [f64]>,
+        at: usize,
+        len: usize,
+    ) {
+        let span = at..at + len;
+        let (p, lp, r, q) = (
+            &p[span.clone()],
+            &lp[span.clone()],
+            &r[span.clone()],
+            &mut q[span.clone()],
+        );
+        match logs {
+            Some(logs) => {
+                let logs = &mut logs[span];
+                for j in 0..len {
+                    logs[j] =
+                        self.add_normalized::<S, LOG_FORM>(j, n, (p[j], lp[j], r[j]), &mut q[j]);
+                }
+            }
+            None => {
+                for j in 0..len {
+                    self.add_normalized::<S, LOG_FORM>(j, n, (p[j], lp[j], r[j]), &mut q[j]);
+                }
+            }
+        }
+    }
+}
+
+/// The five sums of pass 2 over all blocks, each block in vector form, with `pi0 e^d` where `q`
+/// underflowed.
+#[inline(always)]
+fn normalize_sums<S: Scale>(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    n: Normalization<S>,
+    q: &mut [f64],
+    mut logs: Option<&mut [f64]>,
+) -> [f64; 5] {
+    let mut totals = [CompensatedSum::new(); 5];
+    for b in blocks(p.len()) {
+        let (pb, lb, rb) = (&p[b.clone()], &lp[b.clone()], &reward[b.clone()]);
+        let qb = &mut q[b.clone()];
+        // Whether some `q` underflowed on the support (a fold without short cut, so it
+        // vectorizes).
+        let log_form = pb.iter().zip(qb.iter()).fold(false, |any, (&p, &q)| {
+            any | (p > 0.0 && q < f64::MIN_POSITIVE)
+        });
+        let logs_b = logs.as_deref_mut().map(|l| &mut l[b]);
+        let sums = if log_form {
+            normalize_block::<S, true>(n, pb, lb, rb, qb, logs_b)
+        } else {
+            normalize_block::<S, false>(n, pb, lb, rb, qb, logs_b)
+        };
+        accumulate(&mut totals, sums);
+    }
+    totals.map(|t| t.value())
+}
+
+/// One block of pass 2 (see [`normalized`]).
+#[inline(always)]
+fn normalize_block<S: Scale, const LOG_FORM: bool>(
+    n: Normalization<S>,
+    p: &[f64],
+    lp: &[f64],
+    r: &[f64],
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) -> [f64; 5] {
+    let mut acc = Lanes::<5>::new();
+    let mut logs = logs;
+    let full = p.len() / LANES * LANES;
+    // Full runs with the constant length LANES (so that the lane loop becomes vector code),
+    // then the tail.
+    for at in (0..full).step_by(LANES) {
+        let logs = logs.as_deref_mut();
+        acc.normalize_run::<S, LOG_FORM>(n, (p, lp, r), q, logs, at, LANES);
+    }
+    acc.normalize_run::<S, LOG_FORM>(n, (p, lp, r), q, logs, full, p.len() - full);
+    acc.totals()
+}
+
+/// `Var_pi(r)` by a separate pass about `offset = E_pi[r - r_mode]`, for the rare case where
+/// pass 1 could not provide the shift.
+pub(super) fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: f64) -> f64 {
+    let mut var = BlockSum::new();
+    for (q, r) in pi.iter().zip(reward) {
+        if *q > 0.0 {
+            let dev = (r - r_mode) - offset;
+            var.add(q * dev * dev);
+        }
+    }
+    var.value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_matches_libm_away_from_zero() {
+        for &d in &[-0.49, -0.3, -0.1, 0.1, 0.3, 0.49] {
+            let (f, e) = f_and_expm1_series(d);
+            let f_libm = 1.0 + (d - 1.0) * d.exp();
+            assert!((e - d.exp_m1()).abs() <= 2.0 * f64::EPSILON * e.abs());
+            // libm's f = 1 + (d-1)e^d carries rounding of size eps * (1 + |d-1| e^d).
+            let tol = 4.0 * f64::EPSILON * (1.0 + (d - 1.0).abs() * d.exp());
+            assert!((f - f_libm).abs() <= tol, "d = {d}: {f} vs {f_libm}");
+        }
+    }
+}
