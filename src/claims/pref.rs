@@ -647,7 +647,9 @@ fn class_instance() -> impl Strategy<Value = ClassInstance> {
 
 /// Per instance: (a) certificates of the in-class optimum: moment-matching gradient within
 /// [`crate::solve::family::CLASS_GRADIENT_TOLERANCE`] times its scale
-/// ([`LogLinearClass::gradient_scale`]), Hessian eigenvalues
+/// ([`LogLinearClass::gradient_scale`]), Newton decrement (twice the objective gap to the local
+/// maximum, to second order) within [`crate::solve::family::CLASS_OBJECTIVE_GAP_TOLERANCE`]
+/// times `1 + max |r| + |J|`, Hessian eigenvalues
 /// `<= 1e-12` times the scale (negative up to rounding), and no larger objective at a perturbed
 /// parameter or at `theta = 0` (slack `1e-12` of the scale); (b) `J(theta*) <= beta log Z`
 /// (slack as before); (c) if `r` is affine in `phi` on the support (least-squares residual
@@ -679,6 +681,12 @@ fn check_restricted_class(config: &CheckConfig) -> Verdict {
             opt.gradient_norm,
             crate::solve::family::CLASS_GRADIENT_TOLERANCE * g_scale,
         );
+        // The objective gap to the local maximum, to second order: the solver's stopping rule.
+        let j_scale = r_scale + opt.objective.abs();
+        dev = dev.worst(Deviation::new(
+            opt.newton_decrement,
+            crate::solve::family::CLASS_OBJECTIVE_GAP_TOLERANCE * j_scale,
+        ));
         dev = dev.worst(Deviation::at_most(
             opt.max_hessian_eigenvalue,
             0.0,
