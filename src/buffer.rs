@@ -23,6 +23,18 @@ pub(crate) fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
     v
 }
 
+/// `vec![0.0; n]`, with the huge-page advice when the buffer is large. The zeros come from the
+/// allocator's zeroed memory (fresh pages from the kernel are not written), so the pages are
+/// first touched by the solver's own passes, in parallel where those run in parallel.
+pub(crate) fn zeros(n: usize) -> Vec<f64> {
+    let v = vec![0.0; n];
+    let bytes = v.capacity().saturating_mul(std::mem::size_of::<f64>());
+    if bytes >= HUGE_PAGE_THRESHOLD {
+        advise_huge_pages(v.as_ptr() as usize, bytes);
+    }
+    v
+}
+
 /// Advises the kernel to back `[start, start + len)` (rounded inwards to 2 MiB boundaries) with
 /// huge pages.
 #[cfg(target_os = "linux")]
@@ -53,6 +65,9 @@ mod tests {
             let v = filled(n, -1.5f64);
             assert_eq!(v.len(), n);
             assert!(v.iter().all(|&x| x == -1.5));
+            let z = zeros(n);
+            assert_eq!(z.len(), n);
+            assert!(z.iter().all(|&x| x.to_bits() == 0));
         }
     }
 }

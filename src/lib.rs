@@ -34,6 +34,7 @@ pub mod error;
 mod exp_kernel;
 pub mod goodhart;
 pub mod numeric;
+mod parallel;
 pub mod report;
 pub mod sample;
 pub mod solve;

@@ -29,10 +29,10 @@
 //! `log Z` (one cheap extra pass without `exp`).
 
 use super::tilt_passes::{
-    centred_variance, max_and_mode, normalize, unnormalized_tilt, Divide, Normalization, Scale,
+    centred_variance, log_policy, max_and_mode, normalize, unnormalized_tilt, Divide, Normalization,
 };
 use super::Solution;
-use crate::buffer::filled;
+use crate::buffer::zeros;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
 use crate::numeric::{monotone_root, RootTolerance};
@@ -51,6 +51,9 @@ pub struct Tilt {
     pub log_partition: f64,
     /// `Var_{pi_beta}(r)`, the derivative `dE[r]/d(1/beta)` (claim `kl.monotone`).
     pub reward_variance: f64,
+    /// `E_{pi_beta}[r] - E_pi0[r] >= 0`, with full relative accuracy even when the tilt barely
+    /// moves the base (beta large), where the difference of the two means would not have it.
+    pub reward_gain: f64,
 }
 
 impl Tilt {
@@ -78,6 +81,18 @@ struct TiltStats {
     mean_gap: f64,
     /// `Var_{pi_beta}(r)`.
     variance: f64,
+    /// `E_{pi_beta}[r] - E_pi0[r]`, or NaN when its sum overflowed.
+    gain: f64,
+}
+
+/// `E_pi[r] - E_pi0[r]` from the lift `S = sum (pi - pi0)(r - c)` (`c = r_mode`) of a policy
+/// whose computed mass is `1 + e` rather than 1: normalizing it gives
+/// `(S - e (E_pi0[r] - c)) / (1 + e)`, with `E_pi0[r] - c = offset - S` to first order
+/// (`offset = sum pi (r - c)`). Each term of `S` has relative accuracy of a few eps, so the gain
+/// keeps it when the tilt barely moves the base (where `E_pi[r] - E_pi0[r]` as a difference of
+/// means would lose every digit).
+fn normalized_lift(lift: f64, e: f64, offset: f64) -> f64 {
+    (lift - e * (offset - lift)) / (1.0 + e)
 }
 
 /// One evaluation of the tilt at `beta`. On return `q` (resized to `n` only if its length
@@ -102,7 +117,7 @@ fn tilt_stats(
 ) -> TiltStats {
     let (p, lp) = (base.probs(), base.log_probs());
     if q.len() != p.len() {
-        *q = filled(p.len(), 0.0);
+        *q = zeros(p.len());
     }
     let over_beta = Divide::by(beta);
     let (r_max, r_mode) = max_and_mode(lp, reward, beta, over_beta);
@@ -131,6 +146,7 @@ fn tilt_stats(
         kl,
         mean_gap: m.gap.max(0.0),
         variance,
+        gain: normalized_lift(m.lift, m.e, offset),
     }
 }
 
@@ -138,21 +154,37 @@ fn tilt_stats(
 /// the scratch space of the passes).
 fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
     let n = base.len();
-    let (mut probs, mut logs) = (filled(n, 0.0), filled(n, 0.0));
+    let (mut probs, mut logs) = (zeros(n), zeros(n));
     let s = tilt_stats(base, reward, beta, &mut probs, Some(&mut logs));
-    tilt_from_parts(s, beta, probs, logs)
+    tilt_from_parts((base, reward), s, beta, probs, logs)
 }
 
-fn tilt_from_parts(s: TiltStats, beta: f64, probs: Vec<f64>, logs: Vec<f64>) -> Tilt {
+fn tilt_from_parts(
+    (base, reward): (&Dist, &[f64]),
+    s: TiltStats,
+    beta: f64,
+    probs: Vec<f64>,
+    logs: Vec<f64>,
+) -> Tilt {
+    let expected_reward = s.r_max - s.mean_gap;
+    // The lift overflows only for rewards more than ~1e308 apart; the difference of means is
+    // the fallback there.
+    let gain = if s.gain.is_finite() {
+        s.gain
+    } else {
+        base.expectation(reward)
+            .map_or(f64::NAN, |e0| expected_reward - e0)
+    };
     Tilt {
         solution: Solution {
             policy: Dist::from_parts_unchecked(probs, logs),
-            expected_reward: s.r_max - s.mean_gap,
+            expected_reward,
             kl: s.kl,
         },
         beta,
         log_partition: s.r_max / beta + s.log_z,
         reward_variance: s.variance,
+        reward_gain: gain.max(0.0),
     }
 }
 
@@ -170,15 +202,17 @@ fn tilt_at_root(
 ) -> Tilt {
     match last {
         Some((b, s)) if b == beta && policy.len() == base.len() => {
-            let lp = base.log_probs();
-            let over_beta = Divide::by(beta);
-            let mut logs = filled(policy.len(), f64::NEG_INFINITY);
-            for (i, l) in logs.iter_mut().enumerate() {
-                if policy[i] > 0.0 {
-                    *l = lp[i] + (over_beta.of(reward[i] - s.r_mode) - s.log_z_mode);
-                }
-            }
-            tilt_from_parts(s, beta, policy, logs)
+            let mut logs = zeros(policy.len());
+            let shift = (s.r_mode, s.log_z_mode);
+            log_policy(
+                base.log_probs(),
+                reward,
+                &policy,
+                Divide::by(beta),
+                shift,
+                &mut logs,
+            );
+            tilt_from_parts((base, reward), s, beta, policy, logs)
         }
         _ => assemble(base, reward, beta),
     }
@@ -313,21 +347,26 @@ fn argmax_solution(base: &Dist, reward: &[f64], r_max: f64) -> Result<Solution> 
 
 /// Expands `[lo, hi]` around `start` until `g(lo) <= 0 <= g(hi)` for an increasing `g`, or
 /// reports which end of `[-U_MAX, U_MAX]` was hit.
+///
+/// Each probe goes 10% beyond the Newton point of the last one (at least `1e-3`, at most
+/// `2^k` after `k` probes), so a good start brackets the root tightly in one or two probes: on
+/// the convex side of `g` Newton's point falls short of the root by a second-order amount,
+/// which the 10% covers; on the concave side it already overshoots. Where the derivative is
+/// useless the step doubles.
 fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result<(f64, f64)> {
-    let start = start.clamp(-U_MAX, U_MAX);
-    let (g0, dg0) = g(start)?;
-    // First probe 10% beyond the Newton point `start - g0/g'(start)` (within [1e-3, 1]), so
-    // that a good start gives a tight bracket; then doubling steps.
-    let newton = 1.1 * g0.abs() / dg0;
-    let mut step = if newton.is_finite() && dg0 > 0.0 {
-        newton.clamp(1e-3, 1.0)
-    } else {
-        1.0
-    };
-    let mut edge = start;
+    let mut edge = start.clamp(-U_MAX, U_MAX);
+    let (g0, mut dg) = g(edge)?;
+    let mut g_edge = g0;
+    let mut cap = 1.0;
     loop {
+        let newton = 1.1 * g_edge.abs() / dg;
+        let step = if newton.is_finite() && dg > 0.0 {
+            newton.clamp(1e-3, cap)
+        } else {
+            cap
+        };
         let next = if g0 < 0.0 { edge + step } else { edge - step }.clamp(-U_MAX, U_MAX);
-        let (gn, _) = g(next)?;
+        let (gn, dgn) = g(next)?;
         if g0 < 0.0 && gn >= 0.0 {
             return Ok((edge, next));
         }
@@ -339,8 +378,8 @@ fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result
                 "no bracket for the multiplier within |ln(spread/beta)| <= {U_MAX}"
             )));
         }
-        edge = next;
-        step *= 2.0;
+        (edge, g_edge, dg) = (next, gn, dgn);
+        cap *= 2.0;
     }
 }
 
@@ -728,6 +767,44 @@ mod tests {
             let b = reward_target(&base, &scaled, 0.5 * scale)?;
             let (ba, bb) = (a.beta.unwrap_or(f64::NAN), b.beta.unwrap_or(f64::NAN));
             assert!((bb / scale - ba).abs() <= 1e-13 * ba, "{ba} vs {bb}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_large_support_split_across_threads_matches_its_two_class_reduction() -> Result<()> {
+        // Uniform base on 2m outcomes with r alternating 0, 1: by claim `kl.odds` the tilt is
+        // the two-point tilt of (1/2, 1/2) spread evenly over each class, so E[r], KL and the
+        // gain equal the two-outcome values (computed without the large-n passes).
+        let m = 150_001; // 300_002 outcomes: ten tiles, processed on several threads
+        let base = Dist::uniform(2 * m)?;
+        let reward: Vec<f64> = (0..2 * m).map(|i| (i % 2) as f64).collect();
+        let two = Dist::new(vec![0.5, 0.5])?;
+        for beta in [0.05, 1.0, 1e6] {
+            let (big, small) = (tilt(&base, &reward, beta)?, tilt(&two, &[0.0, 1.0], beta)?);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * b.abs();
+            assert!(close(big.solution.expected_reward, small.solution.expected_reward));
+            assert!(close(big.solution.kl, small.solution.kl), "beta {beta}");
+            assert!(close(big.reward_gain, small.reward_gain), "beta {beta}");
+            let top = small.solution.policy.prob(1) / m as f64;
+            assert!(close(big.solution.policy.prob(2 * m - 1), top));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn reward_gain_keeps_relative_accuracy_near_the_base() -> Result<()> {
+        // pi0 = (1/2, 1/2), r = (0, 1): E_beta[r] = e^(1/beta) / (1 + e^(1/beta)), so the gain
+        // over E_0[r] = 1/2 is tanh(1/(2 beta)) / 2, evaluated here without cancellation.
+        let base = Dist::new(vec![0.5, 0.5])?;
+        for beta in [0.3, 1.0, 1e3, 1e8, 1e15, 1e100, 1e300] {
+            let t = tilt(&base, &[0.0, 1.0], beta)?;
+            let want = (0.5 / beta).tanh() / 2.0;
+            assert!(
+                (t.reward_gain - want).abs() <= 8.0 * f64::EPSILON * want,
+                "beta {beta}: {} vs {want}",
+                t.reward_gain
+            );
         }
         Ok(())
     }

@@ -19,6 +19,7 @@
 
 use crate::exp_kernel::exp_expm1;
 use crate::numeric::{BlockSum, CompensatedSum};
+use crate::parallel::map_tiles;
 use multiversion::multiversion;
 
 /// Elements processed side by side (one AVX-512 register of `f64`; narrower units split it).
@@ -103,6 +104,15 @@ impl<const K: usize> Lanes<K> {
     }
 }
 
+/// The per-tile sums added in tile order, each of the `K` with [`CompensatedSum`].
+fn combine<const K: usize>(parts: Vec<[f64; K]>) -> [f64; K] {
+    let mut totals = [CompensatedSum::new(); K];
+    for part in parts {
+        accumulate(&mut totals, part);
+    }
+    totals.map(|t| t.value())
+}
+
 /// Adds each block's `K` sums into `K` compensated totals.
 fn accumulate<const K: usize>(totals: &mut [CompensatedSum; K], block: [f64; K]) {
     for (t, b) in totals.iter_mut().zip(block) {
@@ -143,21 +153,50 @@ pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
 /// neither `r/beta` nor `beta log pi0` can overflow. (Rounding of the key can only pick an
 /// outcome whose tilted mass is within a few ulps of the largest, which serves the passes
 /// equally well.)
+pub(super) fn max_and_mode(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> (f64, f64) {
+    let parts = map_tiles(lp.len(), Vec::new(), |range, _| {
+        let at = range.start;
+        let (r_max, mode) = mode_tile(&lp[range.clone()], &reward[range], beta, over_beta);
+        (r_max, mode.map(|(key, i)| (key, at + i)))
+    });
+    let r_max = parts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    // Tiles in order and a strict comparison: the first of equal keys.
+    let mode = parts
+        .iter()
+        .filter_map(|p| p.1)
+        .fold(None, |m: Option<(f64, usize)>, (key, i)| match m {
+            Some((best, _)) if key <= best => m,
+            _ => Some((key, i)),
+        });
+    (r_max, mode.map_or(r_max, |(_, i)| reward[i]))
+}
+
+/// `(max r on the support, (key, index) of the first largest key)` over one tile.
 #[multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
     "aarch64+neon"
 ))]
-pub(super) fn max_and_mode(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> (f64, f64) {
+fn mode_tile(
+    lp: &[f64],
+    reward: &[f64],
+    beta: f64,
+    over_beta: Divide,
+) -> (f64, Option<(f64, usize)>) {
     match over_beta.as_multiply() {
         Some(m) => scan_max_and_mode(lp, reward, beta, m),
         None => scan_max_and_mode(lp, reward, beta, over_beta),
     }
 }
 
-/// [`max_and_mode`] with the division in the form `over_beta`.
+/// [`mode_tile`] with the division in the form `over_beta`.
 #[inline(always)]
-fn scan_max_and_mode<S: Scale>(lp: &[f64], reward: &[f64], beta: f64, over_beta: S) -> (f64, f64) {
+fn scan_max_and_mode<S: Scale>(
+    lp: &[f64],
+    reward: &[f64],
+    beta: f64,
+    over_beta: S,
+) -> (f64, Option<(f64, usize)>) {
     let key = |l: f64, r: f64| {
         if beta >= 1.0 {
             l + over_beta.of(r)
@@ -200,8 +239,10 @@ fn scan_max_and_mode<S: Scale>(lp: &[f64], reward: &[f64], beta: f64, over_beta:
             mode = Some((best[j], at[j]));
         }
     }
-    let r_max = r_max.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (r_max, mode.map_or(r_max, |(_, i)| reward[i]))
+    (
+        r_max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        mode,
+    )
 }
 
 /// Result of pass 1: `z = sum q`, `log z`, and the shift `s = sum q (r - r_mode) / z` (the mean
@@ -249,11 +290,6 @@ fn tilted_weight_exact(p: f64, lp: f64, v: f64) -> (f64, f64) {
 /// `log z = log1p(sum (q - pi0))` keeps full relative accuracy when `z` is within `1e-16` of 1;
 /// when `z` is small, `log z = ln(sum q)` does. With `r_mode` the mode's reward, the mode's term
 /// is exactly `pi0(mode)` and `q <= pi0(mode) <= 1` everywhere, so nothing overflows.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
 pub(super) fn unnormalized_tilt(
     p: &[f64],
     lp: &[f64],
@@ -262,10 +298,11 @@ pub(super) fn unnormalized_tilt(
     over_beta: Divide,
     q: &mut [f64],
 ) -> Partition {
-    let [z, z_m1, moment] = match over_beta.as_multiply() {
-        Some(m) => weight_sums(p, lp, reward, r_mode, m, q),
-        None => weight_sums(p, lp, reward, r_mode, over_beta, q),
-    };
+    let parts = map_tiles(p.len(), vec![q], |range, q| {
+        let (p, lp, r) = (&p[range.clone()], &lp[range.clone()], &reward[range]);
+        weight_tile(p, lp, r, r_mode, over_beta, &mut *q[0])
+    });
+    let [z, z_m1, moment] = combine(parts);
     let shift = moment / z;
     let log_z = if z > 0.5 {
         z_m1.ln_1p()
@@ -283,7 +320,27 @@ pub(super) fn unnormalized_tilt(
     }
 }
 
-/// `(sum q, sum (q - pi0), sum q (r - r_mode))` over all blocks, filling `q`.
+/// `(sum q, sum (q - pi0), sum q (r - r_mode))` over one tile, filling `q`.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn weight_tile(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    r_mode: f64,
+    over_beta: Divide,
+    q: &mut [f64],
+) -> [f64; 3] {
+    match over_beta.as_multiply() {
+        Some(m) => weight_sums(p, lp, reward, r_mode, m, q),
+        None => weight_sums(p, lp, reward, r_mode, over_beta, q),
+    }
+}
+
+/// [`weight_tile`] with the division in the form `over_beta`.
 #[inline(always)]
 fn weight_sums<S: Scale>(
     p: &[f64],
@@ -376,14 +433,17 @@ fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, over_beta: Divide) -
     m + s.value().ln()
 }
 
-/// Sums of pass 2 over the support: `F`, `e`, `sum pi (r* - r)`, `sum pi (r - r_mode)` and
-/// `sum pi (r - r_mode - s)^2` for the shift `s` of pass 1.
+/// Sums of pass 2 over the support: `F`, `e`, `sum pi (r* - r)`, `sum pi (r - r_mode)`,
+/// `sum pi (r - r_mode - s)^2` for the shift `s` of pass 1, and the lift
+/// `sum (pi - pi0) (r - r_mode)` with each `pi - pi0` taken from the `e` terms (so it keeps
+/// relative accuracy when the tilt barely moves the base).
 pub(super) struct Moments {
     pub(super) f: f64,
     pub(super) e: f64,
     pub(super) gap: f64,
     pub(super) offset: f64,
     pub(super) square: f64,
+    pub(super) lift: f64,
 }
 
 /// What pass 2 needs besides the arrays.
@@ -397,7 +457,7 @@ pub(super) struct Normalization<S: Scale = Divide> {
     pub(super) shift: f64,
 }
 
-/// One outcome of pass 2: `(pi, log pi, [F term, e term, gap, offset, square])`.
+/// One outcome of pass 2: `(pi, log pi, [F term, e term, gap, offset, square, lift])`.
 ///
 /// `pi = q/z`, or `pi0 e^d` (`d = v - log z`, the log density ratio) when `LOG_FORM` and `q`
 /// underflowed (the unnormalized `q` can underflow when `z` is tiny, while `pi` is
@@ -411,7 +471,7 @@ fn normalized<S: Scale, const LOG_FORM: bool>(
     lp: f64,
     r: f64,
     q: f64,
-) -> (f64, f64, [f64; 5]) {
+) -> (f64, f64, [f64; 6]) {
     let dev = r - n.r_mode;
     let d = n.over_beta.of(dev) - n.log_z;
     let linear = n.over_z.of(q);
@@ -439,17 +499,13 @@ fn normalized<S: Scale, const LOG_FORM: bool>(
         weighted(n.r_max - r),
         weighted(dev),
         weighted(centred * centred),
+        if p > 0.0 { e * dev } else { 0.0 },
     ];
     (pi, if positive { lp + d } else { f64::NEG_INFINITY }, terms)
 }
 
 /// Pass 2 of a tilt evaluation: turns `q` into the normalized policy, writes `log pi` into
 /// `logs` when given (`-inf` off the support of `pi`), and returns the [`Moments`].
-#[multiversion(targets(
-    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
 pub(super) fn normalize(
     p: &[f64],
     lp: &[f64],
@@ -458,31 +514,30 @@ pub(super) fn normalize(
     q: &mut [f64],
     logs: Option<&mut [f64]>,
 ) -> Moments {
-    let sums = match (n.over_beta.as_multiply(), n.over_z.as_multiply()) {
-        (Some(over_beta), Some(over_z)) => {
-            let n = Normalization {
-                over_beta,
-                over_z,
-                r_max: n.r_max,
-                r_mode: n.r_mode,
-                log_z: n.log_z,
-                shift: n.shift,
-            };
-            normalize_sums(p, lp, reward, n, q, logs)
-        }
-        _ => normalize_sums(p, lp, reward, n, q, logs),
-    };
-    let [f, e, gap, offset, square] = sums;
+    let mut outputs = vec![q];
+    outputs.extend(logs);
+    let parts = map_tiles(p.len(), outputs, |range, outs| {
+        let (p, lp, r) = (&p[range.clone()], &lp[range.clone()], &reward[range]);
+        let (q, logs) = match outs {
+            [q] => (&mut **q, None),
+            [q, logs, ..] => (&mut **q, Some(&mut **logs)),
+            [] => return [0.0; 6],
+        };
+        normalize_tile(p, lp, r, n, q, logs)
+    });
+    let sums = combine(parts);
+    let [f, e, gap, offset, square, lift] = sums;
     Moments {
         f,
         e,
         gap,
         offset,
         square,
+        lift,
     }
 }
 
-impl Lanes<5> {
+impl Lanes<6> {
     /// Pass 2 for one outcome `(pi0, log pi0, r)` in lane `j`: replaces `q` by `pi`, adds the
     /// terms, returns `log pi`.
     #[inline(always)]
@@ -534,7 +589,37 @@ impl Lanes<5> {
     }
 }
 
-/// The five sums of pass 2 over all blocks, each block in vector form, with `pi0 e^d` where `q`
+/// The six sums of pass 2 over one tile (see [`normalize_sums`]).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn normalize_tile(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    n: Normalization,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) -> [f64; 6] {
+    match (n.over_beta.as_multiply(), n.over_z.as_multiply()) {
+        (Some(over_beta), Some(over_z)) => {
+            let n = Normalization {
+                over_beta,
+                over_z,
+                r_max: n.r_max,
+                r_mode: n.r_mode,
+                log_z: n.log_z,
+                shift: n.shift,
+            };
+            normalize_sums(p, lp, reward, n, q, logs)
+        }
+        _ => normalize_sums(p, lp, reward, n, q, logs),
+    }
+}
+
+/// The six sums of pass 2 over a tile, each block in vector form, with `pi0 e^d` where `q`
 /// underflowed.
 #[inline(always)]
 fn normalize_sums<S: Scale>(
@@ -544,8 +629,8 @@ fn normalize_sums<S: Scale>(
     n: Normalization<S>,
     q: &mut [f64],
     mut logs: Option<&mut [f64]>,
-) -> [f64; 5] {
-    let mut totals = [CompensatedSum::new(); 5];
+) -> [f64; 6] {
+    let mut totals = [CompensatedSum::new(); 6];
     for b in blocks(p.len()) {
         let (pb, lb, rb) = (&p[b.clone()], &lp[b.clone()], &reward[b.clone()]);
         let qb = &mut q[b.clone()];
@@ -574,8 +659,8 @@ fn normalize_block<S: Scale, const LOG_FORM: bool>(
     r: &[f64],
     q: &mut [f64],
     logs: Option<&mut [f64]>,
-) -> [f64; 5] {
-    let mut acc = Lanes::<5>::new();
+) -> [f64; 6] {
+    let mut acc = Lanes::<6>::new();
     let mut logs = logs;
     let full = p.len() / LANES * LANES;
     // Full runs with the constant length LANES (so that the lane loop becomes vector code),
@@ -586,6 +671,30 @@ fn normalize_block<S: Scale, const LOG_FORM: bool>(
     }
     acc.normalize_run::<S, LOG_FORM>(n, (p, lp, r), q, logs, full, p.len() - full);
     acc.totals()
+}
+
+/// `log pi = log pi0 + ((r - r_mode)/beta - log z)` where `pi > 0`, `-inf` elsewhere, into
+/// `logs`: the log-policy of [`normalize`] (the same expression, so the same bits) for a policy
+/// `pi` that it has already normalized; `(r_mode, log z)` is `shift`.
+pub(super) fn log_policy(
+    lp: &[f64],
+    reward: &[f64],
+    pi: &[f64],
+    over_beta: Divide,
+    (r_mode, log_z): (f64, f64),
+    logs: &mut [f64],
+) {
+    map_tiles(pi.len(), vec![logs], |range, logs| {
+        let at = range.start;
+        for (k, l) in logs[0].iter_mut().enumerate() {
+            let i = at + k;
+            *l = if pi[i] > 0.0 {
+                lp[i] + (over_beta.of(reward[i] - r_mode) - log_z)
+            } else {
+                f64::NEG_INFINITY
+            };
+        }
+    });
 }
 
 /// `Var_pi(r)` by a separate pass about `offset = E_pi[r - r_mode]`, for the rare case where
