@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Outcomes per tile: a multiple of [`crate::numeric::BlockSum::BLOCK`], and large enough
 /// that taking a tile costs nothing next to processing it.
@@ -35,8 +35,14 @@ where
     T: Send,
     F: Fn(Range<usize>, &mut [&mut [f64]]) -> T + Sync,
 {
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    map_tiles_on(threads, n, outputs, work)
+    map_tiles_on(threads(), n, outputs, work)
+}
+
+/// The number of threads to use, read once: `available_parallelism` reads the cgroup limits
+/// from the file system, which costs more than a pass over `10^4` outcomes.
+fn threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get()))
 }
 
 /// [`map_tiles`] on at most `threads` threads.
