@@ -8,6 +8,7 @@
 
 use crate::error::{require_finite, require_same_len, Error, Result};
 use crate::numeric::{self, CompensatedSum};
+use crate::parallel;
 use serde::{Serialize, Serializer};
 
 /// Largest allowed deviation of `sum p_i` from 1 when a `Dist` is built from probabilities.
@@ -227,12 +228,22 @@ impl Dist {
     /// `(min f, max f)` over the support (`(inf, -inf)` only if `f` is shorter than the
     /// support reaches; entries of `f` off the support are ignored).
     pub fn support_range(&self, f: &[f64]) -> (f64, f64) {
-        self.p
-            .iter()
-            .zip(f)
-            .filter(|(p, _)| **p > 0.0)
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, x)| {
-                (lo.min(*x), hi.max(*x))
+        let n = self.p.len().min(f.len());
+        // min and max are exact, so the tiles (done in parallel for large n) give the same
+        // answer as one sweep.
+        let tiles = parallel::map_tiles(n, Vec::new(), |t, _| {
+            let (p, f) = (&self.p[t.clone()], &f[t]);
+            p.iter()
+                .zip(f)
+                .filter(|(p, _)| **p > 0.0)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, x)| {
+                    (lo.min(*x), hi.max(*x))
+                })
+        });
+        tiles
+            .into_iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (l, h)| {
+                (lo.min(l), hi.max(h))
             })
     }
 

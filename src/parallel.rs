@@ -122,7 +122,9 @@ mod tests {
     #[test]
     fn a_reduction_in_tile_order_gives_the_same_bits_on_any_number_of_threads() {
         let n = 7 * TILE + 11;
-        let xs: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1013) as f64 * 1e-3 + 1e-9).collect();
+        let xs: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 1013) as f64 * 1e-3 + 1e-9)
+            .collect();
         let total = |threads| {
             let parts = map_tiles_on(threads, n, Vec::new(), |range, _| {
                 range.map(|i| xs[i].sqrt()).sum::<f64>()

@@ -29,7 +29,8 @@
 //! `log Z` (one cheap extra pass without `exp`).
 
 use super::tilt_passes::{
-    centred_variance, log_policy, max_and_mode, normalize, unnormalized_tilt, Divide, Normalization,
+    centred_variance, log_policy, max_and_mode, normalize, scaled_variance, unnormalized_tilt,
+    Divide, Normalization,
 };
 use super::Solution;
 use crate::buffer::zeros;
@@ -432,7 +433,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         });
     }
     let spread = r_max - r_min;
-    let var0 = scaled_base_variance(base, reward, r_max, spread)?;
+    let var0 = scaled_variance(base.probs(), reward, r_max, spread);
     let (mut scratch, mut last) = (Vec::new(), None);
     let mut g = |u: f64| -> Result<(f64, f64)> {
         // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
@@ -455,14 +456,6 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         beta: Some(beta),
         regime: BudgetRegime::Binding,
     })
-}
-
-/// `Var_pi0(r) / spread^2`, computed on the rewards mapped to `[-1, 0]` by
-/// `r -> (r - r*) / spread`, so that it neither underflows (rewards of scale 1e-300) nor
-/// overflows (rewards of scale 1e300). It sets the starting point of the multiplier search.
-fn scaled_base_variance(base: &Dist, reward: &[f64], r_max: f64, spread: f64) -> Result<f64> {
-    let scaled: Vec<f64> = reward.iter().map(|r| (r - r_max) / spread).collect();
-    base.variance(&scaled)
 }
 
 /// How many evaluations [`remembered`] keeps.
@@ -571,7 +564,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         });
     }
     let spread = r_max - r_min;
-    let var0 = scaled_base_variance(base, reward, r_max, spread)?;
+    let var0 = scaled_variance(base.probs(), reward, r_max, spread);
     let target_gap = r_max - c;
     let (mut scratch, mut last) = (Vec::new(), None);
     let mut g = |u: f64| -> Result<(f64, f64)> {
@@ -783,7 +776,10 @@ mod tests {
         for beta in [0.05, 1.0, 1e6] {
             let (big, small) = (tilt(&base, &reward, beta)?, tilt(&two, &[0.0, 1.0], beta)?);
             let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * b.abs();
-            assert!(close(big.solution.expected_reward, small.solution.expected_reward));
+            assert!(close(
+                big.solution.expected_reward,
+                small.solution.expected_reward
+            ));
             assert!(close(big.solution.kl, small.solution.kl), "beta {beta}");
             assert!(close(big.reward_gain, small.reward_gain), "beta {beta}");
             let top = small.solution.policy.prob(1) / m as f64;

@@ -702,6 +702,33 @@ pub(super) fn log_policy(
     });
 }
 
+/// `Var_pi0(x)` for the rewards mapped to `x = (r - r*)/spread` in `[-1, 0]` (so that it neither
+/// underflows for rewards of scale 1e-300 nor overflows for rewards of scale 1e300): two
+/// passes over the support, the mean and then the centred squares, each a [`BlockSum`] per tile
+/// combined in tile order.
+pub(super) fn scaled_variance(p: &[f64], reward: &[f64], r_max: f64, spread: f64) -> f64 {
+    let over_spread = Divide::by(spread);
+    let x = |r: f64| over_spread.of(r - r_max);
+    let support_sum = |term: &(dyn Fn(f64, f64) -> f64 + Sync)| {
+        let tiles = map_tiles(p.len(), Vec::new(), |t, _| {
+            let mut s = BlockSum::new();
+            for (p, r) in p[t.clone()].iter().zip(&reward[t]) {
+                if *p > 0.0 {
+                    s.add(term(*p, *r));
+                }
+            }
+            [s.value()]
+        });
+        combine(tiles)[0]
+    };
+    let mean = support_sum(&|p, r| p * x(r));
+    support_sum(&|p, r| {
+        let d = x(r) - mean;
+        p * d * d
+    })
+    .max(0.0)
+}
+
 /// `Var_pi(r)` by a separate pass about `offset = E_pi[r - r_mode]`, for the rare case where
 /// pass 1 could not provide the shift.
 pub(super) fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: f64) -> f64 {
@@ -734,14 +761,23 @@ mod tests {
         while d < 0.5 {
             let (f, e) = f_and_expm1_series(d);
             let want = reference(d);
-            assert!((f - want).abs() <= 8.0 * f64::EPSILON * want, "f({d}) = {f} vs {want}");
-            assert!((e - d.exp_m1()).abs() <= 2.0 * f64::EPSILON * e.abs(), "expm1({d})");
+            assert!(
+                (f - want).abs() <= 8.0 * f64::EPSILON * want,
+                "f({d}) = {f} vs {want}"
+            );
+            assert!(
+                (e - d.exp_m1()).abs() <= 2.0 * f64::EPSILON * e.abs(),
+                "expm1({d})"
+            );
             d += 0.000_37;
         }
         for d in [1e-300, -1e-300, 1e-160, 3e-9, -2e-12] {
             let (f, e) = f_and_expm1_series(d);
             assert!((f - reference(d)).abs() <= 2.0 * f64::EPSILON * f, "f({d})");
-            assert!((e - d.exp_m1()).abs() <= f64::EPSILON * e.abs(), "expm1({d})");
+            assert!(
+                (e - d.exp_m1()).abs() <= f64::EPSILON * e.abs(),
+                "expm1({d})"
+            );
         }
     }
 
