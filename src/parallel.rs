@@ -1,14 +1,13 @@
 //! Deterministic data parallelism over fixed tiles of outcomes.
 //!
 //! A pass over `n` outcomes is cut into tiles of [`TILE`] consecutive outcomes (the last may be
-//! shorter). Each tile is processed whole by one thread, threads take tiles from a shared
-//! counter, and the per-tile results come back in tile order. The tiling does not depend on the
+//! shorter). Each thread takes a run of consecutive tiles, each tile is processed whole, and the
+//! per-tile results come back in tile order. The tiling does not depend on the
 //! number of threads, so a reduction that combines the results in that order gives the same bits
 //! on one core or many. Small inputs run on the calling thread; if a thread cannot be started,
 //! the calling thread does its share.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Outcomes per tile: a multiple of [`crate::numeric::BlockSum::BLOCK`], and large enough
@@ -24,8 +23,8 @@ pub(crate) fn tiles(n: usize) -> impl Iterator<Item = Range<usize>> {
     (0..n).step_by(TILE).map(move |at| at..(at + TILE).min(n))
 }
 
-/// One tile's outcomes and its part of each output array.
-type Slot<'a> = Mutex<Option<(Range<usize>, Vec<&'a mut [f64]>)>>;
+/// Consecutive tiles for one thread, each with its part of every output array; taken once.
+type Group<'a> = Mutex<Option<Vec<(Range<usize>, Vec<&'a mut [f64]>)>>>;
 
 /// `work(tile, outputs)` for every tile of `0..n`, in parallel, results in tile order. Each
 /// array of `outputs` must have length `n`; `work` receives the tile's range of outcomes and
@@ -63,31 +62,50 @@ where
             .map(|(range, mut outs)| work(range, &mut outs))
             .collect();
     }
-    let slots: Vec<Slot> = tiles(n).zip(parts).map(|s| Mutex::new(Some(s))).collect();
-    let results: Vec<Mutex<Option<T>>> = slots.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let drain = || loop {
-        let t = next.fetch_add(1, Ordering::Relaxed);
-        let Some(slot) = slots.get(t) else { break };
-        let taken = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some((range, mut outs)) = taken {
-            let r = work(range, &mut outs);
-            *results[t].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+    let tiles_per_thread = parts.len().div_ceil(threads);
+    let mut groups: Vec<Group> = Vec::new();
+    let mut tiles_and_parts = tiles(n).zip(parts);
+    loop {
+        let group: Vec<_> = tiles_and_parts.by_ref().take(tiles_per_thread).collect();
+        if group.is_empty() {
+            break;
         }
+        groups.push(Mutex::new(Some(group)));
+    }
+    let run = |k: usize| -> Option<Vec<T>> {
+        let group = groups[k]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        Some(
+            group
+                .into_iter()
+                .map(|(range, mut outs)| work(range, &mut outs))
+                .collect(),
+        )
     };
-    std::thread::scope(|s| {
-        for _ in 1..threads.min(slots.len()) {
-            // A thread that cannot be started leaves its tiles to the others.
-            let _ = std::thread::Builder::new().spawn_scoped(s, drain);
+    let run = &run;
+    let mut results: Vec<Option<Vec<T>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..groups.len())
+            .map(|k| std::thread::Builder::new().spawn_scoped(s, move || run(k)))
+            .collect();
+        let mut results = vec![run(0)];
+        for h in handles {
+            // A thread that could not be started leaves its group for the loop below; a
+            // panic in a thread is passed on unchanged.
+            results.push(match h {
+                Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                Err(_) => None,
+            });
         }
-        drain();
+        results
     });
-    // Every tile was taken by a thread that finished (a panicking thread would have propagated
-    // out of the scope), so every result is present.
-    results
-        .into_iter()
-        .filter_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
-        .collect()
+    for (k, r) in results.iter_mut().enumerate() {
+        if r.is_none() {
+            *r = run(k);
+        }
+    }
+    results.into_iter().flatten().flatten().collect()
 }
 
 #[cfg(test)]

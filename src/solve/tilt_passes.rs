@@ -709,24 +709,26 @@ pub(super) fn log_policy(
 pub(super) fn scaled_variance(p: &[f64], reward: &[f64], r_max: f64, spread: f64) -> f64 {
     let over_spread = Divide::by(spread);
     let x = |r: f64| over_spread.of(r - r_max);
-    let support_sum = |term: &(dyn Fn(f64, f64) -> f64 + Sync)| {
-        let tiles = map_tiles(p.len(), Vec::new(), |t, _| {
-            let mut s = BlockSum::new();
-            for (p, r) in p[t.clone()].iter().zip(&reward[t]) {
-                if *p > 0.0 {
-                    s.add(term(*p, *r));
-                }
-            }
-            [s.value()]
-        });
-        combine(tiles)[0]
-    };
-    let mean = support_sum(&|p, r| p * x(r));
-    support_sum(&|p, r| {
+    let mean = support_sum(p, reward, |p, r| p * x(r));
+    support_sum(p, reward, |p, r| {
         let d = x(r) - mean;
         p * d * d
     })
     .max(0.0)
+}
+
+/// `sum term(pi0, r)` over the support: a [`BlockSum`] per tile, combined in tile order.
+fn support_sum(p: &[f64], reward: &[f64], term: impl Fn(f64, f64) -> f64 + Sync) -> f64 {
+    let tiles = map_tiles(p.len(), Vec::new(), |t, _| {
+        let mut s = BlockSum::new();
+        for (p, r) in p[t.clone()].iter().zip(&reward[t]) {
+            if *p > 0.0 {
+                s.add(term(*p, *r));
+            }
+        }
+        [s.value()]
+    });
+    combine(tiles)[0]
 }
 
 /// `Var_pi(r)` by a separate pass about `offset = E_pi[r - r_mode]`, for the rare case where
