@@ -26,7 +26,9 @@
 //! `expm1` are evaluated by their Taylor series for `|d| < 1/2`. In fact `Z` is formed relative
 //! to the mode of the tilt (the outcome of largest tilted mass) rather than to `r*`, so that the
 //! mode's `d`, tiny when the tilt barely moves the base, is not swamped by the rounding of
-//! `log Z` (one cheap extra pass without `exp`).
+//! `log Z` (one cheap extra sweep without `exp`). `E_pi[r] - E_pi0[r]` is summed as
+//! `sum pi0 expm1(d) (r - r_mode)` from the same terms as `e`, so it too keeps its relative
+//! accuracy as beta grows. The sweeps themselves are in `tilt_passes`.
 
 use super::tilt_passes::{
     centred_variance, log_policy, max_and_mode, normalize, scaled_variance, unnormalized_tilt,
@@ -98,15 +100,16 @@ fn normalized_lift(lift: f64, e: f64, offset: f64) -> f64 {
 
 /// One evaluation of the tilt at `beta`. On return `q` (resized to `n` only if its length
 /// differs, without a fill) holds the normalized policy; when `logs` is given, the log-policy
-/// is written there. Two passes with one `exp` per outcome of the support:
+/// is written there. After a sweep for the mode, two passes, the first with one `exp` per
+/// outcome of the support:
 ///
 /// 1. relative to the mode (the outcome of largest tilted mass), so that the mode's log
 ///    density ratio `d` is formed as `-log1p(small)`, without the absolute rounding error of a
 ///    difference `w - log Z` of O(1) numbers (which would swamp a KL of, say, 1e-170): `q`,
 ///    `z`, `log z` and the shift `s ≈ E_pi[r - r_mode]`;
-/// 2. the policy, `F`, `e`, `r* - E[r]`, and
-///    `Var(r) = E[(r - r_mode - s)^2] - (E[r - r_mode] - s)^2`. Centred at the mode, `E - r_mode` is tiny and accurate where the tilt sits on the
-///    mode's reward class, so a variance of 1e-250 is not swamped by the rounding of `r* - E`;
+/// 2. the policy, `F`, `e`, `r* - E[r]`, the lift behind `E[r] - E0[r]`, and
+///    `Var(r) = E[(r - r_mode - s)^2] - (E[r - r_mode] - s)^2`. Centred at the mode,
+///    `E - r_mode` is tiny and accurate where the tilt sits on the mode's reward class, so a variance of 1e-250 is not swamped by the rounding of `r* - E`;
 ///    with `s` the mean to rounding, the correction is of order `eps^2 E|r - r_mode|^2` and
 ///    nothing cancels (the two-pass algorithm with its correction term).
 fn tilt_stats(
@@ -223,8 +226,10 @@ fn tilt_at_root(
 /// `kl.tilt`).
 ///
 /// Assumptions: `base` any distribution (zeros allowed: `pi_beta` vanishes there, claim
-/// `kl.support`), `reward` finite with the same length, `0 < beta < inf`. Cost: two passes with
-/// one `exp` per outcome in the support.
+/// `kl.support`), `reward` finite with the same length, `0 < beta < inf`. Cost: three sweeps
+/// over the outcomes (the mode; the weights, with one vectorized `exp` per outcome; the
+/// normalization and the sums), each split into tiles over all cores from `2^17` outcomes on,
+/// with results independent of the number of cores (see `tilt_passes`).
 ///
 /// ```
 /// use rlhf_claims::{Dist, solve::tilt};
