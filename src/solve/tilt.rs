@@ -32,7 +32,7 @@
 
 use super::tilt_passes::{
     centred_variance, log_policy, max_and_mode, normalize, scaled_variance, unnormalized_tilt,
-    Divide, Normalization,
+    Divide, Normalization, Outcomes,
 };
 use super::Solution;
 use crate::buffer::zeros;
@@ -125,7 +125,8 @@ fn tilt_stats(
     }
     let over_beta = Divide::by(beta);
     let (r_max, r_mode) = max_and_mode(lp, reward, beta, over_beta);
-    let part = unnormalized_tilt(p, lp, reward, r_mode, over_beta, q);
+    let x = Outcomes { p, lp, reward };
+    let part = unnormalized_tilt(x, r_mode, over_beta, q);
     let norm = Normalization {
         r_max,
         r_mode,
@@ -134,7 +135,7 @@ fn tilt_stats(
         log_z: part.log_z,
         shift: part.shift.unwrap_or(0.0),
     };
-    let m = normalize(p, lp, reward, norm, q, logs);
+    let m = normalize(x, norm, q, logs);
     let (f, e) = (m.f, m.e);
     let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
     let offset = m.offset;

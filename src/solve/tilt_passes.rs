@@ -75,6 +75,35 @@ impl Scale for Multiply {
     }
 }
 
+/// The per-outcome inputs of a tilt: `pi0`, `log pi0` and `r`, all of one length.
+///
+/// Only the sweep entry points take this bundle. The per-tile functions take the slices as
+/// separate arguments: a reference argument tells the compiler that it does not alias the
+/// output `&mut [f64]`, a reference inside a struct does not, and without that the lane loops
+/// of pass 2 stay scalar (measured: the tilt at 10^7 outcomes twice as slow).
+#[derive(Clone, Copy)]
+pub(super) struct Outcomes<'a> {
+    pub(super) p: &'a [f64],
+    pub(super) lp: &'a [f64],
+    pub(super) reward: &'a [f64],
+}
+
+impl<'a> Outcomes<'a> {
+    fn len(&self) -> usize {
+        self.p.len()
+    }
+
+    /// The outcomes in `range`.
+    #[inline(always)]
+    fn part(self, range: std::ops::Range<usize>) -> Self {
+        Self {
+            p: &self.p[range.clone()],
+            lp: &self.lp[range.clone()],
+            reward: &self.reward[range],
+        }
+    }
+}
+
 /// Chunks of [`BlockSum::BLOCK`] indices covering `0..n`.
 fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     (0..n)
@@ -296,16 +325,14 @@ fn tilted_weight_exact(p: f64, lp: f64, v: f64) -> (f64, f64) {
 /// when `z` is small, `log z = ln(sum q)` does. With `r_mode` the mode's reward, the mode's term
 /// is exactly `pi0(mode)` and `q <= pi0(mode) <= 1` everywhere, so nothing overflows.
 pub(super) fn unnormalized_tilt(
-    p: &[f64],
-    lp: &[f64],
-    reward: &[f64],
+    x: Outcomes,
     r_mode: f64,
     over_beta: Divide,
     q: &mut [f64],
 ) -> Partition {
-    let parts = map_tiles(p.len(), vec![q], |range, q| {
-        let (p, lp, r) = (&p[range.clone()], &lp[range.clone()], &reward[range]);
-        weight_tile(p, lp, r, r_mode, over_beta, &mut *q[0])
+    let parts = map_tiles(x.len(), vec![q], |range, q| {
+        let x = x.part(range);
+        weight_tile(x.p, x.lp, x.reward, r_mode, over_beta, &mut *q[0])
     });
     let [z, z_m1, moment] = combine(parts);
     let shift = moment / z;
@@ -316,7 +343,7 @@ pub(super) fn unnormalized_tilt(
     } else {
         // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear
         // weights have lost relative precision, so take log z from the log view of pi0.
-        log_space_log_z(lp, reward, r_mode, over_beta)
+        log_space_log_z(x.lp, x.reward, r_mode, over_beta)
     };
     Partition {
         z,
@@ -512,23 +539,21 @@ fn normalized<S: Scale, const LOG_FORM: bool>(
 /// Pass 2 of a tilt evaluation: turns `q` into the normalized policy, writes `log pi` into
 /// `logs` when given (`-inf` off the support of `pi`), and returns the [`Moments`].
 pub(super) fn normalize(
-    p: &[f64],
-    lp: &[f64],
-    reward: &[f64],
+    x: Outcomes,
     n: Normalization,
     q: &mut [f64],
     logs: Option<&mut [f64]>,
 ) -> Moments {
     let mut outputs = vec![q];
     outputs.extend(logs);
-    let parts = map_tiles(p.len(), outputs, |range, outs| {
-        let (p, lp, r) = (&p[range.clone()], &lp[range.clone()], &reward[range]);
+    let parts = map_tiles(x.len(), outputs, |range, outs| {
         let (q, logs) = match outs {
             [q] => (&mut **q, None),
             [q, logs, ..] => (&mut **q, Some(&mut **logs)),
             [] => return [0.0; 6],
         };
-        normalize_tile(p, lp, r, n, q, logs)
+        let x = x.part(range);
+        normalize_tile(x.p, x.lp, x.reward, n, q, logs)
     });
     let sums = combine(parts);
     let [f, e, gap, offset, square, lift] = sums;
