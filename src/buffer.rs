@@ -14,12 +14,32 @@ const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
 /// `vec![value; n]`, with the huge-page advice given before the first write when the buffer is
 /// large.
 pub(crate) fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
-    let mut v = Vec::with_capacity(n);
+    let mut v = with_capacity(n);
+    v.resize(n, value);
+    v
+}
+
+/// `vec![T::default(); n]` for a primitive `T` whose default is all-zero bits: the memory
+/// comes zeroed from the allocator (`calloc`, which does not write fresh pages), and a large
+/// buffer gets the huge-page advice before the caller's first write. For scratch space, which
+/// `filled` would write twice.
+pub(crate) fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+    let v = vec![T::default(); n];
     let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
     if bytes >= HUGE_PAGE_THRESHOLD {
         advise_huge_pages(v.as_ptr() as usize, bytes);
     }
-    v.resize(n, value);
+    v
+}
+
+/// `Vec::with_capacity(n)`, with the huge-page advice given before the first write when the
+/// buffer is large: for buffers filled by `push` (one write per element instead of two).
+pub(crate) fn with_capacity<T>(n: usize) -> Vec<T> {
+    let v = Vec::with_capacity(n);
+    let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
+    if bytes >= HUGE_PAGE_THRESHOLD {
+        advise_huge_pages(v.as_ptr() as usize, bytes);
+    }
     v
 }
 
@@ -53,6 +73,9 @@ mod tests {
             let v = filled(n, -1.5f64);
             assert_eq!(v.len(), n);
             assert!(v.iter().all(|&x| x == -1.5));
+            let z = zeroed::<f64>(n);
+            assert_eq!(z.len(), n);
+            assert!(z.iter().all(|&x| x.to_bits() == 0));
         }
     }
 }

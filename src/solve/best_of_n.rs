@@ -14,9 +14,9 @@
 //! `b - a = N log1p(-pi0(C)/F(C))`, then `P_N(C) = e^a (-expm1(b - a))`, all in log space, so
 //! each class probability keeps relative accuracy ~`N`-independent (`~|a| eps`).
 
-use super::classes::RewardClasses;
+use super::classes::{RewardClass, RewardClasses, SortedSupport};
 use super::Solution;
-use crate::buffer::filled;
+use crate::buffer::{filled, zeroed};
 use crate::dist::Dist;
 use crate::error::{Error, Result};
 use crate::numeric::{log1mexp, CompensatedSum};
@@ -58,7 +58,7 @@ fn exp_or_zero(l: f64) -> f64 {
 }
 
 /// `log P_N(C) = N log F(C) + log(1 - (F(C-)/F(C))^N)` for one class.
-fn class_log_prob(c: &super::classes::RewardClass, nf: f64) -> f64 {
+fn class_log_prob(c: &RewardClass, nf: f64) -> f64 {
     let cdf = c.cdf();
     let log_f = if c.above < 0.5 {
         (-c.above).ln_1p()
@@ -120,38 +120,43 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
             requirement: "an integer >= 1",
         });
     }
-    let classes = RewardClasses::new(base, reward)?;
+    let support = SortedSupport::new(base, reward)?;
     let nf = n as f64;
-    let len = base.len();
-    let (mut probs, mut logs) = (filled(len, 0.0), filled(len, f64::NEG_INFINITY));
+    let mut logs = filled(base.len(), f64::NEG_INFINITY);
     let mut sums = [CompensatedSum::new(); 4]; // E[r], KL, half-tie win, strict win
-    for (k, c) in classes.classes.iter().enumerate() {
-        let members = classes.members(k);
+    support.for_each_class(|c, _, members| {
         // N = 1 is the base itself: P_1(C) = pi0(C) exactly, so the KL is exactly 0.
         let lp = if n == 1 {
             c.log_mass()
         } else {
-            class_log_prob(c, nf)
+            class_log_prob(&c, nf)
         };
-        let pc = exp_or_zero(lp);
         if let [i] = members {
-            probs[*i] = pc;
             logs[*i] = lp;
         } else {
             let shift = lp - c.log_mass();
             for &i in members {
-                let l = base.log_prob(i) + shift;
-                logs[i] = l;
-                probs[i] = exp_or_zero(l);
+                logs[i] = base.log_prob(i) + shift;
             }
         }
         // `log pi0(C)` is needed only where P_N(C) is representable (most classes underflow
         // at large N), so it is formed here rather than for every class.
+        let pc = exp_or_zero(lp);
         if pc > 0.0 {
             sums[0].add(pc * c.reward);
             sums[1].add(pc * (lp - c.log_mass()));
             sums[2].add(pc * (c.below + 0.5 * c.mass));
             sums[3].add(pc * c.below);
+        }
+    });
+    // Each probability is the exponential of its logarithm, so the policy is written in index
+    // order from `logs` rather than at the random positions of the class members. Only the
+    // representable ones are written (a conditional store: a branch-free form would call `exp`
+    // for every outcome, and its underflow path is slow); the rest stay zero.
+    let mut probs = zeroed(logs.len());
+    for (p, &l) in probs.iter_mut().zip(&logs) {
+        if l >= EXP_UNDERFLOW {
+            *p = l.exp();
         }
     }
     Ok(BestOfN {

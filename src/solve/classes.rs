@@ -10,9 +10,12 @@
 //! one sequential pass. The members of each class are stored contiguously, so solvers that walk
 //! the classes read memory in order.
 
+use crate::buffer::with_capacity;
 use crate::dist::{check_reward, Dist};
 use crate::error::Result;
 use crate::numeric::CompensatedSum;
+
+mod radix;
 
 /// One reward class `C = {x in supp pi0 : r(x) = r_C}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,101 +73,125 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
+/// The support of `base` sorted by reward, as parallel columns: the classes are its runs of
+/// equal keys. For solvers that visit each class once ([`SortedSupport::for_each_class`]) and
+/// so need not store a [`RewardClass`] per class.
+pub(crate) struct SortedSupport {
+    /// Keys, outcome indices and masses in increasing reward (ties by increasing index).
+    sorted: radix::Columns,
+    /// `pi0(r > r_C)` at the first position of each class `C` (other entries unspecified).
+    above: Vec<f64>,
+}
+
+impl SortedSupport {
+    /// Sorts the support of `base` by reward (`-0.0` taken as `0.0`).
+    pub(crate) fn new(base: &Dist, reward: &[f64]) -> Result<Self> {
+        check_reward(base, reward)?;
+        let p = base.probs();
+        let mut sorted = radix::Columns {
+            keys: with_capacity(p.len()),
+            index: with_capacity(p.len()),
+            mass: with_capacity(p.len()),
+        };
+        for (i, (&m, &r)) in p.iter().zip(reward).enumerate() {
+            if m > 0.0 {
+                sorted.keys.push(order_key(r + 0.0));
+                sorted.index.push(i);
+                sorted.mass.push(m);
+            }
+        }
+        let mut scratch = radix::Columns::zeroed(sorted.keys.len());
+        radix::sort(&mut sorted, &mut scratch);
+        let mut support = Self {
+            sorted,
+            above: scratch.mass,
+        };
+        support.sum_from_above();
+        Ok(support)
+    }
+
+    /// The number of classes.
+    pub(crate) fn class_count(&self) -> usize {
+        let keys = &self.sorted.keys;
+        usize::from(!keys.is_empty()) + keys.windows(2).filter(|w| w[0] != w[1]).count()
+    }
+
+    /// The class starting at sorted position `start`, its length, and its mass (summed in
+    /// index order).
+    fn class_at(&self, start: usize) -> (u64, usize, f64) {
+        let keys = &self.sorted.keys;
+        let key = keys[start];
+        let len = keys[start..].iter().take_while(|&&k| k == key).count();
+        let mass: CompensatedSum = self.sorted.mass[start..start + len]
+            .iter()
+            .copied()
+            .collect();
+        (key, len, mass.value())
+    }
+
+    /// Fills `above` from the highest class down.
+    fn sum_from_above(&mut self) {
+        let mut above = CompensatedSum::new();
+        let mut end = self.sorted.keys.len();
+        while end > 0 {
+            let key = self.sorted.keys[end - 1];
+            let len = self.sorted.keys[..end]
+                .iter()
+                .rev()
+                .take_while(|&&k| k == key)
+                .count();
+            let start = end - len;
+            let (_, _, mass) = self.class_at(start);
+            self.above[start] = above.value();
+            above.add(mass);
+            end = start;
+        }
+    }
+
+    /// Calls `visit(class, start, members)` for each class in increasing reward, where
+    /// `members` are the outcomes of the class (increasing) and `start` their position in the
+    /// sorted support.
+    pub(crate) fn for_each_class(&self, mut visit: impl FnMut(RewardClass, usize, &[usize])) {
+        let mut below = CompensatedSum::new();
+        let mut start = 0;
+        while start < self.sorted.keys.len() {
+            let (key, len, mass) = self.class_at(start);
+            visit(
+                RewardClass {
+                    reward: key_value(key),
+                    mass,
+                    below: below.value(),
+                    above: self.above[start],
+                },
+                start,
+                &self.sorted.index[start..start + len],
+            );
+            below.add(mass);
+            start += len;
+        }
+    }
+}
+
 /// The inverse of [`order_key`]: the `f64` whose key is `k`.
 fn key_value(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
-/// Bits per radix digit: 11, so six passes cover 64-bit keys and the 2048 counters stay in L1.
-const RADIX_BITS: u32 = 11;
-const RADIX_PASSES: u32 = 64_u32.div_ceil(RADIX_BITS);
-
-/// Stable LSD radix sort of `(key, index)` pairs by key, 11 bits per pass. The histograms of all
-/// passes are taken in one read of the input; a pass whose digit is the same for every key is
-/// skipped (it would not move anything).
-fn radix_sort(items: &mut Vec<(u64, usize)>) {
-    const BUCKETS: usize = 1 << RADIX_BITS;
-    let mask = (BUCKETS - 1) as u64;
-    let mut counts = vec![[0usize; BUCKETS]; RADIX_PASSES as usize];
-    for &(k, _) in items.iter() {
-        for (pass, c) in counts.iter_mut().enumerate() {
-            c[((k >> (RADIX_BITS * pass as u32)) & mask) as usize] += 1;
-        }
-    }
-    let mut scratch = vec![(0u64, 0usize); items.len()];
-    for (pass, c) in counts.iter_mut().enumerate() {
-        if c.contains(&items.len()) {
-            continue;
-        }
-        let shift = RADIX_BITS * pass as u32;
-        let mut start = 0;
-        for slot in c.iter_mut() {
-            let n = *slot;
-            *slot = start;
-            start += n;
-        }
-        for &item in items.iter() {
-            let digit = ((item.0 >> shift) & mask) as usize;
-            scratch[c[digit]] = item;
-            c[digit] += 1;
-        }
-        std::mem::swap(items, &mut scratch);
-    }
-}
-
 impl RewardClasses {
     /// Groups the support of `base` by reward (`-0.0` and `0.0` are one class).
     pub fn new(base: &Dist, reward: &[f64]) -> Result<Self> {
-        check_reward(base, reward)?;
-        let mut keyed: Vec<(u64, usize)> = base
-            .support()
-            .map(|i| (order_key(reward[i] + 0.0), i))
-            .collect();
-        radix_sort(&mut keyed);
-        // The masses in sorted order, gathered by a loop of independent loads (so the random
-        // reads overlap) rather than one at a time inside the class loop below; the class
-        // reward is read back from its key, not from `reward` (another random read).
-        let p = base.probs();
-        let sorted_mass: Vec<f64> = keyed.iter().map(|&(_, i)| p[i]).collect();
-        let mut classes: Vec<RewardClass> = Vec::new();
-        let mut offsets = Vec::new();
-        let mut mass = CompensatedSum::new();
-        let mut last_key = None;
-        for (pos, (&(key, _), &m)) in keyed.iter().zip(&sorted_mass).enumerate() {
-            if last_key != Some(key) {
-                if let Some(c) = classes.last_mut() {
-                    c.mass = mass.value();
-                }
-                mass = CompensatedSum::new();
-                classes.push(RewardClass {
-                    reward: key_value(key),
-                    mass: 0.0,
-                    below: 0.0,
-                    above: 0.0,
-                });
-                offsets.push(pos);
-                last_key = Some(key);
-            }
-            mass.add(m);
-        }
-        if let Some(c) = classes.last_mut() {
-            c.mass = mass.value();
-        }
-        offsets.push(keyed.len());
-        let mut below = CompensatedSum::new();
-        for c in classes.iter_mut() {
-            c.below = below.value();
-            below.add(c.mass);
-        }
-        let mut above = CompensatedSum::new();
-        for c in classes.iter_mut().rev() {
-            c.above = above.value();
-            above.add(c.mass);
-        }
-        let order = keyed.into_iter().map(|(_, i)| i).collect();
+        let support = SortedSupport::new(base, reward)?;
+        let count = support.class_count();
+        let mut classes: Vec<RewardClass> = with_capacity(count);
+        let mut offsets: Vec<usize> = with_capacity(count + 1);
+        support.for_each_class(|class, start, _| {
+            classes.push(class);
+            offsets.push(start);
+        });
+        offsets.push(support.sorted.index.len());
         Ok(Self {
             classes,
-            order,
+            order: support.sorted.index,
             offsets,
         })
     }
@@ -196,19 +223,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn radix_sort_orders_signed_values_and_keeps_ties_stable() {
+    fn keys_order_signed_values_and_ties_stay_in_index_order() -> Result<()> {
         let xs = [3.5, -0.0, -2.0, 0.0, 1e-300, -1e300, 3.5, -2.0];
-        let mut keyed: Vec<(u64, usize)> = xs
-            .iter()
-            .enumerate()
-            .map(|(i, x)| (order_key(x + 0.0), i))
-            .collect();
-        radix_sort(&mut keyed);
-        let order: Vec<usize> = keyed.iter().map(|p| p.1).collect();
-        assert_eq!(order, vec![5, 2, 7, 1, 3, 4, 0, 6]);
-        for (k, i) in keyed {
-            assert_eq!(key_value(k).to_bits(), (xs[i] + 0.0).to_bits());
+        let base = Dist::new(vec![0.125; 8])?;
+        let sorted = SortedSupport::new(&base, &xs)?.sorted;
+        assert_eq!(sorted.index, vec![5, 2, 7, 1, 3, 4, 0, 6]);
+        for (k, i) in sorted.keys.iter().zip(&sorted.index) {
+            assert_eq!(key_value(*k).to_bits(), (xs[*i] + 0.0).to_bits());
         }
+        Ok(())
     }
 
     #[test]
