@@ -46,3 +46,4 @@ pub use dist::Dist;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 pub use error::{Error, Result};
+mod parallel;

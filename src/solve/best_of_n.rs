@@ -20,6 +20,7 @@ use crate::buffer::{filled, zeroed};
 use crate::dist::Dist;
 use crate::error::{Error, Result};
 use crate::numeric::{log1mexp, CompensatedSum};
+use crate::parallel;
 use serde::Serialize;
 
 /// The exact best-of-N policy and the numbers around it.
@@ -66,9 +67,15 @@ fn class_log_prob(c: &RewardClass, nf: f64) -> f64 {
         cdf.ln()
     };
     let a = nf * log_f;
+    let share = c.mass / cdf;
+    // diff = N log(1 - share) <= -N share: below -746 (with margin for rounding) it is below
+    // EXP_UNDERFLOW, the tail is 0 and the logarithm need not be taken (most classes at large
+    // N; `+ 0.0` as below turns a = -0.0, at the top class, into 0.0).
+    if nf * share > 746.0 {
+        return a + 0.0;
+    }
     // log(F(C-)/F(C)): from the share of the class when it is small, else from `below`
     // directly (forming 1 - mass/cdf would cancel when the class holds almost all of F(C)).
-    let share = c.mass / cdf;
     let diff = nf
         * if share < 0.5 {
             (-share).ln_1p()
@@ -122,43 +129,59 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
     }
     let support = SortedSupport::new(base, reward)?;
     let nf = n as f64;
-    let mut logs = filled(base.len(), f64::NEG_INFINITY);
-    let mut sums = [CompensatedSum::new(); 4]; // E[r], KL, half-tie win, strict win
-    support.for_each_class(|c, _, members| {
-        // N = 1 is the base itself: P_1(C) = pi0(C) exactly, so the KL is exactly 0.
-        let lp = if n == 1 {
-            c.log_mass()
-        } else {
-            class_log_prob(&c, nf)
-        };
-        if let [i] = members {
-            logs[*i] = lp;
-        } else {
-            let shift = lp - c.log_mass();
-            for &i in members {
-                logs[i] = base.log_prob(i) + shift;
+    // `log P_N(x)` for the outcome at each sorted position, then moved to index order.
+    let mut sorted_logs = zeroed(support.len());
+    let chunk_sums = support.map_classes(
+        &mut sorted_logs,
+        || [CompensatedSum::new(); 4], // E[r], KL, half-tie win, strict win
+        |c, members, out, sums| {
+            // N = 1 is the base itself: P_1(C) = pi0(C) exactly, so the KL is exactly 0.
+            let lp = if n == 1 {
+                c.log_mass()
+            } else {
+                class_log_prob(c, nf)
+            };
+            if let [l] = out {
+                *l = lp;
+            } else {
+                let shift = lp - c.log_mass();
+                for (l, &i) in out.iter_mut().zip(members) {
+                    *l = base.log_prob(i) + shift;
+                }
             }
-        }
-        // `log pi0(C)` is needed only where P_N(C) is representable (most classes underflow
-        // at large N), so it is formed here rather than for every class.
-        let pc = exp_or_zero(lp);
-        if pc > 0.0 {
-            sums[0].add(pc * c.reward);
-            sums[1].add(pc * (lp - c.log_mass()));
-            sums[2].add(pc * (c.below + 0.5 * c.mass));
-            sums[3].add(pc * c.below);
-        }
-    });
-    // Each probability is the exponential of its logarithm, so the policy is written in index
-    // order from `logs` rather than at the random positions of the class members. Only the
-    // representable ones are written (a conditional store: a branch-free form would call `exp`
-    // for every outcome, and its underflow path is slow); the rest stay zero.
-    let mut probs = zeroed(logs.len());
-    for (p, &l) in probs.iter_mut().zip(&logs) {
-        if l >= EXP_UNDERFLOW {
-            *p = l.exp();
+            // `log pi0(C)` is needed only where P_N(C) is representable (most classes
+            // underflow at large N), so it is formed here rather than for every class.
+            let pc = exp_or_zero(lp);
+            if pc > 0.0 {
+                sums[0].add(pc * c.reward);
+                sums[1].add(pc * (lp - c.log_mass()));
+                sums[2].add(pc * (c.below + 0.5 * c.mass));
+                sums[3].add(pc * c.below);
+            }
+        },
+    );
+    let mut sums = [CompensatedSum::new(); 4];
+    for chunk in &chunk_sums {
+        for (s, c) in sums.iter_mut().zip(chunk) {
+            s.add(c.value());
         }
     }
+    let mut logs = filled(base.len(), f64::NEG_INFINITY);
+    support.scatter(&sorted_logs, &mut logs);
+    drop(sorted_logs);
+    // Each probability is the exponential of its logarithm, so the policy is written in index
+    // order from `logs`. Only the representable ones are written (a conditional store: a
+    // branch-free form would call `exp` for every outcome, and its underflow path is slow); the
+    // rest stay zero.
+    let mut probs = zeroed(logs.len());
+    let bounds = parallel::even_bounds(logs.len(), parallel::threads(logs.len()));
+    parallel::map_parts(&mut probs, &bounds, |lo, part| {
+        for (p, &l) in part.iter_mut().zip(&logs[lo..]) {
+            if l >= EXP_UNDERFLOW {
+                *p = l.exp();
+            }
+        }
+    });
     Ok(BestOfN {
         solution: Solution {
             policy: Dist::from_parts_unchecked(probs, logs),

@@ -14,6 +14,7 @@ use crate::buffer::with_capacity;
 use crate::dist::{check_reward, Dist};
 use crate::error::Result;
 use crate::numeric::CompensatedSum;
+use crate::parallel;
 
 mod radix;
 
@@ -83,6 +84,10 @@ pub(crate) struct SortedSupport {
     above: Vec<f64>,
 }
 
+/// Sorted positions per chunk of [`SortedSupport::map_classes`] (moved forward to the next
+/// class start).
+const CHUNK: usize = 1 << 14;
+
 impl SortedSupport {
     /// Sorts the support of `base` by reward (`-0.0` taken as `0.0`).
     pub(crate) fn new(base: &Dist, reward: &[f64]) -> Result<Self> {
@@ -100,7 +105,8 @@ impl SortedSupport {
                 sorted.mass.push(m);
             }
         }
-        let mut scratch = radix::Columns::zeroed(sorted.keys.len());
+        let len = sorted.keys.len();
+        let mut scratch = radix::Columns::zeroed(len);
         radix::sort(&mut sorted, &mut scratch);
         let mut support = Self {
             sorted,
@@ -108,6 +114,11 @@ impl SortedSupport {
         };
         support.sum_from_above();
         Ok(support)
+    }
+
+    /// The size of the support.
+    pub(crate) fn len(&self) -> usize {
+        self.sorted.keys.len()
     }
 
     /// The number of classes.
@@ -129,10 +140,38 @@ impl SortedSupport {
         (key, len, mass.value())
     }
 
+    /// The class starting at sorted position `start`, given `pi0(r < r_C)` summed so far in
+    /// `below` (to which its mass is added), and its length.
+    fn class(&self, start: usize, below: &mut CompensatedSum) -> (RewardClass, usize) {
+        let (key, len, mass) = self.class_at(start);
+        let class = RewardClass {
+            reward: key_value(key),
+            mass,
+            below: below.value(),
+            above: self.above[start],
+        };
+        below.add(mass);
+        (class, len)
+    }
+
+    /// `pi0(r < r_C)` for the class `C` starting at sorted position `end`, as a running sum
+    /// over the classes below it in increasing reward (the same sum, term for term, as the one
+    /// carried through [`SortedSupport::for_each_class`]).
+    fn sum_below(&self, end: usize) -> CompensatedSum {
+        let mut below = CompensatedSum::new();
+        let mut start = 0;
+        while start < end {
+            let (_, len, mass) = self.class_at(start);
+            below.add(mass);
+            start += len;
+        }
+        below
+    }
+
     /// Fills `above` from the highest class down.
     fn sum_from_above(&mut self) {
         let mut above = CompensatedSum::new();
-        let mut end = self.sorted.keys.len();
+        let mut end = self.len();
         while end > 0 {
             let key = self.sorted.keys[end - 1];
             let len = self.sorted.keys[..end]
@@ -154,21 +193,85 @@ impl SortedSupport {
     pub(crate) fn for_each_class(&self, mut visit: impl FnMut(RewardClass, usize, &[usize])) {
         let mut below = CompensatedSum::new();
         let mut start = 0;
-        while start < self.sorted.keys.len() {
-            let (key, len, mass) = self.class_at(start);
-            visit(
-                RewardClass {
-                    reward: key_value(key),
-                    mass,
-                    below: below.value(),
-                    above: self.above[start],
-                },
-                start,
-                &self.sorted.index[start..start + len],
-            );
-            below.add(mass);
+        while start < self.len() {
+            let (class, len) = self.class(start, &mut below);
+            visit(class, start, &self.sorted.index[start..start + len]);
             start += len;
         }
+    }
+
+    /// The first class start at or after sorted position `pos` (or the support size).
+    fn class_start_from(&self, pos: usize) -> usize {
+        let keys = &self.sorted.keys;
+        match pos.checked_sub(1).and_then(|p| keys.get(p)) {
+            Some(&key) => pos + keys[pos..].iter().take_while(|&&k| k == key).count(),
+            None => pos.min(keys.len()),
+        }
+    }
+
+    /// Calls `visit(class, members, out, acc)` for each class, on several threads for large
+    /// supports: `out` is the stretch of `values` (one entry per sorted position, so
+    /// `values.len()` must be the support size) at the class's members, `acc` the accumulator
+    /// of the chunk holding the class. The sorted positions are cut into chunks of about
+    /// [`CHUNK`] at class starts, each chunk's classes are visited in increasing reward with a
+    /// fresh `init()`, and the accumulators come back in increasing reward: the result does not
+    /// depend on the number of threads.
+    pub(crate) fn map_classes<A: Send>(
+        &self,
+        values: &mut [f64],
+        init: impl Fn() -> A + Sync,
+        visit: impl Fn(&RewardClass, &[usize], &mut [f64], &mut A) + Sync,
+    ) -> Vec<A> {
+        let n = self.len();
+        let mut chunks: Vec<usize> = (0..n.div_ceil(CHUNK))
+            .map(|k| self.class_start_from(k * CHUNK))
+            .collect();
+        chunks.push(n);
+        chunks.dedup();
+        let threads = parallel::threads(n);
+        // Each thread takes whole chunks.
+        let groups: Vec<usize> = parallel::even_bounds(n, threads)
+            .into_iter()
+            .map(|b| chunks[chunks.partition_point(|&c| c < b)])
+            .collect();
+        let per_group = parallel::map_parts(values, &groups, |lo, part| {
+            let hi = lo + part.len();
+            // Each thread first sums the masses below its stretch (the thread taking the
+            // lowest classes has nothing to sum).
+            let mut below = self.sum_below(lo);
+            let mut accs = Vec::new();
+            for w in chunks.windows(2).filter(|w| w[0] >= lo && w[1] <= hi) {
+                let mut acc = init();
+                let mut start = w[0];
+                while start < w[1] {
+                    let (class, len) = self.class(start, &mut below);
+                    let members = &self.sorted.index[start..start + len];
+                    visit(
+                        &class,
+                        members,
+                        &mut part[start - lo..start - lo + len],
+                        &mut acc,
+                    );
+                    start += len;
+                }
+                accs.push(acc);
+            }
+            accs
+        });
+        per_group.into_iter().flatten().collect()
+    }
+
+    /// `dest[x] = values[pos]` for the outcome `x` at each sorted position `pos` (on several
+    /// threads for large supports, each writing its own stretch of `dest`).
+    pub(crate) fn scatter(&self, values: &[f64], dest: &mut [f64]) {
+        let bounds = parallel::even_bounds(dest.len(), parallel::threads(values.len()));
+        parallel::map_parts(dest, &bounds, |lo, part| {
+            for (&x, &v) in self.sorted.index.iter().zip(values) {
+                if let Some(slot) = part.get_mut(x.wrapping_sub(lo)) {
+                    *slot = v;
+                }
+            }
+        });
     }
 }
 
@@ -230,6 +333,40 @@ mod tests {
         assert_eq!(sorted.index, vec![5, 2, 7, 1, 3, 4, 0, 6]);
         for (k, i) in sorted.keys.iter().zip(&sorted.index) {
             assert_eq!(key_value(*k).to_bits(), (xs[*i] + 0.0).to_bits());
+        }
+        Ok(())
+    }
+
+    /// Large enough for several threads and chunks (where the machine has several cores): the
+    /// threaded walk visits the same classes, with the same sums, as the sequential one, and
+    /// `scatter` puts each sorted position's value at its outcome.
+    #[test]
+    fn threaded_class_walk_matches_the_sequential_one() -> Result<()> {
+        let n = 200_000;
+        let base = Dist::from_weights((0..n).map(|i| ((i * 7919) % 1013 + 1) as f64).collect())?;
+        // 104729 is prime, so i -> i * 104729 mod n is a bijection when `levels = n`.
+        for levels in [1000, n] {
+            let reward: Vec<f64> = (0..n)
+                .map(|i| ((i * 104_729) % levels) as f64 - 3.0)
+                .collect();
+            let support = SortedSupport::new(&base, &reward)?;
+            let mut sequential = Vec::new();
+            support.for_each_class(|c, _, members| sequential.push((c, members.to_vec())));
+            let mut values = vec![0.0; support.len()];
+            let threaded: Vec<(RewardClass, Vec<usize>)> = support
+                .map_classes(&mut values, Vec::new, |c, members, out, acc| {
+                    for (o, &x) in out.iter_mut().zip(members) {
+                        *o = x as f64;
+                    }
+                    acc.push((c.clone(), members.to_vec()));
+                })
+                .into_iter()
+                .flatten()
+                .collect();
+            assert_eq!(threaded, sequential);
+            let mut dest = vec![-1.0; n];
+            support.scatter(&values, &mut dest);
+            assert!(dest.iter().enumerate().all(|(i, &v)| v == i as f64));
         }
         Ok(())
     }

@@ -10,7 +10,9 @@
 //! the first one or two levels stream through memory and the rest runs in cache, instead of the
 //! six full passes of a least-significant-digit sort. At most `64 / 2` levels in all.
 
+use super::key_value;
 use crate::buffer::zeroed;
+use crate::parallel;
 
 /// Runs this short (or shorter) are finished by insertion sort.
 const SHORT_RUN: usize = 32;
@@ -100,7 +102,8 @@ impl<'a> Run<'a> {
 /// Sorts `items` by key, stably (equal keys keep their relative order), using `scratch` (as
 /// long as `items`; its contents are clobbered).
 pub(super) fn sort(items: &mut Columns, scratch: &mut Columns) {
-    sort_run(items.run(), scratch.run(), false);
+    let threads = parallel::threads(items.keys.len());
+    sort_run(items.run(), scratch.run(), false, threads);
 }
 
 /// Digit width for a run of `len` items: about four items per bucket if the keys are spread.
@@ -111,13 +114,84 @@ fn digit_bits(len: usize) -> u32 {
         .clamp(2, MAX_DIGIT_BITS)
 }
 
+/// A bucket function for one split: non-decreasing in the key, so concatenating the buckets
+/// in order and sorting each sorts the run.
+#[derive(Clone, Copy)]
+enum Digit {
+    /// `bits` bits of the key ending at the highest bit in which the run's keys differ (the
+    /// bits above it are the same for every key).
+    Bits { shift: u32, mask: u64 },
+    /// Equal-width intervals of the reward between the run's least and greatest value `lo`
+    /// and `hi`: `floor((v/2 - lo/2) * scale)`, capped at `last`, with
+    /// `scale = (last + 1) / (hi/2 - lo/2)`. Every step rounds monotonically, so the bucket
+    /// is non-decreasing in `v`; halving keeps `hi/2 - lo/2` finite.
+    Value { lo: f64, scale: f64, last: usize },
+}
+
+impl Digit {
+    #[inline]
+    fn of(self, k: u64) -> usize {
+        match self {
+            Digit::Bits { shift, mask } => ((k >> shift) & mask) as usize,
+            Digit::Value { lo, scale, last } => {
+                // `as usize` saturates (and maps NaN, impossible here, to 0).
+                (((key_value(k) * 0.5 - lo * 0.5) * scale) as usize).min(last)
+            }
+        }
+    }
+}
+
+/// Runs at least this long may be split by value (typically rewards are spread over an
+/// interval much more evenly than over their bit patterns, whose high bits are the binade).
+const VALUE_SPLIT_MIN: usize = 1 << 16;
+
+/// The digit for splitting a run with these keys (least `min`, greatest `max`, differing in the
+/// bits `varying`), and its histogram: by bits, or for long runs by value when that leaves the
+/// largest bucket smaller.
+fn choose_digit(keys: &[u64], min: u64, max: u64, varying: u64) -> (Digit, Vec<usize>) {
+    let top = u64::BITS - varying.leading_zeros();
+    let bits = digit_bits(keys.len());
+    let by_bits = Digit::Bits {
+        shift: top - bits.min(top),
+        mask: (1u64 << bits.min(top)) - 1,
+    };
+    let histogram = |digit: Digit, buckets: usize| {
+        let mut counts = vec![0usize; buckets];
+        for &k in keys {
+            counts[digit.of(k)] += 1;
+        }
+        counts
+    };
+    let bit_counts = histogram(by_bits, 1 << bits.min(top));
+    if keys.len() < VALUE_SPLIT_MIN {
+        return (by_bits, bit_counts);
+    }
+    let (lo, hi) = (key_value(min), key_value(max));
+    let last = (1usize << bits) - 1;
+    let scale = (last + 1) as f64 / (hi * 0.5 - lo * 0.5);
+    if !(scale.is_finite() && scale > 0.0) {
+        return (by_bits, bit_counts);
+    }
+    let by_value = Digit::Value { lo, scale, last };
+    let value_counts = histogram(by_value, last + 1);
+    let largest = |c: &[usize]| c.iter().copied().max().unwrap_or(0);
+    if largest(&value_counts) < largest(&bit_counts) {
+        (by_value, value_counts)
+    } else {
+        (by_bits, bit_counts)
+    }
+}
+
 /// Sorts `data` stably by key, leaving the result in `scratch` if `into_scratch`, else in
-/// `data`; the other one is clobbered.
-fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool) {
-    let (all, any) = data
+/// `data`; the other one is clobbered. After the first split the parts are sorted on up to
+/// `threads` threads (each takes a stretch of whole parts; the result is the same).
+fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool, threads: usize) {
+    let (all, any, min, max) = data
         .keys
         .iter()
-        .fold((u64::MAX, 0), |(all, any), &k| (all & k, any | k));
+        .fold((u64::MAX, 0, u64::MAX, 0), |(all, any, min, max), &k| {
+            (all & k, any | k, min.min(k), max.max(k))
+        });
     let varying = all ^ any;
     if varying == 0 || data.keys.len() <= SHORT_RUN {
         if varying != 0 {
@@ -128,16 +202,7 @@ fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool) {
         }
         return;
     }
-    // The digit ends at the highest bit in which the keys differ: bits above it are common.
-    let top = u64::BITS - varying.leading_zeros();
-    let bits = digit_bits(data.keys.len()).min(top);
-    let shift = top - bits;
-    let mask = (1u64 << bits) - 1;
-    let digit = |k: u64| ((k >> shift) & mask) as usize;
-    let mut next = vec![0usize; 1 << bits];
-    for &k in data.keys.iter() {
-        next[digit(k)] += 1;
-    }
+    let (digit, mut next) = choose_digit(data.keys, min, max, varying);
     let mut start = 0;
     for slot in next.iter_mut() {
         let count = *slot;
@@ -150,7 +215,7 @@ fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool) {
         .zip(data.index.iter())
         .zip(data.mass.iter())
     {
-        let d = digit(k);
+        let d = digit.of(k);
         let pos = next[d];
         next[d] += 1;
         scratch.keys[pos] = k;
@@ -158,13 +223,54 @@ fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool) {
         scratch.mass[pos] = m;
     }
     // `next[d]` is now the end of bucket `d`.
-    let (mut rest_sorted, mut rest_other) = (scratch, data);
+    if threads <= 1 {
+        finish_buckets(scratch, data, &next, into_scratch);
+        return;
+    }
+    let len = data.keys.len();
+    let cuts: Vec<usize> = parallel::even_bounds(len, threads)
+        .into_iter()
+        .map(|b| match b {
+            0 => 0,
+            _ => next
+                .get(next.partition_point(|&e| e < b))
+                .map_or(len, |&e| e),
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let (mut rest_sorted, mut rest_other) = (scratch, data);
+        for w in cuts.windows(2) {
+            let (sorted, tail) = rest_sorted.split_at(w[1] - w[0]);
+            let (other, tail2) = rest_other.split_at(w[1] - w[0]);
+            rest_sorted = tail;
+            rest_other = tail2;
+            let ends: Vec<usize> = next
+                .iter()
+                .filter(|&&e| e > w[0] && e <= w[1])
+                .map(|&e| e - w[0])
+                .collect();
+            scope.spawn(move || finish_buckets(sorted, other, &ends, into_scratch));
+        }
+    });
+}
+
+/// Sorts the buckets of `sorted` (which end at `ends`, increasing) one after the other, each
+/// into `sorted` if `into_scratch`, else into `other` (see [`sort_run`]). Short buckets are
+/// finished here: most buckets are short once a run fits in cache, and a call per bucket
+/// would cost more than sorting it.
+fn finish_buckets(sorted: Run<'_>, other: Run<'_>, ends: &[usize], into_scratch: bool) {
+    let (mut rest_sorted, mut rest_other) = (sorted, other);
     let mut begin = 0;
-    for end in next {
-        let (bucket, rest) = rest_sorted.split_at(end - begin);
-        let (other, rest2) = rest_other.split_at(end - begin);
-        if end > begin {
-            sort_run(bucket, other, !into_scratch);
+    for &end in ends {
+        let (mut bucket, rest) = rest_sorted.split_at(end - begin);
+        let (mut other, rest2) = rest_other.split_at(end - begin);
+        if end - begin > SHORT_RUN {
+            sort_run(bucket, other, !into_scratch, 1);
+        } else if end > begin {
+            bucket.insertion_sort();
+            if !into_scratch {
+                other.copy_from(&bucket);
+            }
         }
         rest_sorted = rest;
         rest_other = rest2;
@@ -174,6 +280,7 @@ fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::order_key;
     use super::*;
 
     fn columns(keys: Vec<u64>) -> Columns {
@@ -197,7 +304,10 @@ mod tests {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^ (z >> 31)
         };
-        let shapes: [&dyn Fn(u64) -> u64; 5] = [
+        let uniform = |z: u64| (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+        let shapes: [&dyn Fn(u64) -> u64; 7] = [
+            &|z| order_key(uniform(z)),
+            &|z| order_key(uniform(z).powi(9) * 1e200),
             &|z| z,
             &|z| z % 7,
             &|z| (z % 3) << 63,
