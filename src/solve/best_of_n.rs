@@ -127,10 +127,10 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
             requirement: "an integer >= 1",
         });
     }
-    let support = SortedSupport::new(base, reward)?;
+    let mut support = SortedSupport::new(base, reward)?;
     let nf = n as f64;
     // `log P_N(x)` for the outcome at each sorted position, then moved to index order.
-    let mut sorted_logs = zeroed(support.len());
+    let mut sorted_logs = support.spare(support.len(), 0.0);
     let chunk_sums = support.map_classes(
         &mut sorted_logs,
         || [CompensatedSum::new(); 4], // E[r], KL, half-tie win, strict win

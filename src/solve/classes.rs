@@ -10,7 +10,7 @@
 //! one sequential pass. The members of each class are stored contiguously, so solvers that walk
 //! the classes read memory in order.
 
-use crate::buffer::with_capacity;
+use crate::buffer::{filled, with_capacity};
 use crate::dist::{check_reward, Dist};
 use crate::error::Result;
 use crate::numeric::CompensatedSum;
@@ -82,6 +82,8 @@ pub(crate) struct SortedSupport {
     sorted: radix::Columns,
     /// `pi0(r > r_C)` at the first position of each class `C` (other entries unspecified).
     above: Vec<f64>,
+    /// The sort's scratch space, already paged in, for [`SortedSupport::spare`].
+    spare: Vec<u64>,
 }
 
 /// Sorted positions per chunk of [`SortedSupport::map_classes`] (moved forward to the next
@@ -111,9 +113,23 @@ impl SortedSupport {
         let mut support = Self {
             sorted,
             above: scratch.mass,
+            spare: scratch.keys,
         };
         support.sum_from_above();
         Ok(support)
+    }
+
+    /// `vec![value; len]`, reusing the sort's scratch space (paged in already, so no fresh
+    /// pages to zero) when it is large enough; once.
+    pub(crate) fn spare(&mut self, len: usize, value: f64) -> Vec<f64> {
+        let spare = std::mem::take(&mut self.spare);
+        if spare.capacity() < len {
+            return filled(len, value);
+        }
+        // Same size and alignment: collected in place (std reuses the allocation).
+        let mut v: Vec<f64> = spare.into_iter().map(|_| value).collect();
+        v.resize(len, value);
+        v
     }
 
     /// The size of the support.
