@@ -105,7 +105,17 @@ pub fn class_log_probs(classes: &RewardClasses, n: u64) -> Vec<f64> {
 /// The exact best-of-N distribution for `n >= 1` draws (claim `bon.exact`).
 ///
 /// `n` is converted to `f64`, exact for `n <= 2^53`; above that the relative rounding of `n` is
-/// below `1.2e-16`. Cost: one radix sort of the support and one pass over it.
+/// below `1.2e-16`.
+///
+/// Cost: one radix sort of the support (see [`RewardClasses`]), one walk over the classes (one
+/// or two logarithms per class: `log(1 - pi0(C)/F(C))` is skipped when `N pi0(C)/F(C) > 746`,
+/// where the term it feeds underflows; a `log1mexp` for the classes where it does not), one
+/// write of `log P_N(x)` per outcome at its random position in the output, and one pass in
+/// index order for the policy (an `exp` only where `P_N(x)` is representable, so at large `N`
+/// almost none). The walk, the scatter and the policy pass run on all cores for supports of
+/// `2^16` outcomes or more; the sums (expected reward, KL, win rates) are combined from fixed
+/// chunks of classes in a fixed order, so the result does not depend on the number of cores.
+/// About 0.5 s at 10^7 outcomes with distinct rewards, on one core or two (`benches/RESULTS.md`).
 ///
 /// ```
 /// use rlhf_claims::{Dist, solve::best_of_n};

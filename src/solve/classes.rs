@@ -5,10 +5,13 @@
 //!
 //! # Cost
 //!
-//! One stable LSD radix sort of the support by the bit pattern of the reward (`O(n)`, six
-//! 11-bit passes at most, passes on a digit that is the same for every key are skipped), then
-//! one sequential pass. The members of each class are stored contiguously, so solvers that walk
-//! the classes read memory in order.
+//! One stable radix sort of the support by reward (`O(n)`, see the `radix` submodule: the first
+//! split streams through memory, the rest runs in cache, on all cores for large supports), a
+//! backward pass summing the masses above each class, then one forward pass. The members of
+//! each class are stored contiguously, so solvers that walk the classes read memory in order.
+//! Solvers that visit each class once (best-of-N) walk the sorted support directly
+//! (`SortedSupport`) and never store a [`RewardClass`] per class, which at 10^7 distinct
+//! rewards would be 320 MB.
 
 use crate::buffer::{filled, with_capacity};
 use crate::dist::{check_reward, Dist};

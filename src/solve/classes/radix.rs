@@ -3,12 +3,18 @@
 //!
 //! # Cost
 //!
-//! A run is split on the highest bits in which its keys differ (up to 11 of them), and each
-//! part is sorted the same way; runs of equal keys stop at once, short runs are finished by
-//! insertion sort. The digit width shrinks with the run (about `log2(len) - 2` bits), so each
-//! level costs `O(len)` and most parts end after two or three levels: at 10^7 distinct rewards
-//! the first one or two levels stream through memory and the rest runs in cache, instead of the
-//! six full passes of a least-significant-digit sort. At most `64 / 2` levels in all.
+//! A run is split into buckets by a digit that is non-decreasing in the key, each bucket is
+//! sorted the same way, runs of equal keys stop at once and short buckets are finished by
+//! insertion sort. The digit is the highest bits in which the run's keys differ (about
+//! `log2(len) - 2` of them, at most 11), or, for runs of `2^16` keys or more, equal-width
+//! intervals of the reward when that leaves a smaller largest bucket: the high bits of a
+//! reward are its binade, so rewards spread over an interval fall mostly into a few bit
+//! buckets, and in equal-width intervals into buckets small enough for the cache. Each level
+//! costs `O(len)`; at 10^7 rewards uniform on `[-1, 1)` the first split streams through memory
+//! (24 bytes moved per outcome) and the rest (one more split, insertion sorts) runs in cache,
+//! where a least-significant-digit sort makes six full passes. Each level consumes at least one
+//! key bit, so there are at most 64 levels. After the first split the buckets are sorted on all
+//! cores (each thread takes a stretch of whole buckets; the result is the same).
 
 use super::key_value;
 use crate::buffer::zeroed;
@@ -81,27 +87,33 @@ impl<'a> Run<'a> {
         self.mass.copy_from_slice(src.mass);
     }
 
+    /// Inserts the item `(k, x, m)` into the sorted `self[..end]`, after the keys `<= k`
+    /// (so stably), moving the greater ones up by one place (the last into `end`).
+    #[inline(always)]
+    fn insert(&mut self, end: usize, (k, x, m): (u64, usize, f64)) {
+        let mut j = end;
+        while j > 0 && self.keys[j - 1] > k {
+            self.keys[j] = self.keys[j - 1];
+            self.index[j] = self.index[j - 1];
+            self.mass[j] = self.mass[j - 1];
+            j -= 1;
+        }
+        self.keys[j] = k;
+        self.index[j] = x;
+        self.mass[j] = m;
+    }
+
     /// Writes the items, sorted stably by key, to `dst` (as long as `self`): an insertion sort
     /// that reads each item once, for short runs (no `memcpy` calls).
     #[inline]
     fn insertion_sort_into(&self, dst: &mut Run<'_>) {
-        for (i, ((&k, &x), &m)) in self
+        let items = self
             .keys
             .iter()
             .zip(self.index.iter())
-            .zip(self.mass.iter())
-            .enumerate()
-        {
-            let mut j = i;
-            while j > 0 && dst.keys[j - 1] > k {
-                dst.keys[j] = dst.keys[j - 1];
-                dst.index[j] = dst.index[j - 1];
-                dst.mass[j] = dst.mass[j - 1];
-                j -= 1;
-            }
-            dst.keys[j] = k;
-            dst.index[j] = x;
-            dst.mass[j] = m;
+            .zip(self.mass.iter());
+        for (i, ((&k, &x), &m)) in items.enumerate() {
+            dst.insert(i, (k, x, m));
         }
     }
 
@@ -109,17 +121,8 @@ impl<'a> Run<'a> {
     #[inline]
     fn insertion_sort(&mut self) {
         for i in 1..self.keys.len() {
-            let (k, x, m) = (self.keys[i], self.index[i], self.mass[i]);
-            let mut j = i;
-            while j > 0 && self.keys[j - 1] > k {
-                self.keys[j] = self.keys[j - 1];
-                self.index[j] = self.index[j - 1];
-                self.mass[j] = self.mass[j - 1];
-                j -= 1;
-            }
-            self.keys[j] = k;
-            self.index[j] = x;
-            self.mass[j] = m;
+            let item = (self.keys[i], self.index[i], self.mass[i]);
+            self.insert(i, item);
         }
     }
 }
