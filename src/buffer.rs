@@ -14,21 +14,28 @@ const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
 /// `vec![value; n]`, with the huge-page advice given before the first write when the buffer is
 /// large.
 pub(crate) fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
-    let mut v = Vec::with_capacity(n);
-    let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
-    if bytes >= HUGE_PAGE_THRESHOLD {
-        advise_huge_pages(v.as_ptr() as usize, bytes);
-    }
+    let mut v = with_capacity(n);
     v.resize(n, value);
     v
 }
 
-/// `vec![0.0; n]`, with the huge-page advice when the buffer is large. The zeros come from the
-/// allocator's zeroed memory (fresh pages from the kernel are not written), so the pages are
-/// first touched by the solver's own passes, in parallel where those run in parallel.
-pub(crate) fn zeros(n: usize) -> Vec<f64> {
-    let v = vec![0.0; n];
-    let bytes = v.capacity().saturating_mul(std::mem::size_of::<f64>());
+/// `vec![T::default(); n]` for a primitive `T` whose default is all-zero bits: the memory
+/// comes zeroed from the allocator (`calloc`, which does not write fresh pages), and a large
+/// buffer gets the huge-page advice before the caller's first write. For scratch space, which
+/// `filled` would write twice.
+pub(crate) fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+    advised(vec![T::default(); n])
+}
+
+/// `Vec::with_capacity(n)`, with the huge-page advice given before the first write when the
+/// buffer is large: for buffers filled by `push` (one write per element instead of two).
+pub(crate) fn with_capacity<T>(n: usize) -> Vec<T> {
+    advised(Vec::with_capacity(n))
+}
+
+/// `v`, after the huge-page advice for its allocation if that is large.
+fn advised<T>(v: Vec<T>) -> Vec<T> {
+    let bytes = v.capacity().saturating_mul(std::mem::size_of::<T>());
     if bytes >= HUGE_PAGE_THRESHOLD {
         advise_huge_pages(v.as_ptr() as usize, bytes);
     }
@@ -65,7 +72,7 @@ mod tests {
             let v = filled(n, -1.5f64);
             assert_eq!(v.len(), n);
             assert!(v.iter().all(|&x| x == -1.5));
-            let z = zeros(n);
+            let z = zeroed::<f64>(n);
             assert_eq!(z.len(), n);
             assert!(z.iter().all(|&x| x.to_bits() == 0));
         }

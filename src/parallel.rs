@@ -1,30 +1,49 @@
-//! Deterministic data parallelism over fixed tiles of outcomes.
+//! Deterministic data parallelism with `std::thread::scope`.
 //!
-//! A pass over `n` outcomes is cut into tiles of [`TILE`] consecutive outcomes (the last may be
-//! shorter). Each thread takes a run of consecutive tiles, each tile is processed whole, and the
-//! per-tile results come back in tile order. The tiling does not depend on the
-//! number of threads, so a reduction that combines the results in that order gives the same bits
-//! on one core or many. Small inputs run on the calling thread; if a thread cannot be started,
-//! the calling thread does its share.
+//! Two shapes of work, both with results that never depend on the number of threads:
+//!
+//! - [`map_tiles`]: a pass over `n` outcomes cut into tiles of [`TILE`] consecutive outcomes
+//!   (the last may be shorter), each tile processed whole, with its part of some output arrays;
+//!   the per-tile results come back in tile order, so a reduction that combines them in that
+//!   order gives the same bits on one core or many.
+//! - [`map_parts`]: a slice cut at boundaries that the caller fixes from the data alone (see
+//!   [`even_bounds`]), one thread per part, results in part order.
+//!
+//! Small jobs run on the calling thread. If a thread cannot be started, the calling thread does
+//! its share, so nothing here panics.
 
 use std::ops::Range;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Outcomes per tile: a multiple of [`crate::numeric::BlockSum::BLOCK`], and large enough
-/// that taking a tile costs nothing next to processing it.
+/// that handing out a tile costs nothing next to processing it.
 pub(crate) const TILE: usize = 1 << 15;
 
-/// Below this many outcomes a pass runs on the calling thread (starting a thread costs about as
-/// much as a pass over `10^4` outcomes).
-const MIN_PARALLEL: usize = 4 * TILE;
+/// Jobs over fewer items than this run on the calling thread (starting a thread costs about
+/// 20 us, a pass over `10^4` outcomes).
+const MIN_PARALLEL: usize = 1 << 17;
+
+/// The number of threads for a job over `len` items: 1 for short jobs, else the available
+/// parallelism (at most 8).
+pub(crate) fn threads(len: usize) -> usize {
+    if len < MIN_PARALLEL {
+        1
+    } else {
+        available_threads()
+    }
+}
+
+/// The available parallelism (at most 8), read once: `available_parallelism` reads the cgroup
+/// limits from the file system, which costs more than a pass over `10^4` outcomes.
+fn available_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get().min(8)))
+}
 
 /// The tiles of `0..n`.
 pub(crate) fn tiles(n: usize) -> impl Iterator<Item = Range<usize>> {
     (0..n).step_by(TILE).map(move |at| at..(at + TILE).min(n))
 }
-
-/// Consecutive tiles for one thread, each with its part of every output array; taken once.
-type Group<'a> = Mutex<Option<Vec<(Range<usize>, Vec<&'a mut [f64]>)>>>;
 
 /// `work(tile, outputs)` for every tile of `0..n`, in parallel, results in tile order. Each
 /// array of `outputs` must have length `n`; `work` receives the tile's range of outcomes and
@@ -34,14 +53,7 @@ where
     T: Send,
     F: Fn(Range<usize>, &mut [&mut [f64]]) -> T + Sync,
 {
-    map_tiles_on(threads(), n, outputs, work)
-}
-
-/// The number of threads to use, read once: `available_parallelism` reads the cgroup limits
-/// from the file system, which costs more than a pass over `10^4` outcomes.
-fn threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get()))
+    map_tiles_on(threads(n), n, outputs, work)
 }
 
 /// [`map_tiles`] on at most `threads` threads.
@@ -56,43 +68,78 @@ where
             part.push(chunk);
         }
     }
-    if n < MIN_PARALLEL || threads < 2 {
-        return tiles(n)
-            .zip(parts)
-            .map(|(range, mut outs)| work(range, &mut outs))
-            .collect();
+    let items: Vec<_> = tiles(n).zip(parts).collect();
+    let runs = items.len().div_ceil(threads.max(1));
+    map_runs(items, runs, |(range, mut outs)| work(range, &mut outs))
+}
+
+/// The boundaries `0 = b_0 <= b_1 <= ... <= b_parts = len` of `parts` nearly equal parts.
+pub(crate) fn even_bounds(len: usize, parts: usize) -> Vec<usize> {
+    let parts = parts.max(1);
+    (0..=parts)
+        .map(|k| len / parts * k + len % parts * k / parts)
+        .collect()
+}
+
+/// `f(bounds[k], &mut data[bounds[k]..bounds[k + 1]])` for each part `k`, each part on its own
+/// thread when there are several; the results in the order of the parts. `bounds` must be
+/// non-decreasing, from 0 to `data.len()`.
+pub(crate) fn map_parts<T: Send, R: Send>(
+    data: &mut [T],
+    bounds: &[usize],
+    f: impl Fn(usize, &mut [T]) -> R + Sync,
+) -> Vec<R> {
+    if bounds.len() <= 2 {
+        return vec![f(0, data)];
     }
-    let tiles_per_thread = parts.len().div_ceil(threads);
-    let mut groups: Vec<Group> = Vec::new();
-    let mut tiles_and_parts = tiles(n).zip(parts);
+    let mut items = Vec::with_capacity(bounds.len() - 1);
+    let mut rest = data;
+    for w in bounds.windows(2) {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
+        items.push((w[0], part));
+        rest = tail;
+    }
+    map_runs(items, 1, |(start, part)| f(start, part))
+}
+
+/// `work(item)` for every item, in item order, the items cut into runs of `per_run`
+/// consecutive items with one thread per run (the calling thread takes the first run and every
+/// run whose thread could not be started).
+fn map_runs<I: Send, R: Send>(
+    items: Vec<I>,
+    per_run: usize,
+    work: impl Fn(I) -> R + Sync,
+) -> Vec<R> {
+    let per_run = per_run.max(1);
+    if items.len() <= per_run {
+        return items.into_iter().map(work).collect();
+    }
+    let mut runs: Vec<Mutex<Option<Vec<I>>>> = Vec::new();
+    let mut items = items.into_iter();
     loop {
-        let group: Vec<_> = tiles_and_parts.by_ref().take(tiles_per_thread).collect();
-        if group.is_empty() {
+        let run: Vec<I> = items.by_ref().take(per_run).collect();
+        if run.is_empty() {
             break;
         }
-        groups.push(Mutex::new(Some(group)));
+        runs.push(Mutex::new(Some(run)));
     }
-    let run = |k: usize| -> Option<Vec<T>> {
-        let group = groups[k]
+    // Each run is taken exactly once, by whichever thread gets to it first.
+    let take_and_run = |k: usize| -> Option<Vec<R>> {
+        let run = runs[k]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()?;
-        Some(
-            group
-                .into_iter()
-                .map(|(range, mut outs)| work(range, &mut outs))
-                .collect(),
-        )
+        Some(run.into_iter().map(&work).collect())
     };
-    let run = &run;
-    let mut results: Vec<Option<Vec<T>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (1..groups.len())
-            .map(|k| std::thread::Builder::new().spawn_scoped(s, move || run(k)))
+    let take_and_run = &take_and_run;
+    let mut results: Vec<Option<Vec<R>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..runs.len())
+            .map(|k| std::thread::Builder::new().spawn_scoped(s, move || take_and_run(k)))
             .collect();
-        let mut results = vec![run(0)];
+        let mut results = vec![take_and_run(0)];
         for h in handles {
-            // A thread that could not be started leaves its group for the loop below; a
-            // panic in a thread is passed on unchanged.
+            // A thread that could not be started leaves its run to the loop below; a panic in
+            // a thread is passed on unchanged.
             results.push(match h {
                 Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
                 Err(_) => None,
@@ -102,7 +149,7 @@ where
     });
     for (k, r) in results.iter_mut().enumerate() {
         if r.is_none() {
-            *r = run(k);
+            *r = take_and_run(k);
         }
     }
     results.into_iter().flatten().flatten().collect()
@@ -152,6 +199,23 @@ mod tests {
         let one = total(1);
         for threads in [2, 3, 8] {
             assert_eq!(total(threads), one);
+        }
+    }
+
+    #[test]
+    fn every_element_is_visited_once_with_its_offset() {
+        for parts in [1, 2, 3, 7] {
+            let mut v = vec![0usize; 1000];
+            let bounds = even_bounds(v.len(), parts);
+            assert_eq!((bounds[0], bounds[parts]), (0, 1000));
+            let lens = map_parts(&mut v, &bounds, |offset, part| {
+                for (k, x) in part.iter_mut().enumerate() {
+                    *x += offset + k + 1;
+                }
+                part.len()
+            });
+            assert_eq!(lens.iter().sum::<usize>(), 1000);
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i + 1));
         }
     }
 }

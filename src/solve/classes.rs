@@ -5,14 +5,21 @@
 //!
 //! # Cost
 //!
-//! One stable LSD radix sort of the support by the bit pattern of the reward (`O(n)`, six
-//! 11-bit passes at most, passes on a digit that is the same for every key are skipped), then
-//! one sequential pass. The members of each class are stored contiguously, so solvers that walk
-//! the classes read memory in order.
+//! One stable radix sort of the support by reward (`O(n)`, see the `radix` submodule: the first
+//! split streams through memory, the rest runs in cache, on all cores for large supports), a
+//! backward pass summing the masses above each class, then one forward pass. The members of
+//! each class are stored contiguously, so solvers that walk the classes read memory in order.
+//! Solvers that visit each class once (best-of-N) walk the sorted support directly
+//! (`SortedSupport`) and never store a [`RewardClass`] per class, which at 10^7 distinct
+//! rewards would be 320 MB.
 
+use crate::buffer::{filled, with_capacity};
 use crate::dist::{check_reward, Dist};
 use crate::error::Result;
 use crate::numeric::CompensatedSum;
+use crate::parallel;
+
+mod radix;
 
 /// One reward class `C = {x in supp pi0 : r(x) = r_C}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,101 +77,243 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
+/// The support of `base` sorted by reward, as parallel columns: the classes are its runs of
+/// equal keys. For solvers that visit each class once ([`SortedSupport::for_each_class`]) and
+/// so need not store a [`RewardClass`] per class.
+pub(crate) struct SortedSupport {
+    /// Keys, outcome indices and masses in increasing reward (ties by increasing index).
+    sorted: radix::Columns,
+    /// `pi0(r > r_C)` at the first position of each class `C` (other entries unspecified).
+    above: Vec<f64>,
+    /// The sort's scratch space, already paged in, for [`SortedSupport::spare`].
+    spare: Vec<u64>,
+}
+
+/// Sorted positions per chunk of [`SortedSupport::map_classes`] (moved forward to the next
+/// class start).
+const CHUNK: usize = 1 << 14;
+
+impl SortedSupport {
+    /// Sorts the support of `base` by reward (`-0.0` taken as `0.0`).
+    pub(crate) fn new(base: &Dist, reward: &[f64]) -> Result<Self> {
+        check_reward(base, reward)?;
+        let p = base.probs();
+        let mut sorted = radix::Columns {
+            keys: with_capacity(p.len()),
+            index: with_capacity(p.len()),
+            mass: with_capacity(p.len()),
+        };
+        for (i, (&m, &r)) in p.iter().zip(reward).enumerate() {
+            if m > 0.0 {
+                sorted.keys.push(order_key(r + 0.0));
+                sorted.index.push(i);
+                sorted.mass.push(m);
+            }
+        }
+        let len = sorted.keys.len();
+        let mut scratch = radix::Columns::zeroed(len);
+        radix::sort(&mut sorted, &mut scratch);
+        let mut support = Self {
+            sorted,
+            above: scratch.mass,
+            spare: scratch.keys,
+        };
+        support.sum_from_above();
+        Ok(support)
+    }
+
+    /// `vec![value; len]`, reusing the sort's scratch space (paged in already, so no fresh
+    /// pages to zero) when it is large enough; once.
+    pub(crate) fn spare(&mut self, len: usize, value: f64) -> Vec<f64> {
+        let spare = std::mem::take(&mut self.spare);
+        if spare.capacity() < len {
+            return filled(len, value);
+        }
+        // Same size and alignment: collected in place (std reuses the allocation).
+        let mut v: Vec<f64> = spare.into_iter().map(|_| value).collect();
+        v.resize(len, value);
+        v
+    }
+
+    /// The size of the support.
+    pub(crate) fn len(&self) -> usize {
+        self.sorted.keys.len()
+    }
+
+    /// The number of classes.
+    pub(crate) fn class_count(&self) -> usize {
+        let keys = &self.sorted.keys;
+        usize::from(!keys.is_empty()) + keys.windows(2).filter(|w| w[0] != w[1]).count()
+    }
+
+    /// The class starting at sorted position `start`, its length, and its mass (summed in
+    /// index order).
+    fn class_at(&self, start: usize) -> (u64, usize, f64) {
+        let keys = &self.sorted.keys;
+        let key = keys[start];
+        let len = keys[start..].iter().take_while(|&&k| k == key).count();
+        let mass: CompensatedSum = self.sorted.mass[start..start + len]
+            .iter()
+            .copied()
+            .collect();
+        (key, len, mass.value())
+    }
+
+    /// The class starting at sorted position `start`, given `pi0(r < r_C)` summed so far in
+    /// `below` (to which its mass is added), and its length.
+    fn class(&self, start: usize, below: &mut CompensatedSum) -> (RewardClass, usize) {
+        let (key, len, mass) = self.class_at(start);
+        let class = RewardClass {
+            reward: key_value(key),
+            mass,
+            below: below.value(),
+            above: self.above[start],
+        };
+        below.add(mass);
+        (class, len)
+    }
+
+    /// `pi0(r < r_C)` for the class `C` starting at sorted position `end`, as a running sum
+    /// over the classes below it in increasing reward (the same sum, term for term, as the one
+    /// carried through [`SortedSupport::for_each_class`]).
+    fn sum_below(&self, end: usize) -> CompensatedSum {
+        let mut below = CompensatedSum::new();
+        let mut start = 0;
+        while start < end {
+            let (_, len, mass) = self.class_at(start);
+            below.add(mass);
+            start += len;
+        }
+        below
+    }
+
+    /// Fills `above` from the highest class down.
+    fn sum_from_above(&mut self) {
+        let mut above = CompensatedSum::new();
+        let mut end = self.len();
+        while end > 0 {
+            let key = self.sorted.keys[end - 1];
+            let len = self.sorted.keys[..end]
+                .iter()
+                .rev()
+                .take_while(|&&k| k == key)
+                .count();
+            let start = end - len;
+            let (_, _, mass) = self.class_at(start);
+            self.above[start] = above.value();
+            above.add(mass);
+            end = start;
+        }
+    }
+
+    /// Calls `visit(class, start, members)` for each class in increasing reward, where
+    /// `members` are the outcomes of the class (increasing) and `start` their position in the
+    /// sorted support.
+    pub(crate) fn for_each_class(&self, mut visit: impl FnMut(RewardClass, usize, &[usize])) {
+        let mut below = CompensatedSum::new();
+        let mut start = 0;
+        while start < self.len() {
+            let (class, len) = self.class(start, &mut below);
+            visit(class, start, &self.sorted.index[start..start + len]);
+            start += len;
+        }
+    }
+
+    /// The first class start at or after sorted position `pos` (or the support size).
+    fn class_start_from(&self, pos: usize) -> usize {
+        let keys = &self.sorted.keys;
+        match pos.checked_sub(1).and_then(|p| keys.get(p)) {
+            Some(&key) => pos + keys[pos..].iter().take_while(|&&k| k == key).count(),
+            None => pos.min(keys.len()),
+        }
+    }
+
+    /// Calls `visit(class, members, out, acc)` for each class, on several threads for large
+    /// supports: `out` is the stretch of `values` (one entry per sorted position, so
+    /// `values.len()` must be the support size) at the class's members, `acc` the accumulator
+    /// of the chunk holding the class. The sorted positions are cut into chunks of about
+    /// [`CHUNK`] at class starts, each chunk's classes are visited in increasing reward with a
+    /// fresh `init()`, and the accumulators come back in increasing reward: the result does not
+    /// depend on the number of threads.
+    pub(crate) fn map_classes<A: Send>(
+        &self,
+        values: &mut [f64],
+        init: impl Fn() -> A + Sync,
+        visit: impl Fn(&RewardClass, &[usize], &mut [f64], &mut A) + Sync,
+    ) -> Vec<A> {
+        let n = self.len();
+        let mut chunks: Vec<usize> = (0..n.div_ceil(CHUNK))
+            .map(|k| self.class_start_from(k * CHUNK))
+            .collect();
+        chunks.push(n);
+        chunks.dedup();
+        let threads = parallel::threads(n);
+        // Each thread takes whole chunks.
+        let groups: Vec<usize> = parallel::even_bounds(n, threads)
+            .into_iter()
+            .map(|b| chunks[chunks.partition_point(|&c| c < b)])
+            .collect();
+        let per_group = parallel::map_parts(values, &groups, |lo, part| {
+            let hi = lo + part.len();
+            // Each thread first sums the masses below its stretch (the thread taking the
+            // lowest classes has nothing to sum).
+            let mut below = self.sum_below(lo);
+            let mut accs = Vec::new();
+            for w in chunks.windows(2).filter(|w| w[0] >= lo && w[1] <= hi) {
+                let mut acc = init();
+                let mut start = w[0];
+                while start < w[1] {
+                    let (class, len) = self.class(start, &mut below);
+                    let members = &self.sorted.index[start..start + len];
+                    visit(
+                        &class,
+                        members,
+                        &mut part[start - lo..start - lo + len],
+                        &mut acc,
+                    );
+                    start += len;
+                }
+                accs.push(acc);
+            }
+            accs
+        });
+        per_group.into_iter().flatten().collect()
+    }
+
+    /// `dest[x] = values[pos]` for the outcome `x` at each sorted position `pos` (on several
+    /// threads for large supports, each writing its own stretch of `dest`).
+    pub(crate) fn scatter(&self, values: &[f64], dest: &mut [f64]) {
+        let bounds = parallel::even_bounds(dest.len(), parallel::threads(values.len()));
+        parallel::map_parts(dest, &bounds, |lo, part| {
+            for (&x, &v) in self.sorted.index.iter().zip(values) {
+                if let Some(slot) = part.get_mut(x.wrapping_sub(lo)) {
+                    *slot = v;
+                }
+            }
+        });
+    }
+}
+
 /// The inverse of [`order_key`]: the `f64` whose key is `k`.
 fn key_value(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
-/// Bits per radix digit: 11, so six passes cover 64-bit keys and the 2048 counters stay in L1.
-const RADIX_BITS: u32 = 11;
-const RADIX_PASSES: u32 = 64_u32.div_ceil(RADIX_BITS);
-
-/// Stable LSD radix sort of `(key, index)` pairs by key, 11 bits per pass. The histograms of all
-/// passes are taken in one read of the input; a pass whose digit is the same for every key is
-/// skipped (it would not move anything).
-fn radix_sort(items: &mut Vec<(u64, usize)>) {
-    const BUCKETS: usize = 1 << RADIX_BITS;
-    let mask = (BUCKETS - 1) as u64;
-    let mut counts = vec![[0usize; BUCKETS]; RADIX_PASSES as usize];
-    for &(k, _) in items.iter() {
-        for (pass, c) in counts.iter_mut().enumerate() {
-            c[((k >> (RADIX_BITS * pass as u32)) & mask) as usize] += 1;
-        }
-    }
-    let mut scratch = vec![(0u64, 0usize); items.len()];
-    for (pass, c) in counts.iter_mut().enumerate() {
-        if c.contains(&items.len()) {
-            continue;
-        }
-        let shift = RADIX_BITS * pass as u32;
-        let mut start = 0;
-        for slot in c.iter_mut() {
-            let n = *slot;
-            *slot = start;
-            start += n;
-        }
-        for &item in items.iter() {
-            let digit = ((item.0 >> shift) & mask) as usize;
-            scratch[c[digit]] = item;
-            c[digit] += 1;
-        }
-        std::mem::swap(items, &mut scratch);
-    }
-}
-
 impl RewardClasses {
     /// Groups the support of `base` by reward (`-0.0` and `0.0` are one class).
     pub fn new(base: &Dist, reward: &[f64]) -> Result<Self> {
-        check_reward(base, reward)?;
-        let mut keyed: Vec<(u64, usize)> = base
-            .support()
-            .map(|i| (order_key(reward[i] + 0.0), i))
-            .collect();
-        radix_sort(&mut keyed);
-        // The masses in sorted order, gathered by a loop of independent loads (so the random
-        // reads overlap) rather than one at a time inside the class loop below; the class
-        // reward is read back from its key, not from `reward` (another random read).
-        let p = base.probs();
-        let sorted_mass: Vec<f64> = keyed.iter().map(|&(_, i)| p[i]).collect();
-        let mut classes: Vec<RewardClass> = Vec::new();
-        let mut offsets = Vec::new();
-        let mut mass = CompensatedSum::new();
-        let mut last_key = None;
-        for (pos, (&(key, _), &m)) in keyed.iter().zip(&sorted_mass).enumerate() {
-            if last_key != Some(key) {
-                if let Some(c) = classes.last_mut() {
-                    c.mass = mass.value();
-                }
-                mass = CompensatedSum::new();
-                classes.push(RewardClass {
-                    reward: key_value(key),
-                    mass: 0.0,
-                    below: 0.0,
-                    above: 0.0,
-                });
-                offsets.push(pos);
-                last_key = Some(key);
-            }
-            mass.add(m);
-        }
-        if let Some(c) = classes.last_mut() {
-            c.mass = mass.value();
-        }
-        offsets.push(keyed.len());
-        let mut below = CompensatedSum::new();
-        for c in classes.iter_mut() {
-            c.below = below.value();
-            below.add(c.mass);
-        }
-        let mut above = CompensatedSum::new();
-        for c in classes.iter_mut().rev() {
-            c.above = above.value();
-            above.add(c.mass);
-        }
-        let order = keyed.into_iter().map(|(_, i)| i).collect();
+        let support = SortedSupport::new(base, reward)?;
+        let count = support.class_count();
+        let mut classes: Vec<RewardClass> = with_capacity(count);
+        let mut offsets: Vec<usize> = with_capacity(count + 1);
+        support.for_each_class(|class, start, _| {
+            classes.push(class);
+            offsets.push(start);
+        });
+        offsets.push(support.sorted.index.len());
         Ok(Self {
             classes,
-            order,
+            order: support.sorted.index,
             offsets,
         })
     }
@@ -196,19 +345,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn radix_sort_orders_signed_values_and_keeps_ties_stable() {
+    fn keys_order_signed_values_and_ties_stay_in_index_order() -> Result<()> {
         let xs = [3.5, -0.0, -2.0, 0.0, 1e-300, -1e300, 3.5, -2.0];
-        let mut keyed: Vec<(u64, usize)> = xs
-            .iter()
-            .enumerate()
-            .map(|(i, x)| (order_key(x + 0.0), i))
-            .collect();
-        radix_sort(&mut keyed);
-        let order: Vec<usize> = keyed.iter().map(|p| p.1).collect();
-        assert_eq!(order, vec![5, 2, 7, 1, 3, 4, 0, 6]);
-        for (k, i) in keyed {
-            assert_eq!(key_value(k).to_bits(), (xs[i] + 0.0).to_bits());
+        let base = Dist::new(vec![0.125; 8])?;
+        let sorted = SortedSupport::new(&base, &xs)?.sorted;
+        assert_eq!(sorted.index, vec![5, 2, 7, 1, 3, 4, 0, 6]);
+        for (k, i) in sorted.keys.iter().zip(&sorted.index) {
+            assert_eq!(key_value(*k).to_bits(), (xs[*i] + 0.0).to_bits());
         }
+        Ok(())
+    }
+
+    /// Large enough for several threads and chunks (where the machine has several cores): the
+    /// threaded walk visits the same classes, with the same sums, as the sequential one, and
+    /// `scatter` puts each sorted position's value at its outcome.
+    #[test]
+    fn threaded_class_walk_matches_the_sequential_one() -> Result<()> {
+        let n = 200_000;
+        let base = Dist::from_weights((0..n).map(|i| ((i * 7919) % 1013 + 1) as f64).collect())?;
+        // 104729 is prime, so i -> i * 104729 mod n is a bijection when `levels = n`.
+        for levels in [1000, n] {
+            let reward: Vec<f64> = (0..n)
+                .map(|i| ((i * 104_729) % levels) as f64 - 3.0)
+                .collect();
+            let support = SortedSupport::new(&base, &reward)?;
+            let mut sequential = Vec::new();
+            support.for_each_class(|c, _, members| sequential.push((c, members.to_vec())));
+            let mut values = vec![0.0; support.len()];
+            let threaded: Vec<(RewardClass, Vec<usize>)> = support
+                .map_classes(&mut values, Vec::new, |c, members, out, acc| {
+                    for (o, &x) in out.iter_mut().zip(members) {
+                        *o = x as f64;
+                    }
+                    acc.push((c.clone(), members.to_vec()));
+                })
+                .into_iter()
+                .flatten()
+                .collect();
+            assert_eq!(threaded, sequential);
+            let mut dest = vec![-1.0; n];
+            support.scatter(&values, &mut dest);
+            assert!(dest.iter().enumerate().all(|(i, &v)| v == i as f64));
+        }
+        Ok(())
     }
 
     #[test]

@@ -35,7 +35,7 @@ use super::tilt_passes::{
     Divide, Normalization, Outcomes,
 };
 use super::Solution;
-use crate::buffer::zeros;
+use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
 use crate::numeric::{monotone_root, RootTolerance};
@@ -121,7 +121,7 @@ fn tilt_stats(
 ) -> TiltStats {
     let (p, lp) = (base.probs(), base.log_probs());
     if q.len() != p.len() {
-        *q = zeros(p.len());
+        *q = zeroed(p.len());
     }
     let over_beta = Divide::by(beta);
     let (r_max, r_mode) = max_and_mode(lp, reward, beta, over_beta);
@@ -159,7 +159,7 @@ fn tilt_stats(
 /// the scratch space of the passes).
 fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
     let n = base.len();
-    let (mut probs, mut logs) = (zeros(n), zeros(n));
+    let (mut probs, mut logs) = (zeroed(n), zeroed(n));
     let s = tilt_stats(base, reward, beta, &mut probs, Some(&mut logs));
     tilt_from_parts((base, reward), s, beta, probs, logs)
 }
@@ -207,7 +207,7 @@ fn tilt_at_root(
 ) -> Tilt {
     match last {
         Some((b, s)) if b == beta && policy.len() == base.len() => {
-            let mut logs = zeros(policy.len());
+            let mut logs = zeroed(policy.len());
             let shift = (s.r_mode, s.log_z_mode);
             log_policy(
                 base.log_probs(),
