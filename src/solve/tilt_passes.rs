@@ -223,6 +223,53 @@ fn mode_tile(
     }
 }
 
+/// Per lane: the largest reward on the support, the largest key and where it is.
+struct ModeLanes {
+    r_max: [f64; LANES],
+    best: [f64; LANES],
+    at: [usize; LANES],
+}
+
+impl ModeLanes {
+    fn new() -> Self {
+        Self {
+            r_max: [f64::NEG_INFINITY; LANES],
+            best: [f64::NEG_INFINITY; LANES],
+            at: [usize::MAX; LANES],
+        }
+    }
+
+    /// Outcome `start + j` of the run `(lp, reward)` (at most [`LANES`] long) in lane `j`; the
+    /// key is `log pi0 + r/beta` for `beta >= 1`, `beta log pi0 + r` otherwise.
+    #[inline(always)]
+    fn scan<S: Scale>(
+        &mut self,
+        lp: &[f64],
+        reward: &[f64],
+        start: usize,
+        beta: f64,
+        over_beta: S,
+    ) {
+        for j in 0..lp.len().min(reward.len()) {
+            let (l, r) = (lp[j], reward[j]);
+            let on_support = l > f64::NEG_INFINITY;
+            self.r_max[j] = if on_support && r > self.r_max[j] {
+                r
+            } else {
+                self.r_max[j]
+            };
+            let key = if beta >= 1.0 {
+                l + over_beta.of(r)
+            } else {
+                beta * l + r
+            };
+            let better = key > self.best[j];
+            self.best[j] = if better { key } else { self.best[j] };
+            self.at[j] = if better { start + j } else { self.at[j] };
+        }
+    }
+}
+
 /// [`mode_tile`] with the division in the form `over_beta`.
 #[inline(always)]
 fn scan_max_and_mode<S: Scale>(
@@ -231,39 +278,20 @@ fn scan_max_and_mode<S: Scale>(
     beta: f64,
     over_beta: S,
 ) -> (f64, Option<(f64, usize)>) {
-    let key = |l: f64, r: f64| {
-        if beta >= 1.0 {
-            l + over_beta.of(r)
-        } else {
-            beta * l + r
-        }
-    };
-    let (mut r_max, mut best, mut at) = (
-        [f64::NEG_INFINITY; LANES],
-        [f64::NEG_INFINITY; LANES],
-        [usize::MAX; LANES],
-    );
-    let mut visit = |j: usize, i: usize, l: f64, r: f64| {
-        r_max[j] = r_max[j].max(if l > f64::NEG_INFINITY {
-            r
-        } else {
-            f64::NEG_INFINITY
-        });
-        let k = key(l, r);
-        let better = k > best[j];
-        best[j] = if better { k } else { best[j] };
-        at[j] = if better { i } else { at[j] };
-    };
-    let chunks = lp.chunks_exact(LANES).zip(reward.chunks_exact(LANES));
-    for (c, (lc, rc)) in chunks.enumerate() {
-        for j in 0..LANES {
-            visit(j, c * LANES + j, lc[j], rc[j]);
-        }
+    let mut lanes = ModeLanes::new();
+    let full = lp.len() / LANES * LANES;
+    // Full runs of constant length LANES (vector code), then the tail.
+    for at in (0..full).step_by(LANES) {
+        lanes.scan(
+            &lp[at..at + LANES],
+            &reward[at..at + LANES],
+            at,
+            beta,
+            over_beta,
+        );
     }
-    let tail = lp.len() / LANES * LANES;
-    for i in tail..lp.len() {
-        visit(i - tail, i, lp[i], reward[i]);
-    }
+    lanes.scan(&lp[full..], &reward[full..], full, beta, over_beta);
+    let ModeLanes { r_max, best, at } = lanes;
     // Across lanes: the largest key, the first index on a tie (support keys are finite).
     let mut mode = None::<(f64, usize)>;
     for j in 0..LANES {
