@@ -8,7 +8,7 @@
 //! See `benches/RESULTS.md` for the measured numbers and the commands.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
-use rlhf_claims::{solve, Dist};
+use rlhf_claims::{buffer, solve, Dist};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -84,6 +84,16 @@ fn bench(c: &mut Criterion) {
         }
         g.bench_function(BenchmarkId::new("fused_pass", n), |b| {
             b.iter(|| fused_pass(black_box(&p), black_box(&r), BETA))
+        });
+        // What returning two fresh n-vectors costs by itself (the tilt returns the policy and
+        // the log-policy): allocate with the huge-page advice, write once.
+        g.bench_function(BenchmarkId::new("two_fresh_outputs", n), |b| {
+            b.iter(|| {
+                let (mut x, mut y) = (buffer::zeroed::<f64>(n), buffer::zeroed::<f64>(n));
+                x.iter_mut().zip(&r).for_each(|(x, r)| *x = *r);
+                y.iter_mut().zip(&p).for_each(|(y, p)| *y = *p);
+                black_box((x, y))
+            })
         });
         g.bench_function(BenchmarkId::new("tilt", n), |b| {
             b.iter(|| solve::tilt(black_box(&base), black_box(&r), BETA))

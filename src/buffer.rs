@@ -13,7 +13,7 @@ const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
 
 /// `vec![value; n]`, with the huge-page advice given before the first write when the buffer is
 /// large.
-pub(crate) fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
+pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
     let mut v = with_capacity(n);
     v.resize(n, value);
     v
@@ -23,13 +23,13 @@ pub(crate) fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
 /// comes zeroed from the allocator (`calloc`, which does not write fresh pages), and a large
 /// buffer gets the huge-page advice before the caller's first write. For scratch space, which
 /// `filled` would write twice.
-pub(crate) fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+pub fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
     advised(vec![T::default(); n])
 }
 
 /// `Vec::with_capacity(n)`, with the huge-page advice given before the first write when the
 /// buffer is large: for buffers filled by `push` (one write per element instead of two).
-pub(crate) fn with_capacity<T>(n: usize) -> Vec<T> {
+pub fn with_capacity<T>(n: usize) -> Vec<T> {
     advised(Vec::with_capacity(n))
 }
 

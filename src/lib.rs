@@ -14,6 +14,7 @@
 //! - [`dist`]: validated finite distributions, kept in log space as well as linear space.
 //! - [`divergence`]: KL (both directions), TV, entropy, chi-square, f-divergences.
 //! - [`numeric`]: log-sum-exp, `log(1 - e^x)`, compensated sums, safeguarded monotone roots.
+//! - [`buffer`]: large per-outcome vectors backed by huge pages.
 //! - [`error`]: the crate's one error type.
 //! - [`solve`]: exact solvers (tilt, KL budget, reward target, conditioning, ...).
 //! - [`claims`]: the registry of claims, each with a property that checks it.
@@ -26,7 +27,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
-mod buffer;
+pub mod buffer;
 pub mod claims;
 pub mod dist;
 pub mod divergence;
