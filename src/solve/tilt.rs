@@ -837,7 +837,12 @@ mod tests {
         let reward: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
         let k = base.neg_log_mass_where(|i| reward[i] == 2.0);
         assert!(budget_is_slack(&base, &reward, 2.0, k));
-        assert!(!budget_is_slack(&base, &reward, 2.0, f64::from_bits(k.to_bits() - 1)));
+        assert!(!budget_is_slack(
+            &base,
+            &reward,
+            2.0,
+            f64::from_bits(k.to_bits() - 1)
+        ));
         assert!(!budget_is_slack(&base, &reward, 2.0, 0.9 * k));
         Ok(())
     }
