@@ -11,7 +11,9 @@
 //!
 //! Sums run over blocks of [`BlockSum::BLOCK`] outcomes: within a block each lane adds
 //! naively, the lanes are added in a fixed order, and the block sums are combined with
-//! [`CompensatedSum`] (the rounding of [`BlockSum`]).
+//! [`CompensatedSum`] (the rounding of [`BlockSum`]) within a tile of
+//! [`crate::parallel::TILE`] outcomes; the tiles run on all cores and their sums are combined,
+//! again compensated, in tile order, so the number of threads does not change a bit either.
 //!
 //! Rare elements that the vector form cannot evaluate exactly (a subnormal base mass, or a
 //! weight `e^v` beyond the overflow threshold although `pi0 e^v` is representable) make their
