@@ -259,32 +259,43 @@ impl Dist {
         Ok(s.value().max(0.0))
     }
 
-    /// `p(A)` for the event `A = {i : event(i)}`; compensated.
-    pub fn mass_where(&self, mut event: impl FnMut(usize) -> bool) -> f64 {
-        let mut s = CompensatedSum::new();
-        for (i, p) in self.p.iter().enumerate() {
-            if *p > 0.0 && event(i) {
-                s.add(*p);
-            }
-        }
-        s.value()
+    /// `p(A)` for the event `A = {i : event(i)}`; compensated (see [`Self::masses_where`]).
+    pub fn mass_where(&self, event: impl Fn(usize) -> bool + Sync) -> f64 {
+        self.masses_where(event).0
     }
 
     /// `-log p(A)`, accurate both for tiny `p(A)` and for `p(A)` close to 1 (the complement is
     /// summed directly rather than formed as `1 - p(A)`).
-    pub fn neg_log_mass_where(&self, mut event: impl FnMut(usize) -> bool) -> f64 {
-        let mut inside = CompensatedSum::new();
-        let mut outside = CompensatedSum::new();
-        for (i, p) in self.p.iter().enumerate() {
-            if *p > 0.0 {
-                if event(i) {
-                    inside.add(*p);
-                } else {
-                    outside.add(*p);
+    pub fn neg_log_mass_where(&self, event: impl Fn(usize) -> bool + Sync) -> f64 {
+        let (inside, outside) = self.masses_where(event);
+        numeric::neg_log_mass(inside, outside)
+    }
+
+    /// `(p(A), p(not A))` over the support, each compensated: within tiles of consecutive
+    /// outcomes (on all cores for large supports) and then across the tiles in order, so the
+    /// result does not depend on the number of threads. Below one tile it is the plain
+    /// compensated sum.
+    fn masses_where(&self, event: impl Fn(usize) -> bool + Sync) -> (f64, f64) {
+        let tiles = parallel::map_tiles(self.p.len(), Vec::new(), |t, _| {
+            let (mut inside, mut outside) = (CompensatedSum::new(), CompensatedSum::new());
+            for i in t {
+                let p = self.p[i];
+                if p > 0.0 {
+                    if event(i) {
+                        inside.add(p);
+                    } else {
+                        outside.add(p);
+                    }
                 }
             }
+            (inside.value(), outside.value())
+        });
+        let (mut inside, mut outside) = (CompensatedSum::new(), CompensatedSum::new());
+        for (i, o) in tiles {
+            inside.add(i);
+            outside.add(o);
         }
-        numeric::neg_log_mass(inside.value(), outside.value())
+        (inside.value(), outside.value())
     }
 
     /// The conditional law `p(. | A)`; errors if `p(A) = 0`.

@@ -38,7 +38,7 @@ use super::Solution;
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{monotone_root, neg_log_mass, CompensatedSum, RootTolerance};
+use crate::numeric::{monotone_root, RootTolerance};
 use serde::Serialize;
 
 /// The tilt `pi_beta` with the quantities around it.
@@ -423,7 +423,8 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         });
     }
     let (r_min, r_max) = base.support_range(reward);
-    if budget_is_slack(base, reward, r_max, eps) {
+    let kl_max = base.neg_log_mass_where(|i| reward[i] == r_max);
+    if eps >= kl_max {
         return Ok(KlBudget {
             solution: argmax_solution(base, reward, r_max)?,
             beta: None,
@@ -461,39 +462,6 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         beta: Some(beta),
         regime: BudgetRegime::Binding,
     })
-}
-
-/// Whether `eps >= -log pi0(A)`, `A = argmax r` (the largest KL any policy can need), decided
-/// exactly as [`Dist::neg_log_mass_where`] decides it. The masses are first summed over tiles in
-/// parallel (compensated within and across tiles, so within a few ulps of the sequential sum);
-/// only when `eps` lies within `1e-12` relative of that value is the sequential sum formed,
-/// so that the decision at the boundary is the same as everywhere else in the crate.
-fn budget_is_slack(base: &Dist, reward: &[f64], r_max: f64, eps: f64) -> bool {
-    let p = base.probs();
-    let tiles = crate::parallel::map_tiles(p.len(), Vec::new(), |t, _| {
-        let (mut inside, mut outside) = (CompensatedSum::new(), CompensatedSum::new());
-        for (p, r) in p[t.clone()].iter().zip(&reward[t]) {
-            if *p > 0.0 {
-                if *r == r_max {
-                    inside.add(*p);
-                } else {
-                    outside.add(*p);
-                }
-            }
-        }
-        (inside.value(), outside.value())
-    });
-    let (mut inside, mut outside) = (CompensatedSum::new(), CompensatedSum::new());
-    for (i, o) in tiles {
-        inside.add(i);
-        outside.add(o);
-    }
-    let kl_max = neg_log_mass(inside.value(), outside.value());
-    if (eps - kl_max).abs() > 1e-12 * kl_max {
-        eps >= kl_max
-    } else {
-        eps >= base.neg_log_mass_where(|i| reward[i] == r_max)
-    }
 }
 
 /// How many evaluations [`remembered`] keeps.
@@ -827,23 +795,25 @@ mod tests {
     }
 
     #[test]
-    fn the_slack_decision_matches_the_sequential_mass_at_the_boundary() -> Result<()> {
+    fn the_slack_boundary_on_a_large_support_is_the_mass_of_the_argmax() -> Result<()> {
         // 300_000 outcomes (parallel tiles), argmax class of mass ~1/3 spread over the support:
-        // at eps = -log pi0(A) as the sequential sum gives it the budget is slack, one ulp
-        // below it binds, whatever the parallel sum's last bits.
+        // at eps = -log pi0(A) as `neg_log_mass_where` gives it the budget is slack, one ulp
+        // below it binds (the two use the same sum, so they agree to the last bit).
         let n: usize = 300_000;
         let weights: Vec<f64> = (0..n).map(|i| 1.0 + ((i * 7919) % 1009) as f64).collect();
         let base = Dist::from_weights(weights)?;
         let reward: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
         let k = base.neg_log_mass_where(|i| reward[i] == 2.0);
-        assert!(budget_is_slack(&base, &reward, 2.0, k));
-        assert!(!budget_is_slack(
-            &base,
-            &reward,
-            2.0,
-            f64::from_bits(k.to_bits() - 1)
-        ));
-        assert!(!budget_is_slack(&base, &reward, 2.0, 0.9 * k));
+        assert_eq!(kl_budget(&base, &reward, k)?.regime, BudgetRegime::Slack);
+        let below = f64::from_bits(k.to_bits() - 1);
+        assert_eq!(
+            kl_budget(&base, &reward, below)?.regime,
+            BudgetRegime::Binding
+        );
+        assert_eq!(
+            kl_budget(&base, &reward, 0.9 * k)?.regime,
+            BudgetRegime::Binding
+        );
         Ok(())
     }
 
