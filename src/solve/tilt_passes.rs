@@ -19,7 +19,7 @@
 //! weight `e^v` beyond the overflow threshold although `pi0 e^v` is representable) make their
 //! block be evaluated again, element by element, with the exact scalar form.
 
-use crate::exp_kernel::exp_expm1;
+use crate::exp_kernel::{exp_expm1, expm1_tail};
 use crate::numeric::{BlockSum, CompensatedSum};
 use crate::parallel::map_tiles;
 use multiversion::multiversion;
@@ -151,34 +151,14 @@ fn accumulate<const K: usize>(totals: &mut [CompensatedSum; K], block: [f64; K])
     }
 }
 
-/// `1/(j+2)!` for `j = 0..16`: the Taylor coefficients of `(e^d - 1 - d)/d^2`.
-const TAIL: [f64; 16] = {
-    let mut c = [0.0; 16];
-    let mut fact = 2.0;
-    let mut j = 0;
-    while j < 16 {
-        c[j] = 1.0 / fact;
-        fact *= (j + 3) as f64;
-        j += 1;
-    }
-    c
-};
-
 /// `(f(d), expm1(d))` with `f(d) = 1 + (d - 1) e^d = sum_{k>=2} (k-1) d^k / k!`, for
 /// `|d| < 1/2`, from one polynomial: with `P(d) = (e^d - 1 - d)/d^2 = sum_j d^j/(j+2)!` to degree
 /// 15 (truncation below `2^-66` relative), `expm1(d) = d + d^2 P` and
 /// `f(d) = d^2 (1 + (d - 1) P)` (the bracket lies in `[1/3, 2/3]`, so forming it costs at most
-/// two bits). `P` is evaluated by Estrin's scheme, whose short dependency chains keep vector
-/// lanes busy.
+/// two bits). `P` is [`expm1_tail`], the polynomial of the vector `exp`.
 #[inline(always)]
 pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
-    let d2 = d * d;
-    let d4 = d2 * d2;
-    let d8 = d4 * d4;
-    let a: [f64; 8] = std::array::from_fn(|i| TAIL[2 * i] + d * TAIL[2 * i + 1]);
-    let b: [f64; 4] = std::array::from_fn(|i| a[2 * i] + d2 * a[2 * i + 1]);
-    let c = [b[0] + d4 * b[1], b[2] + d4 * b[3]];
-    let p = c[0] + d8 * c[1];
+    let (d2, p) = (d * d, expm1_tail(d));
     (d2 * (1.0 + (d - 1.0) * p), d + d2 * p)
 }
 
