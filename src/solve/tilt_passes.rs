@@ -20,7 +20,7 @@
 //! block be evaluated again, element by element, with the exact scalar form.
 
 use crate::exp_kernel::{exp_expm1, expm1_tail};
-use crate::numeric::{BlockSum, CompensatedSum};
+use crate::numeric::{log_sum_exp, BlockSum, CompensatedSum};
 use crate::parallel::map_tiles;
 use multiversion::multiversion;
 
@@ -420,9 +420,7 @@ fn weights_block<S: Scale>(
         let (qi, dq, ok) = tilted_weight(p, over_beta.of(dev));
         *q = qi;
         exact[j] &= ok;
-        acc.0[0][j] += qi;
-        acc.0[1][j] += dq;
-        acc.0[2][j] += qi * dev;
+        acc.add(j, [qi, dq, qi * dev]);
     };
     let mut chunks = p
         .chunks_exact(LANES)
@@ -455,24 +453,19 @@ fn weights_block_exact<S: Scale>(
         let (j, dev) = (i % LANES, r[i] - r_mode);
         let (qi, dq) = tilted_weight_exact(p[i], lp[i], over_beta.of(dev));
         q[i] = qi;
-        acc.0[0][j] += qi;
-        acc.0[1][j] += dq;
-        acc.0[2][j] += qi * dev;
+        acc.add(j, [qi, dq, qi * dev]);
     }
     acc.totals()
 }
 
-/// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities (max, then a sum of
-/// `exp` of non-positive numbers).
+/// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities, by [`log_sum_exp`]
+/// over the support (only when `z <= 1e-280`, so the temporary vector is no concern).
 fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, over_beta: Divide) -> f64 {
-    let term = |i: usize| lp[i] + over_beta.of(reward[i] - r_mode);
-    let support = || (0..lp.len()).filter(|&i| lp[i] > f64::NEG_INFINITY);
-    let m = support().map(term).fold(f64::NEG_INFINITY, f64::max);
-    let mut s = BlockSum::new();
-    for i in support() {
-        s.add((term(i) - m).exp());
-    }
-    m + s.value().ln()
+    let terms: Vec<f64> = (0..lp.len())
+        .filter(|&i| lp[i] > f64::NEG_INFINITY)
+        .map(|i| lp[i] + over_beta.of(reward[i] - r_mode))
+        .collect();
+    log_sum_exp(&terms)
 }
 
 /// Sums of pass 2 over the support: `F`, `e`, `sum pi (r* - r)`, `sum pi (r - r_mode)`,
