@@ -781,7 +781,11 @@ mod tests {
         let two = Dist::new(vec![0.5, 0.5])?;
         for beta in [0.05, 1.0, 1e6] {
             let (big, small) = (tilt(&base, &reward, beta)?, tilt(&two, &[0.0, 1.0], beta)?);
-            let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * b.abs();
+            // Each side is within ~16 eps relative: 2 ulp from the vector exp, at most 8 eps
+            // from the naive sums of 8 terms per lane within a block (blocks are compensated),
+            // and a few roundings in the KL identity and the normalization; 32 eps covers both
+            // (the largest difference measured is 4 eps).
+            let close = |a: f64, b: f64| (a - b).abs() <= 32.0 * f64::EPSILON * b.abs();
             assert!(close(
                 big.solution.expected_reward,
                 small.solution.expected_reward
