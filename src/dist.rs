@@ -259,7 +259,9 @@ impl Dist {
         Ok(s.value().max(0.0))
     }
 
-    /// `p(A)` for the event `A = {i : event(i)}`; compensated (see [`Self::masses_where`]).
+    /// `p(A)` for the event `A = {i : event(i)}`, compensated within tiles of consecutive
+    /// outcomes (on all cores for large supports) and across them in order, so the result does
+    /// not depend on the number of threads.
     pub fn mass_where(&self, event: impl Fn(usize) -> bool + Sync) -> f64 {
         self.masses_where(event).0
     }
