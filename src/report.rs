@@ -15,6 +15,9 @@ pub enum Format {
 }
 
 fn verdict_word(c: &Claim, v: &Verdict) -> &'static str {
+    if v.control.as_ref().is_some_and(|o| !o.rejected) {
+        return "FAIL (control survived)";
+    }
     match (v.passed, c.status) {
         (true, crate::claims::Status::Refuted) => "refuted",
         (true, crate::claims::Status::Conjecture) => "no-counterexample",
@@ -69,20 +72,58 @@ pub fn list(claims: &[Claim], format: Format) -> String {
     }
 }
 
+/// Number of columns of the check report.
+const NCOLS: usize = 11;
+
 /// Column names of the check report.
-const CHECK_COLUMNS: [&str; 8] = [
+const CHECK_COLUMNS: [&str; NCOLS] = [
     "id",
     "status",
     "verdict",
     "cases",
     "worst error",
     "tolerance",
+    "tightness",
+    "control",
+    "witnesses",
     "time (s)",
     "counterexample / note",
 ];
 
+/// The control column: `rejected`, `SURVIVED`, or `-` when none was run.
+fn control_word(v: &Verdict) -> &'static str {
+    match &v.control {
+        Some(o) if o.rejected => "rejected",
+        Some(_) => "SURVIVED",
+        None => "-",
+    }
+}
+
+/// The witness column: `passed/total`, or `-` when none was run.
+fn witness_word(v: &Verdict) -> String {
+    if v.witnesses.is_empty() {
+        "-".into()
+    } else {
+        let ok = v
+            .witnesses
+            .iter()
+            .filter(|w| w.passed && w.control_rejected)
+            .count();
+        format!("{ok}/{}", v.witnesses.len())
+    }
+}
+
+/// A finite number as JSON, anything else as `null`.
+fn finite_json(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        Value::Null
+    }
+}
+
 /// The cells of one check-report row, as text.
-fn check_cells(c: &Claim, v: &Verdict) -> [String; 8] {
+fn check_cells(c: &Claim, v: &Verdict) -> [String; NCOLS] {
     [
         c.id.to_string(),
         c.status.as_str().to_string(),
@@ -90,6 +131,10 @@ fn check_cells(c: &Claim, v: &Verdict) -> [String; 8] {
         v.cases.to_string(),
         sci(v.worst_error),
         sci(v.tolerance),
+        v.tightness
+            .map_or_else(|| "-".into(), |t| format!("{t:.6}")),
+        control_word(v).to_string(),
+        witness_word(v),
         format!("{:.2}", v.seconds),
         v.counterexample
             .clone()
@@ -105,12 +150,26 @@ pub fn check(results: &[(Claim, Verdict)], format: Format) -> String {
             let v: Vec<Value> = results
                 .iter()
                 .map(|(c, v)| {
-                    json!({"id": c.id, "status": c.status.as_str(), "passed": v.passed,
+                    let mut row = json!({"id": c.id, "status": c.status.as_str(), "passed": v.passed,
                            "cases": v.cases,
-                           "worst_error": if v.worst_error.is_finite() { json!(v.worst_error) } else { Value::Null },
-                           "tolerance": if v.tolerance.is_finite() { json!(v.tolerance) } else { Value::Null },
+                           "worst_error": finite_json(v.worst_error),
+                           "tolerance": finite_json(v.tolerance),
                            "counterexample": v.counterexample, "note": v.note,
-                           "seconds": v.seconds})
+                           "control": v.control.as_ref().map(|o| json!({
+                               "description": o.description, "rejected": o.rejected,
+                               "evidence": o.evidence})),
+                           "seconds": v.seconds});
+                    if let Some(t) = v.tightness {
+                        row["tightness"] = finite_json(t);
+                    }
+                    if !v.witnesses.is_empty() {
+                        row["witnesses"] = v.witnesses.iter().map(|w| json!({
+                            "name": w.name, "statistic": finite_json(w.statistic),
+                            "p_value": finite_json(w.p_value),
+                            "false_alarm_rate": w.false_alarm_rate, "passed": w.passed,
+                            "control_rejected": w.control_rejected})).collect();
+                    }
+                    row
                 })
                 .collect();
             format!("{}\n", json!({ "claims": v }))
@@ -119,23 +178,25 @@ pub fn check(results: &[(Claim, Verdict)], format: Format) -> String {
             let mut s = format!(
                 "| {} |\n|{}\n",
                 CHECK_COLUMNS.join(" | "),
-                " --- |".repeat(8)
+                " --- |".repeat(NCOLS)
             );
             for (c, v) in results {
                 let mut cells = check_cells(c, v);
                 cells[0] = format!("`{}`", cells[0]);
-                if !cells[7].is_empty() {
-                    cells[7] = format!("`{}`", cells[7]);
+                let last = NCOLS - 1;
+                if !cells[last].is_empty() {
+                    cells[last] = format!("`{}`", cells[last]);
                 }
                 s.push_str(&format!("| {} |\n", cells.join(" | ")));
             }
             s
         }
         Format::Text => {
-            let rows: Vec<[String; 8]> = results.iter().map(|(c, v)| check_cells(c, v)).collect();
+            let rows: Vec<[String; NCOLS]> =
+                results.iter().map(|(c, v)| check_cells(c, v)).collect();
             let mut widths = CHECK_COLUMNS.map(str::len);
             for row in &rows {
-                for (w, cell) in widths.iter_mut().zip(row).take(7) {
+                for (w, cell) in widths.iter_mut().zip(row).take(NCOLS - 1) {
                     *w = (*w).max(cell.len());
                 }
             }
@@ -143,10 +204,10 @@ pub fn check(results: &[(Claim, Verdict)], format: Format) -> String {
                 let mut line: Vec<String> = cells
                     .iter()
                     .zip(widths)
-                    .take(7)
+                    .take(NCOLS - 1)
                     .map(|(c, w)| format!("{c:w$}"))
                     .collect();
-                line.push(cells[7].clone());
+                line.push(cells[NCOLS - 1].clone());
                 format!("{}\n", line.join("  ").trim_end())
             };
             let mut s = pad(&CHECK_COLUMNS.map(String::from));

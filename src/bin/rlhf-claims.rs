@@ -61,6 +61,10 @@ enum Command {
         seed: u64,
         #[arg(long, value_enum, default_value = "text")]
         format: CheckFormat,
+        /// Also run the sampled witnesses (sampled optimizers tested against the exact answer,
+        /// each with its false-alarm rate and negative control).
+        #[arg(long)]
+        witnesses: bool,
     },
     /// Read one JSON problem on stdin, write one JSON solution on stdout.
     Solve,
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         cases: None,
         seed: 0,
         format: CheckFormat::Text,
+        witnesses: false,
     }) {
         Command::List { format } => {
             let f = match format {
@@ -98,7 +103,8 @@ fn main() -> ExitCode {
             cases,
             seed,
             format,
-        } => run_check(&ids, cases, seed, format),
+            witnesses,
+        } => run_check(&ids, cases, seed, format, witnesses),
         Command::Solve => run_solve(),
         Command::Table { name, format, list } => run_table(name, format, list),
     }
@@ -119,12 +125,26 @@ fn select(ids: &[String]) -> Result<Vec<claims::Claim>, String> {
         if matched.is_empty() {
             return Err(format!("unknown claim id or family: {id}"));
         }
-        chosen.extend(matched);
+        for c in matched {
+            if !chosen.iter().any(|k: &claims::Claim| k.id == c.id) {
+                chosen.push(c);
+            }
+        }
     }
     Ok(chosen)
 }
 
-fn run_check(ids: &[String], cases: Option<u32>, seed: u64, format: CheckFormat) -> ExitCode {
+/// Largest accepted `--cases`: at the slowest claims' pace (about 1 ms a case) this is a run of
+/// a few hours; beyond it a typo is likelier than intent.
+const MAX_CASES: u32 = 10_000_000;
+
+fn run_check(
+    ids: &[String],
+    cases: Option<u32>,
+    seed: u64,
+    format: CheckFormat,
+    witnesses: bool,
+) -> ExitCode {
     let chosen = match select(ids) {
         Ok(c) => c,
         Err(e) => {
@@ -136,6 +156,12 @@ fn run_check(ids: &[String], cases: Option<u32>, seed: u64, format: CheckFormat)
     if let Some(n) = cases {
         config.cases = n;
     }
+    if config.cases == 0 || config.cases > MAX_CASES {
+        eprintln!(
+            "error: --cases must be between 1 and {MAX_CASES} (a check of zero cases is no evidence)"
+        );
+        return ExitCode::from(2);
+    }
     config.seed = seed;
     let progress =
         std::io::stderr().is_terminal() || std::env::var_os("RLHF_CLAIMS_PROGRESS").is_some();
@@ -145,7 +171,11 @@ fn run_check(ids: &[String], cases: Option<u32>, seed: u64, format: CheckFormat)
         if progress {
             eprint!("[{}/{}] {} ... ", k + 1, total, claim.id);
         }
-        let v = claim.run(&config);
+        let v = if witnesses {
+            claim.run_with_witnesses(&config)
+        } else {
+            claim.run(&config)
+        };
         if progress {
             eprintln!(
                 "{} ({:.2}s)",

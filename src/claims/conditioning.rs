@@ -20,6 +20,7 @@ the q-quantilizer) has $E_\\pi[r] = c$, the tilt with $E[r] = c$ has $KL(\\cdot\
             status: Status::Theorem,
             settled: None,
             check: check_tilt_closest,
+            control: None,
         },
         Claim {
             id: "conditioning.more-diverse",
@@ -30,6 +31,7 @@ $\\pi_c$ is the tilt with the same expected reward $c$.",
             status: Status::Refuted,
             settled: None,
             check: check_more_diverse,
+            control: None,
         },
         Claim {
             id: "conditioning.uniform-maxent",
@@ -40,6 +42,7 @@ $\\pi_c$ is the tilt with $E[r] = c$ ($\\pi_0$ itself if $c \\le E_{\\pi_0}[r]$)
             status: Status::Theorem,
             settled: None,
             check: check_uniform_maxent,
+            control: None,
         },
     ]
 }

@@ -28,6 +28,7 @@ agreement, written for $E[k_3]$, which is $KL$ in the covering case) and the dif
             status: Status::Theorem,
             settled: None,
             check: check_unbiased,
+            control: None,
         },
         Claim {
             id: "estimator.sign",
@@ -39,6 +40,7 @@ probability.",
             status: Status::Theorem,
             settled: None,
             check: check_sign,
+            control: None,
         },
         Claim {
             id: "estimator.loss-gradient",
@@ -50,6 +52,7 @@ $E[\\nabla_\\theta k_3] = \\nabla_\\theta KL(\\pi_0\\|\\pi_\\theta) = \\pi_\\the
             status: Status::Theorem,
             settled: None,
             check: check_loss_gradient,
+            control: None,
         },
         Claim {
             id: "estimator.clamp",
@@ -62,6 +65,7 @@ $KL \\to \\log 2$.",
             status: Status::Model,
             settled: None,
             check: check_clamp,
+            control: None,
         },
     ]
 }

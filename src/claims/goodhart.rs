@@ -33,6 +33,7 @@ so $E_\\pi[V] = E_\\pi[m(U)]$ with $m(u) = E_{\\pi_0}[V \\mid U = u]$.",
             status: Status::Theorem,
             settled: None,
             check: check_reweighting,
+            control: None,
         },
         Claim {
             id: "goodhart.no-dominance",
@@ -43,6 +44,7 @@ higher $E[V]$ than best-of-$N$, and joint tables where it has a strictly lower o
             status: Status::Theorem,
             settled: Some("by two witnesses found by seeded search and shrunk (snapshotted in tests/snapshots)"),
             check: check_no_dominance,
+            control: None,
         },
         Claim {
             id: "goodhart.regressional",
@@ -53,6 +55,7 @@ $E[V \\mid U = u] = \\mu_V + \\frac{s_V^2}{s_V^2 + s_E^2}(u - \\mu_V - \\mu_E)$.
             status: Status::Theorem,
             settled: None,
             check: check_regressional,
+            control: None,
         },
         Claim {
             id: "goodhart.gaussian",
@@ -65,6 +68,7 @@ $E[V] = 0$, $KL = \\delta^2 / (2(1 - \\rho^2))$.",
             status: Status::Model,
             settled: None,
             check: check_gaussian,
+            control: None,
         },
         Claim {
             id: "goodhart.outlier",
@@ -77,6 +81,7 @@ adversarial mass $\\le 10^{-4}$ is reached at the $\\beta$ where the mass equals
             status: Status::Model,
             settled: None,
             check: check_outlier,
+            control: None,
         },
         Claim {
             id: "goodhart.submodules",
@@ -89,6 +94,7 @@ persuasion-optimal vertex to the same $E[P]$ lowers $E[T]$ below it.",
             status: Status::Model,
             settled: None,
             check: check_submodules,
+            control: None,
         },
         Claim {
             id: "goodhart.resource",
@@ -99,6 +105,7 @@ $\\sum_{i \\in S} w_i a_i$ with $w_i > 0$ on a strict subset $S$. Every maximize
             status: Status::Theorem,
             settled: None,
             check: check_resource,
+            control: None,
         },
         Claim {
             id: "goodhart.heavy-tail",
@@ -110,6 +117,7 @@ as $L$ grows when $X$ is Student-t(3), Pareto(1.5) or lognormal(1), and stays at
             status: Status::Theorem,
             settled: None,
             check: check_heavy_tail,
+            control: None,
         },
         Claim {
             id: "goodhart.heavy-tail-kl",
@@ -121,6 +129,7 @@ it tends to $G^2/2$.",
             status: Status::Theorem,
             settled: None,
             check: check_heavy_tail_kl,
+            control: None,
         },
         Claim {
             id: "goodhart.kwa-unbiased",
@@ -131,6 +140,7 @@ $E[V \\mid X + V \\ge t] \\to 0$ is false: $E[V \\mid X + V \\ge t] \\to 1$, wit
             status: Status::Refuted,
             settled: Some("by proof (proofs/goodhart.kwa-unbiased.md) and by quadrature with a stated error bound: E[V | U >= t] rises toward 1, e.g. 0.9129 at t = 50 and 0.9899 at t = 400"),
             check: check_kwa_unbiased,
+            control: None,
         },
         Claim {
             id: "goodhart.gao-forms",
@@ -143,6 +153,7 @@ respects the bound.",
             status: Status::Theorem,
             settled: None,
             check: check_gao_forms,
+            control: None,
         },
         Claim {
             id: "goodhart.frontier",
@@ -154,6 +165,7 @@ $+V$ at KL $\\varepsilon$, both attained; hence $|E_\\pi[V] - E_{\\pi_0}[V]| \\l
             status: Status::Theorem,
             settled: None,
             check: check_frontier,
+            control: None,
         },
     ]
 }

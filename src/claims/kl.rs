@@ -41,6 +41,7 @@ $\\pi_\\beta(x) = \\pi_0(x) e^{r(x)/\\beta} / Z$ with $Z = E_{\\pi_0}[e^{r/\\bet
             status: Status::Theorem,
             settled: None,
             check: check_tilt,
+            control: None,
         },
         Claim {
             id: "kl.gap",
@@ -52,6 +53,7 @@ whose gap is the KL to the posterior $\\pi_\\beta$.",
             status: Status::Theorem,
             settled: None,
             check: check_gap,
+            control: None,
         },
         Claim {
             id: "kl.density-budget",
@@ -63,6 +65,7 @@ the KL penalty bounds how far the multiplier $f$ may move from 1.",
             status: Status::Theorem,
             settled: None,
             check: check_density_budget,
+            control: None,
         },
         Claim {
             id: "kl.support",
@@ -73,6 +76,7 @@ $KL(\\pi\\|\\pi_0) < \\infty$ has $\\mathrm{supp}\\,\\pi \\subseteq \\mathrm{sup
             status: Status::Theorem,
             settled: None,
             check: check_support,
+            control: None,
         },
         Claim {
             id: "kl.odds",
@@ -84,6 +88,7 @@ a perfect deceiver keeps its odds against the honest policy it is rated equal to
             status: Status::Theorem,
             settled: None,
             check: check_odds,
+            control: None,
         },
         Claim {
             id: "kl.collapse",
@@ -95,6 +100,7 @@ as $\\beta \\to 0^+$, and $TV(\\pi_\\beta, \\pi_0) \\le \\frac{\\mathrm{range}(r
             status: Status::Theorem,
             settled: None,
             check: check_collapse,
+            control: None,
         },
         Claim {
             id: "kl.monotone",
@@ -106,6 +112,7 @@ non-constant on $\\mathrm{supp}\\,\\pi_0$; so the KL coefficient and the KL budg
             status: Status::Theorem,
             settled: None,
             check: check_monotone,
+            control: None,
         },
         Claim {
             id: "kl.maxent",
@@ -116,6 +123,7 @@ $\\alpha \\log \\sum_x e^{r(x)/\\alpha}$; the objective equals $E_\\pi[r] - \\al
             status: Status::Theorem,
             settled: None,
             check: check_maxent,
+            control: None,
         },
     ]
 }

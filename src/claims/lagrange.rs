@@ -35,6 +35,7 @@ optimum is unique, $\\pi_\\beta$ for the unique $\\beta$ with $KL(\\pi_\\beta\\|
             status: Status::Theorem,
             settled: None,
             check: check_kl_budget,
+            control: None,
         },
         Claim {
             id: "lagrange.reward-target",
@@ -45,6 +46,7 @@ $E_\\beta[r] = c$ if $E_{\\pi_0}[r] < c < \\max r$; $\\pi_0(\\cdot\\mid A)$ if $
             status: Status::Theorem,
             settled: None,
             check: check_reward_target,
+            control: None,
         },
         Claim {
             id: "lagrange.duality",
@@ -55,6 +57,7 @@ $\\min_{\\beta > 0}\\ \\beta\\varepsilon + \\beta \\log E_{\\pi_0}[e^{r/\\beta}]
             status: Status::Theorem,
             settled: None,
             check: check_duality,
+            control: None,
         },
         Claim {
             id: "lagrange.threshold",
@@ -65,6 +68,7 @@ $KL = -\\log \\pi_0(B)$, for any event $B$ with $\\pi_0(B) > 0$; in particular f
             status: Status::Theorem,
             settled: None,
             check: check_threshold,
+            control: None,
         },
         Claim {
             id: "lagrange.lexicographic",
@@ -75,6 +79,7 @@ $TV(\\pi_\\beta^{b}, \\pi_0(\\cdot\\mid r \\ge t)) = \\frac{1-p}{1-p+p\\,e^{1/\\
             status: Status::Theorem,
             settled: None,
             check: check_lexicographic,
+            control: None,
         },
     ]
 }

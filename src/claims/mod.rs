@@ -13,6 +13,12 @@
 //!   published figure.
 //! - [`Status::Conjecture`]: open; the check is a counterexample search that passes when it finds
 //!   none, and the claim's `settled` note says how hard it searched.
+//!
+//! Every claim carries a [`Control`]: a named wrong variant run through the same property, with
+//! the same generator and budget, which the check must reject. A verdict whose control survives
+//! is a failure, because a check that would also pass the wrong variant is no evidence. Claims
+//! about what a sampled algorithm produces also have sampled witnesses ([`witnesses`]), run by
+//! [`Claim::run_with_witnesses`].
 
 use serde::Serialize;
 
@@ -28,8 +34,11 @@ pub mod runner;
 pub mod strategy;
 pub mod strategy_tilt;
 
+pub mod witnesses;
+
 pub use runner::{
-    check_model, check_theorem, find_counterexample, CheckConfig, Deviation, Verdict,
+    check_model, check_model_cases, check_theorem, find_counterexample, CheckConfig,
+    ControlOutcome, Deviation, Verdict, WitnessOutcome,
 };
 
 /// What the catalog says a claim is.
@@ -75,6 +84,33 @@ pub struct Claim {
     pub settled: Option<&'static str>,
     /// Runs the claim's property.
     pub check: fn(&CheckConfig) -> Verdict,
+    /// The wrong variant the same check must reject.
+    pub control: Option<Control>,
+}
+
+/// A claim's control: a wrong variant of the claim (a bound tightened, a solver perturbed, a
+/// figure moved in its last certified digit, or for a refuted claim a true variant that the
+/// counterexample search must fail to refute) run through the same property, with the same
+/// generator and budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Control {
+    /// What the wrong variant is, in one line.
+    pub description: &'static str,
+    /// Runs the same property on the wrong variant. The control is rejected when the returned
+    /// verdict does not pass.
+    pub check: fn(&CheckConfig) -> Verdict,
+}
+
+impl Control {
+    /// Runs the control and reports whether the check rejected it.
+    pub fn run(&self, config: &CheckConfig) -> ControlOutcome {
+        let v = (self.check)(config);
+        ControlOutcome {
+            description: self.description.to_string(),
+            rejected: !v.passed,
+            evidence: v.counterexample.or(v.note),
+        }
+    }
 }
 
 impl Claim {
@@ -88,10 +124,49 @@ impl Claim {
         self.id.split('.').next().unwrap_or(self.id)
     }
 
-    /// Runs the check and times it.
+    /// Runs the check, then its control, and times both. The verdict passes only if the check
+    /// passes and the control is rejected; a claim without a control fails.
     pub fn run(&self, config: &CheckConfig) -> Verdict {
         let start = std::time::Instant::now();
         let mut v = (self.check)(config);
+        match &self.control {
+            Some(control) => {
+                let outcome = control.run(config);
+                if !outcome.rejected {
+                    v.passed = false;
+                    v.note = Some(format!("control survived: {}", outcome.description));
+                }
+                v.control = Some(outcome);
+            }
+            None => {
+                v.passed = false;
+                v.note = Some("no control registered".into());
+            }
+        }
+        v.seconds = start.elapsed().as_secs_f64();
+        v
+    }
+
+    /// [`Claim::run`], then the claim's sampled witnesses at `config.seed`; the verdict passes
+    /// only if every witness passes its test and rejects its negative control.
+    pub fn run_with_witnesses(&self, config: &CheckConfig) -> Verdict {
+        let start = std::time::Instant::now();
+        let mut v = self.run(config);
+        for w in witnesses::for_claim(self.id) {
+            match (w.run)(config.seed) {
+                Ok(outcome) => {
+                    if !(outcome.passed && outcome.control_rejected) {
+                        v.passed = false;
+                        v.note = Some(format!("witness {} failed", outcome.name));
+                    }
+                    v.witnesses.push(outcome);
+                }
+                Err(e) => {
+                    v.passed = false;
+                    v.note = Some(format!("witness {} errored: {e}", w.name));
+                }
+            }
+        }
         v.seconds = start.elapsed().as_secs_f64();
         v
     }

@@ -20,6 +20,7 @@ pub fn claims() -> Vec<Claim> {
             status: Status::Theorem,
             settled: None,
             check: check_cost,
+            control: None,
         },
         Claim {
             id: "quantilizer.kl",
@@ -30,6 +31,7 @@ at the boundary.",
             status: Status::Theorem,
             settled: None,
             check: check_kl,
+            control: None,
         },
         Claim {
             id: "quantilizer.optimal",
@@ -40,6 +42,7 @@ $E_\\pi[r]$.",
             status: Status::Theorem,
             settled: None,
             check: check_optimal,
+            control: None,
         },
     ]
 }

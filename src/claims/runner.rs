@@ -68,12 +68,19 @@ pub struct Deviation {
     pub error: f64,
     /// The largest error the claim accepts for this instance.
     pub tolerance: f64,
+    /// For an inequality `a <= b` with `b > 0`: the ratio `a / b`, how close this instance came
+    /// to the bound (1 is the edge). `None` for identities and for bounds that are not positive.
+    pub tightness: Option<f64>,
 }
 
 impl Deviation {
     /// A deviation of `error` against `tolerance`.
     pub fn new(error: f64, tolerance: f64) -> Self {
-        Self { error, tolerance }
+        Self {
+            error: if error.is_nan() { f64::INFINITY } else { error },
+            tolerance,
+            tightness: None,
+        }
     }
 
     /// An exact check (an inequality or identity that holds with no slack): error 0 if `ok`,
@@ -82,6 +89,7 @@ impl Deviation {
         Self {
             error: if ok { 0.0 } else { f64::INFINITY },
             tolerance: 0.0,
+            tightness: None,
         }
     }
 
@@ -92,10 +100,12 @@ impl Deviation {
         Self {
             error: if err.is_nan() { f64::INFINITY } else { err },
             tolerance: rel * a.abs().max(b.abs()).max(scale),
+            tightness: None,
         }
     }
 
-    /// `a <= b + tolerance`; the error is the excess `max(a - b, 0)`.
+    /// `a <= b + tolerance`; the error is the excess `max(a - b, 0)` (infinite if either side
+    /// is NaN). When `b > 0` the tightness `a / b` is recorded.
     pub fn at_most(a: f64, b: f64, tolerance: f64) -> Self {
         let excess = a - b;
         Self {
@@ -105,23 +115,28 @@ impl Deviation {
                 excess.max(0.0)
             },
             tolerance,
+            tightness: (b > 0.0 && b.is_finite() && a.is_finite()).then(|| a / b),
         }
     }
 
-    /// Whether the error is within tolerance.
+    /// Whether the error is within tolerance. A NaN error or tolerance is never within.
     pub fn ok(&self) -> bool {
         self.error <= self.tolerance
     }
 
-    /// The worse of two deviations (by `error/tolerance`, ties to the larger error).
+    /// The worse of two deviations (by `error/tolerance`, ties to the larger error); the
+    /// tightness is the larger of the two.
     pub fn worst(self, other: Self) -> Self {
-        if other.ratio() > self.ratio()
+        let tightness = max_tightness(self.tightness, other.tightness);
+        let mut w = if other.ratio() > self.ratio()
             || (other.ratio() == self.ratio() && other.error > self.error)
         {
             other
         } else {
             self
-        }
+        };
+        w.tightness = tightness;
+        w
     }
 
     fn ratio(&self) -> f64 {
@@ -133,6 +148,46 @@ impl Deviation {
             self.error / self.tolerance
         }
     }
+}
+
+/// The larger of two optional tightness ratios.
+fn max_tightness(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// What running a claim's control gave: the wrong variant must be rejected by the same check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlOutcome {
+    /// What the wrong variant is.
+    pub description: String,
+    /// Whether the check rejected it (for a theorem or model: the check failed on it; for a
+    /// refuted claim or a conjecture: the search found no counterexample to the true variant,
+    /// or found one to the false variant, as the control states).
+    pub rejected: bool,
+    /// The control's own note or counterexample, as evidence of the rejection.
+    pub evidence: Option<String>,
+}
+
+/// What one sampled witness gave: a statistical test of a sampled algorithm against the exact
+/// answer, at a stated false-alarm rate, and the same test against a wrong target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WitnessOutcome {
+    /// The witness's name (the sampled algorithm and the instance).
+    pub name: String,
+    /// The test statistic against the exact answer.
+    pub statistic: f64,
+    /// Its p-value under the null "the sampler draws from the exact answer".
+    pub p_value: f64,
+    /// The probability that a correct sampler fails the test.
+    pub false_alarm_rate: f64,
+    /// Whether the test against the exact answer passed (`p_value >= false_alarm_rate`).
+    pub passed: bool,
+    /// Whether the same test rejected the negative control (the wrong target).
+    pub control_rejected: bool,
 }
 
 /// The outcome of checking one claim.
@@ -154,6 +209,12 @@ pub struct Verdict {
     pub note: Option<String>,
     /// Wall time of the check.
     pub seconds: f64,
+    /// For bounds: the largest observed ratio of the bounded side to the bound.
+    pub tightness: Option<f64>,
+    /// The control's outcome, once it has been run.
+    pub control: Option<ControlOutcome>,
+    /// The sampled witnesses' outcomes, when they were run.
+    pub witnesses: Vec<WitnessOutcome>,
 }
 
 impl Verdict {
@@ -166,6 +227,9 @@ impl Verdict {
             counterexample: None,
             note: None,
             seconds: 0.0,
+            tightness: worst.tightness,
+            control: None,
+            witnesses: Vec::new(),
         }
     }
 
@@ -186,11 +250,13 @@ where
     P: Fn(&S::Value) -> Result<Deviation, String>,
 {
     let worst = Cell::new(Deviation::new(0.0, 0.0));
+    let tightness = Cell::new(None);
     let count = Cell::new(0u64);
     let mut runner = config.runner();
     let result = runner.run(&strategy, |value| {
         count.set(count.get() + 1);
         let d = property(&value).map_err(TestCaseError::fail)?;
+        tightness.set(max_tightness(tightness.get(), d.tightness));
         if d.ok() {
             worst.set(worst.get().worst(d));
             Ok(())
@@ -201,8 +267,8 @@ where
             )))
         }
     });
-    match result {
-        Ok(()) => Verdict::new(true, u64::from(config.cases), worst.get()),
+    let mut verdict = match result {
+        Ok(()) => Verdict::new(true, count.get(), worst.get()),
         Err(TestError::Fail(reason, value)) => {
             let mut v = Verdict::new(false, count.get(), worst.get());
             v.counterexample = Some(format!("{value:?}"));
@@ -212,7 +278,9 @@ where
         Err(TestError::Abort(reason)) => {
             Verdict::new(false, count.get(), worst.get()).with_note(format!("aborted: {reason}"))
         }
-    }
+    };
+    verdict.tightness = tightness.get();
+    verdict
 }
 
 /// The minimal instance on which `holds` is false, found by random search over `strategy` and
@@ -289,8 +357,17 @@ where
 /// Checks a model result: one exact computation returning its deviation from the closed form
 /// or published figure.
 pub fn check_model(compute: impl FnOnce() -> Result<Deviation, String>) -> Verdict {
+    check_model_cases(1, compute)
+}
+
+/// [`check_model`] for a computation that examines `cases` instances (a sweep, a search, a
+/// grid), so that the verdict reports how much was examined.
+pub fn check_model_cases(
+    cases: u64,
+    compute: impl FnOnce() -> Result<Deviation, String>,
+) -> Verdict {
     match compute() {
-        Ok(d) => Verdict::new(d.ok(), 1, d),
-        Err(e) => Verdict::new(false, 1, Deviation::new(f64::INFINITY, 0.0)).with_note(e),
+        Ok(d) => Verdict::new(d.ok(), cases, d),
+        Err(e) => Verdict::new(false, cases, Deviation::new(f64::INFINITY, 0.0)).with_note(e),
     }
 }
