@@ -43,7 +43,10 @@ pub fn list(claims: &[Claim], format: Format) -> String {
                 .map(|c| {
                     json!({"id": c.id, "title": c.title, "status": c.status.as_str(),
                            "sources": c.sources, "statement": c.statement, "proof": c.proof_path(),
-                           "settled": c.settled})
+                           "settled": c.settled,
+                           "control": c.control.map(|k| k.description),
+                           "witnesses": crate::claims::witnesses::for_claim(c.id)
+                               .iter().map(|w| w.name).collect::<Vec<_>>()})
                 })
                 .collect();
             format!("{}\n", json!({ "claims": v }))
