@@ -65,6 +65,54 @@ fn check_json_has_the_documented_shape_and_exit_status() {
     for key in ["status", "worst_error", "counterexample"] {
         assert!(row.get(key).is_some(), "missing {key}");
     }
+    assert_eq!(row["control"]["rejected"], true, "{row}");
+    assert!(
+        row["control"]["description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{row}"
+    );
+}
+
+#[test]
+fn a_bound_reports_its_tightness() {
+    let v = stdout_json(&run(&[
+        "check",
+        "bon.kl-bound",
+        "--cases",
+        "64",
+        "--format",
+        "json",
+    ]));
+    let t = v["claims"][0]["tightness"].as_f64().unwrap_or(f64::NAN);
+    // The bound holds, so the ratio is at most 1 up to the check's tolerance; a search that
+    // reaches the edge comes within a few percent of it.
+    assert!((0.5..=1.0 + 1e-9).contains(&t), "tightness {t}");
+}
+
+#[test]
+fn check_refuses_zero_cases_and_absurd_case_counts() {
+    for cases in ["0", "1000000000"] {
+        let out = run(&["check", "kl.tilt", "--cases", cases]);
+        assert_eq!(out.status.code(), Some(2), "--cases {cases}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--cases"));
+    }
+}
+
+#[test]
+fn check_runs_a_claim_named_twice_once() {
+    let v = stdout_json(&run(&[
+        "check", "kl", "kl.tilt", "--cases", "8", "--format", "json",
+    ]));
+    let ids: Vec<&str> = v["claims"]
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        ids.iter().filter(|id| **id == "kl.tilt").count(),
+        1,
+        "{ids:?}"
+    );
 }
 
 #[test]

@@ -244,3 +244,13 @@ fn a_valid_problem_is_not_an_error() {
     assert!(v.get("error").is_none() && v.get("policy").is_some(), "{v}");
     assert!(contract_violation(&format!("{{{TILT_OK}, \"beta\": 1}}"), "invalid_input").is_some());
 }
+
+#[test]
+fn json_numbers_are_read_correctly_rounded() {
+    // 0.9925434121760651 is the shortest text of its double; a parser off by one ulp reads
+    // 0.9925434121760652. The echoed beta must be the same double.
+    let out = run_solve(r#"{"solver":"tilt","base":[1],"reward":[0],"beta":0.9925434121760651}"#);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(v["beta"].as_f64(), Some(0.992_543_412_176_065_1), "{v}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0.9925434121760651"));
+}
