@@ -92,7 +92,7 @@ $E[V] = 0$, $KL = \\delta^2 / (2(1 - \\rho^2))$.",
             statement: "$10^6$ ordinary outputs with rewards $100 i/(10^6 - 1)$ and one adversarial output with reward $10^5$, \
 uniform base. Conditioning on $r > 99$ picks the adversarial output with probability exactly $1/10001$. No $\\beta$ \
 gives both a mean ordinary reward $\\ge 99$ and adversarial mass $\\le 10^{-4}$: the best mean ordinary reward at \
-adversarial mass $\\le 10^{-4}$ is reached at the $\\beta$ where the mass equals $10^{-4}$, and is about 50.",
+adversarial mass $\\le 10^{-4}$ is reached at the $\\beta$ where the mass equals $10^{-4}$, and is $50.0384$.",
             sources: &["[S0] comment by Lawrence Chan"],
             status: Status::Model,
             settled: None,
@@ -139,7 +139,8 @@ $\\sum_{i \\in S} w_i a_i$ with $w_i > 0$ on a strict subset $S$. Every maximize
             title: "Heavy-tailed error: the tilt buys proxy gain without true gain",
             statement: "$U = V + X$, $V \\sim N(0,1)$, $X$ independent of $V$. Finite form checked: on grids cut at \
 $L$, the least-KL policy with $E[U] - E_0[U] = 1$ (a tilt) has true gain $E[V] - E_0[V]$ that decreases toward 0 \
-as $L$ grows when $X$ is Student-t(3), Pareto(1.5) or lognormal(1), and stays at $1/2$ when $X \\sim N(0,1)$.",
+as $L$ grows when $X$ is Student-t(3), Pareto(1.5) or lognormal(1) (checked: by a factor $\\ge 2$ per decade of $L$ and \\
+$\\le 0.01$ at $L = 10^4$), and stays at $1/2$ when $X \\sim N(0,1)$.",
             sources: &["Kwa, Thomas & Garriga-Alonso 2024, Catastrophic Goodhart"],
             status: Status::Theorem,
             settled: None,
