@@ -98,3 +98,27 @@ pub fn small_integer_joint() -> impl Strategy<Value = (JointTable, u64)> {
             Some((table, n))
         })
 }
+
+/// An instance and a tilt temperature for the transport bound: half the time a general
+/// non-constant instance at a moderate temperature, half the time the symmetric two-point reward
+/// `+-a` under the uniform base (variance proxy `a^2` equals its variance) at a temperature
+/// `beta in [4a, 100a]`, where the tilt's gain is within 1% of `sqrt(2 a^2 KL)`: the edge of the
+/// bound.
+pub fn transport_edge() -> impl Strategy<Value = (strategy::Instance, f64)> {
+    prop_oneof![
+        (
+            strategy::nonconstant_instance(2..=6),
+            strategy::moderate_beta()
+        ),
+        (0.1f64..10.0, 0.6f64..2.0).prop_filter_map("uniform base", |(a, e)| {
+            let base = Dist::uniform(2).ok()?;
+            Some((
+                strategy::Instance {
+                    base,
+                    reward: vec![-a, a],
+                },
+                a * 10f64.powf(e),
+            ))
+        }),
+    ]
+}

@@ -7,6 +7,7 @@
 //! - [`additive`]: `U = V + X` with `X` independent of `V`, light and heavy tails, discretized.
 //! - [`outlier`]: one adversarial output among a million ordinary ones.
 //! - [`submodules`]: the capability-limited submodule model.
+//! - [`resource`]: a linear allocation under a budget, for a proxy on a subset of attributes.
 //! - [`frontier`]: the exact range of `E[V]` at a KL budget, and its closed-form bounds.
 //! - [`quadrature`]: Gauss-Legendre panels shared by the continuous models.
 
@@ -17,6 +18,7 @@ pub mod gaussian;
 pub mod joint;
 pub mod outlier;
 pub mod quadrature;
+pub mod resource;
 pub mod submodules;
 
 pub use frontier::{true_utility_range, TrueUtilityRange};

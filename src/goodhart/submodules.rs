@@ -181,4 +181,37 @@ impl SubmoduleModel {
             lambda,
         ))
     }
+
+    /// The same model with noise correlation `rho`.
+    pub fn with_rho(&self, rho: f64) -> Self {
+        Self { rho, ..*self }
+    }
+
+    /// The noise correlation at which conditioning on `P >= c` leaves `E[T]` at the base's:
+    /// `E[T | P >= c]` is affine and strictly increasing in `rho` (slope
+    /// `sigma_T sum phi(z) / sum Q(z) > 0`), so the gain `E[T | P >= c] - E[T]` has one root,
+    /// found by bisection on `[-1, 1]` to rounding (200 halvings) through [`Self::condition`].
+    ///
+    /// Errors: invalid model, `sigma_T = 0` (no dependence on `rho`), or no sign change on
+    /// `[-1, 1]`.
+    pub fn neutral_rho(&self, c: f64) -> Result<f64> {
+        let base = self.base()?.truth;
+        let gain =
+            |rho: f64| -> Result<f64> { Ok(self.with_rho(rho).condition(c)?.0.truth - base) };
+        let (mut lo, mut hi) = (-1.0f64, 1.0f64);
+        if !(self.sigma_truth > 0.0 && gain(lo)? < 0.0 && gain(hi)? > 0.0) {
+            return Err(Error::Infeasible(format!(
+                "the conditioning gain does not change sign for rho in [-1, 1] at c = {c}"
+            )));
+        }
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if gain(mid)? < 0.0 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(0.5 * (lo + hi))
+    }
 }
