@@ -73,9 +73,9 @@ pub struct Search<T> {
     pub examined: u64,
 }
 
-/// The vectors of `{lo, ..., hi}^k` in lexicographic order.
+/// The vectors of `{lo, ..., hi}^k` in lexicographic order (none if `hi < lo` and `k > 0`).
 pub fn lexicographic(k: usize, lo: u8, hi: u8) -> impl Iterator<Item = Vec<u8>> {
-    let radix = u64::from(hi - lo) + 1;
+    let radix = if hi < lo { 0 } else { u64::from(hi - lo) + 1 };
     let count = u32::try_from(k).map_or(0, |k| radix.saturating_pow(k));
     (0..count).map(move |mut i| {
         let mut v = vec![lo; k];
@@ -383,6 +383,7 @@ mod tests {
         assert!(v.windows(2).all(|p| p[0] < p[1]));
         assert_eq!(distinct(&[0, 3, 0, 2]), 3);
         assert_eq!(lexicographic(0, 0, 3).count(), 1);
+        assert_eq!(lexicographic(2, 3, 0).count(), 0);
     }
 
     #[test]
