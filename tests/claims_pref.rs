@@ -1,7 +1,9 @@
 //! The `pref` and `estimator` families: every claim passes its check, and the refuted claim's
-//! shrunk counterexample (and the clamp model's minimal instance) are snapshotted.
+//! least counterexample (see `claims::minimal`) and the clamp model's minimal instance are
+//! snapshotted.
 
 use rlhf_claims::claims::estimator::{clamp_search_strategy, clamp_unbiased};
+use rlhf_claims::claims::minimal::{minimal_counterexample, PRETRAIN_MIX};
 use rlhf_claims::claims::pref::{pretrain_mix_holds, pretrain_mix_strategy, MixInstance};
 use rlhf_claims::claims::runner::shrunk_counterexample;
 use rlhf_claims::claims::strategy::Instance;
@@ -23,14 +25,22 @@ fn every_pref_and_estimator_claim_passes() {
 }
 
 #[test]
-fn pretrain_mix_counterexample_is_shrunk_to_three_distinct_rewards() {
-    let found = shrunk_counterexample(
-        &CheckConfig::new(256, 0),
-        pretrain_mix_strategy(),
-        pretrain_mix_holds,
-    )
-    .expect("the property runs")
-    .expect("a counterexample exists");
+fn pretrain_mix_least_counterexample_has_three_distinct_rewards() {
+    let least = |seed| {
+        minimal_counterexample(
+            &CheckConfig::new(256, seed),
+            pretrain_mix_strategy(),
+            pretrain_mix_holds,
+            PRETRAIN_MIX,
+        )
+        .expect("the property runs")
+    };
+    let search = least(0);
+    assert!(search.minimal);
+    for seed in [5, 11, 17] {
+        assert_eq!(least(seed).found, search.found, "seed {seed}");
+    }
+    let found = search.found.expect("a counterexample exists");
     let inst = &found.instance;
     let mut values: Vec<f64> = inst.base.support().map(|x| inst.reward[x]).collect();
     values.sort_by(f64::total_cmp);

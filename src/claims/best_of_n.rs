@@ -5,9 +5,7 @@
 
 use super::strategy::{self, Instance};
 use super::strategy_bon::{self as sb, draws};
-use super::{
-    check_model, check_theorem, find_counterexample, CheckConfig, Claim, Deviation, Status, Verdict,
-};
+use super::{check_model, check_theorem, CheckConfig, Claim, Deviation, Status, Verdict};
 use crate::numeric::CompensatedSum;
 use crate::solve::best_of_n::{best_of_n, kl_bound, BestOfN};
 use crate::solve::kl_budget;
@@ -234,9 +232,12 @@ pub fn kl_formula_strategy() -> impl Strategy<Value = (Instance, u64)> {
 }
 
 fn check_kl_formula(config: &CheckConfig) -> Verdict {
-    find_counterexample(config, kl_formula_strategy(), |(inst, n)| {
-        kl_formula_holds(inst, *n)
-    })
+    super::minimal::find_minimal_counterexample(
+        config,
+        kl_formula_strategy(),
+        |(inst, n)| kl_formula_holds(inst, *n),
+        super::minimal::KL_FORMULA,
+    )
 }
 
 /// `N/(N+1)` is compared with the computed win rate to `4 eps` (a compensated sum of terms that

@@ -2,7 +2,7 @@
 
 use super::strategy::{self, Instance};
 use super::strategy_bon::{self as sb, draws, kept_mass};
-use super::{check_theorem, find_counterexample, CheckConfig, Claim, Deviation, Status, Verdict};
+use super::{check_theorem, CheckConfig, Claim, Deviation, Status, Verdict};
 use crate::divergence::entropy;
 use crate::solve::{best_of_n, condition_on_threshold, quantilize, reward_target, Solution};
 use crate::Dist;
@@ -107,9 +107,12 @@ pub fn more_diverse_strategy() -> impl Strategy<Value = (Instance, usize)> {
 }
 
 fn check_more_diverse(config: &CheckConfig) -> Verdict {
-    find_counterexample(config, more_diverse_strategy(), |(inst, t)| {
-        more_diverse_holds(inst, *t)
-    })
+    super::minimal::find_minimal_counterexample(
+        config,
+        more_diverse_strategy(),
+        |(inst, t)| more_diverse_holds(inst, *t),
+        super::minimal::MORE_DIVERSE,
+    )
 }
 
 /// Per instance: a random policy `pi` (weights in `[0.01, 1]` or 0) sets `c = E_pi[r]`; the

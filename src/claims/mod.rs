@@ -28,6 +28,7 @@ pub mod estimator;
 pub mod goodhart;
 pub mod kl;
 pub mod lagrange;
+pub mod minimal;
 pub mod pref;
 pub mod quantilizer;
 pub mod runner;

@@ -2,7 +2,7 @@
 //! mix) and restricted policy classes.
 
 use super::strategy::{self, Instance};
-use super::{check_theorem, find_counterexample, CheckConfig, Claim, Deviation, Status, Verdict};
+use super::{check_theorem, CheckConfig, Claim, Deviation, Status, Verdict};
 use crate::divergence;
 use crate::solve::fdiv::{fdiv_optimum, forward_kl, Divergence};
 use crate::solve::preference::{
@@ -369,7 +369,12 @@ pub fn pretrain_mix_holds(m: &MixInstance) -> Result<bool, String> {
 }
 
 fn check_pretrain_mix(config: &CheckConfig) -> Verdict {
-    find_counterexample(config, pretrain_mix_strategy(), pretrain_mix_holds)
+    super::minimal::find_minimal_counterexample(
+        config,
+        pretrain_mix_strategy(),
+        pretrain_mix_holds,
+        super::minimal::PRETRAIN_MIX,
+    )
 }
 
 /// A random competitor on the support of `base`: positive weights there, zero elsewhere.
