@@ -27,6 +27,22 @@ pub fn within(a: f64, b: f64, rel: f64, abs: f64) -> Deviation {
     )
 }
 
+/// `a <= b` within `slack`, through [`Deviation::at_most`] (so a NaN on either side fails);
+/// the tightness `a / b` is kept only where the bound is resolved, `b >= 1e6 slack`: below
+/// that the ratio measures rounding, not how close the instance came to the edge.
+pub fn bound(a: f64, b: f64, slack: f64) -> Deviation {
+    let mut d = Deviation::at_most(a, b, slack);
+    if !(b >= 1e6 * slack) {
+        d.tightness = None;
+    }
+    d
+}
+
+/// `x >= 0` within `slack` (NaN fails); no tightness, the bound being 0.
+pub fn non_negative(x: f64, slack: f64) -> Deviation {
+    Deviation::at_most(-x, 0.0, slack)
+}
+
 /// `max r` over `supp pi0`.
 pub fn support_max(inst: &Instance) -> f64 {
     inst.base.support_range(&inst.reward).1
@@ -184,6 +200,19 @@ pub fn tied_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Inst
 /// Instances from the shared strategy or with heavy ties, half each.
 pub fn any_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Instance> {
     prop_oneof![strategy::instance(sizes.clone()), tied_instance(sizes),]
+}
+
+/// An instance from [`any_instance`] with an independent temperature from
+/// [`strategy::beta`], and one time in five a [`strategy::buried_top_instance`] with the
+/// temperature at which its buried top outcome surfaces (the corner where the unnormalized tilt
+/// underflows but the policy there is of order 1).
+pub fn any_instance_and_beta(
+    sizes: RangeInclusive<usize>,
+) -> impl Strategy<Value = (Instance, f64)> {
+    prop_oneof![
+        4 => (any_instance(sizes.clone()), strategy::beta()),
+        1 => strategy::buried_top_instance(sizes),
+    ]
 }
 
 /// A position of a constraint level between two limits, as a fraction: exactly 0, tiny
