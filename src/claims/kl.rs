@@ -13,7 +13,7 @@
 use super::strategy::{self, Instance};
 use super::strategy_tilt::{
     any_instance, any_instance_and_beta, beta_kl_to_tilt, bound, competitor, fail, kl_term_scale,
-    log_view_gap, non_negative, reference_log_tilt, reward_scale, second_level,
+    log_mass_where, log_view_gap, non_negative, reference_log_tilt, reward_scale, second_level,
     shifted_log_partition, shifted_log_partition_accurate, support_max, support_min, tied_instance,
     tilt_log_scale, within, Competitor,
 };
@@ -580,17 +580,8 @@ fn check_collapse(config: &CheckConfig, beta_factor: f64) -> Verdict {
         let in_a = |i: usize| inst.reward[i] == top;
         // log pi0(A) and log pi0(not A) from the log view: a subnormal mass has lost relative
         // precision in its linear view (the solver reads the log view there too).
-        let log_mass = |event: &dyn Fn(usize) -> bool| {
-            let logs: Vec<f64> = inst
-                .base
-                .support()
-                .filter(|&i| event(i))
-                .map(|i| inst.base.log_prob(i))
-                .collect();
-            log_sum_exp(&logs)
-        };
-        let log_p_a = log_mass(&in_a);
-        let log_p_rest = log_mass(&|i| !in_a(i));
+        let log_p_a = log_mass_where(&inst.base, in_a);
+        let log_p_rest = log_mass_where(&inst.base, |i| !in_a(i));
         let cond = inst.base.condition(in_a).map_err(fail)?;
         let tv_a = tv(pi, &cond).map_err(fail)?;
         let mut dev = Deviation::new(0.0, 0.0);

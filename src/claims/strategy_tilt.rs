@@ -305,6 +305,36 @@ pub fn log_view_gap(d: &Dist) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// `log pi0(E)` summed from the log view of `d` over the event `E = {x : event(x)}` (`-inf` for
+/// an empty event). For a subnormal `pi0(E)` this keeps the relative precision that the linear
+/// view (which holds a subnormal only to `2^-1074` absolutely) has lost; for `pi0(E)` near 1
+/// [`Dist::neg_log_mass_where`] is the accurate one.
+pub fn log_mass_where(d: &Dist, event: impl Fn(usize) -> bool) -> f64 {
+    let logs: Vec<f64> = d
+        .support()
+        .filter(|&i| event(i))
+        .map(|i| d.log_prob(i))
+        .collect();
+    log_sum_exp(&logs)
+}
+
+/// How far `-log pi0(E)` from the linear view ([`Dist::neg_log_mass_where`], which conditioning
+/// and the constrained solvers use) is from the same quantity summed from the log view
+/// ([`log_mass_where`]) when `pi0(E)` is subnormal (0 otherwise): the representational limit of
+/// a subnormal mass, e.g. `7e-10` for `pi0(E) ~ 7e-315`. A check comparing a quantity formed
+/// from one view with one formed from the other must allow this much.
+pub fn mass_view_gap(d: &Dist, event: impl Fn(usize) -> bool + Sync + Copy) -> f64 {
+    if d.mass_where(event) >= f64::MIN_POSITIVE {
+        return 0.0;
+    }
+    let gap = (d.neg_log_mass_where(event) + log_mass_where(d, event)).abs();
+    if gap.is_nan() {
+        0.0
+    } else {
+        gap
+    }
+}
+
 /// The size of the logarithms a tilt at `beta` is assembled from on the outcomes that keep
 /// representable mass: `max |log pi0|` on the support plus the largest exponent
 /// `range/beta` (capped at 1500: beyond `|log pi0| + |exponent| ~ 1490` a probability is below
