@@ -626,8 +626,12 @@ fn check_lexicographic(config: &CheckConfig, beta_factor: f64) -> Verdict {
 mod tests {
     use super::*;
 
+    /// At the unit tests' budget of 32 cases, every check passes and every control is
+    /// rejected, for seeds 0 to 8.
     #[test]
     fn every_lagrange_claim_passes_on_a_short_run() {
-        crate::claims::assert_short_run_passes(&claims(), 48, 7);
+        for seed in 0..=8 {
+            crate::claims::assert_short_run_passes(&claims(), 32, seed);
+        }
     }
 }
