@@ -7,11 +7,11 @@
 
 use super::strategy::{self, Instance};
 use super::strategy_tilt::{
-    any_instance, beta_kl_to_tilt, competitor, fail, fraction, kl_term_scale, kl_upper,
-    multiplier_rounding, reward_scale, shifted_log_partition_accurate, support_max, support_min,
-    tilt_log_scale, within, Competitor,
+    any_instance, beta_kl_to_tilt, bound, competitor, fail, fraction, kl_term_scale, kl_upper,
+    mass_view_gap, multiplier_rounding, reward_scale, shifted_log_partition_accurate, support_max,
+    support_min, tilt_log_scale, within, Competitor,
 };
-use super::{check_theorem, CheckConfig, Claim, Deviation, Status, Verdict};
+use super::{check_theorem, CheckConfig, Claim, Control, Deviation, Status, Verdict};
 use crate::divergence::{kl, tv};
 use crate::solve::{
     condition_on_event, condition_on_threshold, kl_budget, reward_target, tilt, BudgetRegime,
@@ -34,8 +34,11 @@ optimum is unique, $\\pi_\\beta$ for the unique $\\beta$ with $KL(\\pi_\\beta\\|
             sources: &["[S0] Shlegeris 2022 (Lagrange-multiplier remark)"],
             status: Status::Theorem,
             settled: None,
-            check: check_kl_budget,
-            control: None,
+            check: |c| check_kl_budget(c, 1.0),
+            control: Some(Control {
+                description: "the solver given the budget eps (1 + 1e-6)",
+                check: |c| check_kl_budget(c, 1.0 + 1e-6),
+            }),
         },
         Claim {
             id: "lagrange.reward-target",
@@ -45,8 +48,11 @@ $E_\\beta[r] = c$ if $E_{\\pi_0}[r] < c < \\max r$; $\\pi_0(\\cdot\\mid A)$ if $
             sources: &["[S0] Shlegeris 2022"],
             status: Status::Theorem,
             settled: None,
-            check: check_reward_target,
-            control: None,
+            check: |c| check_reward_target(c, 0.0),
+            control: Some(Control {
+                description: "the solver given the target c + 1e-6 (max r - c)",
+                check: |c| check_reward_target(c, 1e-6),
+            }),
         },
         Claim {
             id: "lagrange.duality",
@@ -56,8 +62,11 @@ $\\min_{\\beta > 0}\\ \\beta\\varepsilon + \\beta \\log E_{\\pi_0}[e^{r/\\beta}]
             sources: &["convex duality", "Donsker & Varadhan 1975"],
             status: Status::Theorem,
             settled: None,
-            check: check_duality,
-            control: None,
+            check: |c| check_duality(c, 1.0),
+            control: Some(Control {
+                description: "the dual with the budget eps (1 + 1e-6): D(beta) = beta eps (1 + 1e-6) + beta log E[e^{r/beta}]",
+                check: |c| check_duality(c, 1.0 + 1e-6),
+            }),
         },
         Claim {
             id: "lagrange.threshold",
@@ -67,8 +76,11 @@ $KL = -\\log \\pi_0(B)$, for any event $B$ with $\\pi_0(B) > 0$; in particular f
             sources: &["[S0] Shlegeris 2022 (comment by davidad)"],
             status: Status::Theorem,
             settled: None,
-            check: check_threshold,
-            control: None,
+            check: |c| check_threshold(c, 1.0),
+            control: Some(Control {
+                description: "the claimed minimum KL scaled: -(1 + 1e-6) log pi0(B)",
+                check: |c| check_threshold(c, 1.0 + 1e-6),
+            }),
         },
         Claim {
             id: "lagrange.lexicographic",
@@ -78,8 +90,11 @@ $TV(\\pi_\\beta^{b}, \\pi_0(\\cdot\\mid r \\ge t)) = \\frac{1-p}{1-p+p\\,e^{1/\\
             sources: &["[S0] Shlegeris 2022 (lexicographic objective; \"increase the KL penalty\")"],
             status: Status::Theorem,
             settled: None,
-            check: check_lexicographic,
-            control: None,
+            check: |c| check_lexicographic(c, 1.0),
+            control: Some(Control {
+                description: "the tilt computed at beta (1 + 1e-6) in place of beta",
+                check: |c| check_lexicographic(c, 1.0 + 1e-6),
+            }),
         },
     ]
 }
@@ -138,17 +153,27 @@ fn feasible_for_budget(inst: &Instance, pi: &Dist, eps: f64) -> Result<Dist, Str
 /// - every competitor made feasible by mixing with `pi0` has `E <= value`, and in the binding
 ///   case `E <= value - beta KL(pi||pi_beta)` (the identity behind uniqueness). Slack
 ///   `1e-12 range + 16 (n+2) eps (max |r| + beta-unit terms)`: the value is exact up to the
-///   multiplier's rounding and the right side is a sum of a few rounded terms.
-fn check_kl_budget(config: &CheckConfig) -> Verdict {
+///   multiplier's rounding and the right side is a sum of a few rounded terms. The bound is
+///   compared as `E_pi - r_min <= value - ... - r_min`, so its tightness is the fraction of the
+///   optimal gain over `r_min` that the competitor reaches.
+///
+/// The value and the KL are recomputed from the returned policy (its expectation and
+/// [`crate::divergence::kl`]). The solver is given the budget `eps * eps_factor` (the claim:
+/// factor 1; the control scales it by `1 + 1e-6`).
+fn check_kl_budget(config: &CheckConfig, eps_factor: f64) -> Verdict {
     let strat = (any_instance(1..=8), fraction(), competitor());
     check_theorem(config, strat, |(inst, f, comp)| {
         let k_max = kl_max(inst);
         let eps = f * k_max;
-        let sol = kl_budget(&inst.base, &inst.reward, eps).map_err(fail)?;
+        let sol = kl_budget(&inst.base, &inst.reward, eps * eps_factor).map_err(fail)?;
         let n = inst.base.len() as f64;
-        let value = sol.solution.expected_reward;
+        let pi = &sol.solution.policy;
+        let value = pi.expectation(&inst.reward).map_err(fail)?;
+        let k = kl(pi, &inst.base).map_err(fail)?;
+        let rounding = 16.0 * n * EPS * kl_term_scale(pi, &inst.base);
         let top = support_max(inst);
-        let range = top - support_min(inst);
+        let r_min = support_min(inst);
+        let range = top - r_min;
         let want_regime = if eps >= k_max {
             BudgetRegime::Slack
         } else if eps == 0.0 {
@@ -157,7 +182,6 @@ fn check_kl_budget(config: &CheckConfig) -> Verdict {
             BudgetRegime::Binding
         };
         let mut dev = Deviation::exact(sol.regime == want_regime);
-        let pi = &sol.solution.policy;
         let a = argmax_mask(inst);
         match sol.regime {
             BudgetRegime::Zero => {
@@ -174,17 +198,18 @@ fn check_kl_budget(config: &CheckConfig) -> Verdict {
                     0.0,
                     4.0 * n * EPS,
                 ));
-                dev = dev.worst(Deviation::exact(value == top));
-                dev = dev.worst(within(sol.solution.kl, k_max, 8.0 * EPS, 0.0));
-                dev = dev.worst(Deviation::at_most(sol.solution.kl, eps, 8.0 * EPS * eps));
+                // E over pi0(.|A) is max r times a mass that sums to 1 within n eps.
+                dev = dev.worst(within(value, top, 2.0 * n * EPS, 0.0));
+                dev = dev.worst(within(k, k_max, 8.0 * EPS, rounding));
+                dev = dev.worst(bound(k, eps, 8.0 * EPS * eps + rounding));
                 let on_a = comp.realize(&cond);
-                let k = kl(&on_a, &inst.base).map_err(fail)?;
-                let rounding = 16.0 * n * EPS * kl_term_scale(&on_a, &inst.base);
-                dev = dev.worst(Deviation::at_most(k_max, k, 1e-13 * k_max + rounding));
+                let k_on_a = kl(&on_a, &inst.base).map_err(fail)?;
+                let rounding_on_a = 16.0 * n * EPS * kl_term_scale(&on_a, &inst.base);
+                // k_max is read from the linear view of pi0, k_on_a from its log view.
+                let views = mass_view_gap(&inst.base, |i| a[i]);
+                dev = dev.worst(bound(k_max, k_on_a, 1e-13 * k_max + rounding_on_a + views));
             }
             BudgetRegime::Binding => {
-                let k = kl(pi, &inst.base).map_err(fail)?;
-                let rounding = 16.0 * n * EPS * kl_term_scale(pi, &inst.base);
                 // d ln KL / du = lambda^2 Var / KL (kl.monotone), times the multiplier's
                 // rounding.
                 let beta = sol.beta.unwrap_or(f64::INFINITY);
@@ -209,10 +234,10 @@ fn check_kl_budget(config: &CheckConfig) -> Verdict {
             Some(beta) => {
                 let (gap, terms) = beta_kl_to_tilt(inst, &other, beta);
                 let slack =
-                    slack + 16.0 * (n + 2.0) * EPS * terms + beta * (sol.solution.kl - eps).abs();
-                dev = dev.worst(Deviation::at_most(e_other, value - gap, slack));
+                    slack + 16.0 * (n + 2.0) * EPS * terms + beta * ((k - eps).abs() + rounding);
+                dev = dev.worst(bound(e_other - r_min, value - gap - r_min, slack));
             }
-            None => dev = dev.worst(Deviation::at_most(e_other, value, slack)),
+            None => dev = dev.worst(bound(e_other - r_min, value - r_min, slack)),
         }
         Ok(dev)
     })
@@ -267,8 +292,13 @@ fn feasible_for_target(inst: &Instance, comp: &Competitor, c: f64) -> Result<(Di
 ///   competitor (in beta-units, which stay finite for tiny beta; slack `1e-12` times the sizes
 ///   of the terms);
 /// - every feasible competitor has `KL >= KL(solution)` (slack `1e-12` relative plus the
-///   rounding of the competitor's KL).
-fn check_reward_target(config: &CheckConfig) -> Verdict {
+///   rounding of both recomputed KLs).
+///
+/// `E` and `KL` of the solution are recomputed from its policy (its expectation and
+/// [`crate::divergence::kl`]). The solver is given the target `c + shift (max r - c)` (the
+/// claim: shift 0; the control moves the target `1e-6` of the way to `max r`, which keeps every
+/// regime but asks for a different reward).
+fn check_reward_target(config: &CheckConfig, shift: f64) -> Verdict {
     let strat = (
         any_instance(1..=8),
         fraction(),
@@ -280,12 +310,15 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
         let top = support_max(inst);
         let e0 = inst.base.expectation(&inst.reward).map_err(fail)?;
         let n = inst.base.len() as f64;
-        let res = reward_target(&inst.base, &inst.reward, c);
+        let res = reward_target(&inst.base, &inst.reward, c + shift * (top - c));
         if c > top {
             return Ok(Deviation::exact(matches!(res, Err(Error::Infeasible(_)))));
         }
         let sol = res.map_err(fail)?;
         let pi = &sol.solution.policy;
+        let e_sol = pi.expectation(&inst.reward).map_err(fail)?;
+        let k_sol = kl(pi, &inst.base).map_err(fail)?;
+        let k_rounding = 16.0 * n * EPS * kl_term_scale(pi, &inst.base);
         let want = if c <= e0 {
             TargetRegime::Unconstrained
         } else if c == top {
@@ -306,7 +339,7 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
         let a = argmax_mask(inst);
         match sol.regime {
             TargetRegime::Unconstrained => {
-                dev = dev.worst(Deviation::exact(sol.solution.kl == 0.0));
+                dev = dev.worst(Deviation::at_most(k_sol, 0.0, k_rounding));
                 dev = dev.worst(Deviation::at_most(
                     tv(pi, &inst.base).map_err(fail)?,
                     0.0,
@@ -320,7 +353,7 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
                     0.0,
                     4.0 * n * EPS,
                 ));
-                dev = dev.worst(within(sol.solution.kl, kl_max(inst), 8.0 * EPS, 0.0));
+                dev = dev.worst(within(k_sol, kl_max(inst), 8.0 * EPS, k_rounding));
             }
             TargetRegime::Interior => {
                 // dE/du = lambda Var (kl.monotone), times the multiplier's rounding.
@@ -329,16 +362,18 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
                     .map_err(fail)?
                     .reward_variance;
                 let range = top - support_min(inst);
+                // Plus the tilt's normalization, exact only to 8 eps tilt_log_scale, which
+                // moves the recomputed E by that times max |r|.
                 let tol = 1e-13 * (top - c)
                     + 16.0 * n * EPS * reward_scale(inst)
+                    + 8.0 * EPS * tilt_log_scale(inst, beta) * reward_scale(inst)
                     + var / beta * multiplier_rounding(range, beta);
-                dev = dev.worst(within(sol.solution.expected_reward, c, 0.0, tol));
+                dev = dev.worst(within(e_sol, c, 0.0, tol));
             }
         }
         let (other, _) = feasible_for_target(inst, comp, c)?;
         let k_other = kl(&other, &inst.base).map_err(fail)?;
-        let k_sol = sol.solution.kl;
-        let rounding = 16.0 * n * EPS * kl_term_scale(&other, &inst.base);
+        let rounding = 16.0 * n * EPS * kl_term_scale(&other, &inst.base) + k_rounding;
         // E (and c) are exact only to ~16 n eps max|r| in absolute terms, which moves the least
         // KL by dKL/dE = 1/beta times that.
         let reward_rounding =
@@ -349,11 +384,11 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
         let conditioning = match sol.beta {
             Some(beta) => {
                 8.0 * EPS * tilt_log_scale(inst, beta) * (k_sol + k_other)
-                    + (sol.solution.expected_reward - c).max(0.0) / beta
+                    + (e_sol - c).max(0.0) / beta
             }
             None => 0.0,
         };
-        dev = dev.worst(Deviation::at_most(
+        dev = dev.worst(bound(
             k_sol,
             k_other,
             1e-12 * k_sol + rounding + reward_rounding + conditioning,
@@ -363,7 +398,7 @@ fn check_reward_target(config: &CheckConfig) -> Verdict {
             let lhs = beta * k_sol + gap;
             let slack = 1e-12 * (terms + beta * (k_sol + k_other) + (top - c))
                 + beta * (rounding + conditioning);
-            dev = dev.worst(Deviation::at_most(lhs, beta * k_other, slack));
+            dev = dev.worst(bound(lhs, beta * k_other, slack));
         }
         Ok(dev)
     })
@@ -424,8 +459,13 @@ fn golden_section_dual(inst: &Instance, eps: f64) -> (f64, f64) {
 /// primal. Tolerance `1e-12 (|r*| + range)`: `D` is evaluated to a few ulps of `|r*|` plus
 /// `beta (eps + |L|)` (at most the range), and the golden-section bracket of `1e-10` in
 /// `ln beta` costs `D''(u) du^2 / 2 <= (range^2 / 4 beta) 1e-20`, far below that. Weak duality
-/// (`D >= value` everywhere) is the lower half of the same comparison.
-fn check_duality(config: &CheckConfig) -> Verdict {
+/// (`D >= value` everywhere) is the lower half of the same comparison. The primal value is
+/// recomputed from the returned policy (its expectation, exact to `~n eps max|r|`, inside the
+/// tolerance).
+///
+/// The dual is evaluated with the budget `eps * dual_factor` (the claim: factor 1; the control
+/// scales it by `1 + 1e-6`, which moves the dual's minimum by `beta* eps 1e-6`).
+fn check_duality(config: &CheckConfig, dual_factor: f64) -> Verdict {
     let strat = (
         strategy::nonconstant_instance(1..=8),
         prop_oneof![
@@ -442,12 +482,17 @@ fn check_duality(config: &CheckConfig) -> Verdict {
         let beta = sol
             .beta
             .ok_or_else(|| format!("no multiplier for an interior budget {eps}"))?;
-        let value = sol.solution.expected_reward;
+        let value = sol
+            .solution
+            .policy
+            .expectation(&inst.reward)
+            .map_err(fail)?;
         let top = support_max(inst);
         let tol = 1e-12 * (top.abs() + top - support_min(inst));
-        let (dual_min, _) = golden_section_dual(inst, eps);
+        let dual_eps = eps * dual_factor;
+        let (dual_min, _) = golden_section_dual(inst, dual_eps);
         let mut dev = within(dual_min, value, 0.0, tol);
-        dev = dev.worst(within(dual(inst, eps, beta), value, 0.0, tol));
+        dev = dev.worst(within(dual(inst, dual_eps, beta), value, 0.0, tol));
         Ok(dev)
     })
 }
@@ -484,7 +529,10 @@ fn threshold_of(inst: &Instance, k: usize, above: bool) -> f64 {
 /// `16 n eps` [`kl_term_scale`] of the recomputation), and for a competitor
 /// supported on `B` the chain rule `KL(pi||pi0) = KL(pi||pi0(.|B)) - log pi0(B)` holds (to the
 /// rounding of the three KLs) and hence `KL(pi||pi0) >= -log pi0(B)`.
-fn check_threshold(config: &CheckConfig) -> Verdict {
+///
+/// The claimed value is `-kl_factor log pi0(B)` (the claim: factor 1; the control scales it by
+/// `1 + 1e-6`).
+fn check_threshold(config: &CheckConfig, kl_factor: f64) -> Verdict {
     let strat = (any_instance(1..=8), event(), competitor());
     check_theorem(config, strat, |(inst, ev, comp)| {
         let len = inst.base.len();
@@ -509,7 +557,7 @@ fn check_threshold(config: &CheckConfig) -> Verdict {
         let n = len as f64;
         let off = (0..len).any(|i| !mask[i] && pi.prob(i) > 0.0);
         let mut dev = Deviation::exact(!off);
-        let neg_log = inst.base.neg_log_mass_where(|i| mask[i]);
+        let neg_log = kl_factor * inst.base.neg_log_mass_where(|i| mask[i]);
         let k = kl(pi, &inst.base).map_err(fail)?;
         let own = 16.0 * n * EPS * kl_term_scale(pi, &inst.base);
         dev = dev.worst(within(k, neg_log, 0.0, own));
@@ -520,7 +568,7 @@ fn check_threshold(config: &CheckConfig) -> Verdict {
         let rounding =
             16.0 * n * EPS * (kl_term_scale(&other, &inst.base) + kl_term_scale(&other, pi));
         dev = dev.worst(within(k_other, k_cond + neg_log, 0.0, rounding));
-        dev = dev.worst(Deviation::at_most(neg_log, k_other, rounding));
+        dev = dev.worst(bound(neg_log, k_other, rounding));
         Ok(dev)
     })
 }
@@ -540,7 +588,9 @@ fn lexicographic_tv(p: f64, q: f64, beta: f64) -> f64 {
 /// `tilt_log_scale`, the relative rounding of the tilt's probabilities), for `t` among the
 /// support's rewards and `beta` from `1e-300` to `1e300`; and halving beta never increases it
 /// (the limit is approached monotonically).
-fn check_lexicographic(config: &CheckConfig) -> Verdict {
+///
+/// The solver runs at `beta * beta_factor` (the claim: factor 1; the control perturbs it).
+fn check_lexicographic(config: &CheckConfig, beta_factor: f64) -> Verdict {
     let strat = (any_instance(1..=8), 0usize..8, strategy::beta());
     check_theorem(config, strat, |(inst, k, beta)| {
         let t = threshold_of(inst, *k, false);
@@ -559,12 +609,15 @@ fn check_lexicographic(config: &CheckConfig) -> Verdict {
         };
         let slack = 8.0 * n * EPS + 8.0 * EPS * tilt_log_scale(&binary, *beta);
         let at = |beta: f64| -> Result<f64, String> {
-            let pi = tilt(&inst.base, &b, beta).map_err(fail)?.solution.policy;
+            let pi = tilt(&inst.base, &b, beta * beta_factor)
+                .map_err(fail)?
+                .solution
+                .policy;
             tv(&pi, &cond.policy).map_err(fail)
         };
         let tv_beta = at(*beta)?;
         let mut dev = within(tv_beta, lexicographic_tv(p, q, *beta), 1e-12, slack);
-        dev = dev.worst(Deviation::at_most(at(0.5 * beta)?, tv_beta, slack));
+        dev = dev.worst(bound(at(0.5 * beta)?, tv_beta, slack));
         Ok(dev)
     })
 }
@@ -573,8 +626,12 @@ fn check_lexicographic(config: &CheckConfig) -> Verdict {
 mod tests {
     use super::*;
 
+    /// At the unit tests' budget of 32 cases, every check passes and every control is
+    /// rejected, for seeds 0 to 8.
     #[test]
     fn every_lagrange_claim_passes_on_a_short_run() {
-        crate::claims::assert_short_run_passes(&claims(), 48, 7);
+        for seed in 0..=8 {
+            crate::claims::assert_short_run_passes(&claims(), 32, seed);
+        }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! They are built to reach the corners where claims about RLHF break or numerics fail, not only
 //! friendly random vectors: zeros in the base, masses down to `1e-300`, reward ties, rewards
-//! constant on the support, mixed signs and scales, and temperatures from `1e-300` to `1e300`.
+//! constant on the support, mixed signs and scales, `-0.0` next to `0.0` in weights and rewards,
+//! a top-reward outcome buried under a base mass down to the subnormal range (where the
+//! unnormalized tilt `pi0(x) e^{r(x)/beta}` underflows although the normalized policy there is
+//! of order 1, see [`buried_top_instance`]), and temperatures from `1e-300` to `1e300`.
 //! Everything shrinks: a failing instance is reduced toward fewer outcomes, simpler masses and
 //! small integer rewards.
 
@@ -26,12 +29,13 @@ impl fmt::Debug for Instance {
     }
 }
 
-/// One unnormalized base weight: mostly moderate, sometimes exactly zero, sometimes tiny
-/// (log-uniform down to `1e-300`), sometimes dominant.
+/// One unnormalized base weight: mostly moderate, sometimes exactly zero (`0.0` or `-0.0`, which
+/// is not negative and so a valid zero mass), sometimes tiny (log-uniform down to `1e-300`),
+/// sometimes dominant.
 pub fn weight() -> impl Strategy<Value = f64> {
     prop_oneof![
         6 => 0.01f64..1.0,
-        1 => Just(0.0),
+        1 => prop_oneof![Just(0.0), Just(-0.0)],
         1 => (-300.0f64..-3.0).prop_map(|e| 10f64.powf(e)),
         1 => Just(1.0),
         1 => (3.0f64..12.0).prop_map(|e| 10f64.powf(e)),
@@ -53,11 +57,15 @@ pub fn base(n: usize) -> impl Strategy<Value = Dist> {
     weights(n).prop_filter_map("weights must normalize", |w| Dist::from_weights(w).ok())
 }
 
-/// A reward vector of length `n`: small integers (ties are likely), uniform reals, mixed signs
-/// and scales (`+-10^k`, `|k| <= 5`), or a constant.
+/// A reward vector of length `n`: small integers (ties are likely, and `-0.0` appears next to
+/// `0.0`: equal rewards with different bits), uniform reals, mixed signs and scales (`+-10^k`,
+/// `|k| <= 5`), or a constant.
 pub fn reward(n: usize) -> impl Strategy<Value = Vec<f64>> {
     prop_oneof![
-        3 => proptest::collection::vec((-3i32..=3).prop_map(f64::from), n),
+        3 => proptest::collection::vec(
+            prop_oneof![8 => (-3i32..=3).prop_map(f64::from), 1 => Just(-0.0)],
+            n
+        ),
         3 => proptest::collection::vec(-10.0f64..10.0, n),
         2 => proptest::collection::vec(
             (any::<bool>(), -5i32..=5, 1.0f64..10.0)
@@ -68,11 +76,62 @@ pub fn reward(n: usize) -> impl Strategy<Value = Vec<f64>> {
     ]
 }
 
-/// A base and reward on `n` outcomes, `n` drawn from `sizes`.
+/// A base and reward on `n` outcomes, `n` drawn from `sizes`: independent draws of [`base`] and
+/// [`reward`], and one time in ten a [`buried_top_instance`].
 pub fn instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Instance> {
+    prop_oneof![
+        9 => independent_instance(sizes.clone()),
+        1 => buried_top_instance(sizes).prop_map(|(inst, _)| inst),
+    ]
+}
+
+/// A base and reward drawn independently, `n` from `sizes`.
+fn independent_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Instance> {
     sizes
         .prop_flat_map(|n| (base(n), reward(n)))
         .prop_map(|(base, reward)| Instance { base, reward })
+}
+
+/// A buried top outcome, with the temperature at which it surfaces.
+///
+/// From an independent instance, outcome `k` gets the unnormalized weight `10^e`,
+/// `e in [-320, -295]` (down into the subnormal range) and the reward `r' + G`, where `r'` is
+/// the largest reward of the other support outcomes and `G = 10^g`, `g in [0, 6]`. The
+/// temperature `beta = G / (-log pi0(k) + c)`, `c in [-20, 20]`, gives
+/// `pi_beta(k) / pi_beta(rest) ~ e^c pi0(r = r') / pi0(rest)`: the tilted mass at `k` is anywhere
+/// from `~e^-20` to `~1 - e^-20` although the unnormalized tilt `pi0(k) e^{r(k)/beta}`, and even
+/// `pi0(k)` itself, may be below the smallest normal `f64`. Every component shrinks.
+pub fn buried_top_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = (Instance, f64)> {
+    (
+        independent_instance(sizes),
+        0usize..8,
+        295.0f64..=320.0,
+        0.0f64..6.0,
+        -20.0f64..20.0,
+    )
+        .prop_filter_map(
+            "the buried weight must normalize",
+            |(inst, k, neg_e, g, c)| {
+                let n = inst.base.len();
+                let k = k % n;
+                let mut w = inst.base.probs().to_vec();
+                w[k] = 10f64.powf(-neg_e);
+                let base = Dist::from_weights(w).ok()?;
+                let gap = 10f64.powf(g);
+                let others = (0..n)
+                    .filter(|&i| i != k && base.in_support(i))
+                    .map(|i| inst.reward[i])
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let mut reward = inst.reward;
+                reward[k] = if others.is_finite() {
+                    others + gap
+                } else {
+                    gap
+                };
+                let beta = gap / (c - base.log_prob(k));
+                (beta > 0.0 && beta.is_finite()).then_some((Instance { base, reward }, beta))
+            },
+        )
 }
 
 /// An instance whose reward is non-constant on the support of the base.

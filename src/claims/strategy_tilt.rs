@@ -27,6 +27,22 @@ pub fn within(a: f64, b: f64, rel: f64, abs: f64) -> Deviation {
     )
 }
 
+/// `a <= b` within `slack`, through [`Deviation::at_most`] (so a NaN on either side fails);
+/// the tightness `a / b` is kept only where the bound is resolved, `b >= 1e6 slack`: below
+/// that the ratio measures rounding, not how close the instance came to the edge.
+pub fn bound(a: f64, b: f64, slack: f64) -> Deviation {
+    let mut d = Deviation::at_most(a, b, slack);
+    if !(b >= 1e6 * slack) {
+        d.tightness = None;
+    }
+    d
+}
+
+/// `x >= 0` within `slack` (NaN fails); no tightness, the bound being 0.
+pub fn non_negative(x: f64, slack: f64) -> Deviation {
+    Deviation::at_most(-x, 0.0, slack)
+}
+
 /// `max r` over `supp pi0`.
 pub fn support_max(inst: &Instance) -> f64 {
     inst.base.support_range(&inst.reward).1
@@ -186,6 +202,19 @@ pub fn any_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Insta
     prop_oneof![strategy::instance(sizes.clone()), tied_instance(sizes),]
 }
 
+/// An instance from [`any_instance`] with an independent temperature from
+/// [`strategy::beta`], and one time in five a [`strategy::buried_top_instance`] with the
+/// temperature at which its buried top outcome surfaces (the corner where the unnormalized tilt
+/// underflows but the policy there is of order 1).
+pub fn any_instance_and_beta(
+    sizes: RangeInclusive<usize>,
+) -> impl Strategy<Value = (Instance, f64)> {
+    prop_oneof![
+        4 => (any_instance(sizes.clone()), strategy::beta()),
+        1 => strategy::buried_top_instance(sizes),
+    ]
+}
+
 /// A position of a constraint level between two limits, as a fraction: exactly 0, tiny
 /// (`1e-12..1e-3`), interior, near 1 (`1 - 1e-12..1 - 1e-3`), exactly 1, or beyond (`1..3`).
 pub fn fraction() -> impl Strategy<Value = f64> {
@@ -274,6 +303,36 @@ pub fn log_view_gap(d: &Dist) -> f64 {
         .filter(|&i| d.prob(i) >= f64::MIN_POSITIVE)
         .map(|i| (d.prob(i).ln() - d.log_prob(i)).abs())
         .fold(0.0, f64::max)
+}
+
+/// `log pi0(E)` summed from the log view of `d` over the event `E = {x : event(x)}` (`-inf` for
+/// an empty event). For a subnormal `pi0(E)` this keeps the relative precision that the linear
+/// view (which holds a subnormal only to `2^-1074` absolutely) has lost; for `pi0(E)` near 1
+/// [`Dist::neg_log_mass_where`] is the accurate one.
+pub fn log_mass_where(d: &Dist, event: impl Fn(usize) -> bool) -> f64 {
+    let logs: Vec<f64> = d
+        .support()
+        .filter(|&i| event(i))
+        .map(|i| d.log_prob(i))
+        .collect();
+    log_sum_exp(&logs)
+}
+
+/// How far `-log pi0(E)` from the linear view ([`Dist::neg_log_mass_where`], which conditioning
+/// and the constrained solvers use) is from the same quantity summed from the log view
+/// ([`log_mass_where`]) when `pi0(E)` is subnormal (0 otherwise): the representational limit of
+/// a subnormal mass, e.g. `7e-10` for `pi0(E) ~ 7e-315`. A check comparing a quantity formed
+/// from one view with one formed from the other must allow this much.
+pub fn mass_view_gap(d: &Dist, event: impl Fn(usize) -> bool + Sync + Copy) -> f64 {
+    if d.mass_where(event) >= f64::MIN_POSITIVE {
+        return 0.0;
+    }
+    let gap = (d.neg_log_mass_where(event) + log_mass_where(d, event)).abs();
+    if gap.is_nan() {
+        0.0
+    } else {
+        gap
+    }
 }
 
 /// The size of the logarithms a tilt at `beta` is assembled from on the outcomes that keep
