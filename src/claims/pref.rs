@@ -141,11 +141,13 @@ pretraining mix, chi-square a truncated linear reweighting.",
         },
         Claim {
             id: "pref.restricted-class",
-            title: "A log-linear class contains the tilt iff r is affine in its features, and never contains conditioning",
+            title: "A log-linear class contains the tilt iff r is affine in its features, never contains conditioning, and attains its KL-regularized maximum",
             statement: "For $\\pi_\\theta \\propto \\pi_0 e^{\\theta\\cdot\\phi}$: the tilt is in the class iff $r$ is affine in \
 $\\phi$ on $\\mathrm{supp}\\,\\pi_0$; no $\\pi_\\theta$ removes mass from the support, so threshold conditioning that \
 does is never in the class. The in-class optimum of $E[r] - \\beta KL$ satisfies \
-$\\mathrm{Cov}_\\theta(\\phi, r - \\beta\\theta\\cdot\\phi) = 0$ (moment matching).",
+$\\mathrm{Cov}_\\theta(\\phi, r - \\beta\\theta\\cdot\\phi) = 0$ (moment matching), and on a finite space it is \
+attained at a finite $\\theta$: along any ray to a face of the closure, $J$ approaches its face limit from above \
+(moving mass $\\varepsilon$ off a face gains $\\beta\\varepsilon\\log(1/\\varepsilon)$ and loses $O(\\varepsilon)$).",
             sources: &["[S0] Shlegeris 2022 (capability-limited architecture)"],
             status: Status::Theorem,
             settled: None,
@@ -537,14 +539,14 @@ fn check_dpo_minimizer(config: &CheckConfig, criterion: fn(&PrefInstance) -> boo
             let l = (0..n)
                 .map(|x| opt.policy.log_prob(x).abs() + inst.base.log_prob(x).abs())
                 .fold(0.0, f64::max);
-            let goal = 2.0 * DPO_STATIONARITY * beta * w
-                + 2.0 * beta * beta * w * f64::EPSILON * l;
+            let goal = 2.0 * DPO_STATIONARITY * beta * w + 2.0 * beta * beta * w * f64::EPSILON * l;
             dev = dev.worst(Deviation::new(sup(&g), goal));
             let d = level_set_bounds(inst, w * 2f64.ln());
-            for x in 0..n {
-                for z in 0..n {
-                    let gap = beta * (opt.log_ratio[z] - opt.log_ratio[x]);
-                    dev = dev.worst(Deviation::at_most(gap, d[x][z], 1e-12 * d[x][z]));
+            let hn = &opt.log_ratio;
+            for (row, hx) in d.iter().zip(hn) {
+                for (&bound, hz) in row.iter().zip(hn) {
+                    let gap = beta * (hz - hx);
+                    dev = dev.worst(Deviation::at_most(gap, bound, 1e-12 * bound));
                 }
             }
         } else {
