@@ -105,6 +105,19 @@ impl LogLinearClass {
         hi - lo
     }
 
+    /// Whether `pi_theta` gives a support outcome of `pi0` log-mass `-inf` in floating point (a
+    /// face of the class, which no finite `theta` reaches in exact arithmetic). A mass that
+    /// underflows to 0 while its logarithm stays finite (`e^{-1000}`, say) is not a collapse:
+    /// the class's policies keep their log-probabilities, and such outcomes only drop out of
+    /// the moments below rounding.
+    fn collapses(&self, theta: &[f64]) -> Result<bool> {
+        let pi = self.policy(theta)?;
+        Ok(self
+            .base
+            .support()
+            .any(|x| pi.log_prob(x) == f64::NEG_INFINITY))
+    }
+
     /// `J(theta) = E_theta[r] - beta KL(pi_theta||pi0)`.
     pub fn objective(&self, reward: &[f64], beta: f64, theta: &[f64]) -> Result<f64> {
         check_reward(&self.base, reward)?;
@@ -225,10 +238,15 @@ pub const CLASS_OBJECTIVE_GAP_TOLERANCE: f64 = 1e-13;
 /// a local maximum (`max_hessian_eigenvalue <= 0` up to rounding). When `r` is affine in `phi`
 /// on the support the tilt is in the class and is the global optimum.
 ///
-/// The supremum of `J` over the class need not be attained: `J` may increase along a ray
-/// `theta = t v`, `t -> inf`, toward a policy on a face of the simplex. When the iterates
-/// collapse onto such a face (a support outcome's mass underflows) the result is
-/// [`Error::Infeasible`].
+/// On a finite space the maximum of `J` over the class is always attained (claim
+/// `pref.restricted-class`, proved in `proofs/pref.restricted-class.md`: along any ray to a face
+/// of the closure, `J` approaches its face limit from above). Where the maximizer puts a mass
+/// far below the floating-point range on some outcomes (nearly collinear features can demand
+/// `theta . phi` differences of thousands of nats), the iterates carry those masses through
+/// their logarithms; steps that would make a log-mass `-inf` are refused, and a start point
+/// that has collapsed is replaced by `theta = 0`. If the iterates nevertheless end on a face,
+/// the result is [`Error::NoConvergence`] (a numerical failure, never a report that the
+/// maximum escapes to infinity).
 pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Result<ClassOptimum> {
     require_positive("beta", beta)?;
     check_reward(&class.base, reward)?;
@@ -241,7 +259,7 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
     );
     // Start from the better of the least-squares fit and theta = 0 (the fit ignores outcomes
     // of tiny base mass and can start far out on a plateau).
-    let (mut theta, mut value) = if j_fit >= j_zero {
+    let (mut theta, mut value) = if j_fit >= j_zero && !class.collapses(&fit)? {
         (fit, j_fit)
     } else {
         (zero, j_zero)
@@ -249,10 +267,12 @@ pub fn class_optimum(class: &LogLinearClass, reward: &[f64], beta: f64) -> Resul
     for iter in 0..MAX_ITERATIONS {
         let m = class.moments(reward, beta, &theta)?;
         let grad_norm = m.gradient.amax();
-        if class.base.support().any(|x| m.policy.prob(x) == 0.0) {
-            // Collapsed onto a face: no maximizer in the class (`finish` reports it). Going on
-            // would crawl along the face at the trust region's pace, which the outcomes of
-            // vanished mass still bound.
+        if class
+            .base
+            .support()
+            .any(|x| m.policy.log_prob(x) == f64::NEG_INFINITY)
+        {
+            // Collapsed onto a face (only reachable through rounding): `finish` reports it.
             return finish(class, reward, beta, theta, m, value, iter);
         }
         let goal = CLASS_GRADIENT_TOLERANCE * class.gradient_scale(reward, beta, &theta);
@@ -462,6 +482,9 @@ fn leave_saddle(
                 .zip(v.iter())
                 .map(|(a, b)| a + sign * t * b)
                 .collect();
+            if class.collapses(&trial)? {
+                continue;
+            }
             let j = class.objective(reward, beta, &trial)?;
             if j > value + gain {
                 return Ok(Some((trial, j)));
@@ -495,6 +518,12 @@ fn line_search(
             .collect();
         if trial == theta {
             return Ok(None);
+        }
+        // Never step onto a face of the class: the maximum is attained inside it, and a mass
+        // that underflows to 0 cannot come back.
+        if class.collapses(&trial)? {
+            t *= 0.5;
+            continue;
         }
         let v = class.objective(reward, beta, &trial)?;
         // Armijo with a strict increase: where `1e-4 t slope` is below the rounding of `J`,
@@ -539,10 +568,14 @@ fn finish(
     objective: f64,
     iterations: usize,
 ) -> Result<ClassOptimum> {
-    if class.base.support().any(|x| m.policy.prob(x) == 0.0) {
-        return Err(Error::Infeasible(
-            "no maximizer in the class: J approaches its supremum as |theta| -> inf (the \
-             iterates collapse onto a face of the class)"
+    if class
+        .base
+        .support()
+        .any(|x| m.policy.log_prob(x) == f64::NEG_INFINITY)
+    {
+        return Err(Error::NoConvergence(
+            "the ascent reached a face of the class in floating point (a support log-mass is \
+             -inf); the maximum is attained inside the class, but not found here"
                 .into(),
         ));
     }

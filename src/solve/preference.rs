@@ -1,6 +1,6 @@
 //! Preference learning on a finite space: Bradley-Terry preferences, the population DPO and IPO
 //! losses, and their minimizers (claims `pref.dpo-optimum`, `pref.dpo-deterministic`,
-//! `pref.ipo`).
+//! `pref.ipo`, `pref.dpo-minimizer`).
 //!
 //! # Setting
 //!
@@ -372,7 +372,7 @@ fn all_reachable(n: usize, start: usize, targets: &[usize], edges: &[(usize, usi
 
 /// Whether the population DPO loss attains its infimum, for a connected comparison graph.
 ///
-/// Characterization (proved in `proofs/pref.dpo-deterministic.md`): a minimizer exists iff no
+/// Characterization (proved in `proofs/pref.dpo-minimizer.md`): a minimizer exists iff no
 /// non-constant direction `v` has `v(x) = v(y)` on every shown pair with `0 < P(x,y) < 1` and
 /// `v(x) >= v(y)` whenever `x` beats `y` deterministically. Equivalently: contract the pairs with
 /// non-deterministic preferences; the digraph "loser -> winner" of the deterministic pairs on the
@@ -414,24 +414,60 @@ pub fn dpo_has_minimizer(c: &Comparisons) -> Result<bool> {
 /// most `beta w`, so this is a relative bound of about 50 ulps).
 pub const DPO_GRADIENT_TOLERANCE: f64 = 1e-14;
 
-/// Minimizes the population DPO loss by damped Newton's method from `h = 0` (the gauge `h(0)`
-/// fixed, Armijo backtracking), for any preference matrix. The loss is convex in `h`; the
-/// returned point carries its gradient norm as a certificate.
+/// Minimizes the population DPO loss: [`dpo_has_minimizer`] decides whether a minimizer
+/// exists, then [`dpo_descent`] finds it.
 ///
 /// For Bradley-Terry preferences the minimizer is known in closed form (the tilt, claim
 /// `pref.dpo-optimum`); this solver is the independent check. When a minimizer does not exist
-/// (claim `pref.dpo-deterministic`, decided by [`dpo_has_minimizer`]) the result is
-/// [`Error::Infeasible`].
+/// (claim `pref.dpo-minimizer`) the result is [`Error::Infeasible`].
 pub fn dpo_minimizer(base: &Dist, c: &Comparisons, beta: f64) -> Result<PreferenceOptimum> {
     require_positive("beta", beta)?;
     require_full_support(base, c)?;
     if !dpo_has_minimizer(c)? {
         return Err(Error::Infeasible(
-            "the population DPO loss has no minimizer: deterministic preferences let a \
-             log-ratio go to infinity while the loss keeps decreasing"
+            "the population DPO loss has no minimizer: the comparison graph is not strongly \
+             connected, so a set of outputs that never loses to the rest can be pushed up \
+             forever while the loss keeps decreasing"
                 .into(),
         ));
     }
+    dpo_descent(base, c, beta)
+}
+
+/// The reduced Hessian's Newton step `-H^{-1} g` of the DPO loss at `h` (the gauge `h(0)` fixed),
+/// `H = beta^2 sum_{x<y} w sigma' (e_x - e_y)(e_x - e_y)^T`; `None` when the reduced Hessian is
+/// not positive definite in floating point.
+pub fn dpo_newton_step(c: &Comparisons, beta: f64, h: &[f64]) -> Result<Option<Vec<f64>>> {
+    let g = dpo_gradient(c, beta, h)?;
+    let n = c.len();
+    if n == 1 {
+        return Ok(Some(vec![0.0]));
+    }
+    let mut hess = DMatrix::zeros(n, n);
+    for (x, y, w, _) in c.pairs() {
+        let s = sigmoid(beta * (h[x] - h[y]));
+        let k = beta * beta * w * s * (1.0 - s);
+        hess[(x, x)] += k;
+        hess[(y, y)] += k;
+        hess[(x, y)] -= k;
+        hess[(y, x)] -= k;
+    }
+    Ok(reduced_newton_step(&hess, &g))
+}
+
+/// Damped Newton's method on the population DPO loss from `h = 0` (the gauge `h(0)` fixed,
+/// Armijo backtracking), for any preference matrix, **without** deciding first whether a
+/// minimizer exists. The loss is convex in `h`; the returned point carries its gradient norm.
+///
+/// Stops when `max |grad| <= DPO_GRADIENT_TOLERANCE * beta * W` or when no decrease is
+/// representable. Where no minimizer exists the gradient still falls below the tolerance
+/// (the escaping log-ratio difference grows by about `1/beta` per step until its terms are
+/// below rounding), so a small gradient here is not evidence of a minimizer: the Newton step
+/// at the returned point ([`dpo_newton_step`]) is, being about `1/beta` along the escape
+/// direction and vanishing at a minimizer.
+pub fn dpo_descent(base: &Dist, c: &Comparisons, beta: f64) -> Result<PreferenceOptimum> {
+    require_positive("beta", beta)?;
+    require_full_support(base, c)?;
     let n = c.len();
     let mut h = vec![0.0; n];
     let goal = DPO_GRADIENT_TOLERANCE * beta * c.total_weight();
@@ -441,17 +477,8 @@ pub fn dpo_minimizer(base: &Dist, c: &Comparisons, beta: f64) -> Result<Preferen
         if sup_norm(&g) <= goal || n == 1 {
             return optimum(base, h, loss, &g, iter);
         }
-        let mut hess = DMatrix::zeros(n, n);
-        for (x, y, w, _) in c.pairs() {
-            let s = sigmoid(beta * (h[x] - h[y]));
-            let k = beta * beta * w * s * (1.0 - s);
-            hess[(x, x)] += k;
-            hess[(y, y)] += k;
-            hess[(x, y)] -= k;
-            hess[(y, x)] -= k;
-        }
         // Fall back to a scaled gradient step where the curvature is lost in rounding.
-        let step = reduced_newton_step(&hess, &g).unwrap_or_else(|| {
+        let step = dpo_newton_step(c, beta, &h)?.unwrap_or_else(|| {
             let mut s: Vec<f64> = g.iter().map(|v| -v / (beta * beta)).collect();
             s[0] = 0.0;
             s
@@ -481,9 +508,7 @@ pub fn dpo_minimizer(base: &Dist, c: &Comparisons, beta: f64) -> Result<Preferen
         }
     }
     Err(Error::NoConvergence(
-        "DPO Newton iterations did not reach the gradient tolerance (the loss may have no \
-         minimizer: deterministic preferences drive a log-ratio to infinity)"
-            .into(),
+        "DPO Newton iterations did not reach the gradient tolerance".into(),
     ))
 }
 
