@@ -22,51 +22,33 @@ pub struct Witness {
     pub run: fn(u64) -> Result<WitnessOutcome>,
 }
 
+/// The Metropolis-Hastings and the policy-gradient witness of each tilt instance `T[i]`, named
+/// after it.
+macro_rules! tilt_witnesses {
+    ($($i:literal $name:literal),*) => {
+        &[
+            $(Witness {
+                name: concat!("metropolis-hastings on ", $name),
+                run: |s| tilt::metropolis(&T[$i], s),
+            },)*
+            $(Witness {
+                name: concat!("policy gradient on ", $name),
+                run: |s| tilt::policy_gradient(&T[$i], s),
+            },)*
+        ]
+    };
+}
+
 /// `kl.tilt`: Metropolis-Hastings (independence proposals) and softmax policy gradient on the
 /// five tilt instances; chi-square at `5e-7` plus a coupling budget of `5e-7` (false-alarm rate
 /// `1e-6`); control: the tilt at `1.1 beta`.
-const KL_TILT: &[Witness] = &[
-    Witness {
-        name: "metropolis-hastings on mixed-sign",
-        run: |s| tilt::metropolis(&T[0], s),
-    },
-    Witness {
-        name: "metropolis-hastings on ties",
-        run: |s| tilt::metropolis(&T[1], s),
-    },
-    Witness {
-        name: "metropolis-hastings on zero-in-base",
-        run: |s| tilt::metropolis(&T[2], s),
-    },
-    Witness {
-        name: "metropolis-hastings on six-outcomes",
-        run: |s| tilt::metropolis(&T[3], s),
-    },
-    Witness {
-        name: "metropolis-hastings on rare-argmax",
-        run: |s| tilt::metropolis(&T[4], s),
-    },
-    Witness {
-        name: "policy gradient on mixed-sign",
-        run: |s| tilt::policy_gradient(&T[0], s),
-    },
-    Witness {
-        name: "policy gradient on ties",
-        run: |s| tilt::policy_gradient(&T[1], s),
-    },
-    Witness {
-        name: "policy gradient on zero-in-base",
-        run: |s| tilt::policy_gradient(&T[2], s),
-    },
-    Witness {
-        name: "policy gradient on six-outcomes",
-        run: |s| tilt::policy_gradient(&T[3], s),
-    },
-    Witness {
-        name: "policy gradient on rare-argmax",
-        run: |s| tilt::policy_gradient(&T[4], s),
-    },
-];
+const KL_TILT: &[Witness] = tilt_witnesses!(
+    0 "mixed-sign",
+    1 "ties",
+    2 "zero-in-base",
+    3 "six-outcomes",
+    4 "rare-argmax"
+);
 
 /// `bon.exact`: Monte Carlo best-of-4; chi-square at `1e-6`; control: `N = 3` and `N = 5`.
 const BON_EXACT: &[Witness] = &[Witness {

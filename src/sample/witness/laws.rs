@@ -4,7 +4,8 @@
 //!
 //! The draws are exactly i.i.d. from the sampler's law (no chain, no optimization), so each test
 //! runs at the whole false-alarm rate `FALSE_ALARM_RATE = 1e-6` (up to the chi-square
-//! approximation: the sample sizes keep the expected counts in the hundreds or more).
+//! approximation: every expected count is at least
+//! [`super::MIN_WITNESS_EXPECTED`]` = 100`).
 
 use super::{chi_square_draws, chi_square_witness, draw_counts};
 use crate::claims::WitnessOutcome;

@@ -20,7 +20,7 @@ use crate::sample::DistSampler;
 use crate::solve::best_of_n;
 use crate::solve::kl_estimator::{log_ratio, moments, Estimator, ESTIMATORS};
 use crate::stats::{
-    bernstein_sample_size, bernstein_test, z_sample_size, z_test_mean, CONTROL_MISS,
+    bernstein_sample_size, bernstein_test, z_sample_size, z_test_mean, TestResult, CONTROL_MISS,
     FALSE_ALARM_RATE,
 };
 use rand::Rng;
@@ -70,14 +70,42 @@ pub fn kl_estimator(k: Estimator, seed: u64) -> Result<WitnessOutcome> {
         .position(|&e| e == k)
         .ok_or_else(|| Error::InvalidInput(format!("unknown estimator {}", k.name())))?;
     let mean = sample_means(&policy, &base, n, seed)?[index];
-    let test = |m: f64| bernstein_test(mean, m, exact.variance, radius, n);
-    Ok(outcome(
+    mean_witness(
         format!("monte carlo mean of {}", k.name()),
+        |m| bernstein_test(mean, m, exact.variance, radius, n),
+        null,
+        &[wrong],
+    )
+}
+
+/// The witness outcome of a test of a sample mean (`test(m)` tests it against the mean `m`)
+/// against the `null` mean and each `wrongs` mean, all at `FALSE_ALARM_RATE`.
+fn mean_witness(
+    name: String,
+    test: impl Fn(f64) -> Result<TestResult>,
+    null: f64,
+    wrongs: &[f64],
+) -> Result<WitnessOutcome> {
+    let controls = wrongs
+        .iter()
+        .map(|&w| test(w))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(outcome(
+        name,
         &test(null)?,
         FALSE_ALARM_RATE,
         FALSE_ALARM_RATE,
-        &[test(wrong)?],
+        &controls,
     ))
+}
+
+/// The distance from `null` to the nearest of `wrongs` (the control the sample size must
+/// resolve).
+fn nearest_shift(null: f64, wrongs: &[f64]) -> f64 {
+    wrongs
+        .iter()
+        .map(|w| (w - null).abs())
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// `N` and `M` of the order-statistic witness.
@@ -113,10 +141,7 @@ pub fn order_statistic(seed: u64) -> Result<WitnessOutcome> {
     let (a, b) = base.support_range(&reward);
     let radius = (null - a).max(b - null);
     let variance = ((null - a) * (b - null)).max(0.0);
-    let shift = wrongs
-        .iter()
-        .map(|w| (w - null).abs())
-        .fold(f64::INFINITY, f64::min);
+    let shift = nearest_shift(null, &wrongs);
     let miss = CONTROL_MISS / wrongs.len() as f64;
     let rounds = bernstein_sample_size(shift, variance, radius, FALSE_ALARM_RATE, miss)?;
     let sampler = DistSampler::new(&base)?;
@@ -130,18 +155,12 @@ pub fn order_statistic(seed: u64) -> Result<WitnessOutcome> {
         total += order_statistic_estimate(&mut draws, ORDER_STATISTIC_N)?;
     }
     let mean = total / rounds as f64;
-    let test = |m: f64| bernstein_test(mean, m, variance, radius, rounds);
-    let controls = wrongs
-        .iter()
-        .map(|&w| test(w))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(outcome(
+    mean_witness(
         format!("order-statistic estimator, N = {ORDER_STATISTIC_N}, M = {ORDER_STATISTIC_M}"),
-        &test(null)?,
-        FALSE_ALARM_RATE,
-        FALSE_ALARM_RATE,
-        &controls,
-    ))
+        |m| bernstein_test(mean, m, variance, radius, rounds),
+        null,
+        &wrongs,
+    )
 }
 
 /// Correlation of the bivariate-normal witness.
@@ -167,10 +186,7 @@ pub fn gaussian_best_of_n(seed: u64) -> Result<WitnessOutcome> {
     let mean_at = |n: u64| gaussian::best_of_n(n, rho).map(|p| p.expected_true);
     let null = mean_at(n)?;
     let wrongs = [mean_at(n - 1)?, mean_at(n + 1)?];
-    let shift = wrongs
-        .iter()
-        .map(|w| (w - null).abs())
-        .fold(f64::INFINITY, f64::min);
+    let shift = nearest_shift(null, &wrongs);
     let rounds = z_sample_size(shift, 1.0, FALSE_ALARM_RATE, CONTROL_MISS / 2.0)?;
     let mut rng = seeded_rng(seed);
     let c = (1.0 - rho * rho).sqrt();
@@ -190,16 +206,10 @@ pub fn gaussian_best_of_n(seed: u64) -> Result<WitnessOutcome> {
     let count = rounds as f64;
     let mean = kept.iter().sum::<f64>() / count;
     let var = kept.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (count - 1.0);
-    let test = |m: f64| z_test_mean(mean, m, var.sqrt(), rounds);
-    let controls = wrongs
-        .iter()
-        .map(|&w| test(w))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(outcome(
+    mean_witness(
         format!("monte carlo best-of-{GAUSSIAN_N} in the bivariate normal, rho = {GAUSSIAN_RHO}"),
-        &test(null)?,
-        FALSE_ALARM_RATE,
-        FALSE_ALARM_RATE,
-        &controls,
-    ))
+        |m| z_test_mean(mean, m, var.sqrt(), rounds),
+        null,
+        &wrongs,
+    )
 }

@@ -17,7 +17,9 @@ use super::seeded_rng;
 use crate::claims::WitnessOutcome;
 use crate::dist::Dist;
 use crate::error::{Error, Result};
-use crate::stats::{chi_square_gof, chi_square_sample_size, histogram, TestResult, CONTROL_MISS};
+use crate::stats::{
+    chi_square_gof, chi_square_sample_size, histogram, TestResult, CONTROL_MISS, MAX_SAMPLE_SIZE,
+};
 use rand_chacha::ChaCha20Rng;
 
 pub mod laws;
@@ -52,10 +54,18 @@ fn stream_rng(seed: u64, stream: u64) -> ChaCha20Rng {
 
 /// The number of draws at which Pearson's test of draws from `exact` rejects every one of
 /// `wrongs` at `level` except with total probability [`CONTROL_MISS`] (each wrong target gets an
-/// equal share; [`chi_square_sample_size`]).
+/// equal share; [`chi_square_sample_size`]), raised if needed so that every outcome of `exact`'s
+/// support has an expected count of at least [`MIN_WITNESS_EXPECTED`].
 fn chi_square_draws(exact: &Dist, wrongs: &[Dist], level: f64) -> Result<usize> {
     let miss = CONTROL_MISS / wrongs.len().max(1) as f64;
-    let mut m = 1;
+    let smallest = exact.support().map(|x| exact.prob(x)).fold(1.0, f64::min);
+    let floor = (MIN_WITNESS_EXPECTED / smallest).ceil();
+    if !(floor <= MAX_SAMPLE_SIZE) {
+        return Err(Error::InvalidInput(format!(
+            "an outcome of probability {smallest:e} needs {floor:e} draws"
+        )));
+    }
+    let mut m = floor as u64;
     for wrong in wrongs {
         m = m.max(chi_square_sample_size(
             exact.probs(),
@@ -75,6 +85,12 @@ fn draw_counts(m: usize, n: usize, mut draw: impl FnMut() -> Result<usize>) -> R
     }
     Ok(histogram(draws, n))
 }
+
+/// The smallest expected count under the null that a chi-square witness accepts (`100`): the
+/// chi-square approximation behind the stated false-alarm rate is trusted only with expected
+/// counts of that size, so the chi-square witnesses draw at least `100 / min pi` samples
+/// ([`chi_square_draws`]).
+pub const MIN_WITNESS_EXPECTED: f64 = 100.0;
 
 /// Pearson's test of `counts` against `exact` and against each of `wrongs`, at `level`.
 fn chi_square_witness(

@@ -96,7 +96,8 @@ fn solve(inst: &TiltInstance) -> Result<(Dist, Dist, Dist)> {
 /// [`thinning_for_coupling`] the `m` recorded states are exactly i.i.d. `pi_beta` except on an
 /// event of probability at most `m (1 - eps)^k <= COUPLING_BUDGET = 5e-7`; the chi-square test
 /// at `TEST_LEVEL = 5e-7` on i.i.d. draws adds the rest (up to the chi-square approximation,
-/// accurate here: every expected count is above 100). One block of burn-in is run, though the
+/// trusted because every expected count is at least [`super::MIN_WITNESS_EXPECTED`]` = 100`).
+/// One block of burn-in is run, though the
 /// coupling argument does not need it.
 ///
 /// Negative control: the same counts against the tilt at `1.1 beta`; `m` is chosen by
