@@ -89,7 +89,7 @@ fn draw_counts(m: usize, n: usize, mut draw: impl FnMut() -> Result<usize>) -> R
 /// The smallest expected count under the null that a chi-square witness accepts (`100`): the
 /// chi-square approximation behind the stated false-alarm rate is trusted only with expected
 /// counts of that size, so the chi-square witnesses draw at least `100 / min pi` samples
-/// ([`chi_square_draws`]).
+/// (in `chi_square_draws`).
 pub const MIN_WITNESS_EXPECTED: f64 = 100.0;
 
 /// Pearson's test of `counts` against `exact` and against each of `wrongs`, at `level`.
