@@ -184,7 +184,9 @@ pub struct WitnessOutcome {
     pub p_value: f64,
     /// The probability that a correct sampler fails the test.
     pub false_alarm_rate: f64,
-    /// Whether the test against the exact answer passed (`p_value >= false_alarm_rate`).
+    /// Whether the test against the exact answer passed: `p_value` at or above the test's level
+    /// (`false_alarm_rate`, or less when part of it is spent on a stated coupling budget), and
+    /// any deterministic condition the witness states.
     pub passed: bool,
     /// Whether the same test rejected the negative control (the wrong target).
     pub control_rejected: bool,

@@ -52,3 +52,51 @@ pub fn draw_best_of_n<R: Rng + ?Sized>(
     }
     Ok(best)
 }
+
+/// The order-statistic estimate of the best-of-`n` expected reward from the rewards of `M =
+/// rewards.len() >= n >= 1` i.i.d. base draws: with the rewards sorted increasingly,
+/// `sum_{i=1}^M C(i-1, n-1) r_(i) / C(M, n)` (claim `bon.unbiased-estimator`). The rewards are
+/// sorted in place.
+///
+/// The weights `w_i = C(i-1, n-1)/C(M, n)` are formed by the recursion `w_M = n/M`,
+/// `w_{i-1} = w_i (i - n)/(i - 1)`, so no binomial coefficient is formed (no overflow for large
+/// `M`). They are non-negative and sum to 1 (the hockey-stick identity), so the estimate lies
+/// between the smallest and the largest reward.
+pub fn order_statistic_estimate(rewards: &mut [f64], n: u64) -> Result<f64> {
+    let m = rewards.len() as u64;
+    if n == 0 || n > m {
+        return Err(Error::InvalidInput(format!(
+            "the order-statistic estimator needs 1 <= N <= M, got N = {n}, M = {m}"
+        )));
+    }
+    rewards.sort_by(f64::total_cmp);
+    let mut w = n as f64 / m as f64;
+    let mut total = 0.0;
+    for (i, r) in (n..=m).rev().zip(rewards.iter().rev()) {
+        total += w * r;
+        if i > 1 {
+            w *= (i - n) as f64 / (i - 1) as f64;
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_statistic_weights_are_the_binomial_ratios() -> Result<()> {
+        // M = 4, N = 2: weights C(i-1, 1)/C(4, 2) = (0, 1, 2, 3)/6.
+        let mut r = [3.0, 1.0, 4.0, 2.0];
+        let est = order_statistic_estimate(&mut r, 2)?;
+        assert!((est - (2.0 + 2.0 * 3.0 + 3.0 * 4.0) / 6.0).abs() < 1e-15);
+        // N = M keeps the maximum; N = 1 is the sample mean.
+        assert_eq!(order_statistic_estimate(&mut [1.0, 5.0, 2.0], 3)?, 5.0);
+        let mean = order_statistic_estimate(&mut [1.0, 5.0, 3.0], 1)?;
+        assert!((mean - 3.0).abs() < 1e-15);
+        assert!(order_statistic_estimate(&mut [1.0], 2).is_err());
+        assert!(order_statistic_estimate(&mut [1.0], 0).is_err());
+        Ok(())
+    }
+}

@@ -43,3 +43,4 @@ pub mod metropolis;
 pub mod policy_gradient;
 pub mod quantilizer;
 pub mod rejection;
+pub mod witness;
