@@ -19,6 +19,12 @@ use serde::{Serialize, Serializer};
 /// not normalized. Accepted vectors are renormalized exactly (divided by their sum).
 pub const NORMALIZATION_TOLERANCE: f64 = 1e-9;
 
+/// `2^-970 = f64::MIN_POSITIVE / f64::EPSILON`: an event's mass below this may be made of
+/// subnormal linear masses, each stored only to `2^-1074` absolute, so such masses are taken
+/// from the log view. Above it the subnormal terms' rounding is at most `2^-105` relative each,
+/// and the linear sum (exact to an ulp) is kept.
+pub const LINEAR_VIEW_FLOOR: f64 = f64::MIN_POSITIVE / f64::EPSILON;
+
 /// A probability distribution on `{0, .., n-1}`, `n >= 1`. May contain zeros.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dist {
@@ -268,9 +274,32 @@ impl Dist {
 
     /// `-log p(A)`, accurate both for tiny `p(A)` and for `p(A)` close to 1 (the complement is
     /// summed directly rather than formed as `1 - p(A)`).
+    ///
+    /// Below [`LINEAR_VIEW_FLOOR`] the linear masses may be subnormal, stored only to `2^-1074`
+    /// absolute; there `-log p(A)` is taken from the log view by log-sum-exp instead.
     pub fn neg_log_mass_where(&self, event: impl Fn(usize) -> bool + Sync) -> f64 {
-        let (inside, outside) = self.masses_where(event);
+        let (inside, outside) = self.masses_where(&event);
+        if inside < LINEAR_VIEW_FLOOR {
+            return -self.log_mass_from_log_view(event);
+        }
         numeric::neg_log_mass(inside, outside)
+    }
+
+    /// `log p(A)` by log-sum-exp over the log view (exact to a few ulps of `log p(A)` whatever
+    /// the size of `p(A)`); `-inf` for an event without mass.
+    fn log_mass_from_log_view(&self, event: impl Fn(usize) -> bool) -> f64 {
+        let logs: Vec<f64> = self
+            .log_p
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| **l > f64::NEG_INFINITY && event(*i))
+            .map(|(_, l)| *l)
+            .collect();
+        if logs.is_empty() {
+            f64::NEG_INFINITY
+        } else {
+            numeric::log_sum_exp(&logs)
+        }
     }
 
     /// `(p(A), p(not A))` over the support, each compensated: within tiles of consecutive
@@ -308,6 +337,17 @@ impl Dist {
             return Err(Error::Infeasible(
                 "conditioning on an event of base probability zero".into(),
             ));
+        }
+        if mass < LINEAR_VIEW_FLOOR {
+            // The event's linear masses may be subnormal: normalize in the log view, shifted
+            // by its largest entry so that the differences are exact.
+            let masked: Vec<f64> = self
+                .log_p
+                .iter()
+                .zip(&keep)
+                .map(|(l, k)| if *k { *l } else { f64::NEG_INFINITY })
+                .collect();
+            return Self::from_log_weights(&masked);
         }
         let log_mass = mass.ln();
         let p = self
@@ -385,6 +425,29 @@ mod tests {
         let v = d.neg_log_mass_where(|i| i == 0);
         // -log(1 - 1e-15) = 1e-15 + 5e-31 + ...; relative accuracy ~1e-15 needs the complement.
         assert!((v - 1e-15).abs() < 1e-28);
+        Ok(())
+    }
+
+    /// Weights `(3e-320, 7e-320, 1)`: the first two masses are subnormal, so the linear view
+    /// holds them to `2^-1074 = 4.9e-324` absolute (about 1e-4 relative), while the log view is
+    /// exact to a few ulps of `|log p| ~ 736`. The event `{0, 1}` has `-log p = -log(1e-319)`;
+    /// conditioning on it gives `(0.3, 0.7)` to `4 eps 736` relative (the difference of two
+    /// logs of size 736, each exact to an ulp) and sums to 1 to rounding.
+    #[test]
+    fn subnormal_events_are_read_from_the_log_view() -> Result<()> {
+        let d = Dist::from_log_weights(&[(3e-320f64).ln(), (7e-320f64).ln(), 0.0])?;
+        let want = -(1e-319f64).ln();
+        let got = d.neg_log_mass_where(|i| i < 2);
+        assert!(
+            (got - want).abs() <= 4.0 * f64::EPSILON * want,
+            "{got} vs {want}"
+        );
+        let c = d.condition(|i| i < 2)?;
+        let tol = 4.0 * f64::EPSILON * 736.0;
+        assert!((c.prob(0) - 0.3).abs() <= tol, "{:?}", c.probs());
+        assert!((c.prob(1) - 0.7).abs() <= tol, "{:?}", c.probs());
+        assert_eq!(c.prob(2), 0.0);
+        assert!((c.probs().iter().sum::<f64>() - 1.0).abs() <= 2.0 * f64::EPSILON);
         Ok(())
     }
 }

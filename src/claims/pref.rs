@@ -776,7 +776,9 @@ fn check_forward_kl(config: &CheckConfig, factor: f64) -> Verdict {
         // The form says lambda - r(x) = gamma pi0(x)/pi(x) =: q(x) on the support; lambda
         // cancels from q(x) - q(a) = r(a) - r(x) (a = the argmax), which is checked without
         // rounding lambda - r(x); q(a) = lambda - max r is checked against lambda separately.
-        let q = |x: usize| gamma * factor * inst.base.prob(x) / pi.prob(x);
+        // From the log views: a subnormal pi0(x) is stored in the linear view only to 2^-1074
+        // absolute, its log to full relative precision.
+        let q = |x: usize| gamma * factor * (inst.base.log_prob(x) - pi.log_prob(x)).exp();
         let top = inst
             .base
             .support()
@@ -966,7 +968,13 @@ fn check_fdiv(config: &CheckConfig, factor: f64) -> Verdict {
         for x in inst.base.support() {
             let rhs = inst.reward[x] - s.lambda;
             if pi.prob(x) >= NORMAL_MASS {
-                let t = pi.prob(x) / inst.base.prob(x);
+                // A subnormal pi0(x) is stored in the linear view only to 2^-1074 absolute;
+                // its log view keeps full relative precision.
+                let t = if inst.base.prob(x) >= f64::MIN_POSITIVE {
+                    pi.prob(x) / inst.base.prob(x)
+                } else {
+                    (pi.log_prob(x) - inst.base.log_prob(x)).exp()
+                };
                 let lhs = link * div.f_prime(t);
                 let tol = 1e-11
                     * (inst.reward[x].abs()

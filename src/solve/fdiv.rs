@@ -200,14 +200,16 @@ struct AlphaSolution {
     lambda: f64,
 }
 
-/// Support max of the reward, the mass of the argmax class, and `d = (r* - r)/beta` (0 off the
-/// support, where it is unused).
+/// Support max of the reward, `-log` of the mass of the argmax class (from the log view when
+/// that mass is subnormal, see [`Dist::neg_log_mass_where`], so that it agrees with the log
+/// masses the root's terms are built from), and `d = (r* - r)/beta` (0 off the support, where
+/// it is unused).
 fn gaps(base: &Dist, reward: &[f64], beta: f64) -> (f64, f64, Vec<f64>) {
     let r_max = base
         .support()
         .map(|i| reward[i])
         .fold(f64::NEG_INFINITY, f64::max);
-    let p_top = base.mass_where(|i| reward[i] == r_max);
+    let neg_log_p_top = base.neg_log_mass_where(|i| reward[i] == r_max);
     let d = (0..base.len())
         .map(|i| {
             if base.in_support(i) {
@@ -217,7 +219,7 @@ fn gaps(base: &Dist, reward: &[f64], beta: f64) -> (f64, f64, Vec<f64>) {
             }
         })
         .collect();
-    (r_max, p_top, d)
+    (r_max, neg_log_p_top, d)
 }
 
 /// `ln t = ln(b - c d)/c` with `b = e^v`, `-inf` when `b - c d <= 0` (clipped).
@@ -257,7 +259,7 @@ fn log_ratio(c: f64, v: f64, em1: f64, d: f64) -> f64 {
 /// - `c < 0`: `t <= b^{1/c}` everywhere gives `F(0) >= 0`; the argmax term alone gives
 ///   `F(c ln p_A) <= 0`, i.e. `v in [-|c| ln(1/p_A), 0]`.
 /// - `c > 0`: `t <= b^{1/c}` again gives `F(0) <= 0` and the argmax term `F(-c ln p_A) >= 0`.
-fn alpha_root(base: &Dist, d: &[f64], p_top: f64, c: f64) -> Result<f64> {
+fn alpha_root(base: &Dist, d: &[f64], neg_log_p_top: f64, c: f64) -> Result<f64> {
     let p = base.probs();
     // Compare with the total of pi0 computed in the same arithmetic as h (not with 1), so
     // that at v = 0 with d = 0 the sign of F is exactly right whatever the rounding.
@@ -289,7 +291,7 @@ fn alpha_root(base: &Dist, d: &[f64], p_top: f64, c: f64) -> Result<f64> {
     };
     // Widened by a relative 1e-9 (and 1e-12 absolute) so that rounding in the normalization
     // sum cannot leave F a hair short of its sign at the edge.
-    let edge = -c.abs() * p_top.ln() * (1.0 + 1e-9) + 1e-12;
+    let edge = c.abs() * neg_log_p_top * (1.0 + 1e-9) + 1e-12;
     let (lo, hi) = if c < 0.0 {
         (-edge, 0.0)
     } else {
@@ -325,7 +327,7 @@ fn solve_alpha(
 ) -> Result<AlphaSolution> {
     let (alpha, k, s) = divergence.as_alpha();
     let beta_alpha = k * beta;
-    let (r_max, p_top, d) = gaps(base, reward, beta_alpha);
+    let (r_max, neg_log_p_top, d) = gaps(base, reward, beta_alpha);
     if alpha == 1.0 {
         // t = e^{-d - u}, u = ln sum pi0 e^{-d}: closed form.
         let logs: Vec<f64> = base.support().map(|i| base.log_prob(i) - d[i]).collect();
@@ -345,7 +347,7 @@ fn solve_alpha(
         });
     }
     let c = alpha - 1.0;
-    let v = alpha_root(base, &d, p_top, c)?;
+    let v = alpha_root(base, &d, neg_log_p_top, c)?;
     let (b, em1) = (v.exp(), v.exp_m1());
     let log_ratio = (0..base.len())
         .map(|i| {
@@ -549,6 +551,23 @@ mod tests {
             assert!((rev.solution.policy.prob(i) - near1.solution.policy.prob(i)).abs() < 1e-6);
             assert!((fwd.solution.policy.prob(i) - a0.solution.policy.prob(i)).abs() < 1e-15);
         }
+        Ok(())
+    }
+
+    /// The forward-KL optimum when the top reward's base mass is subnormal (`3.2e-320`): the
+    /// root `ln b` lies near `ln pi0(argmax) = -736.0`, which the bracket must contain when that
+    /// logarithm is read from the log view (the linear view, `3.2e-320` to `4.9e-324` absolute,
+    /// put the bracket's end at `-735.66` and the root outside it).
+    #[test]
+    fn forward_kl_with_a_subnormal_top_mass() -> Result<()> {
+        let base = Dist::from_log_weights(&[(3.209e-320f64).ln(), 0.0])?;
+        let s = forward_kl(&base, &[245.15761941386546, 0.0], 0.012937200522615178)?;
+        let sum: f64 = s.solution.policy.probs().iter().sum();
+        assert!((sum - 1.0).abs() <= 4.0 * f64::EPSILON, "{sum}");
+        // pi(1) = gamma pi0(1) / lambda with lambda ~ 245.16: about 5.3e-5.
+        let want = 0.012937200522615178 / s.lambda;
+        let got = s.solution.policy.prob(1);
+        assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
         Ok(())
     }
 
