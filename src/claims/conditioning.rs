@@ -96,8 +96,8 @@ fn check_tilt_closest(config: &CheckConfig, factor: f64) -> Verdict {
     check_theorem(config, strat, |(inst, t_index, n, q)| {
         let mut dev = Deviation::new(0.0, 0.0);
         for m in methods(inst, *t_index, *n, *q)? {
-            let (reward, d) = sb::reward_and_kl(inst, &m.policy)?;
-            dev = dev.worst(sb::tilt_kl_at_most(inst, reward, d, factor)?);
+            let (reward, d, defect) = sb::reward_and_kl(inst, &m.policy)?;
+            dev = dev.worst(sb::tilt_kl_at_most(inst, reward, d, defect, factor)?);
         }
         Ok(dev)
     })
@@ -142,8 +142,8 @@ pub fn relative_diversity_holds(inst: &Instance, t_index: usize) -> Result<bool,
         Err(crate::Error::Infeasible(_)) => return Ok(true),
         Err(e) => return Err(err(e)),
     };
-    let (reward, d) = sb::reward_and_kl(inst, &cond.policy)?;
-    Ok(sb::tilt_kl_at_most(inst, reward, d, 1.0)?.ok())
+    let (reward, d, defect) = sb::reward_and_kl(inst, &cond.policy)?;
+    Ok(sb::tilt_kl_at_most(inst, reward, d, defect, 1.0)?.ok())
 }
 
 /// The control of `conditioning.more-diverse`: the same search, over

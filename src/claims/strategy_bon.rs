@@ -197,21 +197,56 @@ pub fn reward_scale(inst: &Instance) -> f64 {
     inst.reward.iter().fold(0.0f64, |m, r| m.max(r.abs()))
 }
 
+/// `E_pi[r]` recomputed from a policy that a solver returned, as `sum_x pi(x) r(x) / sum_x
+/// pi(x)` (compensated): the masses are exponentials of rounded logarithms, so their total
+/// misses 1 by up to `eps |log pi(x)/pi0(x)|`-sized amounts (`3e-14` for a quantilizer at
+/// `q = 1e-129`, whose `log(1/q) = 297`), and the plain sum would move the mean by that much
+/// times the reward scale, far more than the few ulps the tilt's target allowance covers.
+pub fn mean_reward(inst: &Instance, pi: &Dist) -> Result<f64, String> {
+    let e = pi.expectation(&inst.reward).map_err(|e| e.to_string())?;
+    Ok(e / crate::numeric::sum(pi.probs().iter().copied()))
+}
+
 /// `E_pi[r] >= target` for a policy that a solver returned for the reward target `target`,
-/// with `E_pi[r]` recomputed from the policy, to `tol`. The comparison records no tightness
-/// (it checks a solver's constraint, not the claim's bound).
+/// with `E_pi[r]` recomputed from the policy ([`mean_reward`]), to `tol`. The comparison
+/// records no tightness (it checks a solver's constraint, not the claim's bound).
 pub fn reaches(inst: &Instance, pi: &Dist, target: f64, tol: f64) -> Result<Deviation, String> {
-    let got = pi.expectation(&inst.reward).map_err(|e| e.to_string())?;
-    let mut d = Deviation::at_most(target, got, tol);
+    let mut d = Deviation::at_most(target, mean_reward(inst, pi)?, tol);
     d.tightness = None;
     Ok(d)
 }
 
-/// `(E_pi[r], KL(pi||pi0))` recomputed from a policy that a solver returned.
-pub fn reward_and_kl(inst: &Instance, pi: &Dist) -> Result<(f64, f64), String> {
-    let e = pi.expectation(&inst.reward).map_err(|e| e.to_string())?;
-    let d = kl(pi, &inst.base).map_err(|e| e.to_string())?;
-    Ok((e, d))
+/// The mass defect `|sum_x pi(x) - 1|` of a policy that a solver returned.
+///
+/// A solver stores `log pi(x)` and `pi(x) = exp(log pi(x))`; where it forms the logarithm of a
+/// heavy outcome as a difference of large terms (a quantilizer at `q = 1e-273` subtracts
+/// `log q = -627`), the stored value is off by `delta ~ eps |log q| = 1e-13`, and so is the
+/// probability, relatively. That moves the KL by `~ pi delta` (to first order), more than the
+/// whole KL of a near-degenerate instance (`1e-12`), and moves the total mass by the same
+/// `pi delta`: the defect measures the error, and the KL comparisons allow twice it.
+pub fn mass_defect(pi: &Dist) -> f64 {
+    (crate::numeric::sum(pi.probs().iter().copied()) - 1.0).abs()
+}
+
+/// `KL(pi||pi0)` recomputed by [`kl`] from the probabilities of a policy that a solver
+/// returned, normalized (`Dist::from_weights`), with their logarithms taken afresh: the
+/// solver's stored logarithms are not used, since a heavy outcome's may be off by
+/// `eps |log q|`-sized amounts (see [`mass_defect`]) while its probability is exact to a few
+/// `eps`, so that each term `pi log(pi/pi0)` is exact to a few `eps pi` and the KL to a few
+/// `eps`.
+pub fn policy_kl(inst: &Instance, pi: &Dist) -> Result<f64, String> {
+    let fresh = Dist::from_weights(pi.probs().to_vec()).map_err(|e| e.to_string())?;
+    kl(&fresh, &inst.base).map_err(|e| e.to_string())
+}
+
+/// `(E_pi[r], KL(pi||pi0), mass defect)` recomputed from a policy that a solver returned
+/// ([`mean_reward`], [`policy_kl`], [`mass_defect`]).
+pub fn reward_and_kl(inst: &Instance, pi: &Dist) -> Result<(f64, f64, f64), String> {
+    Ok((
+        mean_reward(inst, pi)?,
+        policy_kl(inst, pi)?,
+        mass_defect(pi),
+    ))
 }
 
 /// `KL(tilt at reward c || pi0) <= factor * kl`, for a method with expected reward `c` and KL
@@ -224,14 +259,27 @@ pub fn reward_and_kl(inst: &Instance, pi: &Dist) -> Result<(f64, f64), String> {
 /// `1/beta`, which is unbounded near the top reward, so no tolerance on the KL side can absorb
 /// that error; instead the tilt is taken at the low end `t = c - 16 eps s` of the target's
 /// uncertainty interval (a weaker check by exactly the rounding of `c`). The remaining tolerance
-/// is `1e-9` relative to `kl`, for the root finder and the KL sums, plus [`KL_FLOOR`].
+/// is `1e-9` relative to `kl`, for the root finder and the KL sums, plus [`KL_FLOOR`], plus
+/// twice the mass defects of the method's policy (`defect`) and of the tilt's ([`mass_defect`]).
 ///
 /// The tilt reaches `t` when `E_tilt[r] >= t - ` [`REACH_TOLERANCE`]` s`.
-pub fn tilt_kl_at_most(inst: &Instance, c: f64, kl: f64, factor: f64) -> Result<Deviation, String> {
+pub fn tilt_kl_at_most(
+    inst: &Instance,
+    c: f64,
+    kl: f64,
+    defect: f64,
+    factor: f64,
+) -> Result<Deviation, String> {
     let scale = reward_scale(inst);
     let target = (c - 16.0 * f64::EPSILON * scale).min(support_max(inst));
     let t = tilt_at_reward(inst, target)?;
-    let (_, tilt_kl) = reward_and_kl(inst, &t.solution.policy)?;
+    let (_, tilt_kl, tilt_defect) = reward_and_kl(inst, &t.solution.policy)?;
+    let tol = 1e-9 * kl + KL_FLOOR + 2.0 * (defect + tilt_defect);
     let reached = reaches(inst, &t.solution.policy, target, REACH_TOLERANCE * scale)?;
-    Ok(Deviation::at_most(tilt_kl, factor * kl, 1e-9 * kl + KL_FLOOR).worst(reached))
+    let mut bound = Deviation::at_most(tilt_kl, factor * kl, tol);
+    if !(factor * kl > tol) {
+        // A rounding-level KL: the ratio of two such numbers is no measure of tightness.
+        bound.tightness = None;
+    }
+    Ok(bound.worst(reached))
 }
