@@ -64,15 +64,20 @@ fn err(e: crate::Error) -> String {
     e.to_string()
 }
 
+/// `pi0(. | r >= t)` at the threshold `t = r[t_index]`, or `None` when the bar is above every
+/// outcome with mass.
+fn conditioned(inst: &Instance, t_index: usize) -> Result<Option<Solution>, String> {
+    let t = inst.reward[t_index % inst.reward.len()];
+    match condition_on_threshold(&inst.base, &inst.reward, t) {
+        Ok(s) => Ok(Some(s)),
+        Err(crate::Error::Infeasible(_)) => Ok(None),
+        Err(e) => Err(err(e)),
+    }
+}
+
 /// The three selection methods compared with the tilt, each as (expected reward, KL).
 fn methods(inst: &Instance, t_index: usize, n: u64, q: f64) -> Result<Vec<Solution>, String> {
-    let t = inst.reward[t_index % inst.reward.len()];
-    let mut out = Vec::new();
-    match condition_on_threshold(&inst.base, &inst.reward, t) {
-        Ok(s) => out.push(s),
-        Err(crate::Error::Infeasible(_)) => {} // the bar is above every outcome with mass
-        Err(e) => return Err(err(e)),
-    }
+    let mut out: Vec<Solution> = conditioned(inst, t_index)?.into_iter().collect();
     out.push(
         best_of_n(&inst.base, &inst.reward, n)
             .map_err(err)?
@@ -136,11 +141,8 @@ fn check_more_diverse(config: &CheckConfig) -> Verdict {
 /// the plain entropy form is false (on `10^4 + 2` outcomes: rewards 0, 1 (10^4 outcomes sharing
 /// mass 1/2) and 2 (mass 1e-6), threshold 1, the tilt has 0.0047 nats less entropy).
 pub fn relative_diversity_holds(inst: &Instance, t_index: usize) -> Result<bool, String> {
-    let t = inst.reward[t_index % inst.reward.len()];
-    let cond = match condition_on_threshold(&inst.base, &inst.reward, t) {
-        Ok(s) => s,
-        Err(crate::Error::Infeasible(_)) => return Ok(true),
-        Err(e) => return Err(err(e)),
+    let Some(cond) = conditioned(inst, t_index)? else {
+        return Ok(true);
     };
     let (reward, d, defect) = sb::reward_and_kl(inst, &cond.policy)?;
     Ok(sb::tilt_kl_at_most(inst, reward, d, defect, 1.0)?.ok())
