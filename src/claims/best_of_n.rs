@@ -639,7 +639,11 @@ fn nats_excess(n: u64) -> f64 {
 /// `(1 - 1/n)^N < 10^-4641080`) to `8 eps log n`, and is at most the figure and at most
 /// `log n` through `at_most`.
 fn check_nats(excess: f64) -> Verdict {
-    check_model_cases(4, || {
+    let note = format!(
+        "excess over 29: recomputed {:.4e}, figure {excess:.4e}",
+        nats_excess(NATS_N)
+    );
+    let verdict = check_model_cases(4, || {
         let figure = 29.0 + excess;
         let mut dev = Deviation::new((nats_excess(NATS_N) - excess).abs(), NATS_TOLERANCE);
         dev = dev.worst(Deviation::new(
@@ -659,7 +663,8 @@ fn check_nats(excess: f64) -> Verdict {
                 .worst(Deviation::at_most(d, log_n, tol));
         }
         Ok(dev)
-    })
+    });
+    verdict.with_note(note)
 }
 
 #[cfg(test)]
