@@ -14,7 +14,7 @@
 
 use super::classes::RewardClasses;
 use super::Solution;
-use crate::dist::Dist;
+use crate::dist::{Dist, LINEAR_VIEW_FLOOR};
 use crate::error::{Error, Result};
 use crate::numeric::CompensatedSum;
 use serde::Serialize;
@@ -84,6 +84,33 @@ fn log_boundary_ratio(
     }
 }
 
+/// The quantilizer whose kept mass is below [`LINEAR_VIEW_FLOOR`]: there the linear masses
+/// from which `q` is matched may be subnormal, held only to `2^-1074` absolute, so the policy
+/// built from the log view, `pi0(x)/q`, can miss total mass 1 by up to `2^-1074/q` relative. It
+/// is normalized in the log view, and its KL and expected reward are taken from it.
+fn from_log_view(
+    base: &Dist,
+    reward: &[f64],
+    logs: &[f64],
+    q: f64,
+    boundary_reward: f64,
+    boundary_fraction: f64,
+) -> Result<Quantilizer> {
+    let policy = Dist::from_log_weights(logs)?;
+    let kl = crate::divergence::kl(&policy, base)?;
+    let expected_reward = policy.expectation(reward)?;
+    Ok(Quantilizer {
+        solution: Solution {
+            policy,
+            expected_reward,
+            kl,
+        },
+        q,
+        boundary_reward,
+        boundary_fraction,
+    })
+}
+
 /// The q-quantilizer for `0 < q <= 1`.
 ///
 /// ```
@@ -124,6 +151,9 @@ pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
         }
     }
     let total = boundary.above + kept;
+    if total < LINEAR_VIEW_FLOOR {
+        return from_log_view(base, reward, &logs, q, boundary.reward, fraction);
+    }
     let mut e = CompensatedSum::new();
     for c in &classes.classes[b + 1..] {
         e.add(c.mass * c.reward);
