@@ -505,7 +505,7 @@ pub fn estimator_deviation(inst: &Instance, n: u64) -> Result<Deviation, String>
     scaled_estimator_deviation(inst, n, 1.0)
 }
 
-/// `KL <= factor E[D]` per instance, the KL recomputed from the policy by [`kl`], to the bound
+/// `KL <= factor E[D]` per instance, the KL recomputed from the policy by [`crate::divergence::kl`], to the bound
 /// tolerance. The tightness `KL / (factor E[D])` is recorded only where `factor E[D]` exceeds
 /// the tolerance (below it the ratio of two rounding-level numbers means nothing).
 pub fn scaled_estimator_deviation(

@@ -93,7 +93,7 @@ const CUMULATIVE_SLACK: f64 = 8.0 * f64::EPSILON;
 
 /// The q-quantilizer by its definition: the support sorted by decreasing reward, whole classes
 /// kept (`pi0(x)/q`) while the cumulative mass from the top stays below `q`, and the first
-/// class at which it reaches `q` (within [`CUMULATIVE_SLACK`]) kept in part, the fraction
+/// class at which it reaches `q` (within `CUMULATIVE_SLACK`, 8 eps of q) kept in part, the fraction
 /// `(q - pi0(r > r_b))/pi0(b)` clipped to `[0, 1]`.
 pub fn reference_law(inst: &Instance, q: f64) -> ReferenceLaw {
     let mut order: Vec<usize> = inst.base.support().collect();
