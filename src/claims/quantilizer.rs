@@ -261,8 +261,12 @@ fn check_cost(config: &CheckConfig, factor: f64) -> Verdict {
             .map(|x| inst.base.log_prob(x).abs())
             .fold(0.0, f64::max);
         let rel = 1e-13 + 4.0 * f64::EPSILON * log_span + 4.0 * subnormal_view_gap(&inst.base);
-        // Subnormal products pi0(x) c(x) in E_pi0[c] are rounded to 2^-1074 absolute each.
-        let floor = 8.0 * inst.base.len() as f64 * f64::from_bits(1) / q;
+        // Subnormal masses pi0(x) and pi_q(x), and their products with a cost, are rounded
+        // to 2^-1074 absolute each: up to 2^-1074 max c on either side of the comparison,
+        // the base's side divided by q.
+        let c_max = cost.iter().fold(0.0f64, |m, c| m.max(*c));
+        let floor =
+            8.0 * inst.base.len() as f64 * f64::from_bits(1) * (1.0 + c_max) * (1.0 + 1.0 / q);
         Ok(Deviation::at_most(e_q, cap, rel * cap + floor).worst(law_deviation(inst, *q, &s)))
     })
 }
