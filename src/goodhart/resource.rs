@@ -71,3 +71,42 @@ impl ResourceProblem {
         Ok(a)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem() -> ResourceProblem {
+        ResourceProblem {
+            minima: vec![0.0, 1.0],
+            costs: vec![1.0, 2.0],
+            weights: vec![1.0, 0.0],
+            budget: 4.0,
+        }
+    }
+
+    #[test]
+    fn the_slack_goes_to_the_best_ratio() -> Result<()> {
+        // Slack 4 - 2 = 2 at cost 1 on attribute 0 (ratio 1 against 0).
+        assert_eq!(problem().greedy_maximizer()?, vec![2.0, 1.0]);
+        Ok(())
+    }
+
+    /// Each way a problem can be malformed is refused, one defect at a time.
+    #[test]
+    fn malformed_problems_are_refused() {
+        let defects: [fn(&mut ResourceProblem); 6] = [
+            |p| p.minima.clear(),
+            |p| p.costs[1] = 0.0,
+            |p| p.weights[0] = -1.0,
+            |p| p.minima[0] = f64::NAN,
+            |p| p.budget = 2.0,
+            |p| p.weights.push(1.0),
+        ];
+        for (k, defect) in defects.iter().enumerate() {
+            let mut p = problem();
+            defect(&mut p);
+            assert!(p.greedy_maximizer().is_err(), "defect {k}: {p:?}");
+        }
+    }
+}
