@@ -215,3 +215,35 @@ impl SubmoduleModel {
         Ok(0.5 * (lo + hi))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// When truth per unit is ten times persuasion per unit (`T = (10, 20, 0)`,
+    /// `P = (1, 2, 0)`), conditioning on `P >= 1` raises truth at every noise correlation (the
+    /// gain is 0.63 at `rho = -1` and 2.10 at `rho = 1`), so it has no root in `[-1, 1]` and
+    /// `neutral_rho` must refuse; a noise-free truth (`sigma_T = 0`) must be refused too. The
+    /// crate's witness model has its root inside.
+    #[test]
+    fn neutral_rho_refuses_when_the_gain_keeps_its_sign() -> Result<()> {
+        let aligned = SubmoduleModel {
+            truth: [10.0, 20.0, 0.0],
+            ..SubmoduleModel::WITNESS
+        };
+        let c = 1.0;
+        let base = aligned.base()?.truth;
+        let gain =
+            |rho: f64| -> Result<f64> { Ok(aligned.with_rho(rho).condition(c)?.0.truth - base) };
+        assert!(gain(-1.0)? > 0.0 && gain(1.0)? > 0.0);
+        assert!(aligned.neutral_rho(c).is_err());
+        let noiseless = SubmoduleModel {
+            sigma_truth: 0.0,
+            ..SubmoduleModel::WITNESS
+        };
+        assert!(noiseless.neutral_rho(c).is_err());
+        let root = SubmoduleModel::WITNESS.neutral_rho(c)?;
+        assert!(root > -1.0 && root < 1.0, "{root}");
+        Ok(())
+    }
+}
