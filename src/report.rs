@@ -44,7 +44,7 @@ pub fn list(claims: &[Claim], format: Format) -> String {
                     json!({"id": c.id, "title": c.title, "status": c.status.as_str(),
                            "sources": c.sources, "statement": c.statement, "proof": c.proof_path(),
                            "settled": c.settled,
-                           "control": c.control.map(|k| k.description),
+                           "control": c.control.description,
                            "witnesses": crate::claims::witnesses::for_claim(c.id)
                                .iter().map(|w| w.name).collect::<Vec<_>>()})
                 })

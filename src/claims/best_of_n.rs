@@ -26,10 +26,10 @@ $F(C) = \\pi_0(r \\le r_C)$ and $F(C^-) = \\pi_0(r < r_C)$.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_exact(c, 0),
-            control: Some(Control {
+            control: Control {
                 description: "solver perturbed: P_{N+1} from the solver against brute force at N",
                 check: |c| check_exact(c, 1),
-            }),
+            },
         },
         Claim {
             id: "bon.kl-bound",
@@ -40,10 +40,10 @@ $KL(P_N\\|\\pi_0) \\le \\log N - (N-1)/N$.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_kl_bound(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "bound tightened by 1%: KL <= 0.99 (log N - (N-1)/N)",
                 check: |c| check_kl_bound(c, 0.99),
-            }),
+            },
         },
         Claim {
             id: "bon.kl-formula",
@@ -58,11 +58,11 @@ for every base and reward.",
             status: Status::Refuted,
             settled: None,
             check: check_kl_formula,
-            control: Some(Control {
+            control: Control {
                 description: "true variant: KL <= log N - (N-1)/N, which the same search must \
 fail to refute",
                 check: check_kl_formula_control,
-            }),
+            },
         },
         Claim {
             id: "bon.winrate",
@@ -73,10 +73,10 @@ $X \\sim \\pi_0$ independent; on every finite support the inequality is strict f
             status: Status::Theorem,
             settled: None,
             check: |c| check_winrate(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "bound tightened by 0.1%: W <= 0.999 N/(N+1)",
                 check: |c| check_winrate(c, 0.999),
-            }),
+            },
         },
         Claim {
             id: "bon.kl-gap",
@@ -90,11 +90,11 @@ $(\\log N - (N-1)/N) - KL(P_N\\|\\pi_0) \\le 2N(N-1)\\sum_x \\pi_0(x)^2$.",
 which is at most 2N(N-1) sum_x pi0(x)^2 for N >= 2 and distinct rewards; the gap is 0 at N = 1",
             ),
             check: |c| check_kl_gap(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "both bounds scaled by 0.04: gap <= 0.04 N^2 sum_C pi0(C)^2 F(C)^(N-2) \
 (the search reaches 0.048)",
                 check: |c| check_kl_gap(c, GAP_CONTROL_SCALE),
-            }),
+            },
         },
         Claim {
             id: "bon.kl-estimator",
@@ -106,11 +106,11 @@ $D(\\epsilon) = (1-\\epsilon)^N[\\log N + (N-1)\\log(1-\\epsilon) - \\tfrac{N-1}
             status: Status::Conjecture,
             settled: Some(ESTIMATOR_SEARCH),
             check: |c| check_kl_estimator(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "tightened (false) version the same search must refute: \
 KL <= 0.999 E[D]",
                 check: |c| check_kl_estimator(c, 0.999),
-            }),
+            },
         },
         Claim {
             id: "bon.unbiased-estimator",
@@ -122,10 +122,10 @@ $E\\big[\\sum_{i=1}^M \\binom{i-1}{N-1} r_{(i)} / \\binom{M}{N}\\big] = E_{P_N}[
             status: Status::Theorem,
             settled: None,
             check: |c| check_unbiased_estimator(c, 0),
-            control: Some(Control {
+            control: Control {
                 description: "law perturbed: the estimator for N against E[r] under P_{N+1}",
                 check: |c| check_unbiased_estimator(c, 1),
-            }),
+            },
         },
         Claim {
             id: "bon.tilt-dominates",
@@ -139,10 +139,10 @@ best-of-N; at equal KL its expected reward is no smaller.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_tilt_dominates(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "bound tightened by 0.1%: KL(tilt) <= 0.999 KL(best-of-N) at equal reward",
                 check: |c| check_tilt_dominates(c, 0.999),
-            }),
+            },
         },
         Claim {
             id: "bon.nats",
@@ -154,11 +154,11 @@ uniform outcomes is below it (and below $\\log |X|$).",
             status: Status::Model,
             settled: None,
             check: |_| check_nats(NATS_EXCESS),
-            control: Some(Control {
+            control: Control {
                 description: "figure moved by one unit in its last certified digit (the 1e-15 place): \
 bound 29 + 5.13e-14",
                 check: |_| check_nats(NATS_EXCESS + 1e-15),
-            }),
+            },
         },
     ]
 }

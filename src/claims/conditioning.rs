@@ -20,10 +20,10 @@ the q-quantilizer) has $E_\\pi[r] = c$, the tilt with $E[r] = c$ has $KL(\\cdot\
             status: Status::Theorem,
             settled: None,
             check: |c| check_tilt_closest(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "bound tightened by 0.1%: KL(tilt) <= 0.999 KL(method) at equal reward",
                 check: |c| check_tilt_closest(c, 0.999),
-            }),
+            },
         },
         Claim {
             id: "conditioning.more-diverse",
@@ -34,12 +34,12 @@ $\\pi_c$ is the tilt with the same expected reward $c$.",
             status: Status::Refuted,
             settled: None,
             check: check_more_diverse,
-            control: Some(Control {
+            control: Control {
                 description: "true variant: measured relative to the base (-KL(.||pi0), which is \
 H - log n for a uniform base), the tilt keeps at least the diversity of conditioning at equal \
 reward; the same search must fail to refute it",
                 check: check_more_diverse_control,
-            }),
+            },
         },
         Claim {
             id: "conditioning.uniform-maxent",
@@ -50,10 +50,10 @@ $\\pi_c$ is the tilt with $E[r] = c$ ($\\pi_0$ itself if $c \\le E_{\\pi_0}[r]$)
             status: Status::Theorem,
             settled: None,
             check: |c| check_uniform_maxent(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "bound tightened by 0.1%: H(pi) <= 0.999 H(tilt)",
                 check: |c| check_uniform_maxent(c, 0.999),
-            }),
+            },
         },
     ]
 }

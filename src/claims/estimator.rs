@@ -31,10 +31,10 @@ general; $\\mathrm{Var}[k_1] = 2E[k_2] - KL^2$.",
             status: Status::Theorem,
             settled: None,
             check: |c| unbiased(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "remainder bound tightened by 1%: |E[k3] - E[k2]| <= 0.99 E[|l|^3 e^max(l,0)]/6",
                 check: |c| unbiased(c, 0.99),
-            }),
+            },
         },
         Claim {
             id: "estimator.sign",
@@ -46,10 +46,10 @@ probability.",
             status: Status::Theorem,
             settled: None,
             check: |c| sign(c, Estimator::K3),
-            control: Some(Control {
+            control: Control {
                 description: "k1 in place of k3: k1 >= 0 for every sample (a per-sample KL estimate read as non-negative)",
                 check: |c| sign(c, Estimator::K1),
-            }),
+            },
         },
         Claim {
             id: "estimator.loss-gradient",
@@ -61,10 +61,10 @@ $E[\\nabla_\\theta k_3] = \\nabla_\\theta KL(\\pi_0\\|\\pi_\\theta) = \\pi_\\the
             status: Status::Theorem,
             settled: None,
             check: |c| loss_gradients(c, reverse_kl_gradient),
-            control: Some(Control {
+            control: Control {
                 description: "k2's expected gradient compared with the forward KL's gradient pi - pi0 instead of the reverse KL's",
                 check: |c| loss_gradients(c, forward_kl_gradient),
-            }),
+            },
         },
         Claim {
             id: "estimator.clamp",
@@ -82,10 +82,10 @@ $(c + e^{-c} - \\log 2)/2$ and $KL \\to \\infty$.",
             status: Status::Model,
             settled: None,
             check: |c| clamp_model(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "both closed forms scaled by 1 + 1e-11 (ten times the 1e-12 relative tolerance of the bias)",
                 check: |c| clamp_model(c, 1.0 + 1e-11),
-            }),
+            },
         },
     ]
 }
@@ -519,7 +519,7 @@ mod tests {
     #[test]
     fn controls_are_rejected_at_every_seed() {
         for c in claims() {
-            let control = c.control.expect("every estimator claim has a control");
+            let control = c.control;
             for seed in 0..=8 {
                 for cases in [32, 256] {
                     let outcome = control.run(&CheckConfig::new(cases, seed));

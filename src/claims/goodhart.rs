@@ -37,10 +37,10 @@ so $E_\\pi[V] = E_\\pi[m(U)]$ with $m(u) = E_{\\pi_0}[V \\mid U = u]$.",
             status: Status::Theorem,
             settled: None,
             check: |c| reweighting(c, |p| p),
-            control: Some(Control {
+            control: Control {
                 description: "m(u) under the wrong conditional: V averaged uniformly over each U-class instead of by pi0",
                 check: |c| reweighting(c, |_| 1.0),
-            }),
+            },
         },
         Claim {
             id: "goodhart.no-dominance",
@@ -51,10 +51,10 @@ higher $E[V]$ than best-of-$N$, and joint tables where it has a strictly lower o
             status: Status::Theorem,
             settled: Some("by two witnesses found by seeded search and shrunk (snapshotted in tests/snapshots)"),
             check: |c| no_dominance(c, Challenger::Tilt),
-            control: Some(Control {
+            control: Control {
                 description: "the tilt replaced by the U-reweighting with best-of-N's law of U (false: that one never differs from best-of-N in E[V])",
                 check: |c| no_dominance(c, Challenger::BonLawOfU),
-            }),
+            },
         },
         Claim {
             id: "goodhart.regressional",
@@ -65,10 +65,10 @@ $E[V \\mid U = u] = \\mu_V + \\frac{s_V^2}{s_V^2 + s_E^2}(u - \\mu_V - \\mu_E)$.
             status: Status::Theorem,
             settled: None,
             check: |c| regressional(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "coefficient s_V^2/(s_V^2 + s_E^2) perturbed by 1e-6 relative",
                 check: |c| regressional(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "goodhart.gaussian",
@@ -81,10 +81,10 @@ $E[V] = 0$, $KL = \\delta^2 / (2(1 - \\rho^2))$.",
             status: Status::Model,
             settled: None,
             check: |c| gaussian_model(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "rho in the closed forms moved by 1e-5 relative (0.6 -> 0.600006)",
                 check: |c| gaussian_model(c, 1.0 + 1e-5),
-            }),
+            },
         },
         Claim {
             id: "goodhart.outlier",
@@ -97,10 +97,10 @@ adversarial mass $\\le 10^{-4}$ is reached at the $\\beta$ where the mass equals
             status: Status::Model,
             settled: None,
             check: |c| outlier(c, OUTLIER_BEST_MEAN),
-            control: Some(Control {
+            control: Control {
                 description: "best mean ordinary reward 50.0384 moved by one in its last digit: 50.0385",
                 check: |c| outlier(c, 50.0385),
-            }),
+            },
         },
         Claim {
             id: "goodhart.submodules",
@@ -115,10 +115,10 @@ contrast depends on the noise correlation.",
             status: Status::Model,
             settled: None,
             check: |c| submodules(c, SUBMODULE_NEUTRAL_RHO),
-            control: Some(Control {
+            control: Control {
                 description: "neutral correlation moved by one in its last decimal: 0.09319011",
                 check: |c| submodules(c, SUBMODULE_NEUTRAL_RHO + 1e-8),
-            }),
+            },
         },
         Claim {
             id: "goodhart.resource",
@@ -129,10 +129,10 @@ $\\sum_{i \\in S} w_i a_i$ with $w_i > 0$ on a strict subset $S$. Every maximize
             status: Status::Theorem,
             settled: None,
             check: |c| resource(c, |_, _| 0.0),
-            control: Some(Control {
+            control: Control {
                 description: "attributes outside S weighted at the best ratio, w_j = c_j max_S w_i/c_i (a tie: some maximizer raises them)",
                 check: |c| resource(c, |cost, ratio| cost * ratio),
-            }),
+            },
         },
         Claim {
             id: "goodhart.heavy-tail",
@@ -145,10 +145,10 @@ $\\le 0.01$ at $L = 10^4$), and stays at $1/2$ when $X \\sim N(0,1)$.",
             status: Status::Theorem,
             settled: None,
             check: |c| heavy_tail(c, &TAIL_LAWS),
-            control: Some(Control {
+            control: Control {
                 description: "Student-t(3) error replaced by the light-tailed N(0, 3) of the same variance",
                 check: |c| heavy_tail(c, &LIGHT_IN_PLACE_OF_T),
-            }),
+            },
         },
         Claim {
             id: "goodhart.heavy-tail-kl",
@@ -160,10 +160,10 @@ it tends to $G^2/2$.",
             status: Status::Theorem,
             settled: None,
             check: |c| heavy_tail_kl(c, &TAIL_LAWS),
-            control: Some(Control {
+            control: Control {
                 description: "Student-t(3) base replaced by the light-tailed N(0, 3) of the same variance",
                 check: |c| heavy_tail_kl(c, &LIGHT_IN_PLACE_OF_T),
-            }),
+            },
         },
         Claim {
             id: "goodhart.kwa-unbiased",
@@ -174,10 +174,10 @@ $E[V \\mid X + V \\ge t] \\to 0$ is false: $E[V \\mid X + V \\ge t] \\to 1$, wit
             status: Status::Refuted,
             settled: Some("by proof (proofs/goodhart.kwa-unbiased.md) and by quadrature with a stated error bound: E[V | U >= t] rises toward 1, e.g. 0.9129 at t = 50 and 0.9899 at t = 400"),
             check: |c| kwa_unbiased(c, 0.0),
-            control: Some(Control {
+            control: Control {
                 description: "the true variant: E[V | X + V >= t] -> 1 (the same computation must not refute it)",
                 check: |c| kwa_unbiased(c, 1.0),
-            }),
+            },
         },
         Claim {
             id: "goodhart.gao-forms",
@@ -190,10 +190,10 @@ respects the bound.",
             status: Status::Theorem,
             settled: None,
             check: |c| gao_forms(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "transport bound tightened by 1%: gain <= 0.99 sqrt(2 s^2 KL)",
                 check: |c| gao_forms(c, 0.99),
-            }),
+            },
         },
         Claim {
             id: "goodhart.frontier",
@@ -205,10 +205,10 @@ $+V$ at KL $\\varepsilon$, both attained; hence $|E_\\pi[V] - E_{\\pi_0}[V]| \\l
             status: Status::Theorem,
             settled: None,
             check: |c| frontier(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "range tightened by 1%: E_pi[V] - E0 <= 0.99 (high - E0) and E0 - E_pi[V] <= 0.99 (E0 - low)",
                 check: |c| frontier(c, 0.99),
-            }),
+            },
         },
     ]
 }

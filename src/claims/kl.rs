@@ -46,10 +46,10 @@ $\\pi_\\beta(x) = \\pi_0(x) e^{r(x)/\\beta} / Z$ with $Z = E_{\\pi_0}[e^{r/\\bet
             status: Status::Theorem,
             settled: None,
             check: |c| check_tilt(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the tilt computed at beta (1 + 1e-6) in place of beta",
                 check: |c| check_tilt(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "kl.gap",
@@ -61,10 +61,10 @@ whose gap is the KL to the posterior $\\pi_\\beta$.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_gap(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the identity with coefficient beta (1 + 1e-6): J(pi_beta) - J(pi) = beta (1 + 1e-6) KL(pi||pi_beta)",
                 check: |c| check_gap(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "kl.density-budget",
@@ -76,10 +76,10 @@ the KL penalty bounds how far the multiplier $f$ may move from 1.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_density_budget(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "Pinsker tightened by 1%: E_pi0|f - 1| <= 0.99 sqrt(2 KL)",
                 check: |c| check_density_budget(c, 0.99),
-            }),
+            },
         },
         Claim {
             id: "kl.support",
@@ -90,10 +90,10 @@ $KL(\\pi\\|\\pi_0) < \\infty$ has $\\mathrm{supp}\\,\\pi \\subseteq \\mathrm{sup
             status: Status::Theorem,
             settled: None,
             check: |c| check_support(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the tilt computed at beta (1 + 1e-6) in place of beta",
                 check: |c| check_support(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "kl.odds",
@@ -105,10 +105,10 @@ a perfect deceiver keeps its odds against the honest policy it is rated equal to
             status: Status::Theorem,
             settled: None,
             check: |c| check_odds(c, 0.0),
-            control: Some(Control {
+            control: Control {
                 description: "ties broken for the optimizers: they see r(x) + 1e-9 x max(1, |r(x)|)",
                 check: |c| check_odds(c, 1e-9),
-            }),
+            },
         },
         Claim {
             id: "kl.collapse",
@@ -120,10 +120,10 @@ as $\\beta \\to 0^+$, and $TV(\\pi_\\beta, \\pi_0) \\le \\frac{\\mathrm{range}(r
             status: Status::Theorem,
             settled: None,
             check: |c| check_collapse(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the tilt computed at beta (1 + 1e-6) in place of beta",
                 check: |c| check_collapse(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "kl.monotone",
@@ -135,10 +135,10 @@ non-constant on $\\mathrm{supp}\\,\\pi_0$; so the KL coefficient and the KL budg
             status: Status::Theorem,
             settled: None,
             check: |c| check_monotone(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the derivatives claimed with the variance scaled: dE/dlambda = (1 + 1e-3) Var, dKL/dlambda = lambda (1 + 1e-3) Var",
                 check: |c| check_monotone(c, 1.0 + 1e-3),
-            }),
+            },
         },
         Claim {
             id: "kl.maxent",
@@ -149,10 +149,10 @@ $\\alpha \\log \\sum_x e^{r(x)/\\alpha}$; the objective equals $E_\\pi[r] - \\al
             status: Status::Theorem,
             settled: None,
             check: |c| check_maxent(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the softmax computed at alpha (1 + 1e-6) in place of alpha",
                 check: |c| check_maxent(c, 1.0 + 1e-6),
-            }),
+            },
         },
     ]
 }

@@ -35,10 +35,10 @@ optimum is unique, $\\pi_\\beta$ for the unique $\\beta$ with $KL(\\pi_\\beta\\|
             status: Status::Theorem,
             settled: None,
             check: |c| check_kl_budget(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the solver given the budget eps (1 + 1e-6)",
                 check: |c| check_kl_budget(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "lagrange.reward-target",
@@ -49,10 +49,10 @@ $E_\\beta[r] = c$ if $E_{\\pi_0}[r] < c < \\max r$; $\\pi_0(\\cdot\\mid A)$ if $
             status: Status::Theorem,
             settled: None,
             check: |c| check_reward_target(c, 0.0),
-            control: Some(Control {
+            control: Control {
                 description: "the solver given the target c + 1e-6 (max r - c)",
                 check: |c| check_reward_target(c, 1e-6),
-            }),
+            },
         },
         Claim {
             id: "lagrange.duality",
@@ -63,10 +63,10 @@ $\\min_{\\beta > 0}\\ \\beta\\varepsilon + \\beta \\log E_{\\pi_0}[e^{r/\\beta}]
             status: Status::Theorem,
             settled: None,
             check: |c| check_duality(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the dual with the budget eps (1 + 1e-6): D(beta) = beta eps (1 + 1e-6) + beta log E[e^{r/beta}]",
                 check: |c| check_duality(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "lagrange.threshold",
@@ -77,10 +77,10 @@ $KL = -\\log \\pi_0(B)$, for any event $B$ with $\\pi_0(B) > 0$; in particular f
             status: Status::Theorem,
             settled: None,
             check: |c| check_threshold(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the claimed minimum KL scaled: -(1 + 1e-6) log pi0(B)",
                 check: |c| check_threshold(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "lagrange.lexicographic",
@@ -91,10 +91,10 @@ $TV(\\pi_\\beta^{b}, \\pi_0(\\cdot\\mid r \\ge t)) = \\frac{1-p}{1-p+p\\,e^{1/\\
             status: Status::Theorem,
             settled: None,
             check: |c| check_lexicographic(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the tilt computed at beta (1 + 1e-6) in place of beta",
                 check: |c| check_lexicographic(c, 1.0 + 1e-6),
-            }),
+            },
         },
     ]
 }

@@ -86,7 +86,7 @@ pub struct Claim {
     /// Runs the claim's property.
     pub check: fn(&CheckConfig) -> Verdict,
     /// The wrong variant the same check must reject.
-    pub control: Option<Control>,
+    pub control: Control,
 }
 
 /// A claim's control: a wrong variant of the claim (a bound tightened, a solver perturbed, a
@@ -126,24 +126,16 @@ impl Claim {
     }
 
     /// Runs the check, then its control, and times both. The verdict passes only if the check
-    /// passes and the control is rejected; a claim without a control fails.
+    /// passes and the control is rejected.
     pub fn run(&self, config: &CheckConfig) -> Verdict {
         let start = std::time::Instant::now();
         let mut v = (self.check)(config);
-        match &self.control {
-            Some(control) => {
-                let outcome = control.run(config);
-                if !outcome.rejected {
-                    v.passed = false;
-                    v.note = Some(format!("control survived: {}", outcome.description));
-                }
-                v.control = Some(outcome);
-            }
-            None => {
-                v.passed = false;
-                v.note = Some("no control registered".into());
-            }
+        let outcome = self.control.run(config);
+        if !outcome.rejected {
+            v.passed = false;
+            v.note = Some(format!("control survived: {}", outcome.description));
         }
+        v.control = Some(outcome);
         v.seconds = start.elapsed().as_secs_f64();
         v
     }

@@ -30,10 +30,10 @@ $\\pi_\\beta \\propto \\pi_0 e^{r/\\beta}$ as its unique minimizer.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_dpo_optimum(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the reference tilt computed with beta x (1 + 1e-6)",
                 check: |c| check_dpo_optimum(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "pref.dpo-deterministic",
@@ -47,11 +47,11 @@ condition is `pref.dpo-minimizer`.",
             status: Status::Refuted,
             settled: None,
             check: |c| check_dpo_deterministic(c, has_deterministic_pair),
-            control: Some(Control {
+            control: Control {
                 description: "the true variant: no minimizer when the comparison digraph is not \
 strongly connected (the same search must find no counterexample)",
                 check: |c| check_dpo_deterministic(c, not_strongly_connected),
-            }),
+            },
         },
         Claim {
             id: "pref.dpo-minimizer",
@@ -67,11 +67,11 @@ minimizer, the solution of a weighted graph-Laplacian system.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_dpo_minimizer(c, strongly_connected),
-            control: Some(Control {
+            control: Control {
                 description: "the criterion weakened to connectivity of the comparison graph \
 (every instance predicted to have a minimizer)",
                 check: |c| check_dpo_minimizer(c, compared_connected),
-            }),
+            },
         },
         Claim {
             id: "pref.pretrain-mix",
@@ -87,11 +87,11 @@ strictly concave in $r$, not affine. With at most two distinct reward values it 
             status: Status::Refuted,
             settled: None,
             check: check_pretrain_mix,
-            control: Some(Control {
+            control: Control {
                 description: "the true reading: the mix optimum is the forward-KL-penalized optimum \
 (the same search must find no counterexample)",
                 check: check_pretrain_mix_forward,
-            }),
+            },
         },
         Claim {
             id: "pref.forward-kl",
@@ -103,10 +103,10 @@ $E_\\pi[r] = \\lambda - \\gamma$.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_forward_kl(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the closed form with gamma x (1 + 1e-6): pi = gamma' pi0/(lambda - r)",
                 check: |c| check_forward_kl(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "pref.ipo",
@@ -118,10 +118,10 @@ $\\pi_0(y) e^{p(y \\succ \\mu)/\\tau}/Z$.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_ipo(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the references (sigmoid(1/(2 tau)), Azar et al.'s closed form) with tau x (1 + 1e-6)",
                 check: |c| check_ipo(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "pref.fdiv",
@@ -134,10 +134,10 @@ pretraining mix, chi-square a truncated linear reweighting.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_fdiv(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the KKT link with beta x (1 + 1e-6): beta' f'(pi/pi0) = r - lambda",
                 check: |c| check_fdiv(c, 1.0 + 1e-6),
-            }),
+            },
         },
         Claim {
             id: "pref.restricted-class",
@@ -152,10 +152,10 @@ attained at a finite $\\theta$: along any ray to a face of the closure, $J$ appr
             status: Status::Theorem,
             settled: None,
             check: |c| check_restricted_class(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "the reference tilt computed with beta x (1 + 1e-6)",
                 check: |c| check_restricted_class(c, 1.0 + 1e-6),
-            }),
+            },
         },
     ]
 }

@@ -21,10 +21,10 @@ pub fn claims() -> Vec<Claim> {
             status: Status::Theorem,
             settled: None,
             check: |c| check_cost(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "bound tightened by 0.1%: E_q[c] <= 0.999 E_pi0[c]/q",
                 check: |c| check_cost(c, 0.999),
-            }),
+            },
         },
         Claim {
             id: "quantilizer.kl",
@@ -35,11 +35,11 @@ at the boundary.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_kl(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "bound tightened by 0.1%: KL <= 0.999 log(1/q) (equality holds when \
 no class is split)",
                 check: |c| check_kl(c, 0.999),
-            }),
+            },
         },
         Claim {
             id: "quantilizer.optimal",
@@ -50,11 +50,11 @@ $E_\\pi[r]$.",
             status: Status::Theorem,
             settled: None,
             check: |c| check_optimal(c, 1.0),
-            control: Some(Control {
+            control: Control {
                 description: "solver perturbed: the quantilizer at q (1 + 1e-3) against competitors \
 under the cap pi0/q",
                 check: |c| check_optimal(c, 1.0 + 1e-3),
-            }),
+            },
         },
     ]
 }
