@@ -138,12 +138,21 @@ impl Dist {
         Self { p, log_p }
     }
 
+    /// `log p_i` is `ln(w_i / total)` where the quotient is a normal number: the quotient is
+    /// correctly rounded, so the logarithm is off by at most `eps` absolute, as good as the
+    /// probability itself allows. `ln w_i - ln total` would instead carry
+    /// `eps max(|ln w_i|, |ln total|)` (`6e-15` at weights near `1e12`), which shifts every KL
+    /// recomputed from the base by as much. Where the quotient is subnormal or zero, the
+    /// difference of logarithms keeps the mass's logarithm (relative error `eps`).
     fn from_weights_unchecked(mut w: Vec<f64>, total: f64) -> Self {
         let log_total = total.ln();
         let log_p = w
             .iter()
             .map(|x| {
-                if *x > 0.0 {
+                let quotient = x / total;
+                if quotient >= f64::MIN_POSITIVE {
+                    quotient.ln()
+                } else if *x > 0.0 {
                     x.ln() - log_total
                 } else {
                     f64::NEG_INFINITY
