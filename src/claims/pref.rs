@@ -892,6 +892,18 @@ fn divergence_strategy() -> impl Strategy<Value = Divergence> {
     ]
 }
 
+/// `ln(pi(x)/pi0(x))` for a support outcome with a normal `pi(x)`. A subnormal `pi0(x)` is
+/// stored in the linear view only to `2^-1074` absolute, while its log view keeps full relative
+/// precision, and the ratio itself may exceed the `f64` range (`pi(x) ~ 1` over
+/// `pi0(x) ~ 1e-315`): below the normal range the logarithms are subtracted instead.
+fn log_density_ratio(inst: &Instance, pi: &Dist, x: usize) -> f64 {
+    if inst.base.prob(x) >= f64::MIN_POSITIVE {
+        (pi.prob(x) / inst.base.prob(x)).ln()
+    } else {
+        pi.log_prob(x) - inst.base.log_prob(x)
+    }
+}
+
 /// The cancellation factor of the density ratios for `c = alpha - 1 > 0`: the solver forms
 /// `t(x)^c = b - c d(x)` with `b = t(argmax)^c`, which loses `b / t(x)^c` in relative accuracy
 /// (and the normalization spreads the worst loss to every outcome); 1 when `c <= 0` (no
@@ -904,7 +916,7 @@ fn cancellation(inst: &Instance, pi: &Dist, c: f64) -> f64 {
         .base
         .support()
         .filter(|&x| pi.prob(x) >= NORMAL_MASS)
-        .map(|x| (pi.prob(x) / inst.base.prob(x)).powf(c))
+        .map(|x| (c * log_density_ratio(inst, pi, x)).exp())
         .collect();
     let hi = ratios.iter().copied().fold(0.0, f64::max);
     let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
@@ -968,18 +980,12 @@ fn check_fdiv(config: &CheckConfig, factor: f64) -> Verdict {
         for x in inst.base.support() {
             let rhs = inst.reward[x] - s.lambda;
             if pi.prob(x) >= NORMAL_MASS {
-                // A subnormal pi0(x) is stored in the linear view only to 2^-1074 absolute;
-                // its log view keeps full relative precision.
-                let t = if inst.base.prob(x) >= f64::MIN_POSITIVE {
-                    pi.prob(x) / inst.base.prob(x)
-                } else {
-                    (pi.log_prob(x) - inst.base.log_prob(x)).exp()
-                };
-                let lhs = link * div.f_prime(t);
+                let log_t = log_density_ratio(inst, pi, x);
+                let lhs = link * div.f_prime_at_log(log_t);
                 let tol = 1e-11
                     * (inst.reward[x].abs()
                         + lambda_scale
-                        + beta * (1.0 + lhs.abs() / beta + kappa * div.t_f_second(t)));
+                        + beta * (1.0 + lhs.abs() / beta + kappa * div.t_f_second_at_log(log_t)));
                 dev = dev.worst(Deviation::new((lhs - rhs).abs(), tol));
             } else {
                 // Clipped, or a mass below the normal range: the KKT form must predict it.

@@ -87,14 +87,22 @@ impl Divergence {
         self.as_alpha().0
     }
 
-    /// `f'(t)` for `t > 0`: `1 + ln t`, `-1/t`, `2 (t - 1)`, `(t^(alpha-1) - 1)/(alpha - 1)`.
+    /// `f'(t)` for `t > 0`: `1 + ln t`, `-1/t`, `2 (t - 1)`, `(t^(alpha-1) - 1)/(alpha - 1)`
+    /// (through [`Divergence::f_prime_at_log`]).
     pub fn f_prime(&self, t: f64) -> f64 {
+        self.f_prime_at_log(t.ln())
+    }
+
+    /// `f'(e^l)`, from the log density ratio `l = ln t`: `1 + l`, `-e^{-l}`, `2 expm1(l)`,
+    /// `expm1((alpha - 1) l)/(alpha - 1)`. Defined where `t = e^l` itself is beyond the `f64`
+    /// range (a policy mass of order 1 over a subnormal base mass has `l ~ 745`).
+    pub fn f_prime_at_log(&self, l: f64) -> f64 {
         match *self {
-            Divergence::ReverseKl => 1.0 + t.ln(),
-            Divergence::ForwardKl => -1.0 / t,
-            Divergence::ChiSquare => 2.0 * (t - 1.0),
-            Divergence::Alpha(1.0) => t.ln(),
-            Divergence::Alpha(a) => (t.powf(a - 1.0) - 1.0) / (a - 1.0),
+            Divergence::ReverseKl => 1.0 + l,
+            Divergence::ForwardKl => -(-l).exp(),
+            Divergence::ChiSquare => 2.0 * l.exp_m1(),
+            Divergence::Alpha(1.0) => l,
+            Divergence::Alpha(a) => ((a - 1.0) * l).exp_m1() / (a - 1.0),
         }
     }
 
@@ -129,13 +137,19 @@ impl Divergence {
         }
     }
 
-    /// `t f''(t)` for `t > 0`: the sensitivity of `f'` to a relative change of `t`.
+    /// `t f''(t)` for `t > 0`: the sensitivity of `f'` to a relative change of `t` (through
+    /// [`Divergence::t_f_second_at_log`]).
     pub fn t_f_second(&self, t: f64) -> f64 {
+        self.t_f_second_at_log(t.ln())
+    }
+
+    /// `t f''(t)` at `t = e^l`: `1`, `e^{-l}`, `2 e^l`, `e^{(alpha - 1) l}`.
+    pub fn t_f_second_at_log(&self, l: f64) -> f64 {
         match *self {
             Divergence::ReverseKl => 1.0,
-            Divergence::ForwardKl => 1.0 / t,
-            Divergence::ChiSquare => 2.0 * t,
-            Divergence::Alpha(a) => t.powf(a - 1.0),
+            Divergence::ForwardKl => (-l).exp(),
+            Divergence::ChiSquare => 2.0 * l.exp(),
+            Divergence::Alpha(a) => ((a - 1.0) * l).exp(),
         }
     }
 
@@ -251,6 +265,45 @@ fn log_ratio(c: f64, v: f64, em1: f64, d: f64) -> f64 {
     }
 }
 
+/// The edge of the root's bracket that one term of the normalization sets.
+///
+/// Term `i` is `pi0(i) t_i(v)` with `t_i = (e^v - c d_i)^{1/c}`; it equals 1 at
+/// `v_i = ln(pi0(i)^{-c} + c d_i)` (when the argument is positive), and there
+/// `F(v_i) = sign(c)(h - 1) >= 0` for `c > 0` and `<= 0` for `c < 0`, since the other terms are
+/// positive. `t_i` moves with `v` in the direction of `sign(c)`, so between `v_i` and the
+/// root every term stays at most 1: bracketing at `min_i v_i` (`c > 0`) or `max_i v_i`
+/// (`c < 0`) keeps the normalization sum finite, where the argmax class's edge alone may let a
+/// heavy non-argmax term overflow (a subnormal argmax mass puts that edge at `|c| 724`).
+/// Returns `+inf` (`c > 0`) or `-inf` (`c < 0`) when no term sets an edge.
+fn single_term_edge(base: &Dist, d: &[f64], c: f64) -> f64 {
+    let term_edge = |i: usize| {
+        let lead = -c * base.log_prob(i);
+        let shift = c * d[i];
+        if c > 0.0 {
+            // ln(e^lead + c d), both positive.
+            if shift > 0.0 {
+                crate::numeric::log_add_exp(lead, shift.ln())
+            } else {
+                lead
+            }
+        } else {
+            // ln(e^lead - |c| d) = lead + ln(1 - |c| d e^{-lead}), when positive.
+            let ratio = -shift * (-lead).exp();
+            if ratio < 1.0 {
+                lead + (-ratio).ln_1p()
+            } else {
+                f64::NEG_INFINITY
+            }
+        }
+    };
+    let edges = base.support().map(term_edge);
+    if c > 0.0 {
+        edges.fold(f64::INFINITY, f64::min)
+    } else {
+        edges.fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
 /// Solves the alpha problem (`c = alpha - 1 != 0`) for `v = ln b`.
 ///
 /// `F(v) = sign(c) (sum_x pi0(x) t_v(x) - 1)` is increasing, with
@@ -259,6 +312,9 @@ fn log_ratio(c: f64, v: f64, em1: f64, d: f64) -> f64 {
 /// - `c < 0`: `t <= b^{1/c}` everywhere gives `F(0) >= 0`; the argmax term alone gives
 ///   `F(c ln p_A) <= 0`, i.e. `v in [-|c| ln(1/p_A), 0]`.
 /// - `c > 0`: `t <= b^{1/c}` again gives `F(0) <= 0` and the argmax term `F(-c ln p_A) >= 0`.
+///
+/// Each edge is then moved inward to the tightest single-term edge ([`single_term_edge`]),
+/// where no term of the sum exceeds 1.
 fn alpha_root(base: &Dist, d: &[f64], neg_log_p_top: f64, c: f64) -> Result<f64> {
     let p = base.probs();
     // Compare with the total of pi0 computed in the same arithmetic as h (not with 1), so
@@ -291,10 +347,14 @@ fn alpha_root(base: &Dist, d: &[f64], neg_log_p_top: f64, c: f64) -> Result<f64>
     };
     // Widened by a relative 1e-9 (and 1e-12 absolute) so that rounding in the normalization
     // sum cannot leave F a hair short of its sign at the edge.
-    let edge = c.abs() * neg_log_p_top * (1.0 + 1e-9) + 1e-12;
+    let widen = |v: f64| v.abs() * 1e-9 + 1e-12;
+    let edge = c.abs() * neg_log_p_top + widen(c.abs() * neg_log_p_top);
+    // The tightest single-term edge, widened the same way: at `v_i` one term already equals 1.
+    let single = single_term_edge(base, d, c);
     let (lo, hi) = if c < 0.0 {
-        (-edge, 0.0)
+        ((-edge).max(single - widen(single)), 0.0)
     } else {
+        let edge = edge.min(single + widen(single));
         // `e^edge` may overflow when alpha is large and p_A tiny: expand from 1 by doubling,
         // stopping at the first v with F(v) >= 0 (or at the edge).
         let mut hi = 1.0f64.min(edge);
@@ -568,6 +628,33 @@ mod tests {
         let want = 0.012937200522615178 / s.lambda;
         let got = s.solution.policy.prob(1);
         assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
+        Ok(())
+    }
+
+    /// A subnormal argmax mass `2.08e-315` (reward 1) beside a heavy outcome (reward 0), alpha
+    /// just below 1 (`c = -0.0035`): the argmax class alone puts the bracket's lower edge at
+    /// `ln b = |c| ln p_A = -2.54`, where the heavy outcome's term `t = (b + |c|)^{1/c}` is
+    /// `e^712` and the normalization sum overflowed (no convergence). The heavy term sets the
+    /// edge `ln(1 - |c|)` instead, and the optimum is near it: the heavy outcome keeps
+    /// `pi(1) = t_1 = (b + |c|)^{1/c} = 1 - O(1e-314)`, the argmax a subnormal mass.
+    #[test]
+    fn alpha_root_brackets_inside_a_heavy_term() -> Result<()> {
+        let a = 0.9964983011382051;
+        let c: f64 = a - 1.0;
+        let base = Dist::from_log_weights(&[(2.08454294e-315f64).ln(), 0.0])?;
+        let s = fdiv_optimum(&base, &[1.0, 0.0], Divergence::Alpha(a), 1.0)?;
+        let pi = &s.solution.policy;
+        let sum: f64 = pi.probs().iter().sum();
+        assert!((sum - 1.0).abs() <= 4.0 * f64::EPSILON, "{sum}");
+        // KKT: beta f'(t) = r - lambda at both outcomes, so f'(t_A) - f'(t_1) = 1.
+        let f_prime = |l: f64| Divergence::Alpha(a).f_prime_at_log(l);
+        let l_a = pi.log_prob(0) - base.log_prob(0);
+        let l_1 = pi.log_prob(1) - base.log_prob(1);
+        let gap = f_prime(l_a) - f_prime(l_1);
+        assert!((gap - 1.0).abs() <= 1e-10, "{gap}");
+        // pi(1) = 1 - O(1e-314), so t_1^c = b + |c| = 1 and t_A = b^{1/c} = (1 - |c|)^{1/c}.
+        let want = (-c.abs()).ln_1p() / c;
+        assert!((l_a - want).abs() <= 1e-12 * want, "{l_a} vs {want}");
         Ok(())
     }
 
