@@ -618,6 +618,34 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
 mod tests {
     use super::*;
 
+    /// A mode of base mass `1e-300` (reward 700 at `beta = 1`: log weight `9.2` against
+    /// `ln 0.5 + 1 = 0.31` for the runner-up): the unnormalized weights sum to `~1e-300`, below
+    /// the `1e-280` where pass 1 carries the variance's shift, so the variance comes from the
+    /// separate centred pass. It must equal the pairwise form
+    /// `Var = (1/2) sum_{x,y} pi(x) pi(y) (r(x) - r(y))^2`, computed here from the policy (no
+    /// cancellation: every term is non-negative), to `1e-12` relative.
+    #[test]
+    fn variance_of_a_tilt_with_a_buried_mode_takes_the_centred_pass() -> Result<()> {
+        let base = Dist::new(vec![1e-300, 0.5, 0.5])?;
+        let reward = [700.0, 0.0, 1.0];
+        let t = tilt(&base, &reward, 1.0)?;
+        let pi = t.solution.policy.probs();
+        let mut pairwise = 0.0;
+        for (x, px) in pi.iter().enumerate() {
+            for (y, py) in pi.iter().enumerate() {
+                pairwise += 0.5 * px * py * (reward[x] - reward[y]).powi(2);
+            }
+        }
+        assert!(pi[0] > 0.99 && pairwise > 1.0, "{pi:?} {pairwise}");
+        let err = (t.reward_variance - pairwise).abs();
+        assert!(
+            err <= 1e-12 * pairwise,
+            "{} vs {pairwise}",
+            t.reward_variance
+        );
+        Ok(())
+    }
+
     #[test]
     fn kl_keeps_relative_accuracy_when_mass_piles_on_a_heavy_argmax() -> Result<()> {
         // beta -> 0 on pi0 = (1 - 1e-15, 1e-15) with the argmax first: KL -> -log(1 - 1e-15).
