@@ -38,6 +38,9 @@ fn hand() -> (Vec<f64>, Vec<f64>) {
     (rev, vec![-0.25, 0.25])
 }
 
+/// Estimator, placement, behaviour logits, expected gradient.
+type Case<'a> = (&'a str, &'a str, Option<[f64; 2]>, &'a Vec<f64>);
+
 fn problem(estimator: &str, placement: &str, behavior: Option<[f64; 2]>) -> Value {
     let mut p = json!({
         "solver": "kl_gradient",
@@ -58,7 +61,7 @@ fn kl_gradient_answers_the_catalog_identities_on_a_hand_instance() {
     let diff: Vec<f64> = rev.iter().zip(&fwd).map(|(r, f)| r - f).collect();
     let zero = vec![0.0, 0.0];
     let off = Some([1.0, -2.0]);
-    let cases: [(&str, &str, Option<[f64; 2]>, &Vec<f64>); 8] = [
+    let cases: [Case; 8] = [
         ("k1", "reward", None, &rev),
         ("k1", "reward", off, &rev),
         ("k3", "reward", None, &diff),
