@@ -162,7 +162,7 @@ fn sup_diff(a: &[f64], b: &[f64]) -> f64 {
 pub(super) fn placement(config: &CheckConfig, k2_ratio: K2Ratio) -> Verdict {
     check_theorem(config, placement_instance(), |(theta, behavior, base)| {
         let mut dev = Deviation::exact(true);
-        for mu_logits in [theta, behavior] {
+        for (mu_logits, on_policy) in [(theta, true), (behavior, false)] {
             let r = Reference::new(theta, mu_logits, base)?;
             let fd_tol = 1e-9 * r.scale;
             for j in 0..theta.len() {
@@ -181,7 +181,6 @@ pub(super) fn placement(config: &CheckConfig, k2_ratio: K2Ratio) -> Verdict {
                 dev = dev.worst(Deviation::new((rev - r.reverse[j]).abs(), fd_tol));
                 dev = dev.worst(Deviation::new((fwd - r.forward[j]).abs(), fd_tol));
             }
-            let on_policy = std::ptr::eq(mu_logits, theta);
             for k in ESTIMATORS {
                 for p in PLACEMENTS {
                     let g = kl_gradients(base, theta, Some(mu_logits), k, p).map_err(err)?;
@@ -531,6 +530,21 @@ mod tests {
         assert!((rb.variance - want).abs() <= 1e-15, "{rb:?} {want}");
         assert!((k1.mean - (4.0f64 / 3.0).ln()).abs() <= 1e-15);
         assert!(sequence_deviation(&pair, true).is_ok_and(|d| !d.ok()));
+        Ok(())
+    }
+
+    #[test]
+    fn the_per_token_penalty_misses_a_sizable_future_part_on_the_witness_pair() -> crate::Result<()>
+    {
+        let pair = crate::sample::witness::kl_gradient::sequence_pair()?;
+        let parts = pair.gradient_parts()?;
+        let sup = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let (full, future) = (sup(&parts.full), sup(&parts.future));
+        eprintln!("sup |full| = {full}, sup |future| = {future}");
+        // The future part is of the same order as the whole gradient, and absent at the last
+        // position (prefixes 3..7 of V = 2, L = 3).
+        assert!(future > 0.1 * full);
+        assert!(parts.future[2 * 3..].iter().all(|f| *f == 0.0));
         Ok(())
     }
 }
