@@ -14,6 +14,7 @@
 //! | `best_of_n` | `base`, `reward`, `n` | `n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict` |
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
 //! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
+//! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -21,7 +22,8 @@
 //! `2^53` (not exactly integers in the input) are [`Error::InvalidParameter`]. `q` must be in
 //! `(0, 1]`.
 //!
-//! Every solution has `policy`, `expected_reward` and `kl` (KL(policy||base) in nats). Numbers
+//! Every solution has `policy`, `expected_reward` and `kl` (KL(policy||base) in nats), except the
+//! reduced answers marked "only" in the table. Numbers
 //! are written in the shortest form that round-trips to the same `f64`. A quantity beyond the
 //! `f64` range (only `log_partition` can be) is written as `null`.
 
@@ -111,6 +113,21 @@ pub enum Problem {
         reward: Vec<f64>,
         /// Weight of the pretraining term (`> 0`).
         gamma: f64,
+    },
+    /// The exact expected gradient of a KL estimator in a placement
+    /// ([`solve::kl_gradient::kl_gradients`]).
+    KlGradient {
+        /// Reference probabilities `pi0`.
+        base: Vec<f64>,
+        /// Logits of the policy `pi = softmax(logits)` (finite).
+        logits: Vec<f64>,
+        /// Logits of the behaviour policy that drew the samples (default: `logits`).
+        #[serde(default)]
+        behavior_logits: Option<Vec<f64>>,
+        /// `"k1"`, `"k2"` or `"k3"`.
+        estimator: solve::kl_estimator::Estimator,
+        /// `"reward"`, `"loss"` or `"loss_ratio"`.
+        placement: solve::kl_gradient::Placement,
     },
 }
 
@@ -225,6 +242,26 @@ pub fn solve(problem: &Problem) -> Result<Value> {
                 solution_json(&s.solution),
                 json!({"gamma": s.beta, "lambda": s.lambda}),
             )
+        }
+        Problem::KlGradient {
+            base,
+            logits,
+            behavior_logits,
+            estimator,
+            placement,
+        } => {
+            let g = solve::kl_gradient::kl_gradients(
+                &Dist::new(base.clone())?,
+                logits,
+                behavior_logits.as_deref(),
+                *estimator,
+                *placement,
+            )?;
+            json!({
+                "gradient": g.gradient,
+                "reverse_kl_gradient": g.reverse_kl_gradient,
+                "forward_kl_gradient": g.forward_kl_gradient,
+            })
         }
     })
 }

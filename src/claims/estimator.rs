@@ -14,6 +14,9 @@ use crate::Dist;
 use proptest::prelude::*;
 use std::fmt;
 
+mod gradients;
+pub use gradients::rb_counterexample;
+
 /// The claims of this family, in catalog order.
 pub fn claims() -> Vec<Claim> {
     vec![
@@ -85,6 +88,54 @@ $(c + e^{-c} - \\log 2)/2$ and $KL \\to \\infty$.",
             control: Control {
                 description: "both closed forms scaled by 1 + 1e-11 (ten times the 1e-12 relative tolerance of the bias)",
                 check: |c| clamp_model(c, 1.0 + 1e-11),
+            },
+        },
+        Claim {
+            id: "estimator.placement",
+            title: "Where the KL estimate goes decides which gradient it gives: k1 in the reward, k2 as a loss, and k1 or k3 times a differentiable ratio give grad KL(pi||pi0); k3 in the reward does not",
+            statement: "For $\\pi_\\theta = \\mathrm{softmax}(\\theta)$, a full-support $\\pi_0$, a behaviour policy $\\mu$ and \
+$l = \\log(\\pi_0/\\pi_\\theta)$, the exact expected gradients are: in the reward (score-function term only) \
+$E_{\\pi}[k\\,\\nabla\\log\\pi] = \\pi_j(k(l_j) - E_\\pi[k])$, which is $\\nabla KL(\\pi\\|\\pi_0)$ for $k_1$ and \
+$\\nabla KL(\\pi\\|\\pi_0) - \\nabla KL(\\pi_0\\|\\pi)$ for $k_3$; as a loss on samples from $\\mu$, $E_\\mu[\\nabla k]$, which \
+on-policy ($\\mu = \\pi$) is $0$ for $k_1$, $\\nabla KL(\\pi\\|\\pi_0)$ for $k_2$ and $\\nabla KL(\\pi_0\\|\\pi)$ for $k_3$; as a \
+loss times the differentiable ratio $\\rho = \\pi_\\theta/\\mu$, $E_\\mu[\\nabla(\\rho k)] = \\nabla E_{\\pi_\\theta}[k]$, which \
+is $\\nabla KL(\\pi_\\theta\\|\\pi_0)$ at every $\\theta$ and every $\\mu$ for $k_1$ and $k_3$, and for $k_2$ is \
+$\\nabla KL(\\pi\\|\\pi_0) + E_\\pi[k_2\\nabla\\log\\pi]$, unequal to it unless $|l|$ is constant on the outcomes.",
+            sources: &[
+                "Liu et al. 2025 (arXiv:2510.01555)",
+                "Shah et al. 2025 (arXiv:2512.21852)",
+                "trainer issue threads on KL placement",
+            ],
+            status: Status::Theorem,
+            settled: None,
+            check: |c| gradients::placement(c, gradients::K2Ratio::MeanOfK2),
+            control: Control {
+                description: "k2 rho claimed unbiased too: its expected gradient taken to be grad KL(pi||pi0)",
+                check: |c| gradients::placement(c, gradients::K2Ratio::ReverseKl),
+            },
+        },
+        Claim {
+            id: "estimator.sequence",
+            title: "Per-token KL penalties without the future miss part of the sequence-KL gradient; the Rao-Blackwellized estimator is unbiased, but its variance can exceed the summed k1's",
+            statement: "For autoregressive $\\pi, \\pi_0$ on a finite vocabulary and length $L$, with \
+$a_t = \\log(\\pi(y_t|h_t)/\\pi_0(y_t|h_t))$, $KL_h$ the next-token KL after prefix $h$ and $W(h)$ the KL of the \
+continuation: the gradient of $KL(\\pi\\|\\pi_0)$ in the logit $\\theta_{h,j}$ is $P(h)\\pi(j|h)[a(h,j) - KL_h] + \
+P(h)\\pi(j|h)[W(hj) - E_{\\pi(\\cdot|h)}W(h\\cdot)]$; per-token $k_1$ rewards with the return (or the Rao-Blackwellized \
+gradient with the future) give both terms, a per-token penalty without the future (or the exact per-token KL as a loss) \
+gives only the first. $RB = \\sum_t KL_{h_t}$ is unbiased, each of its terms has variance at most that of $a_t$, and \
+$\\mathrm{Var}(\\sum_t a_t) - \\mathrm{Var}(RB) = E\\sum_t (a_t - KL_{h_t})^2 + 2E\\sum_{t<s}(a_t - KL_{h_t})KL_{h_s}$, which \
+can be negative: $\\mathrm{Var}(RB) \\le \\mathrm{Var}(\\sum_t a_t)$ is false ($V = L = 2$, $\\pi_0$ uniform, $\\pi = \\pi_0$ \
+conditioned on $y \\ne (0,1)$: $0 < (2/9)\\log^2 2$), and $V = L = 2$ is the smallest size where it fails.",
+            sources: &[
+                "Tang & Munos 2025 (arXiv:2506.09477)",
+                "Amini, Vieira & Cotterell 2025 (arXiv:2504.10637)",
+            ],
+            status: Status::Theorem,
+            settled: None,
+            check: |c| gradients::sequence_claim(c, false),
+            control: Control {
+                description: "the catalog's variance inequality Var(RB) <= Var(sum of per-token k1) added to the same property",
+                check: |c| gradients::sequence_claim(c, true),
             },
         },
     ]

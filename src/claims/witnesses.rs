@@ -9,9 +9,12 @@
 
 use super::WitnessOutcome;
 use crate::error::Result;
+use crate::sample::witness::kl_gradient;
 use crate::sample::witness::tilt::TILT_INSTANCES as T;
 use crate::sample::witness::{laws, means, tilt};
 use crate::solve::kl_estimator::Estimator;
+use crate::solve::kl_gradient::Placement;
+use crate::solve::sequence::SeqEstimator;
 
 /// One sampled witness: a name and a seeded run.
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +111,45 @@ const ESTIMATOR_UNBIASED: &[Witness] = &[
     },
 ];
 
+/// `estimator.placement`: Monte Carlo averages of the per-sample gradients (k1 in the reward
+/// on-policy; k1 and k3 times the ratio off-policy, `mu` uniform; k2 as an on-policy loss is
+/// left out: its per-sample gradient `l (pi - e_x)` is the same vector as k1's in the reward,
+/// so it would repeat the first witness draw for draw), projected on the
+/// direction from `grad KL(pi0||pi)` to `grad KL(pi||pi0)`; Bernstein at `1e-6`; control: the
+/// wrong KL direction's gradient.
+const ESTIMATOR_PLACEMENT: &[Witness] = &[
+    Witness {
+        name: "monte carlo on-policy gradient of k1 as reward",
+        run: |s| kl_gradient::placement(Estimator::K1, Placement::Reward, false, s),
+    },
+    Witness {
+        name: "monte carlo off-policy gradient of k1 as loss_ratio",
+        run: |s| kl_gradient::placement(Estimator::K1, Placement::LossRatio, true, s),
+    },
+    Witness {
+        name: "monte carlo off-policy gradient of k3 as loss_ratio",
+        run: |s| kl_gradient::placement(Estimator::K3, Placement::LossRatio, true, s),
+    },
+];
+
+/// `estimator.sequence`: Monte Carlo means of the summed per-token k1 and k3 and of the
+/// Rao-Blackwellized estimator over ancestrally sampled sequences; Bernstein at `1e-6`;
+/// control: the reverse sequence KL `KL(pi0||pi)`.
+const ESTIMATOR_SEQUENCE: &[Witness] = &[
+    Witness {
+        name: "monte carlo mean of the sequence estimator k1",
+        run: |s| kl_gradient::sequence_mean(SeqEstimator::K1, s),
+    },
+    Witness {
+        name: "monte carlo mean of the sequence estimator k3",
+        run: |s| kl_gradient::sequence_mean(SeqEstimator::K3, s),
+    },
+    Witness {
+        name: "monte carlo mean of the sequence estimator rao_blackwell",
+        run: |s| kl_gradient::sequence_mean(SeqEstimator::RaoBlackwell, s),
+    },
+];
+
 /// Every claim with sampled witnesses, and its witnesses.
 pub const TABLE: &[(&str, &[Witness])] = &[
     ("kl.tilt", KL_TILT),
@@ -118,6 +160,8 @@ pub const TABLE: &[(&str, &[Witness])] = &[
     ("pref.dpo-optimum", DPO),
     ("goodhart.gaussian", GAUSSIAN),
     ("estimator.unbiased", ESTIMATOR_UNBIASED),
+    ("estimator.placement", ESTIMATOR_PLACEMENT),
+    ("estimator.sequence", ESTIMATOR_SEQUENCE),
 ];
 
 /// The witnesses of claim `id` (empty for claims that are not about a sampled algorithm).

@@ -17,7 +17,7 @@ use crate::numeric::CompensatedSum;
 use serde::Serialize;
 
 /// One of the three estimators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Estimator {
     /// `k1 = -l = log(pi/pi0)`: unbiased, can be negative.

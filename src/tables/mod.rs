@@ -12,6 +12,7 @@ use serde::Serialize;
 pub mod bon_kl;
 pub mod bon_vs_tilt;
 pub mod estimator_bias;
+pub mod estimator_placement;
 pub mod goodhart_frontier;
 pub mod goodhart_gaussian;
 pub mod goodhart_heavy_tail;
@@ -216,6 +217,7 @@ pub fn all() -> Vec<TableSpec> {
         bon_vs_tilt::SPEC,
         pref_regularizers::SPEC,
         estimator_bias::SPEC,
+        estimator_placement::SPEC,
     ]
 }
 
