@@ -17,6 +17,8 @@ kl.support RLHF.Tilt.kl_support_finite
 kl.odds RLHF.Odds.kl_odds
 kl.maxent RLHF.Tilt.kl_maxent
 kl.monotone RLHF.Monotone.kl_monotone
+kl.monotone RLHF.Budget.lambda_for_reward
+kl.monotone RLHF.Budget.lambda_for_budget
 lagrange.kl-budget RLHF.Budget.lagrange_kl_budget
 lagrange.reward-target RLHF.Budget.lagrange_reward_target
 lagrange.threshold RLHF.Threshold.lagrange_threshold
@@ -30,6 +32,10 @@ estimator.sign RLHF.Estimator.k3_nonneg
 estimator.sign RLHF.Estimator.estimator_sign
 goodhart.reweighting RLHF.Odds.goodhart_reweighting
 goodhart.reweighting RLHF.Odds.optimizers_are_reweightings
+lagrange.duality RLHF.Corollaries.lagrange_duality
+conditioning.tilt-closest RLHF.Corollaries.conditioning_tilt_closest
+conditioning.tilt-closest RLHF.Corollaries.reweighting_supp
+conditioning.uniform-maxent RLHF.Corollaries.conditioning_uniform_maxent
 "
 
 # The axioms Coq 8.16's standard library uses to construct the classical reals (Reals): any

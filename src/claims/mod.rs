@@ -36,6 +36,7 @@ pub mod strategy;
 pub mod strategy_tilt;
 
 pub mod witnesses;
+pub mod machine_checked;
 
 pub use runner::{
     check_model, check_model_cases, check_theorem, find_counterexample, CheckConfig,
