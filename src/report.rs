@@ -93,7 +93,12 @@ pub fn list(claims: &[Claim], format: Format) -> String {
                     } else {
                         "coq"
                     };
-                    format!("{:w$}  {:10}  {coq:3}  {}\n", c.id, c.status.as_str(), c.title)
+                    format!(
+                        "{:w$}  {:10}  {coq:3}  {}\n",
+                        c.id,
+                        c.status.as_str(),
+                        c.title
+                    )
                 })
                 .collect()
         }

@@ -139,11 +139,15 @@ mod tests {
                         && words.next().map(|w| w.trim_end_matches(':')) == Some(name)
                 });
                 if !declared {
-                    return Err(format!("{theorem}: not declared in proofs/coq/theories/{file}.v"));
+                    return Err(format!(
+                        "{theorem}: not declared in proofs/coq/theories/{file}.v"
+                    ));
                 }
                 let file_path = format!("proofs/coq/theories/{file}.v");
                 if !proof.contains(name) || !proof.contains(&file_path) {
-                    return Err(format!("proofs/{claim}.md does not cite {name} in {file_path}"));
+                    return Err(format!(
+                        "proofs/{claim}.md does not cite {name} in {file_path}"
+                    ));
                 }
             }
         }

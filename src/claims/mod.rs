@@ -35,8 +35,8 @@ pub mod runner;
 pub mod strategy;
 pub mod strategy_tilt;
 
-pub mod witnesses;
 pub mod machine_checked;
+pub mod witnesses;
 
 pub use runner::{
     check_model, check_model_cases, check_theorem, find_counterexample, CheckConfig,
