@@ -185,6 +185,36 @@ mod tests {
         }
     }
 
+    /// `list` shows the theorems: a JSON field (empty when none), a Markdown and a text column.
+    #[test]
+    fn list_shows_the_machine_checked_claims() -> Result<(), String> {
+        use crate::report::{list, Format};
+        let claims = crate::claims::all();
+        let json: serde_json::Value =
+            serde_json::from_str(&list(&claims, Format::Json)).map_err(|e| e.to_string())?;
+        for c in json["claims"].as_array().into_iter().flatten() {
+            let id = c["id"].as_str().unwrap_or_default();
+            let listed: Vec<&str> = c["machine_checked"]
+                .as_array()
+                .ok_or(format!("{id}: no machine_checked array"))?
+                .iter()
+                .filter_map(|t| t.as_str())
+                .collect();
+            if listed != for_claim(id) {
+                return Err(format!("{id}: JSON lists {listed:?}"));
+            }
+        }
+        let md = list(&claims, Format::Markdown);
+        let text = list(&claims, Format::Text);
+        let row = |s: &str, key: &str| s.lines().find(|l| l.contains(key)).map(str::to_string);
+        let tilt_md = row(&md, "| `kl.tilt` |").ok_or("no kl.tilt row")?;
+        let tilt_text = row(&text, "kl.tilt ").ok_or("no kl.tilt line")?;
+        if !tilt_md.ends_with("| Tilt.kl_tilt |") || !tilt_text.contains(" coq ") {
+            return Err(format!("kl.tilt rows: {tilt_md} / {tilt_text}"));
+        }
+        Ok(())
+    }
+
     #[test]
     fn unlisted_claims_have_no_theorems() {
         assert!(for_claim("no.such-claim").is_empty());
