@@ -76,6 +76,7 @@ pub const TABLE: &[(&str, &[&str])] = &[
         "conditioning.uniform-maxent",
         &["RLHF.Corollaries.conditioning_uniform_maxent"],
     ),
+    ("bon.kl-bound", &["RLHF.BonBound.bon_kl_bound"]),
 ];
 
 /// The Coq theorems of claim `id` (empty when it is not machine-checked).
