@@ -17,8 +17,7 @@ kl.support RLHF.Tilt.kl_support_finite
 kl.odds RLHF.Odds.kl_odds
 kl.maxent RLHF.Tilt.kl_maxent
 kl.monotone RLHF.Monotone.kl_monotone
-kl.monotone RLHF.Budget.lambda_for_reward
-kl.monotone RLHF.Budget.lambda_for_budget
+kl.monotone RLHF.Budget.kl_monotone_ranges
 lagrange.kl-budget RLHF.Budget.lagrange_kl_budget
 lagrange.reward-target RLHF.Budget.lagrange_reward_target
 lagrange.threshold RLHF.Threshold.lagrange_threshold

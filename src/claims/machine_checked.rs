@@ -22,8 +22,7 @@ pub const TABLE: &[(&str, &[&str])] = &[
         "kl.monotone",
         &[
             "RLHF.Monotone.kl_monotone",
-            "RLHF.Budget.lambda_for_reward",
-            "RLHF.Budget.lambda_for_budget",
+            "RLHF.Budget.kl_monotone_ranges",
         ],
     ),
     ("lagrange.kl-budget", &["RLHF.Budget.lagrange_kl_budget"]),

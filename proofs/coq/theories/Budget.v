@@ -311,4 +311,34 @@ Proof.
                     (supp_tilt n pi0 r b Hpi0 pi Hs) Hz0)).
 Qed.
 
+(** kl.monotone, ranges: for r non-constant on the support, [lambda |-> E_lambda[r]] maps
+    [(0, infinity)] into and onto [(E_pi0[r], rs)] ([rs] the top reward), and
+    [lambda |-> KL(pi_lambda||pi0)] into and onto [(0, -log pi0(A))]; with the strict monotonicity and continuity of [kl_monotone], both
+    are continuous increasing bijections. *)
+Theorem kl_monotone_ranges : nonconstant n pi0 r ->
+  (forall l, 0 < l -> E n pi0 r < Elam n pi0 r l < rs /\ 0 < KLlam n pi0 r l < - ln pA) /\
+  (forall c, E n pi0 r < c < rs -> exists l, 0 < l /\ Elam n pi0 r l = c) /\
+  (forall eps, 0 < eps < - ln pA -> exists l, 0 < l /\ KLlam n pi0 r l = eps).
+Proof.
+  intro Hnc. pose proof (pA_pos n pi0 r rs Hpi0 Hattain) as HpA. fold pA in HpA.
+  assert (Hsupp : forall l, supp_in n (tl n pi0 r l) pi0).
+  { intros l i Hi Hp. destruct (dist_nonneg n pi0 i Hpi0 Hi) as [H|H]; [exact H|].
+    unfold tl in Hp. rewrite <- H in Hp. unfold Rdiv in Hp. rewrite !Rmult_0_l in Hp. lra. }
+  assert (Hup : forall l, Elam n pi0 r l <= rs).
+  { intro l. rewrite <- (Elam_E n pi0 r Hpi0). apply E_le_max; [apply tl_dist; exact Hpi0 | apply Hsupp]. }
+  split; [|split; [exact lambda_for_reward | exact lambda_for_budget]].
+  intros l Hl.
+  pose proof (Elam_strict n pi0 r Hpi0 Hnc 0 l Hl) as H1. rewrite Elam_0 in H1 by exact Hpi0.
+  pose proof (Elam_strict n pi0 r Hpi0 Hnc l (l + 1) ltac:(lra)) as H2. pose proof (Hup (l + 1)).
+  pose proof (KLlam_strict n pi0 r Hpi0 Hnc 0 l (Rle_refl 0) Hl) as H3. rewrite KLlam_0 in H3 by exact Hpi0.
+  split; [lra|]. split; [exact H3|].
+  pose proof (W_ge n pi0 r rs Hpi0 l) as HW. fold pA in HW.
+  pose proof (W_pos n pi0 r Hpi0 l) as HWp.
+  assert (Hln : ln pA + l * rs <= ln (W n pi0 r l)).
+  { rewrite <- (ln_exp (l * rs)), <- ln_mult by (try apply exp_pos; lra).
+    destruct HW as [HW|HW]; [left; apply ln_increasing; [apply Rmult_lt_0_compat; [lra | apply exp_pos] | exact HW]|].
+    rewrite HW. lra. }
+  unfold KLlam. assert (0 < l * (rs - Elam n pi0 r l)) by (apply Rmult_lt_0_compat; lra). nra.
+Qed.
+
 End Budget.
