@@ -18,6 +18,18 @@ Proof.
   - right. intros j Hj Hpj. destruct (Nat.eq_dec j n) as [->|Hne]; [contradiction | apply H; [lia|auto]].
 Qed.
 
+(** The intermediate value theorem from [0]: a continuous [f] with [f 0 < v < f l1], [l1 > 0],
+    takes the value [v] at some [z > 0]. *)
+Lemma ivt_pos : forall f v l1, continuity f -> 0 < l1 -> f 0 < v -> v < f l1 ->
+  exists z, 0 < z /\ f z = v.
+Proof.
+  intros f v l1 Hc Hl H0 H1.
+  assert (Hcont : continuity (fun l => f l - v)).
+  { apply (continuity_minus f (fct_cte v)); [exact Hc|]. apply continuity_const. intros x y. reflexivity. }
+  destruct (IVT (fun l => f l - v) 0 l1 Hcont Hl ltac:(lra) ltac:(lra)) as [z [[Hz0 _] Hz]].
+  exists z. split; [|lra]. destruct Hz0 as [Hz0|Hz0]; [exact Hz0|]. subst z. lra.
+Qed.
+
 (** The tilt at [beta] is the tilt at [lambda = 1/beta]. *)
 Lemma tilt_tl : forall n pi0 r beta i, 0 < beta -> tilt n pi0 r beta i = tl n pi0 r (/ beta) i.
 Proof.
@@ -107,13 +119,8 @@ Proof.
       rewrite Rmult_assoc, <- exp_plus. replace (- (l1 * d) + l1 * d) with 0 by ring.
       rewrite exp_0. lra. }
     lra. }
-  assert (Hcont : continuity (fun l => Elam n pi0 r l - c)).
-  { apply (continuity_minus (Elam n pi0 r) (fct_cte c)).
-    - apply Elam_continuous. exact Hpi0.
-    - apply continuity_const. intros x y. reflexivity. }
-  assert (H0 : Elam n pi0 r 0 - c < 0) by (rewrite Elam_0 by exact Hpi0; lra).
-  destruct (IVT (fun l => Elam n pi0 r l - c) 0 l1 Hcont ltac:(lra) H0 ltac:(lra)) as [z [[Hz0 Hz1] Hz]].
-  exists z. split; [|lra]. destruct Hz0 as [Hz0|Hz0]; [exact Hz0|]. subst z. lra.
+  apply (ivt_pos (Elam n pi0 r) c l1 (Elam_continuous n pi0 r Hpi0)); [lra | | exact Hup].
+  rewrite Elam_0 by exact Hpi0. lra.
 Qed.
 
 (** The matching [lambda] for a KL budget strictly between [0] and [-log pi0(A)]. *)
@@ -143,13 +150,8 @@ Proof.
         replace (2 * / ((K - eps) * pA)) with (2 / (pA * (K - eps))) by (field; lra). lra. }
       lra. }
     lra. }
-  assert (Hcont : continuity (fun l => KLlam n pi0 r l - eps)).
-  { apply (continuity_minus (KLlam n pi0 r) (fct_cte eps)).
-    - apply KLlam_continuous. exact Hpi0.
-    - apply continuity_const. intros x y. reflexivity. }
-  assert (H0 : KLlam n pi0 r 0 - eps < 0) by (rewrite KLlam_0 by exact Hpi0; lra).
-  destruct (IVT (fun l => KLlam n pi0 r l - eps) 0 l1 Hcont ltac:(lra) H0 ltac:(lra)) as [z [[Hz0 Hz1] Hz]].
-  exists z. split; [|lra]. destruct Hz0 as [Hz0|Hz0]; [exact Hz0|]. subst z. lra.
+  apply (ivt_pos (KLlam n pi0 r) eps l1 (KLlam_continuous n pi0 r Hpi0)); [lra | | exact Hup].
+  rewrite KLlam_0 by exact Hpi0. lra.
 Qed.
 
 (** The matching beta for a reward target exists and is unique. *)
