@@ -34,7 +34,21 @@ fn sci(x: f64) -> String {
     }
 }
 
-/// The claim list: id, title, status, sources.
+/// The machine-checked column: the Coq theorems' short names, or `-` when none.
+fn machine_checked_word(c: &Claim) -> String {
+    let theorems = crate::claims::machine_checked::for_claim(c.id);
+    if theorems.is_empty() {
+        "-".into()
+    } else {
+        theorems
+            .iter()
+            .map(|t| crate::claims::machine_checked::short_name(t))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The claim list: id, title, status, sources, and the Coq theorems of machine-checked claims.
 pub fn list(claims: &[Claim], format: Format) -> String {
     match format {
         Format::Json => {
@@ -46,21 +60,25 @@ pub fn list(claims: &[Claim], format: Format) -> String {
                            "settled": c.settled,
                            "control": c.control.description,
                            "witnesses": crate::claims::witnesses::for_claim(c.id)
-                               .iter().map(|w| w.name).collect::<Vec<_>>()})
+                               .iter().map(|w| w.name).collect::<Vec<_>>(),
+                           "machine_checked": crate::claims::machine_checked::for_claim(c.id)})
                 })
                 .collect();
             format!("{}\n", json!({ "claims": v }))
         }
         Format::Markdown => {
-            let mut s =
-                String::from("| id | title | status | sources |\n| --- | --- | --- | --- |\n");
+            let mut s = String::from(
+                "| id | title | status | sources | machine-checked (Coq) |\n\
+                 | --- | --- | --- | --- | --- |\n",
+            );
             for c in claims {
                 s.push_str(&format!(
-                    "| `{}` | {} | {} | {} |\n",
+                    "| `{}` | {} | {} | {} | {} |\n",
                     c.id,
                     c.title,
                     c.status.as_str(),
-                    c.sources.join("; ")
+                    c.sources.join("; "),
+                    machine_checked_word(c)
                 ));
             }
             s
@@ -69,7 +87,19 @@ pub fn list(claims: &[Claim], format: Format) -> String {
             let w = claims.iter().map(|c| c.id.len()).max().unwrap_or(0);
             claims
                 .iter()
-                .map(|c| format!("{:w$}  {:10}  {}\n", c.id, c.status.as_str(), c.title))
+                .map(|c| {
+                    let coq = if crate::claims::machine_checked::for_claim(c.id).is_empty() {
+                        "-"
+                    } else {
+                        "coq"
+                    };
+                    format!(
+                        "{:w$}  {:10}  {coq:3}  {}\n",
+                        c.id,
+                        c.status.as_str(),
+                        c.title
+                    )
+                })
                 .collect()
         }
     }

@@ -35,6 +35,7 @@ pub mod runner;
 pub mod strategy;
 pub mod strategy_tilt;
 
+pub mod machine_checked;
 pub mod witnesses;
 
 pub use runner::{
