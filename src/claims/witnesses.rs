@@ -108,6 +108,11 @@ const ESTIMATOR_UNBIASED: &[Witness] = &[
     },
 ];
 
+const GRPO: &[Witness] = &[Witness {
+    name: "grpo sgd (G = 4, sample std, k3 loss) on three outcomes",
+    run: crate::sample::witness::grpo::sgd_lands_on_the_stationary_point,
+}];
+
 /// Every claim with sampled witnesses, and its witnesses.
 pub const TABLE: &[(&str, &[Witness])] = &[
     ("kl.tilt", KL_TILT),
@@ -118,6 +123,8 @@ pub const TABLE: &[(&str, &[Witness])] = &[
     ("pref.dpo-optimum", DPO),
     ("goodhart.gaussian", GAUSSIAN),
     ("estimator.unbiased", ESTIMATOR_UNBIASED),
+    ("grpo.stationary", GRPO),
+    ("grpo.tilt", GRPO),
 ];
 
 /// The witnesses of claim `id` (empty for claims that are not about a sampled algorithm).

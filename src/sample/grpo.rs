@@ -195,3 +195,51 @@ pub fn grpo_sgd(
         averaged,
     })
 }
+
+/// `P_G(o | pi) = E[A_1 | o_1 = o]` for every `o`, by enumerating the other `G - 1` outputs
+/// over all `n^(G-1)` ordered tuples (finite `G`, at most [`MAX_GROUPS`] tuples): the
+/// brute-force counterpart of [`crate::solve::grpo::group_advantage`].
+pub fn conditional_advantage_by_enumeration(
+    pi: &Dist,
+    reward: &[f64],
+    config: &GrpoConfig,
+) -> Result<Vec<f64>> {
+    check_reward(pi, reward)?;
+    let GroupSize::Finite(g) = config.group_size else {
+        return Err(Error::InvalidInput(
+            "enumeration needs a finite group".into(),
+        ));
+    };
+    let n = pi.len();
+    if !(g >= 2 && (n as f64).powi(g as i32 - 1) <= MAX_GROUPS) {
+        return Err(Error::InvalidInput(format!(
+            "{n}^{} tuples exceed {MAX_GROUPS}",
+            g - 1
+        )));
+    }
+    let mut out = vec![0.0; n];
+    let mut others = vec![0usize; g - 1];
+    let mut rewards = vec![0.0; g];
+    loop {
+        let w: f64 = others.iter().map(|&o| pi.prob(o)).product();
+        if w > 0.0 {
+            for (slot, &o) in rewards[1..].iter_mut().zip(&others) {
+                *slot = reward[o];
+            }
+            for (o, acc) in out.iter_mut().enumerate() {
+                rewards[0] = reward[o];
+                *acc += w * group_advantages(&rewards, config.std)[0];
+            }
+        }
+        let mut i = 0;
+        while i < g - 1 && others[i] + 1 == n {
+            others[i] = 0;
+            i += 1;
+        }
+        if i == g - 1 {
+            break;
+        }
+        others[i] += 1;
+    }
+    Ok(out)
+}

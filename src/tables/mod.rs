@@ -17,6 +17,7 @@ pub mod goodhart_gaussian;
 pub mod goodhart_heavy_tail;
 pub mod goodhart_outlier;
 pub mod goodhart_submodules;
+pub mod grpo_vs_tilt;
 pub mod lagrange_map;
 pub mod pref_regularizers;
 
@@ -216,6 +217,7 @@ pub fn all() -> Vec<TableSpec> {
         bon_vs_tilt::SPEC,
         pref_regularizers::SPEC,
         estimator_bias::SPEC,
+        grpo_vs_tilt::SPEC,
     ]
 }
 
