@@ -1015,7 +1015,7 @@ mod tests {
     }
 }
 #[cfg(test)]
-mod debug_tests {
+mod jacobian_tests {
     use super::*;
     #[test]
     fn jacobian_matches_finite_differences() -> Result<()> {
