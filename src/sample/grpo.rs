@@ -163,7 +163,7 @@ pub fn grpo_sgd(
             "sampled GRPO needs a finite group".into(),
         ));
     };
-    if base.probs().iter().any(|p| !(*p > 0.0)) || !(sgd.burn_in < sgd.iterations) {
+    if base.probs().iter().any(|p| !(*p > 0.0)) || sgd.burn_in >= sgd.iterations {
         return Err(Error::InvalidInput(
             "sampled GRPO needs a full-support base and burn_in < iterations".into(),
         ));

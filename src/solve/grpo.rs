@@ -685,6 +685,9 @@ fn newton_multistart(c: &Columns, config: &GrpoConfig) -> Result<Vec<f64>> {
     Ok(first.iter().zip(q).map(|(x, m)| x / m).collect())
 }
 
+/// One evaluation of the Newton system: class masses, `E`, its Jacobian, `max |P|`.
+type Evaluation = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>, f64);
+
 /// Levenberg-Marquardt (Newton's method damped where the Jacobian is singular or the step
 /// fails) on `sum_k E_k^2` in the free logits `y_0..y_{K-2}` (`y_{K-1} = 0`). The step solves
 /// `(J^T J + mu I) d = -J^T E`; `mu` shrinks tenfold after an accepted step (Newton's quadratic
@@ -694,7 +697,7 @@ fn newton(c: &Columns, config: &GrpoConfig, start: &[f64]) -> Result<Vec<f64>> {
     let q = &c.mass;
     let last = start[k - 1].ln();
     let mut y: Vec<f64> = start.iter().map(|x| x.ln() - last).collect();
-    let eval = |y: &[f64]| -> Result<(Vec<f64>, Vec<f64>, Vec<Vec<f64>>, f64)> {
+    let eval = |y: &[f64]| -> Result<Evaluation> {
         let x = softmax(y);
         let cx = Columns {
             values: c.values.clone(),
@@ -817,12 +820,14 @@ pub fn solve_dense(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Result<Vec<f64>> {
         }
         a.swap(col, piv);
         b.swap(col, piv);
-        for row in col + 1..n {
-            let f = a[row][col] / a[col][col];
-            for k in col..n {
-                a[row][k] -= f * a[col][k];
+        let (top, bottom) = a.split_at_mut(col + 1);
+        let pivot = &top[col];
+        for (i, row) in bottom.iter_mut().enumerate() {
+            let f = row[col] / pivot[col];
+            for (x, p) in row[col..].iter_mut().zip(&pivot[col..]) {
+                *x -= f * p;
             }
-            b[row] -= f * b[col];
+            b[col + 1 + i] -= f * b[col];
         }
     }
     let mut z = vec![0.0; n];
