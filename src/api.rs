@@ -15,6 +15,7 @@
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
 //! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
 //! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
+//! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)); the stationary point of population GRPO |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -128,6 +129,21 @@ pub enum Problem {
         estimator: solve::kl_estimator::Estimator,
         /// `"reward"`, `"loss"` or `"loss_ratio"`.
         placement: solve::kl_gradient::Placement,
+    },
+    /// The stationary point of population GRPO ([`solve::grpo`]).
+    Grpo {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// KL coefficient (`> 0`).
+        beta: f64,
+        /// An integer `>= 2` or the string `"infinite"`.
+        group_size: Value,
+        /// `"sample"` or `"population"`.
+        std: String,
+        /// `"k3_loss"` or `"k3_ratio"`.
+        kl: String,
     },
 }
 
@@ -263,7 +279,70 @@ pub fn solve(problem: &Problem) -> Result<Value> {
                 "forward_kl_gradient": g.forward_kl_gradient,
             })
         }
+        Problem::Grpo {
+            base,
+            reward,
+            beta,
+            group_size,
+            std,
+            kl,
+        } => {
+            let config = grpo_config(*beta, group_size, std, kl)?;
+            let s = solve::grpo_stationary(&Dist::new(base.clone())?, reward, &config)?;
+            extend(
+                solution_json(&s.solution),
+                json!({"kl_forward": s.kl_forward}),
+            )
+        }
     })
+}
+
+/// Reads a GRPO problem's configuration: `group_size` an integer `>= 2` or `"infinite"`
+/// (anything else, including `1` and `2.5`, is [`Error::InvalidParameter`]), `std` and `kl` one
+/// of their two names (else [`Error::InvalidInput`]).
+fn grpo_config(beta: f64, group_size: &Value, std: &str, kl: &str) -> Result<solve::GrpoConfig> {
+    let group_size = match group_size {
+        Value::String(s) if s == "infinite" => solve::GroupSize::Infinite,
+        Value::Number(n) if n.as_u64().is_some_and(|g| g >= 2) => {
+            let g = n.as_u64().unwrap_or(0);
+            solve::GroupSize::Finite(
+                usize::try_from(g).map_err(|e| Error::InvalidInput(e.to_string()))?,
+            )
+        }
+        other => {
+            return Err(Error::InvalidParameter {
+                name: "group_size",
+                value: other.as_f64().unwrap_or(f64::NAN),
+                requirement: "an integer >= 2 or \"infinite\"",
+            })
+        }
+    };
+    let std = match std {
+        "sample" => solve::GroupStd::Sample,
+        "population" => solve::GroupStd::Population,
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "std must be \"sample\" or \"population\", got {other:?}"
+            )))
+        }
+    };
+    let kl = match kl {
+        "k3_loss" => solve::KlPlacement::K3Loss,
+        "k3_ratio" => solve::KlPlacement::K3Ratio,
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "kl must be \"k3_loss\" or \"k3_ratio\", got {other:?}"
+            )))
+        }
+    };
+    let config = solve::GrpoConfig {
+        beta,
+        group_size,
+        std,
+        kl,
+    };
+    config.validate()?;
+    Ok(config)
 }
 
 /// Parses a JSON problem and solves it. Malformed JSON, unknown solvers and missing fields are

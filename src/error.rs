@@ -72,6 +72,10 @@ pub enum Error {
     /// An iterative method failed to reach its stated tolerance.
     #[error("no convergence: {0}")]
     NoConvergence(String),
+    /// A problem with more than one solution where the caller asked for the solution (for
+    /// example several stationary points of an update rule).
+    #[error("not unique: {0}")]
+    NotUnique(String),
     /// Input that is well-formed numerically but structurally invalid (for example a malformed
     /// JSON problem).
     #[error("invalid input: {0}")]
@@ -91,6 +95,7 @@ impl Error {
             Error::Infeasible(_) => "infeasible",
             Error::NoConvergence(_) => "no_convergence",
             Error::InvalidInput(_) => "invalid_input",
+            Error::NotUnique(_) => "not_unique",
         }
     }
 }

@@ -192,6 +192,7 @@ pub fn all() -> Vec<Claim> {
     v.extend(pref::claims());
     v.extend(goodhart::claims());
     v.extend(estimator::claims());
+    v.extend(grpo::claims());
     v
 }
 
@@ -199,5 +200,6 @@ pub fn all() -> Vec<Claim> {
 pub fn find(id: &str) -> Option<Claim> {
     all().into_iter().find(|c| c.id == id)
 }
+pub mod grpo;
 pub mod strategy_bon;
 pub mod strategy_goodhart;

@@ -149,6 +149,10 @@ const ESTIMATOR_SEQUENCE: &[Witness] = &[
         run: |s| kl_gradient::sequence_mean(SeqEstimator::RaoBlackwell, s),
     },
 ];
+const GRPO: &[Witness] = &[Witness {
+    name: "grpo sgd (G = 4, sample std, k3 loss) on three outcomes",
+    run: crate::sample::witness::grpo::sgd_lands_on_the_stationary_point,
+}];
 
 /// Every claim with sampled witnesses, and its witnesses.
 pub const TABLE: &[(&str, &[Witness])] = &[
@@ -162,6 +166,8 @@ pub const TABLE: &[(&str, &[Witness])] = &[
     ("estimator.unbiased", ESTIMATOR_UNBIASED),
     ("estimator.placement", ESTIMATOR_PLACEMENT),
     ("estimator.sequence", ESTIMATOR_SEQUENCE),
+    ("grpo.stationary", GRPO),
+    ("grpo.tilt", GRPO),
 ];
 
 /// The witnesses of claim `id` (empty for claims that are not about a sampled algorithm).

@@ -38,6 +38,7 @@ impl DistSampler {
 
 pub mod best_of_n;
 pub mod dpo;
+pub mod grpo;
 pub mod kl_estimate;
 pub mod metropolis;
 pub mod policy_gradient;

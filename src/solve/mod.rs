@@ -39,6 +39,8 @@ pub mod preference;
 pub use preference::{Comparisons, PreferenceOptimum};
 pub mod family;
 pub use family::{class_optimum, ClassOptimum, LogLinearClass};
+pub mod grpo;
 pub mod kl_estimator;
 pub mod kl_gradient;
 pub mod sequence;
+pub use grpo::{grpo_stationary, GroupSize, GroupStd, GrpoConfig, GrpoStationary, KlPlacement};

@@ -18,6 +18,7 @@ pub mod goodhart_gaussian;
 pub mod goodhart_heavy_tail;
 pub mod goodhart_outlier;
 pub mod goodhart_submodules;
+pub mod grpo_vs_tilt;
 pub mod lagrange_map;
 pub mod pref_regularizers;
 
@@ -218,6 +219,7 @@ pub fn all() -> Vec<TableSpec> {
         pref_regularizers::SPEC,
         estimator_bias::SPEC,
         estimator_placement::SPEC,
+        grpo_vs_tilt::SPEC,
     ]
 }
 

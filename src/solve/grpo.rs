@@ -1,0 +1,1071 @@
+//! Stationary points of population GRPO on a finite space (claims `grpo.*`).
+//!
+//! GRPO (Group Relative Policy Optimization) draws a group of `G >= 2` outputs i.i.d. from the
+//! policy `pi = softmax(theta)`, standardizes their rewards inside the group,
+//!
+//! ```text
+//! A_i = (r_i - mean(r_1..r_G)) / std(r_1..r_G),   A_i = 0 when the group's std is 0,
+//! ```
+//!
+//! with the sample std (divide by `G - 1`, torch's default) or the population std (divide by
+//! `G`), and ascends `(1/G) sum_i A_i grad log pi(o_i)` minus `beta` times a KL term. With
+//! `P_G(o | pi) = E[A_1 | o_1 = o]` (the other `G - 1` outputs i.i.d. from `pi`), the expected
+//! policy-gradient term on logit `j` is `pi_j P_G(j)`, because `E_pi[P_G] = E[A_1] = 0` (the
+//! advantages of a group sum to zero). The two KL placements:
+//!
+//! - [`KlPlacement::K3Loss`]: `k3 = pi0/pi - 1 - log(pi0/pi)` as a loss on on-policy samples;
+//!   its expected gradient is `grad KL(pi0||pi) = pi - pi0`. The expected update is
+//!   `F_j = pi_j P_G(j) + beta (pi0_j - pi_j)`, zero iff `pi_j = pi0_j / (1 - P_G(j)/beta)`.
+//! - [`KlPlacement::K3Ratio`]: `k3` times the differentiable ratio `pi_theta/pi_old`; its
+//!   expected gradient is `grad KL(pi||pi0)`, with components `pi_j (log(pi_j/pi0_j) - KL)`.
+//!   `F_j = pi_j (P_G(j) - beta (log(pi_j/pi0_j) - KL))`, zero iff `pi ∝ pi0 exp(P_G/beta)`.
+//!
+//! `P_G(o)` depends on `o` only through `r(o)`, so every stationary point is `pi0` times a
+//! function of the reward class, and the problem lives on the `K` reward classes of
+//! `supp pi0` (outside it `pi = 0`, where `F_j = 0` too). The sample std's advantage is the
+//! population one times `sqrt((G - 1)/G)`, so only the population `P_G` is computed.
+//!
+//! # Methods (proofs in `proofs/grpo.stationary.md` and `proofs/grpo.kl-placement.md`)
+//!
+//! - `P_2(o) = pi(r < r(o)) - pi(r > r(o))` (population std; `O(K)` after sorting).
+//! - `P_inf(o) = (r(o) - E_pi r) / sigma_pi(r)` (both stds agree in the limit; `0` if
+//!   `sigma_pi = 0`).
+//! - `3 <= G < inf`: exact enumeration of the multiset of the other `G - 1` rewards, i.e. the
+//!   compositions of `G - 1` into the `K` classes with multinomial weights: `C(G + K - 2, K - 1)`
+//!   compositions, `O(K^2)` work each (the group's mean and std for each class of `o_1`, and the
+//!   derivative in each class mass). Above [`MAX_ENUMERATION_WORK`] a typed refusal.
+//! - k3 loss, `G = 2`: closed form. With `C_k = pi(r <= v_k)` and `Q_k = pi0(r <= v_k)` on the
+//!   sorted classes, the fixed point telescopes into `Phi(C_k) = b Q_k`, `Phi(C) = (b + 1) C -
+//!   C^2`, `b = beta` (population) or `sqrt(2) beta` (sample): `C_k` is the smaller root for
+//!   `k < K` and `C_K = 1`. Unique; `O(n)` (radix sort of the classes).
+//! - k3 loss, `G = inf`: `pi ∝ pi0 / (lambda - r)` with `lambda > max r` the unique root of
+//!   `Cov_pi0(r, 1/(lambda - r)) = 1/beta^2` (decreasing in `lambda`); this is the forward-KL
+//!   optimum at `gamma = beta sigma_pi(r)`. Unique; `O(n)` per Newton step.
+//! - k3 ratio, `G = inf`: `pi` is the tilt at temperature `tau` with `tau = beta sigma_tau(r)`;
+//!   roots of `sigma_tau/tau = 1/beta` found on a log grid of [`TAU_GRID`] points and refined by
+//!   bisection. None: [`Error::Infeasible`]; more than one: [`Error::NotUnique`].
+//! - otherwise (finite `G >= 3`, or the ratio placement at `G = 2`): Newton on the `K - 1` free
+//!   class logits with a backtracking line search, from several starts ([`NEWTON_STARTS`]);
+//!   at most [`MAX_NEWTON_CLASSES`] classes. Starts that converge to different points give
+//!   [`Error::NotUnique`]; none converging gives [`Error::NoConvergence`]. Uniqueness is proved
+//!   for `G = 2` (both placements: a symmetric zero-sum game) and `G = inf` with the k3 loss;
+//!   elsewhere the multi-start agreement is evidence, not proof.
+//!
+//! Every returned point is verified: the class-level expected update is recomputed from the
+//! returned policy and must vanish within [`STATIONARITY_TOLERANCE`] times
+//! `beta + max |P_G|`.
+
+use crate::dist::{check_reward, Dist};
+use crate::divergence::kl;
+use crate::error::{require_positive, Error, Result};
+use crate::numeric::{monotone_root, CompensatedSum, RootTolerance};
+use crate::solve::{RewardClasses, Solution};
+use serde::Serialize;
+
+/// The group size: an integer `G >= 2`, or the limit `G -> infinity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupSize {
+    /// `G` outputs per group.
+    Finite(usize),
+    /// The limit of infinitely large groups.
+    Infinite,
+}
+
+/// Which standard deviation normalizes the group's rewards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupStd {
+    /// Divide by `G - 1` (torch.std's default).
+    Sample,
+    /// Divide by `G`.
+    Population,
+}
+
+/// Where the k3 KL estimator enters the loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KlPlacement {
+    /// `k3` as a loss on on-policy samples: expected gradient `grad KL(pi0||pi)`.
+    K3Loss,
+    /// `k3 pi_theta/pi_old` as a loss: expected gradient `grad KL(pi||pi0)`.
+    K3Ratio,
+}
+
+/// A GRPO problem's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GrpoConfig {
+    /// The KL coefficient, `> 0`.
+    pub beta: f64,
+    /// `G`.
+    pub group_size: GroupSize,
+    /// The std convention.
+    pub std: GroupStd,
+    /// The KL placement.
+    pub kl: KlPlacement,
+}
+
+impl GrpoConfig {
+    /// Checks `beta > 0` and `G >= 2`.
+    pub fn validate(&self) -> Result<()> {
+        require_positive("beta", self.beta)?;
+        match self.group_size {
+            GroupSize::Finite(g) if g < 2 => Err(Error::InvalidParameter {
+                name: "group_size",
+                value: g as f64,
+                requirement: "an integer >= 2 or \"infinite\"",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The factor by which this std convention scales the population-std advantage:
+    /// `sqrt((G - 1)/G)` for the sample std at finite `G`, else `1`.
+    pub fn std_factor(&self) -> f64 {
+        match (self.std, self.group_size) {
+            (GroupStd::Sample, GroupSize::Finite(g)) => ((g as f64 - 1.0) / g as f64).sqrt(),
+            _ => 1.0,
+        }
+    }
+}
+
+/// A stationary point of the expected GRPO update.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GrpoStationary {
+    /// The policy, its expected reward and `KL(policy||base)`.
+    pub solution: Solution,
+    /// `KL(base||policy)`.
+    pub kl_forward: f64,
+    /// `P_G(o | policy)` for every outcome.
+    pub advantage: Vec<f64>,
+    /// The largest class-level `|F|` of the expected update at the returned policy.
+    pub residual: f64,
+}
+
+/// Cap on the enumeration's work, `C(G + K - 2, K - 1) K^2` (about a second of work).
+pub const MAX_ENUMERATION_WORK: f64 = 5e7;
+/// Cap on the number of reward classes for the dense Newton solver.
+pub const MAX_NEWTON_CLASSES: usize = 256;
+/// The verification threshold: class-level `|F| <= STATIONARITY_TOLERANCE (beta + max|P|)`.
+pub const STATIONARITY_TOLERANCE: f64 = 1e-9;
+/// Points of the log-temperature grid of the ratio placement at `G = inf`.
+pub const TAU_GRID: usize = 600;
+/// Number of Newton starts: `pi0`, the `G = 2` point, mass `0.9` on the top class, and mass
+/// `0.9` on the bottom class.
+pub const NEWTON_STARTS: usize = 4;
+
+/// Reward classes as plain columns: sorted distinct values and their masses.
+#[derive(Debug, Clone)]
+struct Columns {
+    values: Vec<f64>,
+    mass: Vec<f64>,
+}
+
+/// `P_G(o | pi)` for every outcome `o` (the conditional expected advantage of an output, the
+/// other `G - 1` i.i.d. from `pi`), under `config`'s group size and std (beta and the KL
+/// placement are ignored). Errors: lengths or non-finite rewards, `G < 2`, an enumeration above
+/// [`MAX_ENUMERATION_WORK`].
+pub fn group_advantage(pi: &Dist, reward: &[f64], config: &GrpoConfig) -> Result<Vec<f64>> {
+    check_reward(pi, reward)?;
+    config.validate()?;
+    let mut idx: Vec<usize> = (0..reward.len()).collect();
+    idx.sort_by(|&a, &b| reward[a].total_cmp(&reward[b]));
+    let mut cols = Columns {
+        values: Vec::new(),
+        mass: Vec::new(),
+    };
+    let mut class = vec![0usize; reward.len()];
+    let mut acc = CompensatedSum::new();
+    for (pos, &i) in idx.iter().enumerate() {
+        let new_class = pos == 0 || reward[i] != reward[idx[pos - 1]];
+        if new_class {
+            if pos > 0 {
+                cols.mass.push(acc.value());
+            }
+            acc = CompensatedSum::new();
+            cols.values.push(reward[i]);
+        }
+        acc.add(pi.prob(i));
+        class[i] = cols.values.len() - 1;
+    }
+    cols.mass.push(acc.value());
+    let p = class_advantage(&cols, config)?;
+    Ok(class.iter().map(|&k| p[k]).collect())
+}
+
+/// `P_G` per class (sorted values, masses summing to 1).
+fn class_advantage(c: &Columns, config: &GrpoConfig) -> Result<Vec<f64>> {
+    let f = config.std_factor();
+    let p = match config.group_size {
+        GroupSize::Finite(2) => pairwise(&c.mass),
+        GroupSize::Finite(g) => enumerate(c, g, false)?.0,
+        GroupSize::Infinite => standardized(c),
+    };
+    Ok(p.into_iter().map(|x| x * f).collect())
+}
+
+/// `P_2` with the population std: `pi(r < v_k) - pi(r > v_k)` (compensated prefix sums).
+fn pairwise(mass: &[f64]) -> Vec<f64> {
+    let mut below = CompensatedSum::new();
+    let mut prefix = Vec::with_capacity(mass.len());
+    for &m in mass {
+        prefix.push(below.value());
+        below.add(m);
+    }
+    let mut above = CompensatedSum::new();
+    let mut out = vec![0.0; mass.len()];
+    for k in (0..mass.len()).rev() {
+        out[k] = prefix[k] - above.value();
+        above.add(mass[k]);
+    }
+    out
+}
+
+/// `P_inf = (v - mu)/sigma`, `0` when `sigma = 0`.
+fn standardized(c: &Columns) -> Vec<f64> {
+    let mu: f64 = c.mass.iter().zip(&c.values).map(|(m, v)| m * v).sum();
+    let var: f64 = c
+        .mass
+        .iter()
+        .zip(&c.values)
+        .map(|(m, v)| m * (v - mu) * (v - mu))
+        .sum();
+    let sigma = var.sqrt();
+    c.values
+        .iter()
+        .map(|v| if sigma > 0.0 { (v - mu) / sigma } else { 0.0 })
+        .collect()
+}
+
+/// `C(n, k)` as a float.
+fn binomial(n: usize, k: usize) -> f64 {
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+}
+
+/// Exact `P_G` (population std) per class by enumerating the compositions of the other `G - 1`
+/// draws, and (if `jacobian`) `d P_c / d x_l` of the polynomial extension in the class masses.
+fn enumerate(c: &Columns, g: usize, jacobian: bool) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
+    let k = c.values.len();
+    let work = binomial(g + k - 2, k - 1) * (k * k) as f64;
+    if !(work <= MAX_ENUMERATION_WORK) {
+        return Err(Error::InvalidParameter {
+            name: "group_size",
+            value: g as f64,
+            requirement: "small enough that C(G + K - 2, K - 1) K^2 <= 5e7 (K reward classes)",
+        });
+    }
+    let mut e = Enumeration {
+        c,
+        g,
+        counts: vec![0; k],
+        p: vec![0.0; k],
+        jac: if jacobian {
+            vec![vec![0.0; k]; k]
+        } else {
+            Vec::new()
+        },
+    };
+    e.walk(0, g - 1, 1.0);
+    Ok((e.p, e.jac))
+}
+
+/// State of the composition walk.
+struct Enumeration<'a> {
+    c: &'a Columns,
+    g: usize,
+    counts: Vec<usize>,
+    p: Vec<f64>,
+    jac: Vec<Vec<f64>>,
+}
+
+impl Enumeration<'_> {
+    /// Assigns counts to classes `k..`, `left` draws remaining, `weight` the multinomial weight
+    /// of the counts so far.
+    fn walk(&mut self, k: usize, left: usize, weight: f64) {
+        let last = self.c.values.len() - 1;
+        if k == last {
+            self.counts[k] = left;
+            let w = weight * self.c.mass[k].powi(left as i32);
+            self.visit(w);
+            return;
+        }
+        for n in 0..=left {
+            self.counts[k] = n;
+            let w = weight * binomial(left, n) * self.c.mass[k].powi(n as i32);
+            self.walk(k + 1, left - n, w);
+        }
+        self.counts[k] = 0;
+    }
+
+    /// Adds one composition's contribution for every class of `o_1`.
+    fn visit(&mut self, w: f64) {
+        let kk = self.c.values.len();
+        let g = self.g as f64;
+        for cls in 0..kk {
+            let a = self.group_advantage(cls, g);
+            if a == 0.0 {
+                continue;
+            }
+            self.p[cls] += w * a;
+            if !self.jac.is_empty() {
+                for l in 0..kk {
+                    let n = self.counts[l];
+                    if n > 0 {
+                        // d/dx_l of x_l^n (times the rest) = n x_l^(n-1) (...): the weight
+                        // times n / x_l, written without dividing by a zero mass.
+                        let m = self.c.mass[l];
+                        let d = if m > 0.0 {
+                            w * n as f64 / m
+                        } else if n == 1 {
+                            self.weight_without(l)
+                        } else {
+                            0.0
+                        };
+                        self.jac[cls][l] += d * a;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The composition's weight with class `l`'s factor `x_l^1` removed (for `x_l = 0`, `n_l = 1`).
+    fn weight_without(&self, l: usize) -> f64 {
+        let mut left = self.g - 1;
+        let mut w = 1.0;
+        for (k, &n) in self.counts.iter().enumerate() {
+            w *= binomial(left, n);
+            left -= n;
+            let e = if k == l { n - 1 } else { n };
+            w *= self.c.mass[k].powi(e as i32);
+        }
+        w
+    }
+
+    /// `A_1` for `o_1` in class `cls` and the others' counts: `(v - mean)/std` (population
+    /// std), `0` if the whole group lies in one class.
+    fn group_advantage(&self, cls: usize, g: f64) -> f64 {
+        if self.counts[cls] + 1 == self.g {
+            return 0.0;
+        }
+        let v = &self.c.values;
+        let count = |k: usize| self.counts[k] as f64 + if k == cls { 1.0 } else { 0.0 };
+        let mean = (0..v.len()).map(|k| count(k) * v[k]).sum::<f64>() / g;
+        let var = (0..v.len())
+            .map(|k| count(k) * (v[k] - mean) * (v[k] - mean))
+            .sum::<f64>()
+            / g;
+        (v[cls] - mean) / var.sqrt()
+    }
+}
+
+/// The stationary point of the expected GRPO update (see the module documentation for the
+/// method of each case, its cost and its uniqueness).
+///
+/// ```
+/// use rlhf_claims::{Dist, solve::grpo::*};
+/// // Two outcomes, uniform base, 0/1 reward, beta = 1, G = 2, population std, k3 loss:
+/// // p^2 + (beta - 1) p - beta q = 0, so p = 1/sqrt(2) (the tilt gives e/(1 + e)).
+/// let base = Dist::uniform(2)?;
+/// let config = GrpoConfig {
+///     beta: 1.0,
+///     group_size: GroupSize::Finite(2),
+///     std: GroupStd::Population,
+///     kl: KlPlacement::K3Loss,
+/// };
+/// let s = grpo_stationary(&base, &[0.0, 1.0], &config)?;
+/// assert!((s.solution.policy.prob(1) - 0.5f64.sqrt()).abs() < 1e-15);
+/// # Ok::<(), rlhf_claims::Error>(())
+/// ```
+pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Result<GrpoStationary> {
+    check_reward(base, reward)?;
+    config.validate()?;
+    let classes = RewardClasses::new(base, reward)?;
+    let cols = Columns {
+        values: classes.classes.iter().map(|c| c.reward).collect(),
+        mass: classes.classes.iter().map(|c| c.mass).collect(),
+    };
+    let ratio = if cols.values.len() == 1 {
+        vec![1.0]
+    } else {
+        class_ratio(&cols, config)?
+    };
+    let mut weights = vec![0.0; base.len()];
+    for (k, r) in ratio.iter().enumerate() {
+        for &i in classes.members(k) {
+            weights[i] = base.prob(i) * r;
+        }
+    }
+    let policy = Dist::from_weights(weights)?;
+    let x = Columns {
+        values: cols.values,
+        mass: (0..ratio.len())
+            .map(|k| classes.members(k).iter().map(|&i| policy.prob(i)).sum())
+            .collect(),
+    };
+    let class_p = class_advantage(&x, config)?;
+    let mut advantage = vec![0.0; base.len()];
+    for (k, p) in class_p.iter().enumerate() {
+        for &i in classes.members(k) {
+            advantage[i] = *p;
+        }
+    }
+    finish(base, reward, policy, advantage, config)
+}
+
+/// `pi(class)/pi0(class)` at the stationary point, `K >= 2` classes.
+fn class_ratio(c: &Columns, config: &GrpoConfig) -> Result<Vec<f64>> {
+    match (config.group_size, config.kl) {
+        (GroupSize::Finite(2), KlPlacement::K3Loss) => Ok(pairwise_k3_loss(c, config)),
+        (GroupSize::Infinite, KlPlacement::K3Loss) => infinite_k3_loss(c, config.beta),
+        (GroupSize::Infinite, KlPlacement::K3Ratio) => infinite_k3_ratio(c, config.beta),
+        _ => newton_multistart(c, config),
+    }
+}
+
+/// The `G = 2` k3-loss closed form: `C_k` the smaller root of `(b+1) C - C^2 = b Q_k` for
+/// `k < K`, `C_K = 1`, ratio `b / (b + 1 - C_{k-1} - C_k)`.
+fn pairwise_k3_loss(c: &Columns, config: &GrpoConfig) -> Vec<f64> {
+    let b = config.beta / config.std_factor();
+    let k = c.mass.len();
+    let mut q = CompensatedSum::new();
+    let mut prev = 0.0;
+    let mut out = Vec::with_capacity(k);
+    for (i, &m) in c.mass.iter().enumerate() {
+        q.add(m);
+        let cur = if i + 1 == k {
+            1.0
+        } else {
+            let bq = b * q.value().min(1.0);
+            let disc = ((b + 1.0) * (b + 1.0) - 4.0 * bq).max(0.0);
+            2.0 * bq / ((b + 1.0) + disc.sqrt())
+        };
+        out.push(b / (b + 1.0 - prev - cur));
+        prev = cur;
+    }
+    out
+}
+
+/// `G = inf`, k3 loss: ratio `∝ 1/(lambda - v)` with `g(lambda) = sum q (v - mu0)/(lambda - v)
+/// = 1/beta^2`, solved in `u = ln(lambda - v_max)`.
+fn infinite_k3_loss(c: &Columns, beta: f64) -> Result<Vec<f64>> {
+    let vmax = c.values[c.values.len() - 1];
+    let mu0: f64 = c.mass.iter().zip(&c.values).map(|(m, v)| m * v).sum();
+    let target = 1.0 / (beta * beta);
+    let f = |u: f64| -> Result<(f64, f64)> {
+        let s = u.exp();
+        let (mut g, mut dg) = (CompensatedSum::new(), CompensatedSum::new());
+        for (m, v) in c.mass.iter().zip(&c.values) {
+            let d = vmax - v + s;
+            g.add(m * (v - mu0) / d);
+            dg.add(m * (v - mu0) / (d * d));
+        }
+        Ok((target - g.value(), s * dg.value()))
+    };
+    let pos: f64 = c
+        .mass
+        .iter()
+        .zip(&c.values)
+        .map(|(m, v)| m * (v - mu0).max(0.0))
+        .sum();
+    // g(s) <= pos / s, so f >= 0 at s = pos beta^2.
+    let hi = (pos * beta * beta).ln() + 1.0;
+    let mut lo = hi - 1.0;
+    let mut step = 1.0;
+    while f(lo)?.0 >= 0.0 {
+        step *= 2.0;
+        lo -= step;
+        if !(lo > -1500.0) {
+            return Err(Error::NoConvergence(
+                "no bracket for lambda in the G = inf fixed point".into(),
+            ));
+        }
+    }
+    let u = monotone_root(f, lo, hi, RootTolerance::default())?;
+    let s = u.exp();
+    Ok(c.values.iter().map(|v| 1.0 / (vmax - v + s)).collect())
+}
+
+/// The tilt of the classes at temperature `tau`: ratios `exp((v - vmax)/tau)`, unnormalized.
+fn tilt_ratio(c: &Columns, tau: f64) -> Vec<f64> {
+    let vmax = c.values[c.values.len() - 1];
+    c.values.iter().map(|v| ((v - vmax) / tau).exp()).collect()
+}
+
+/// `sigma_tau(r)/tau - 1/beta` for the tilt at temperature `tau = e^u`.
+fn tilt_gap(c: &Columns, beta: f64, u: f64) -> f64 {
+    let tau = u.exp();
+    let w: Vec<f64> = tilt_ratio(c, tau)
+        .iter()
+        .zip(&c.mass)
+        .map(|(r, m)| r * m)
+        .collect();
+    let z: f64 = w.iter().sum();
+    let mass: Vec<f64> = w.iter().map(|x| x / z).collect();
+    let sd = standard_deviation(&c.values, &mass);
+    sd / tau - 1.0 / beta
+}
+
+/// The std of `values` under `mass`.
+fn standard_deviation(values: &[f64], mass: &[f64]) -> f64 {
+    let mu: f64 = mass.iter().zip(values).map(|(m, v)| m * v).sum();
+    mass.iter()
+        .zip(values)
+        .map(|(m, v)| m * (v - mu) * (v - mu))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// `G = inf`, ratio placement: the self-consistent tilts `tau = beta sigma_tau(r)`.
+fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Vec<f64>> {
+    let k = c.values.len();
+    let range = c.values[k - 1] - c.values[0];
+    let gap = c
+        .values
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let sd0 = standard_deviation(&c.values, &c.mass);
+    // Below tau_lo every class under the top is lighter than e^{-4(|ln beta| + 40)}: sigma/tau
+    // < 1/beta there; above tau_hi, sigma/tau <= range/tau < 1/beta.
+    let lo = (gap / (4.0 * (beta.ln().abs() + 40.0))).ln();
+    let hi = (4.0 * beta * (range + sd0)).ln();
+    let step = (hi - lo) / TAU_GRID as f64;
+    let mut roots = Vec::new();
+    let mut prev = tilt_gap(c, beta, lo);
+    for i in 1..=TAU_GRID {
+        let u = lo + step * i as f64;
+        let cur = tilt_gap(c, beta, u);
+        if (prev < 0.0) != (cur < 0.0) {
+            roots.push(bisect(|x| tilt_gap(c, beta, x), u - step, u));
+        }
+        prev = cur;
+    }
+    match roots.as_slice() {
+        [u] => Ok(tilt_ratio(c, u.exp())),
+        [] => Err(Error::Infeasible(format!(
+            "GRPO with the k3 ratio at G = infinity has no stationary point at beta = {beta}: \
+no tilt satisfies tau = beta sigma_tau(r) (the finite-G points collapse onto the top reward)"
+        ))),
+        many => Err(Error::NotUnique(format!(
+            "GRPO with the k3 ratio at G = infinity has {} stationary points at beta = {beta}: \
+the tilts at temperatures {:?}",
+            many.len(),
+            many.iter().map(|u| u.exp()).collect::<Vec<_>>()
+        ))),
+    }
+}
+
+/// Bisection of a sign change of `f` on `[a, b]` to the last bit.
+fn bisect(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> f64 {
+    let sa = f(a) < 0.0;
+    for _ in 0..200 {
+        let m = 0.5 * (a + b);
+        if m <= a || m >= b {
+            break;
+        }
+        if (f(m) < 0.0) == sa {
+            a = m;
+        } else {
+            b = m;
+        }
+    }
+    0.5 * (a + b)
+}
+
+/// `P` and `dP/dx` per class at masses `x` (population std scaled by the std factor).
+fn advantage_and_jacobian(c: &Columns, config: &GrpoConfig) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
+    let f = config.std_factor();
+    let k = c.values.len();
+    let (p, j) = match config.group_size {
+        GroupSize::Finite(2) => {
+            let sign = |a: usize, b: usize| match a.cmp(&b) {
+                std::cmp::Ordering::Less => -1.0,
+                std::cmp::Ordering::Equal => 0.0,
+                std::cmp::Ordering::Greater => 1.0,
+            };
+            let jac = (0..k)
+                .map(|a| (0..k).map(|b| sign(a, b)).collect())
+                .collect();
+            (pairwise(&c.mass), jac)
+        }
+        GroupSize::Finite(g) => enumerate(c, g, true)?,
+        GroupSize::Infinite => {
+            return Err(Error::InvalidInput(
+                "the Newton solver handles finite groups only".into(),
+            ))
+        }
+    };
+    let scale = |v: Vec<f64>| v.into_iter().map(|x| x * f).collect::<Vec<_>>();
+    Ok((scale(p), j.into_iter().map(scale).collect()))
+}
+
+/// The per-mass expected update `E_k = F_k / x_k` on classes and `KL(x||q)`.
+fn scaled_update(c: &Columns, q: &[f64], p: &[f64], config: &GrpoConfig) -> (Vec<f64>, f64) {
+    let x = &c.mass;
+    let klx: f64 = x
+        .iter()
+        .zip(q)
+        .filter(|(a, _)| **a > 0.0)
+        .map(|(a, b)| a * (a / b).ln())
+        .sum();
+    let beta = config.beta;
+    let e = (0..x.len())
+        .map(|k| match config.kl {
+            KlPlacement::K3Loss => p[k] + beta * (q[k] / x[k] - 1.0),
+            KlPlacement::K3Ratio => p[k] - beta * ((x[k] / q[k]).ln() - klx),
+        })
+        .collect();
+    (e, klx)
+}
+
+/// Softmax of logits `y` (`y` has `K` entries).
+fn softmax(y: &[f64]) -> Vec<f64> {
+    let m = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let w: Vec<f64> = y.iter().map(|v| (v - m).exp()).collect();
+    let z: f64 = w.iter().sum();
+    w.into_iter().map(|v| v / z).collect()
+}
+
+/// Newton from each start; all converged points must agree.
+fn newton_multistart(c: &Columns, config: &GrpoConfig) -> Result<Vec<f64>> {
+    let k = c.values.len();
+    if k > MAX_NEWTON_CLASSES {
+        return Err(Error::InvalidInput(format!(
+            "{k} reward classes: the dense Newton solver of this case takes at most \
+{MAX_NEWTON_CLASSES}"
+        )));
+    }
+    let q = &c.mass;
+    let mut starts: Vec<Vec<f64>> = vec![q.clone()];
+    let g2 = GrpoConfig {
+        group_size: GroupSize::Finite(2),
+        kl: KlPlacement::K3Loss,
+        ..*config
+    };
+    starts.push(
+        pairwise_k3_loss(c, &g2)
+            .iter()
+            .zip(q)
+            .map(|(r, m)| r * m)
+            .collect(),
+    );
+    for heavy in [k - 1, 0] {
+        starts.push(
+            (0..k)
+                .map(|i| {
+                    if i == heavy {
+                        0.9
+                    } else {
+                        0.1 / (k - 1) as f64
+                    }
+                })
+                .collect(),
+        );
+    }
+    let mut found: Vec<Vec<f64>> = Vec::new();
+    let mut last_err = None;
+    for s in starts {
+        match newton(c, config, &s) {
+            Ok(x) => found.push(x),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let Some(first) = found.first() else {
+        return Err(last_err.unwrap_or_else(|| Error::NoConvergence("no start".into())));
+    };
+    for other in &found[1..] {
+        let d: f64 = first.iter().zip(other).map(|(a, b)| (a - b).abs()).sum();
+        if !(d <= 1e-8) {
+            return Err(Error::NotUnique(format!(
+                "Newton from different starts reached different stationary points \
+(class masses {first:?} and {other:?})"
+            )));
+        }
+    }
+    Ok(first.iter().zip(q).map(|(x, m)| x / m).collect())
+}
+
+/// One evaluation of the Newton system: class masses, `E`, its Jacobian, `max |P|`.
+type Evaluation = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>, f64);
+
+/// Levenberg-Marquardt (Newton's method damped where the Jacobian is singular or the step
+/// fails) on `sum_k E_k^2` in the free logits `y_0..y_{K-2}` (`y_{K-1} = 0`). The step solves
+/// `(J^T J + mu I) d = -J^T E`; `mu` shrinks tenfold after an accepted step (Newton's quadratic
+/// convergence as `mu -> 0`) and grows tenfold after a rejected one.
+fn newton(c: &Columns, config: &GrpoConfig, start: &[f64]) -> Result<Vec<f64>> {
+    let k = c.values.len();
+    let q = &c.mass;
+    let last = start[k - 1].ln();
+    let mut y: Vec<f64> = start.iter().map(|x| x.ln() - last).collect();
+    let eval = |y: &[f64]| -> Result<Evaluation> {
+        let x = softmax(y);
+        let cx = Columns {
+            values: c.values.clone(),
+            mass: x.clone(),
+        };
+        let (p, j) = advantage_and_jacobian(&cx, config)?;
+        let (e, klx) = scaled_update(&cx, q, &p, config);
+        let jac = scaled_jacobian(&x, q, &j, klx, config);
+        Ok((x, e, jac, p.iter().fold(0.0f64, |a, b| a.max(b.abs()))))
+    };
+    let merit = |e: &[f64]| e.iter().map(|v| v * v).sum::<f64>();
+    let (mut x, mut e, mut jac, mut pmax) = eval(&y)?;
+    let mut mu = 1e-12;
+    for _ in 0..500 {
+        let tol = 1e-13 * (config.beta + pmax + 1.0);
+        if e.iter().all(|v| v.abs() <= tol) {
+            return Ok(x);
+        }
+        let n = k - 1;
+        let jtj: Vec<Vec<f64>> = (0..n)
+            .map(|a| {
+                (0..n)
+                    .map(|b| {
+                        let s: f64 = (0..n).map(|r| jac[r][a] * jac[r][b]).sum();
+                        s + if a == b { mu * (1.0 + s) } else { 0.0 }
+                    })
+                    .collect()
+            })
+            .collect();
+        let rhs: Vec<f64> = (0..n)
+            .map(|a| -(0..n).map(|r| jac[r][a] * e[r]).sum::<f64>())
+            .collect();
+        let accepted = match solve_dense(jtj, rhs) {
+            Ok(step) => {
+                let trial: Vec<f64> = (0..k)
+                    .map(|i| if i < n { y[i] + step[i] } else { 0.0 })
+                    .collect();
+                match eval(&trial) {
+                    Ok(next) if merit(&next.1) < merit(&e) => {
+                        y = trial;
+                        (x, e, jac, pmax) = next;
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            Err(_) => false,
+        };
+        mu = if accepted {
+            (mu * 0.1).max(1e-15)
+        } else {
+            mu * 10.0
+        };
+        if !(mu <= 1e12) {
+            break;
+        }
+    }
+    // Stalled at rounding level: accept if the update itself, F = x E, is that small; `finish`
+    // verifies the returned policy again.
+    let tol = 1e-11 * (config.beta + pmax + 1.0);
+    if x.iter().zip(&e).all(|(a, v)| (a * v).abs() <= tol) {
+        Ok(x)
+    } else {
+        Err(Error::NoConvergence(format!(
+            "Newton stalled at max |F/pi| = {:e}",
+            e.iter().fold(0.0f64, |a, b| a.max(b.abs()))
+        )))
+    }
+}
+
+/// `dE_k/dy_l` for `k, l < K - 1`: with `D = diag(x) - x x^T` (`dx/dy`),
+/// k3 loss `E_k = P_k + beta (q_k/x_k - 1)`: `(J D)_kl - beta q_k/x_k (delta_kl - x_l)`;
+/// ratio `E_k = P_k - beta (ln(x_k/q_k) - KL)`: `(J D)_kl - beta (delta_kl - x_l) + beta x_l
+/// (ln(x_l/q_l) - KL)`.
+fn scaled_jacobian(
+    x: &[f64],
+    q: &[f64],
+    j: &[Vec<f64>],
+    klx: f64,
+    config: &GrpoConfig,
+) -> Vec<Vec<f64>> {
+    let n = x.len() - 1;
+    let beta = config.beta;
+    (0..n)
+        .map(|kk| {
+            (0..n)
+                .map(|l| {
+                    let jd: f64 = (0..x.len())
+                        .map(|m| {
+                            let d = if m == l {
+                                x[m] * (1.0 - x[l])
+                            } else {
+                                -x[m] * x[l]
+                            };
+                            j[kk][m] * d
+                        })
+                        .sum();
+                    let delta = if kk == l { 1.0 } else { 0.0 };
+                    match config.kl {
+                        KlPlacement::K3Loss => jd - beta * q[kk] / x[kk] * (delta - x[l]),
+                        KlPlacement::K3Ratio => {
+                            jd - beta * (delta - x[l]) + beta * x[l] * ((x[l] / q[l]).ln() - klx)
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Solves `a z = b` by Gaussian elimination with partial pivoting.
+pub fn solve_dense(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Result<Vec<f64>> {
+    let n = b.len();
+    for col in 0..n {
+        let piv = (col..n)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .unwrap_or(col);
+        if !(a[piv][col].abs() > 0.0) {
+            return Err(Error::NoConvergence("singular Jacobian".into()));
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        let (top, bottom) = a.split_at_mut(col + 1);
+        let pivot = &top[col];
+        for (i, row) in bottom.iter_mut().enumerate() {
+            let f = row[col] / pivot[col];
+            for (x, p) in row[col..].iter_mut().zip(&pivot[col..]) {
+                *x -= f * p;
+            }
+            b[col + 1 + i] -= f * b[col];
+        }
+    }
+    let mut z = vec![0.0; n];
+    for row in (0..n).rev() {
+        let s: f64 = (row + 1..n).map(|k| a[row][k] * z[k]).sum();
+        z[row] = (b[row] - s) / a[row][row];
+    }
+    Ok(z)
+}
+
+/// Verifies the returned policy (class-level expected update within tolerance) and assembles
+/// the answer.
+fn finish(
+    base: &Dist,
+    reward: &[f64],
+    policy: Dist,
+    advantage: Vec<f64>,
+    config: &GrpoConfig,
+) -> Result<GrpoStationary> {
+    let residual = expected_update(&policy, base, &advantage, config)?
+        .iter()
+        .fold(0.0f64, |a, b| a.max(b.abs()));
+    let pmax = advantage.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    let tol = STATIONARITY_TOLERANCE * (config.beta + pmax);
+    if !(residual <= tol) {
+        return Err(Error::NoConvergence(format!(
+            "the returned policy's expected update is {residual:e} > {tol:e}"
+        )));
+    }
+    let expected_reward = policy.expectation(reward)?;
+    let kl_rev = kl(&policy, base)?;
+    let kl_forward = kl(base, &policy)?;
+    Ok(GrpoStationary {
+        solution: Solution {
+            policy,
+            expected_reward,
+            kl: kl_rev,
+        },
+        kl_forward,
+        advantage,
+        residual,
+    })
+}
+
+/// The expected GRPO update on the logits at `pi`, given `P_G(. | pi)` per outcome:
+/// `pi_j P_j + beta (pi0_j - pi_j)` (k3 loss) or `pi_j (P_j - beta (log(pi_j/pi0_j) - KL))`
+/// (ratio; `+inf`-free: outcomes with `pi_j = 0` contribute 0).
+pub fn expected_update(
+    pi: &Dist,
+    base: &Dist,
+    advantage: &[f64],
+    config: &GrpoConfig,
+) -> Result<Vec<f64>> {
+    let beta = config.beta;
+    let klx = kl(pi, base)?;
+    Ok((0..pi.len())
+        .map(|j| {
+            let p = pi.prob(j);
+            match config.kl {
+                KlPlacement::K3Loss => p * advantage[j] + beta * (base.prob(j) - p),
+                KlPlacement::K3Ratio if p > 0.0 => {
+                    p * (advantage[j] - beta * (pi.log_prob(j) - base.log_prob(j) - klx))
+                }
+                KlPlacement::K3Ratio => 0.0,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(g: GroupSize, std: GroupStd, kl: KlPlacement, beta: f64) -> GrpoConfig {
+        GrpoConfig {
+            beta,
+            group_size: g,
+            std,
+            kl,
+        }
+    }
+
+    #[test]
+    fn enumeration_at_two_matches_the_pairwise_form() -> Result<()> {
+        let c = Columns {
+            values: vec![-1.0, 0.5, 2.0],
+            mass: vec![0.2, 0.5, 0.3],
+        };
+        let (p, _) = enumerate(&c, 2, false)?;
+        for (a, b) in p.iter().zip(pairwise(&c.mass)) {
+            assert!((a - b).abs() < 1e-15, "{a} {b}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn newton_reproduces_the_closed_forms_at_two() -> Result<()> {
+        let c = Columns {
+            values: vec![-1.0, 0.5, 2.0, 3.0],
+            mass: vec![0.1, 0.4, 0.3, 0.2],
+        };
+        for (std, beta) in [(GroupStd::Population, 0.3), (GroupStd::Sample, 2.0)] {
+            let config = cfg(GroupSize::Finite(2), std, KlPlacement::K3Loss, beta);
+            let closed = pairwise_k3_loss(&c, &config);
+            let x = newton(&c, &config, &c.mass)?;
+            for k in 0..4 {
+                assert!((x[k] / c.mass[k] - closed[k]).abs() < 1e-12);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn infinite_group_is_the_self_consistent_forward_kl_optimum() -> Result<()> {
+        let base = Dist::new(vec![0.1, 0.4, 0.3, 0.2])?;
+        let r = [-1.0, 0.5, 2.0, 3.0];
+        let config = cfg(
+            GroupSize::Infinite,
+            GroupStd::Sample,
+            KlPlacement::K3Loss,
+            0.7,
+        );
+        let s = grpo_stationary(&base, &r, &config)?;
+        let sd = s.solution.policy.variance(&r)?.sqrt();
+        let f = crate::solve::forward_kl(&base, &r, 0.7 * sd)?;
+        for i in 0..4 {
+            assert!((f.solution.policy.prob(i) - s.solution.policy.prob(i)).abs() < 1e-12);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn ratio_at_infinity_has_zero_or_two_points_on_a_binary_reward() {
+        let base = Dist::new(vec![0.5, 0.5]).unwrap_or_else(|_| unreachable!());
+        let r = [0.0, 1.0];
+        let small = cfg(
+            GroupSize::Infinite,
+            GroupStd::Population,
+            KlPlacement::K3Ratio,
+            0.5,
+        );
+        assert!(matches!(
+            grpo_stationary(&base, &r, &small),
+            Err(Error::Infeasible(_))
+        ));
+        let large = cfg(
+            GroupSize::Infinite,
+            GroupStd::Population,
+            KlPlacement::K3Ratio,
+            20.0,
+        );
+        assert!(matches!(
+            grpo_stationary(&base, &r, &large),
+            Err(Error::NotUnique(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_parameters() -> Result<()> {
+        let base = Dist::uniform(2)?;
+        let bad = cfg(
+            GroupSize::Finite(1),
+            GroupStd::Sample,
+            KlPlacement::K3Loss,
+            1.0,
+        );
+        assert!(matches!(
+            grpo_stationary(&base, &[0.0, 1.0], &bad),
+            Err(Error::InvalidParameter { .. })
+        ));
+        let bad = cfg(
+            GroupSize::Finite(2),
+            GroupStd::Sample,
+            KlPlacement::K3Loss,
+            0.0,
+        );
+        assert!(grpo_stationary(&base, &[0.0, 1.0], &bad).is_err());
+        assert!(grpo_stationary(
+            &base,
+            &[0.0],
+            &cfg(
+                GroupSize::Infinite,
+                GroupStd::Sample,
+                KlPlacement::K3Loss,
+                1.0
+            )
+        )
+        .is_err());
+        Ok(())
+    }
+}
+#[cfg(test)]
+mod jacobian_tests {
+    use super::*;
+    #[test]
+    fn jacobian_matches_finite_differences() -> Result<()> {
+        let values = vec![-1.0, 0.5, 2.0, 3.0];
+        let q = vec![0.1, 0.4, 0.3, 0.2];
+        for (g, kl) in [
+            (2, KlPlacement::K3Loss),
+            (3, KlPlacement::K3Loss),
+            (3, KlPlacement::K3Ratio),
+        ] {
+            let config = GrpoConfig {
+                beta: 0.3,
+                group_size: GroupSize::Finite(g),
+                std: GroupStd::Population,
+                kl,
+            };
+            let ev = |y: &[f64]| -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
+                let x = softmax(y);
+                let cx = Columns {
+                    values: values.clone(),
+                    mass: x.clone(),
+                };
+                let (p, j) = advantage_and_jacobian(&cx, &config)?;
+                let (e, klx) = scaled_update(&cx, &q, &p, &config);
+                Ok((e.clone(), scaled_jacobian(&x, &q, &j, klx, &config)))
+            };
+            let y = vec![0.3, -0.2, 0.1, 0.0];
+            let (_, jac) = ev(&y)?;
+            for l in 0..3 {
+                let mut yp = y.clone();
+                yp[l] += 1e-6;
+                let mut ym = y.clone();
+                ym[l] -= 1e-6;
+                let (ep, _) = ev(&yp)?;
+                let (em, _) = ev(&ym)?;
+                for k in 0..3 {
+                    let fd = (ep[k] - em[k]) / 2e-6;
+                    assert!(
+                        (fd - jac[k][l]).abs() < 1e-6,
+                        "g {g} k {k} l {l}: fd {fd} vs {}",
+                        jac[k][l]
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
