@@ -40,3 +40,5 @@ pub use preference::{Comparisons, PreferenceOptimum};
 pub mod family;
 pub use family::{class_optimum, ClassOptimum, LogLinearClass};
 pub mod kl_estimator;
+pub mod winrate;
+pub use winrate::{quantilizer_at_kl, win_values, winrate_optimal, WinRateOptimum};
