@@ -14,6 +14,7 @@
 //! | `best_of_n` | `base`, `reward`, `n` | `n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict` |
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
 //! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
+//! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -111,6 +112,15 @@ pub enum Problem {
         reward: Vec<f64>,
         /// Weight of the pretraining term (`> 0`).
         gamma: f64,
+    },
+    /// `max W(pi) s.t. KL <= kl_budget`, `W` the win rate against the base (ties half).
+    WinrateOptimal {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// The KL budget in nats.
+        kl_budget: f64,
     },
 }
 
@@ -224,6 +234,17 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             extend(
                 solution_json(&s.solution),
                 json!({"gamma": s.beta, "lambda": s.lambda}),
+            )
+        }
+        Problem::WinrateOptimal {
+            base,
+            reward,
+            kl_budget,
+        } => {
+            let s = solve::winrate_optimal(&Dist::new(base.clone())?, reward, *kl_budget)?;
+            extend(
+                solution_json(&s.solution),
+                json!({"win_rate": s.win_rate, "beta": s.beta}),
             )
         }
     })
