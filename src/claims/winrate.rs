@@ -315,15 +315,16 @@ fn check_winrate_optimal(config: &CheckConfig, which: Optimizer) -> Verdict {
 pub enum Leader {
     /// Best-of-N itself.
     BestOfN,
-    /// The tilt of `w` at best-of-N's KL (widened by its recomputation error, [`widened`]).
+    /// The tilt of `w` at best-of-N's KL (widened by its recomputation error).
     WinRateTilt,
 }
 
 /// Whether the quantilizer at best-of-N's KL (`d`, recomputed from best-of-N's policy) has a
-/// win rate at most the leader's, both recomputed pairwise from the policies, to
-/// [`win_tolerance`]. The quantilizer gets the budget `d` narrowed by its recomputation error
-/// ([`narrowed`]) and [`quantilizer_at_kl`] meets it from below, so it never has more KL than
-/// best-of-N (a counterexample is one even with that handicap).
+/// win rate at most the leader's, both recomputed pairwise from the policies, to `1e-12` plus
+/// the mass defects. The quantilizer gets the budget `d` narrowed by its recomputation error
+/// (`1e-9 d` plus `16 eps` plus twice the mass defect) and [`quantilizer_at_kl`] meets it from
+/// below, so it never has more KL than best-of-N (a counterexample is one even with that
+/// handicap).
 pub fn vs_quantilizer_holds(inst: &Instance, n: u64, leader: Leader) -> Result<bool, String> {
     let b = best_of_n(&inst.base, &inst.reward, n).map_err(|e| e.to_string())?;
     let bon = b.solution.policy;
