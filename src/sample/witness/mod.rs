@@ -108,3 +108,4 @@ fn chi_square_witness(
         .collect::<Result<Vec<_>>>()?;
     Ok(outcome(name, &main, level, false_alarm_rate, &controls))
 }
+pub mod winrate;
