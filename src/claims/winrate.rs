@@ -209,7 +209,9 @@ fn win_tolerance(defects: f64) -> f64 {
 }
 
 /// One competitor `pi` against the optimum at `pi`'s recomputed KL (widened, [`widened`]): the
-/// optimum's recomputed KL is within that budget (to `1e-9` of it plus [`sb::KL_FLOOR`]) and its
+/// optimum's recomputed KL is within that budget (to `1e-9` of it plus twice [`sb::KL_FLOOR`]:
+/// the budget solver meets its target to the rounding of its own KL sums, and the recomputation
+/// adds its own; at budgets near the floor both are of that size) and its
 /// recomputed gain `W - 1/2` is at least `pi`'s, to [`win_tolerance`]. Returns the deviation and
 /// the optimum with its beta and budget.
 fn against_optimum(
@@ -224,7 +226,7 @@ fn against_optimum(
     let mut within = Deviation::at_most(
         opt_kl,
         budget,
-        1e-9 * budget + sb::KL_FLOOR + 2.0 * opt_defect,
+        1e-9 * budget + 2.0 * sb::KL_FLOOR + 2.0 * opt_defect,
     );
     within.tightness = None;
     let (g_pi, _) = gain(inst, pi);
