@@ -101,6 +101,11 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("kl_budget", n), |b| {
             b.iter(|| solve::kl_budget(black_box(&base), black_box(&r), KL_BUDGET))
         });
+        // The win-rate optimum: the mid-rank w (a radix sort and a class walk), then the same
+        // budget solver on w.
+        g.bench_function(BenchmarkId::new("winrate_optimal", n), |b| {
+            b.iter(|| solve::winrate_optimal(black_box(&base), black_box(&r), KL_BUDGET))
+        });
         g.finish();
     }
 }

@@ -16,6 +16,7 @@
 //! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
 //! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
 //! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)); the stationary point of population GRPO |
+//! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -144,6 +145,15 @@ pub enum Problem {
         std: String,
         /// `"k3_loss"` or `"k3_ratio"`.
         kl: String,
+    },
+    /// `max W(pi) s.t. KL <= kl_budget`, `W` the win rate against the base (ties half).
+    WinrateOptimal {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// The KL budget in nats.
+        kl_budget: f64,
     },
 }
 
@@ -292,6 +302,17 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             extend(
                 solution_json(&s.solution),
                 json!({"kl_forward": s.kl_forward}),
+            )
+        }
+        Problem::WinrateOptimal {
+            base,
+            reward,
+            kl_budget,
+        } => {
+            let s = solve::winrate_optimal(&Dist::new(base.clone())?, reward, *kl_budget)?;
+            extend(
+                solution_json(&s.solution),
+                json!({"win_rate": s.win_rate, "beta": s.beta}),
             )
         }
     })

@@ -193,6 +193,7 @@ pub fn all() -> Vec<Claim> {
     v.extend(goodhart::claims());
     v.extend(estimator::claims());
     v.extend(grpo::claims());
+    v.extend(winrate::claims());
     v
 }
 
@@ -203,3 +204,4 @@ pub fn find(id: &str) -> Option<Claim> {
 pub mod grpo;
 pub mod strategy_bon;
 pub mod strategy_goodhart;
+pub mod winrate;

@@ -168,7 +168,15 @@ pub const TABLE: &[(&str, &[Witness])] = &[
     ("estimator.sequence", ESTIMATOR_SEQUENCE),
     ("grpo.stationary", GRPO),
     ("grpo.tilt", GRPO),
+    ("bon.winrate-optimal", WINRATE),
 ];
+
+/// `bon.winrate-optimal` (part 1: the win rate of a policy is `E[w]`): Monte Carlo best-of-4
+/// duels against fresh base draws; Bernstein at `1e-6`; control: `W(P_5)`.
+const WINRATE: &[Witness] = &[Witness {
+    name: "monte carlo best-of-4 duels against the base",
+    run: crate::sample::witness::winrate::monte_carlo_win_rate,
+}];
 
 /// The witnesses of claim `id` (empty for claims that are not about a sampled algorithm).
 pub fn for_claim(id: &str) -> &'static [Witness] {

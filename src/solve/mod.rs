@@ -44,3 +44,5 @@ pub mod kl_estimator;
 pub mod kl_gradient;
 pub mod sequence;
 pub use grpo::{grpo_stationary, GroupSize, GroupStd, GrpoConfig, GrpoStationary, KlPlacement};
+pub mod winrate;
+pub use winrate::{quantilizer_at_kl, win_values, winrate_optimal, WinRateOptimum};

@@ -21,6 +21,7 @@ pub mod goodhart_submodules;
 pub mod grpo_vs_tilt;
 pub mod lagrange_map;
 pub mod pref_regularizers;
+pub mod winrate_frontier;
 
 /// Significant digits kept by [`Table::rounded`].
 pub const SNAPSHOT_DIGITS: usize = 9;
@@ -220,6 +221,7 @@ pub fn all() -> Vec<TableSpec> {
         estimator_bias::SPEC,
         estimator_placement::SPEC,
         grpo_vs_tilt::SPEC,
+        winrate_frontier::SPEC,
     ]
 }
 

@@ -110,3 +110,4 @@ fn chi_square_witness(
     Ok(outcome(name, &main, level, false_alarm_rate, &controls))
 }
 pub mod grpo;
+pub mod winrate;
