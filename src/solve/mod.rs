@@ -40,3 +40,5 @@ pub use preference::{Comparisons, PreferenceOptimum};
 pub mod family;
 pub use family::{class_optimum, ClassOptimum, LogLinearClass};
 pub mod kl_estimator;
+pub mod soft_best_of_n;
+pub use soft_best_of_n::{soft_best_of_n, SoftBestOfN};
