@@ -42,3 +42,4 @@ pub use family::{class_optimum, ClassOptimum, LogLinearClass};
 pub mod kl_estimator;
 pub mod soft_best_of_n;
 pub use soft_best_of_n::{soft_best_of_n, SoftBestOfN};
+pub mod pass_at_k;
