@@ -191,6 +191,7 @@ pub fn all() -> Vec<Claim> {
     v.extend(pref::claims());
     v.extend(goodhart::claims());
     v.extend(estimator::claims());
+    v.extend(best_of_n_variants::claims());
     v
 }
 
@@ -200,3 +201,4 @@ pub fn find(id: &str) -> Option<Claim> {
 }
 pub mod strategy_bon;
 pub mod strategy_goodhart;
+pub mod best_of_n_variants;
