@@ -14,6 +14,7 @@
 //! | `best_of_n` | `base`, `reward`, `n` | `n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict` |
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
 //! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
+//! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature)) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -111,6 +112,18 @@ pub enum Problem {
         reward: Vec<f64>,
         /// Weight of the pretraining term (`> 0`).
         gamma: f64,
+    },
+    /// Soft best-of-N: draw `n` from the base, return one with probability proportional to
+    /// `exp(reward/temperature)`.
+    SoftBestOfN {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// Number of draws, a whole number >= 1 (as for `best_of_n`).
+        n: serde_json::Number,
+        /// The selection temperature `lambda > 0`.
+        temperature: f64,
     },
 }
 
@@ -224,6 +237,23 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             extend(
                 solution_json(&s.solution),
                 json!({"gamma": s.beta, "lambda": s.lambda}),
+            )
+        }
+        Problem::SoftBestOfN {
+            base,
+            reward,
+            n,
+            temperature,
+        } => {
+            let s = solve::soft_best_of_n(
+                &Dist::new(base.clone())?,
+                reward,
+                draws_from_json(n)?,
+                *temperature,
+            )?;
+            extend(
+                solution_json(&s.solution),
+                json!({"kl_to_tilt": s.kl_to_tilt}),
             )
         }
     })

@@ -118,7 +118,15 @@ pub const TABLE: &[(&str, &[Witness])] = &[
     ("pref.dpo-optimum", DPO),
     ("goodhart.gaussian", GAUSSIAN),
     ("estimator.unbiased", ESTIMATOR_UNBIASED),
+    ("bon.soft", BON_SOFT),
 ];
+
+/// `bon.soft`: Monte Carlo soft best-of-4 at temperature 1; chi-square at `1e-6`; control:
+/// `N = 3` and `N = 5`.
+const BON_SOFT: &[Witness] = &[Witness {
+    name: "monte carlo soft best-of-4 at temperature 1",
+    run: crate::sample::witness::soft::monte_carlo_soft_best_of_n,
+}];
 
 /// The witnesses of claim `id` (empty for claims that are not about a sampled algorithm).
 pub fn for_claim(id: &str) -> &'static [Witness] {

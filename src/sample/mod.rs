@@ -44,3 +44,4 @@ pub mod policy_gradient;
 pub mod quantilizer;
 pub mod rejection;
 pub mod witness;
+pub mod soft_best_of_n;

@@ -34,14 +34,15 @@
 //!   `exp(-pi^2/h)` (`~ 7e-18` relative at `h = 1/4`, half-width `pi/2` of the strip where
 //!   `Re e^u > 0`). The range is `[log(1e-18/N), log(log(N/w_min) + 41.5) - log w_min]`: the
 //!   head `t < 1e-18/N` carries at most `1e-18` of each class's integral (the integral is at
-//!   least `1/N`), and the tail beyond `t_hi` at most `N e^{-w t_hi}/w <= 1e-18` of it. Nodes in
-//!   stretches where the cluster's total mass `C(u) = M_k(e^u)^N` changes by less than `1e-22`
-//!   of the cluster's mass `F_k^N - F_below^N` are dropped (the mass of each class on a
+//!   least `(1 - F_above)^{N-1}/N` and the head at most `t (1 - F_above)^{N-1}`), and the tail
+//!   beyond `t_hi` at most `N e^{-w t_hi}/w <= 1e-18` of it. Nodes in stretches where the
+//!   cluster's total mass `C(u) = M_k(e^u)^N` changes by less than `e^-690 = 3e-300` of the
+//!   cluster's mass `F_k^N - F_below^N` are dropped (the mass of each class on a
 //!   stretch is at most the total mass on it, since `N pi0(x) w(x) e^{-w t} M^{N-1}` is a term
 //!   of `-d(M^N)/dt`); the stretches are found by bisection, so a cluster whose weights span
 //!   many orders costs only the nodes where mass moves. The quadrature step, range and pruning
 //!   are certified in the tests against exact enumeration of the `|X|^N` draw tuples, against
-//!   the same rule at `h/2`, and against a 50-digit reference.
+//!   the same rule at `h/2`, and against a 40-digit reference.
 //! - Accuracy: each probability to about `1e-13` relative (measured; the logarithm of a class's
 //!   integral carries rounding of `eps (N-1)|log M| <= 1e-13` at the nodes that matter) when
 //!   the span of `r/lambda` inside a cluster is moderate; the weights themselves are known only
@@ -80,8 +81,10 @@ pub const STEP: f64 = 0.25;
 /// `log(1e-18)`: the relative truncation of each class's integral at either end.
 const LOG_TRUNCATION: f64 = -41.446_531_673_892_82;
 
-/// Relative mass (of its cluster) below which a stretch of nodes is dropped.
-const LOG_PRUNE: f64 = -50.656_872_045_869_01; // log(1e-22)
+/// Relative mass (of its cluster) below which a stretch of nodes is dropped: `e^-690 ~ 3e-300`,
+/// so that a class whose probability is `10^-280` of its cluster's still keeps full relative
+/// accuracy.
+const LOG_PRUNE: f64 = -690.0;
 
 /// Smallest run of nodes the pruning bisection keeps or splits.
 const MIN_RUN: usize = 16;

@@ -19,6 +19,8 @@ pub mod goodhart_outlier;
 pub mod goodhart_submodules;
 pub mod lagrange_map;
 pub mod pref_regularizers;
+pub mod passk;
+pub mod soft_bon;
 
 /// Significant digits kept by [`Table::rounded`].
 pub const SNAPSHOT_DIGITS: usize = 9;
@@ -216,6 +218,8 @@ pub fn all() -> Vec<TableSpec> {
         bon_vs_tilt::SPEC,
         pref_regularizers::SPEC,
         estimator_bias::SPEC,
+        soft_bon::SPEC,
+        passk::SPEC,
     ]
 }
 
