@@ -147,11 +147,85 @@ struct Cluster {
     mass: Vec<f64>,
     above: f64,
     below: f64,
+    /// `mu_k / k!` with `mu_k = sum_c pi0(c) w_c^k`, `k = 0..TERMS`: the Taylor coefficients of
+    /// `sum_c pi0(c) e^{-w_c t}` in `-t`.
+    moments: Vec<f64>,
+}
+
+/// Terms of the Taylor series in `w t <= 1` (the remainder is below `1/25! = 6e-26`).
+const TERMS: usize = 25;
+
+/// `sum_k c_k x^k` by Horner's rule.
+fn horner(c: &[f64], x: f64) -> f64 {
+    c.iter().rev().fold(0.0, |acc, ck| acc * x + ck)
 }
 
 impl Cluster {
-    /// `log M_k(e^u)`.
+    fn new(log_w: Vec<f64>, mass: Vec<f64>, above: f64, below: f64) -> Self {
+        let w: Vec<f64> = log_w.iter().map(|a| a.exp()).collect();
+        let mut sums = vec![CompensatedSum::new(); TERMS];
+        for (wc, mc) in w.iter().zip(&mass) {
+            let mut p = *mc;
+            for s in sums.iter_mut() {
+                s.add(p);
+                p *= wc;
+            }
+        }
+        let mut fact = 1.0;
+        let moments = sums
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                if k > 0 {
+                    fact *= k as f64;
+                }
+                s.value() / fact
+            })
+            .collect();
+        Self {
+            log_w,
+            w,
+            mass,
+            above,
+            below,
+            moments,
+        }
+    }
+
+    /// `log M_k(e^u)`: by the moment series when `t = e^u <= 1` (then every `w t <= 1`: the
+    /// alternating series loses at most a factor `e^2` of rounding, see [`Self::series_log_m`]),
+    /// else term by term.
     fn log_m(&self, u: f64) -> f64 {
+        if u <= 0.0 {
+            self.series_log_m(u.exp())
+        } else {
+            self.direct_log_m(u)
+        }
+    }
+
+    /// `log M_k(t)` for `t <= 1` from the moments: `1 - M_k = F_above + sum_{k>=1} (-1)^{k+1}
+    /// mu_k t^k/k!` while it is below 1/2, else `M_k = F_below + sum_k (-1)^k mu_k t^k/k!`. The
+    /// terms' absolute sum is at most `e^{wt} <= e` times each sum's value, so each is exact to
+    /// a few `eps` relative.
+    fn series_log_m(&self, t: f64) -> f64 {
+        let mut alt: Vec<f64> = self
+            .moments
+            .iter()
+            .enumerate()
+            .map(|(k, m)| if k % 2 == 0 { *m } else { -m })
+            .collect();
+        // 1 - M_k without its F_above: -(sum_{k>=1} (-t)^k mu_k/k!).
+        alt[0] = 0.0;
+        let d = self.above - horner(&alt, t);
+        if d < 0.5 {
+            return (-d).ln_1p();
+        }
+        alt[0] = self.moments[0];
+        (self.below + horner(&alt, t)).ln()
+    }
+
+    /// `log M_k(e^u)` term by term.
+    fn direct_log_m(&self, u: f64) -> f64 {
         let t = u.exp();
         let wt = |k: usize| {
             let a = self.log_w[k];
@@ -250,6 +324,34 @@ fn cluster_log_integrals(cl: &Cluster, n: u64, h: f64) -> (Vec<f64>, usize) {
     let s_max = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let g: Vec<f64> = s.iter().map(|x| (x - s_max).exp()).collect();
     let ts: Vec<f64> = us.iter().map(|u| u.exp()).collect();
+    // Nodes with t <= 1 (so w t <= 1 for every class): their part of the sum is a power series
+    // in w with coefficients (-1)^k G_k/k!, G_k = sum_j g_j t_j^k; its terms' absolute sum is at
+    // most e^{2 w t} <= e^2 times its value.
+    let small = us.partition_point(|u| *u <= 0.0);
+    let mut gk = vec![CompensatedSum::new(); TERMS];
+    for (gj, tj) in g[..small].iter().zip(&ts) {
+        let mut p = *gj;
+        for s in gk.iter_mut() {
+            s.add(p);
+            p *= tj;
+        }
+    }
+    let mut fact = 1.0;
+    let coeffs: Vec<f64> = gk
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            if k > 0 {
+                fact *= k as f64;
+            }
+            let c = s.value() / fact;
+            if k % 2 == 0 {
+                c
+            } else {
+                -c
+            }
+        })
+        .collect();
     let mut out = vec![0.0; cl.mass.len()];
     let threads = parallel::threads(cl.mass.len() * us.len().max(1) / 64);
     let bounds = parallel::even_bounds(out.len(), threads);
@@ -258,7 +360,8 @@ fn cluster_log_integrals(cl: &Cluster, n: u64, h: f64) -> (Vec<f64>, usize) {
         for (k, o) in part.iter_mut().enumerate() {
             let (a, w) = (cl.log_w[lo + k], cl.w[lo + k]);
             let mut sum = CompensatedSum::new();
-            for (j, gj) in g.iter().enumerate() {
+            sum.add(horner(&coeffs, w));
+            for (j, gj) in g.iter().enumerate().skip(small) {
                 let wt = if a > -700.0 && us[j] < 700.0 {
                     w * ts[j]
                 } else {
@@ -361,13 +464,12 @@ pub fn soft_best_of_n_with_step(
                 .map(|c| -scaled_gap(top, c.reward, lambda))
                 .collect();
             let below: CompensatedSum = classes[end..].iter().map(|c| c.mass).collect();
-            let cl = Cluster {
-                w: log_w.iter().map(|a| a.exp()).collect(),
+            let cl = Cluster::new(
                 log_w,
-                mass: classes[start..end].iter().map(|c| c.mass).collect(),
-                above: above.value(),
-                below: below.value(),
-            };
+                classes[start..end].iter().map(|c| c.mass).collect(),
+                above.value(),
+                below.value(),
+            );
             let (log_i, used) = cluster_log_integrals(&cl, n, h);
             nodes += used;
             for (k, li) in log_i.iter().enumerate() {
