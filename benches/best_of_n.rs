@@ -49,7 +49,9 @@ fn bench_soft(c: &mut Criterion) {
     group.sample_size(10);
     let mut rng = seeded_rng(7);
     let weights: Vec<f64> = (0..1_000_000).map(|_| rng.gen::<f64>()).collect();
-    let reward: Vec<f64> = (0..1_000_000).map(|_| rng.gen::<f64>() * 2.0 - 1.0).collect();
+    let reward: Vec<f64> = (0..1_000_000)
+        .map(|_| rng.gen::<f64>() * 2.0 - 1.0)
+        .collect();
     let base = match Dist::from_weights(weights) {
         Ok(d) => d,
         Err(e) => panic!("benchmark base: {e}"),

@@ -25,13 +25,25 @@ fn soft_bon_table() -> rlhf_claims::Result<()> {
         assert!(gap > 0.0, "{row:?}");
         last_kl = kl_tilt;
         // The scaled columns are the products they name.
-        assert!((num(&row[4]) - n * n * kl_tilt).abs() <= 1e-12 * num(&row[4]), "{row:?}");
-        assert!((num(&row[6]) - n * gap).abs() <= 1e-12 * num(&row[6]), "{row:?}");
+        assert!(
+            (num(&row[4]) - n * n * kl_tilt).abs() <= 1e-12 * num(&row[4]),
+            "{row:?}"
+        );
+        assert!(
+            (num(&row[6]) - n * gap).abs() <= 1e-12 * num(&row[6]),
+            "{row:?}"
+        );
     }
     // At N = 2^16 both scaled columns are within 1e-3 of their limits (corrections O(1/N)).
     let last = &t.rows[16];
-    assert!((num(&last[4]) / num(&last[5]) - 1.0).abs() < 1e-3, "{last:?}");
-    assert!((num(&last[6]) / num(&last[7]) - 1.0).abs() < 1e-3, "{last:?}");
+    assert!(
+        (num(&last[4]) / num(&last[5]) - 1.0).abs() < 1e-3,
+        "{last:?}"
+    );
+    assert!(
+        (num(&last[6]) / num(&last[7]) - 1.0).abs() < 1e-3,
+        "{last:?}"
+    );
     insta::assert_json_snapshot!(t.rounded().to_json());
     Ok(())
 }
@@ -48,11 +60,17 @@ fn passk_table() -> rlhf_claims::Result<()> {
         }
         // fail = exp(log_fail) on every row.
         for row in pop {
-            assert!((num(&row[2]) - num(&row[3]).exp()).abs() <= 1e-15, "{row:?}");
+            assert!(
+                (num(&row[2]) - num(&row[3]).exp()).abs() <= 1e-15,
+                "{row:?}"
+            );
         }
         // The rescaled failure reaches its limit at k = 10^12.
         let last = &pop[12];
-        assert!((num(&last[5]) / num(&last[6]) - 1.0).abs() < 1e-11, "{last:?}");
+        assert!(
+            (num(&last[5]) / num(&last[6]) - 1.0).abs() < 1e-11,
+            "{last:?}"
+        );
     }
     // Finite set: slope/k -> log(0.99); Beta: slope -> -1/2.
     let finite_last = &t.rows[12];

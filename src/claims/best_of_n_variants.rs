@@ -5,8 +5,8 @@
 use super::minimal::{drop_zero_mass, find_minimal_counterexample, SmallSpace};
 use super::strategy::{self, Instance};
 use super::strategy_bon::{self as sb, draws};
-use super::{check_model_cases, check_theorem, CheckConfig, Claim, Control, Deviation, Status};
 use super::Verdict;
+use super::{check_model_cases, check_theorem, CheckConfig, Claim, Control, Deviation, Status};
 use crate::numeric::{log1mexp, CompensatedSum};
 use crate::solve::best_of_n::best_of_n;
 use crate::solve::pass_at_k::{beta_power_law_constant, Population};
@@ -211,8 +211,8 @@ const RATE_TOLERANCE: f64 = 1e-3;
 fn scaled_rates(inst: &Instance, n: u64, lambda: f64) -> Result<(f64, f64), String> {
     let s = soft_best_of_n(&inst.base, &inst.reward, n, lambda).map_err(|e| e.to_string())?;
     let t = tilt(&inst.base, &inst.reward, lambda).map_err(|e| e.to_string())?;
-    let d = crate::divergence::kl(&s.solution.policy, &t.solution.policy)
-        .map_err(|e| e.to_string())?;
+    let d =
+        crate::divergence::kl(&s.solution.policy, &t.solution.policy).map_err(|e| e.to_string())?;
     let gap = crate::numeric::sum(
         t.solution
             .policy
@@ -259,8 +259,18 @@ fn check_soft(config: &CheckConfig, factor: f64) -> Verdict {
         let (k2, g2) = scaled_rates(rinst, 2 * RATE_N, *rl)?;
         let (kl_limit, gap_limit) = (2.0 * k2 - k1, 2.0 * g2 - g1);
         Ok(dev
-            .worst(Deviation::close(kl_limit, factor * c_kl, RATE_TOLERANCE, 0.0))
-            .worst(Deviation::close(gap_limit, factor * c_gap, RATE_TOLERANCE, 0.0)))
+            .worst(Deviation::close(
+                kl_limit,
+                factor * c_kl,
+                RATE_TOLERANCE,
+                0.0,
+            ))
+            .worst(Deviation::close(
+                gap_limit,
+                factor * c_gap,
+                RATE_TOLERANCE,
+                0.0,
+            )))
     })
 }
 
@@ -354,9 +364,12 @@ fn check_logf(config: &CheckConfig, reading: LogFReading) -> Verdict {
 // ---------------------------------------------------------------------------------------------
 // bon.fdiv-bound
 
-/// The divergences of `bon.fdiv-bound`, each as `(name, D(P||pi0) from the log-ratios
-/// l = log P - log pi0 over the support of pi0, bound at N)`.
-pub const FDIVS: [(&str, fn(f64, f64) -> f64, fn(f64) -> f64); 6] = [
+/// One divergence of `bon.fdiv-bound`: its name, its term `q f(e^l)` at base mass `q` and
+/// log-ratio `l = log P - log pi0`, and its Beta(N,1) bound as a function of `N`.
+pub type Fdiv = (&'static str, fn(f64, f64) -> f64, fn(f64) -> f64);
+
+/// The divergences of `bon.fdiv-bound`.
+pub const FDIVS: [Fdiv; 6] = [
     ("kl", |q, l| q * l.exp() * l, |n| n.ln() - (n - 1.0) / n),
     ("reverse kl", |q, l| -q * l, |n| n - 1.0 - n.ln()),
     (
@@ -501,12 +514,21 @@ fn check_passk(shift: f64) -> Verdict {
         let rate = -(at(&finite, 2.0 * k)?.log_fail - at(&finite, k)?.log_fail) / k;
         dev = dev.worst(Deviation::new((rate - rate_fig).abs(), 0.5 * RATE_UNIT));
         let slope_rate = -at(&finite, 1e6)?.slope / 1e6;
-        dev = dev.worst(Deviation::new((slope_rate - rate_fig).abs(), 0.5 * RATE_UNIT));
+        dev = dev.worst(Deviation::new(
+            (slope_rate - rate_fig).abs(),
+            0.5 * RATE_UNIT,
+        ));
         // 5, 6, 7.
         let closed = 0.75 * std::f64::consts::PI.sqrt();
-        dev = dev.worst(Deviation::new((closed - const_fig).abs(), 0.5 * CONSTANT_UNIT));
+        dev = dev.worst(Deviation::new(
+            (closed - const_fig).abs(),
+            0.5 * CONSTANT_UNIT,
+        ));
         let statrs = statrs::function::gamma::gamma(a + b) / statrs::function::gamma::gamma(b);
-        dev = dev.worst(Deviation::new((statrs - const_fig).abs(), 0.5 * CONSTANT_UNIT));
+        dev = dev.worst(Deviation::new(
+            (statrs - const_fig).abs(),
+            0.5 * CONSTANT_UNIT,
+        ));
         let big = 1e12;
         let correction = a * (a + 2.0 * b - 1.0).abs() / (2.0 * big);
         let scaled = big.powf(a) * at(&beta, big)?.fail;

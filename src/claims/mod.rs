@@ -199,6 +199,6 @@ pub fn all() -> Vec<Claim> {
 pub fn find(id: &str) -> Option<Claim> {
     all().into_iter().find(|c| c.id == id)
 }
+pub mod best_of_n_variants;
 pub mod strategy_bon;
 pub mod strategy_goodhart;
-pub mod best_of_n_variants;

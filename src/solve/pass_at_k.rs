@@ -66,7 +66,11 @@ impl Population {
             return Err(Error::InvalidParameter {
                 name: "p",
                 value,
-                requirement: if index == 0 { "in [0, 1]" } else { "in [0, 1] (every entry)" },
+                requirement: if index == 0 {
+                    "in [0, 1]"
+                } else {
+                    "in [0, 1] (every entry)"
+                },
             });
         }
         Ok(Self::Finite { p })
@@ -236,7 +240,10 @@ mod tests {
                 let want = ln_gamma(x + a) - ln_gamma(x);
                 assert!((log_gamma_ratio(x, a) - want).abs() <= 1e-12, "x={x} a={a}");
                 let want = digamma(x + a) - digamma(x);
-                assert!((digamma_difference(x, a) - want).abs() <= 1e-12, "x={x} a={a}");
+                assert!(
+                    (digamma_difference(x, a) - want).abs() <= 1e-12,
+                    "x={x} a={a}"
+                );
             }
         }
     }

@@ -25,8 +25,8 @@
 //!   weight 1. For a class `c` of cluster `k`, with `F_below` the `pi0` mass of the lower
 //!   clusters and `F_above` that of the higher ones,
 //!   `M_k(t) = F_below + sum_{y in k} pi0(y) e^{-w_y t}` (so `1 - M_k = F_above + ...`).
-//! - `log M_k` is formed as `log1p(-(1 - M_k))` with `1 - M_k` summed from `-expm1` terms while
-//!   it is below 1/2 (at `N = 10^15` the integrand lives where `1 - M ~ 10^-15`), else as
+//! - `log M_k` is formed as `log1p(-(1 - M_k))` with `1 - M_k` summed from `-expm1` terms (or
+//!   its Taylor series) while it is below 1/2 (at `N = 10^15` the integrand lives where `1 - M ~ 10^-15`), else as
 //!   `log M_k` summed directly; sums are compensated. `M^{N-1}` is `exp((N-1) log M)`.
 //! - The integral is taken in `u = log t` by the trapezoidal rule with step `h = 1/4`: the
 //!   integrand `e^{u - w e^u} M(e^u)^{N-1}` is analytic and decays double-exponentially on the
@@ -35,12 +35,14 @@
 //!   `Re e^u > 0`). The range is `[log(1e-18/N), log(log(N/w_min) + 41.5) - log w_min]`: the
 //!   head `t < 1e-18/N` carries at most `1e-18` of each class's integral (the integral is at
 //!   least `(1 - F_above)^{N-1}/N` and the head at most `t (1 - F_above)^{N-1}`), and the tail
-//!   beyond `t_hi` at most `N e^{-w t_hi}/w <= 1e-18` of it. Nodes in stretches where the
-//!   cluster's total mass `C(u) = M_k(e^u)^N` changes by less than `e^-690 = 3e-300` of the
-//!   cluster's mass `F_k^N - F_below^N` are dropped (the mass of each class on a
-//!   stretch is at most the total mass on it, since `N pi0(x) w(x) e^{-w t} M^{N-1}` is a term
-//!   of `-d(M^N)/dt`); the stretches are found by bisection, so a cluster whose weights span
-//!   many orders costs only the nodes where mass moves. The quadrature step, range and pruning
+//!   beyond `t_hi` at most `N e^{-w t_hi}/w <= 1e-18` of it. The nodes past the point where
+//!   the cluster's mass still to move, `M_k(e^u)^N - F_below^N` (formed from
+//!   `sum pi0 e^{-w t}`, not as a difference of rounded powers), is below `e^-690 = 3e-300` of
+//!   the cluster's mass `F_k^N - F_below^N` are dropped (found by binary search; each class's
+//!   integrand there carries at most that mass, since `N pi0(x) w(x) e^{-w t} M^{N-1}` is a term
+//!   of `-d(M^N)/dt`). For `t <= 1` (every `w t <= 1`), `M` and the per-class sums are Taylor
+//!   series in `t` and `w` with precomputed moments (25 terms), so a large support costs a few
+//!   flops per class per node. The quadrature step, range and truncation
 //!   are certified in the tests against exact enumeration of the `|X|^N` draw tuples, against
 //!   the same rule at `h/2`, and against a 40-digit reference.
 //! - Accuracy: each probability to about `1e-13` relative (measured; the logarithm of a class's
@@ -85,9 +87,6 @@ const LOG_TRUNCATION: f64 = -41.446_531_673_892_82;
 /// so that a class whose probability is `10^-280` of its cluster's still keeps full relative
 /// accuracy.
 const LOG_PRUNE: f64 = -690.0;
-
-/// Smallest run of nodes the pruning bisection keeps or splits.
-const MIN_RUN: usize = 16;
 
 /// One reward class: reward, `pi0` mass, members.
 struct Class {
@@ -192,64 +191,57 @@ impl Cluster {
         }
     }
 
-    /// `log M_k(e^u)`: by the moment series when `t = e^u <= 1` (then every `w t <= 1`: the
-    /// alternating series loses at most a factor `e^2` of rounding, see [`Self::series_log_m`]),
-    /// else term by term.
-    fn log_m(&self, u: f64) -> f64 {
+    /// `(D, E)` at `t = e^u`: `D = sum_c pi0(c) (1 - e^{-w_c t})` and
+    /// `E = sum_c pi0(c) e^{-w_c t}` over the cluster's classes, each with full relative
+    /// accuracy (`D + E` is the cluster's mass). For `t <= 1` (so every `w t <= 1`) from the
+    /// moments: the alternating series' terms sum in absolute value to at most `e^{wt} <= e`
+    /// times each value; else term by term.
+    fn parts(&self, u: f64) -> (f64, f64) {
         if u <= 0.0 {
-            self.series_log_m(u.exp())
-        } else {
-            self.direct_log_m(u)
+            let t = u.exp();
+            let mut alt: Vec<f64> = self
+                .moments
+                .iter()
+                .enumerate()
+                .map(|(k, m)| if k % 2 == 0 { *m } else { -m })
+                .collect();
+            let e = horner(&alt, t);
+            alt[0] = 0.0;
+            return (-horner(&alt, t), e);
         }
-    }
-
-    /// `log M_k(t)` for `t <= 1` from the moments: `1 - M_k = F_above + sum_{k>=1} (-1)^{k+1}
-    /// mu_k t^k/k!` while it is below 1/2, else `M_k = F_below + sum_k (-1)^k mu_k t^k/k!`. The
-    /// terms' absolute sum is at most `e^{wt} <= e` times each sum's value, so each is exact to
-    /// a few `eps` relative.
-    fn series_log_m(&self, t: f64) -> f64 {
-        let mut alt: Vec<f64> = self
-            .moments
-            .iter()
-            .enumerate()
-            .map(|(k, m)| if k % 2 == 0 { *m } else { -m })
-            .collect();
-        // 1 - M_k without its F_above: -(sum_{k>=1} (-t)^k mu_k/k!).
-        alt[0] = 0.0;
-        let d = self.above - horner(&alt, t);
-        if d < 0.5 {
-            return (-d).ln_1p();
-        }
-        alt[0] = self.moments[0];
-        (self.below + horner(&alt, t)).ln()
-    }
-
-    /// `log M_k(e^u)` term by term.
-    fn direct_log_m(&self, u: f64) -> f64 {
         let t = u.exp();
-        let wt = |k: usize| {
+        let (mut d, mut e) = (CompensatedSum::new(), CompensatedSum::new());
+        for (k, m) in self.mass.iter().enumerate() {
             let a = self.log_w[k];
-            if a > -700.0 && u < 700.0 {
+            let wt = if a > -700.0 && u < 700.0 {
                 self.w[k] * t
             } else {
                 (a + u).exp()
-            }
-        };
-        let mut d = CompensatedSum::new();
-        d.add(self.above);
-        for (k, m) in self.mass.iter().enumerate() {
-            d.add(-m * (-wt(k)).exp_m1());
+            };
+            d.add(-m * (-wt).exp_m1());
+            e.add(m * (-wt).exp());
         }
-        let d = d.value();
-        if d < 0.5 {
-            return (-d).ln_1p();
+        (d.value(), e.value())
+    }
+
+    /// `log M_k(e^u)`: `log1p(-(F_above + D))` while `F_above + D < 1/2`, else
+    /// `log(F_below + E)`.
+    fn log_m(&self, u: f64) -> f64 {
+        let (d, e) = self.parts(u);
+        let one_minus = self.above + d;
+        if one_minus < 0.5 {
+            (-one_minus).ln_1p()
+        } else {
+            (self.below + e).ln()
         }
-        let mut s = CompensatedSum::new();
-        s.add(self.below);
-        for (k, m) in self.mass.iter().enumerate() {
-            s.add(m * (-wt(k)).exp());
-        }
-        s.value().ln()
+    }
+
+    /// `log` of the cluster's mass still to move after `u`: `M_k(e^u)^N - F_below^N`, formed
+    /// from `E` (never as a difference of two rounded powers).
+    fn log_tail_mass(&self, u: f64, nf: f64) -> f64 {
+        let (_, e) = self.parts(u);
+        let m = self.below + e;
+        nf * m.ln() + (-(nf * (-e / m).ln_1p()).exp_m1()).ln()
     }
 
     /// `log M_k` at each of `us`, on all cores when the work is large.
@@ -266,36 +258,26 @@ impl Cluster {
     }
 }
 
-/// The kept nodes of a cluster: indices `j` of `u_j = u_lo + j h`, `0 <= j <= last`, outside
-/// the stretches where the cluster's total mass `C(u) = M^N` changes by less than
-/// [`LOG_PRUNE`] of `log_total` (found by bisection).
-fn kept_nodes(cl: &Cluster, nf: f64, u_lo: f64, h: f64, last: usize, log_total: f64) -> Vec<usize> {
-    let log_c = |j: usize| nf * cl.log_m(u_lo + j as f64 * h);
-    let mut keep = Vec::new();
-    let mut stack = vec![(0usize, last, log_c(0), log_c(last))];
-    while let Some((j0, j1, c0, c1)) = stack.pop() {
-        // Mass on [u_j0, u_j1] is C(j0) - C(j1) >= 0.
-        let moved = if c1 >= c0 {
-            f64::NEG_INFINITY
-        } else {
-            c0 + log1mexp(c1 - c0)
-        };
-        if moved < log_total + LOG_PRUNE && j1 > j0 {
-            continue;
-        }
-        if j1 - j0 <= MIN_RUN {
-            keep.extend(j0..=j1);
-            continue;
-        }
-        let mid = j0 + (j1 - j0) / 2;
-        let cm = log_c(mid);
-        // Pushed right first so that the left half is processed first.
-        stack.push((mid, j1, cm, c1));
-        stack.push((j0, mid, c0, cm));
+/// The last node index to keep: the first `j` (by binary search; the tail mass decreases in
+/// `u`) at which the mass still to move, `M_k^N - F_below^N`, is below [`LOG_PRUNE`] of the
+/// cluster's `log_total`, or `last`. Every class's integrand beyond it carries at most that
+/// much mass (it is a term of `-d(M^N)/dt`).
+fn last_node(cl: &Cluster, nf: f64, u_lo: f64, h: f64, last: usize, log_total: f64) -> usize {
+    let negligible = |j: usize| cl.log_tail_mass(u_lo + j as f64 * h, nf) < log_total + LOG_PRUNE;
+    if !negligible(last) {
+        return last;
     }
-    keep.sort_unstable();
-    keep.dedup();
-    keep
+    let (mut lo, mut hi) = (0usize, last);
+    // Invariant: negligible(hi); lo is 0 or not negligible.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if negligible(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
 }
 
 /// `log I_c = log int_0^inf e^{-w_c t} M_k(t)^{N-1} dt` for each class of a cluster, by the
@@ -312,8 +294,8 @@ fn cluster_log_integrals(cl: &Cluster, n: u64, h: f64) -> (Vec<f64>, usize) {
         let log_fk = (-cl.above).ln_1p();
         nf * log_fk + log1mexp(nf * (cl.below.ln() - log_fk)).min(0.0)
     };
-    let nodes = kept_nodes(cl, nf, u_lo, h, last, total_mass);
-    let us: Vec<f64> = nodes.iter().map(|&j| u_lo + j as f64 * h).collect();
+    let end = last_node(cl, nf, u_lo, h, last, total_mass);
+    let us: Vec<f64> = (0..=end).map(|j| u_lo + j as f64 * h).collect();
     let log_ms = cl.log_m_at(&us);
     // log of the integrand without its e^{-w t} factor: u + (N-1) log M.
     let s: Vec<f64> = us
@@ -552,7 +534,10 @@ mod tests {
     pub(crate) fn enumerate(base: &Dist, reward: &[f64], n: u32, lambda: f64) -> Vec<f64> {
         let k = base.len();
         let r_max = reward.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let w: Vec<f64> = reward.iter().map(|r| ((r - r_max) / lambda).exp()).collect();
+        let w: Vec<f64> = reward
+            .iter()
+            .map(|r| ((r - r_max) / lambda).exp())
+            .collect();
         let mut out = vec![CompensatedSum::new(); k];
         let mut tuple = vec![0usize; n as usize];
         loop {
@@ -616,7 +601,14 @@ mod tests {
     fn the_step_is_converged() -> Result<()> {
         let base = Dist::new(vec![0.05, 0.15, 0.3, 0.5])?;
         let r = [2.0, 1.0, 0.5, 0.0];
-        for n in [2u64, 10, 1000, 1_000_000, 1_000_000_000_000, 1_000_000_000_000_000] {
+        for n in [
+            2u64,
+            10,
+            1000,
+            1_000_000,
+            1_000_000_000_000,
+            1_000_000_000_000_000,
+        ] {
             for lambda in [0.05, 1.0, 20.0] {
                 let a = soft_best_of_n_with_step(&base, &r, n, lambda, STEP)?;
                 let b = soft_best_of_n_with_step(&base, &r, n, lambda, STEP / 2.0)?;
@@ -641,28 +633,28 @@ mod tests {
             (
                 3,
                 [
-                    0.103_981_221_761_771_957,
-                    0.209_141_159_614_388_265,
-                    0.314_314_226_753_566_823,
-                    0.372_563_391_870_272_955,
+                    0.10398122176177196,
+                    0.20914115961438826,
+                    0.31431422675356685,
+                    0.37256339187027293,
                 ],
             ),
             (
                 1000,
                 [
-                    0.207_990_349_055_388_389,
-                    0.230_151_689_991_767_100,
-                    0.279_356_873_325_032_721,
-                    0.282_501_087_627_811_791,
+                    0.20799034905538838,
+                    0.2301516899917671,
+                    0.27935687332503273,
+                    0.2825010876278118,
                 ],
             ),
             (
                 1_000_000_000_000,
                 [
-                    0.208_516_996_981_659_310,
-                    0.230_127_348_973_687_109,
-                    0.279_158_585_582_028_228,
-                    0.282_197_068_462_625_353,
+                    0.20851699698165932,
+                    0.2301273489736871,
+                    0.2791585855820282,
+                    0.2821970684626254,
                 ],
             ),
         ];
@@ -686,7 +678,11 @@ mod tests {
             let soft = soft_best_of_n(&base, &r, n, 1e-4)?;
             let hard = best_of_n(&base, &r, n)?;
             assert!(
-                close(soft.solution.policy.probs(), hard.solution.policy.probs(), 1e-13),
+                close(
+                    soft.solution.policy.probs(),
+                    hard.solution.policy.probs(),
+                    1e-13
+                ),
                 "N = {n}"
             );
             // lambda -> inf: |P_N - pi0| <= N (max w/min w - 1) ~ 2N/lambda.
@@ -715,6 +711,32 @@ mod tests {
                 s.kl_to_tilt
             );
         }
+        Ok(())
+    }
+
+    /// A tiny class far below the top of its cluster (its mass lives at `t ~ e^{339}`, where
+    /// the cluster's total `M^N` changes by `1e-30` of itself): found by the claim's search.
+    #[test]
+    fn a_tiny_low_class_keeps_relative_accuracy() -> Result<()> {
+        let base = Dist::from_weights(vec![
+            7.933667584968086e-16,
+            0.009900990099009892,
+            0.9900990099009892,
+        ])?;
+        let r = [0.0, -9.45170327667233, 2.4196440779281496];
+        let lambda = 0.007141754677335768;
+        let got = soft_best_of_n(&base, &r, 2, lambda)?;
+        // 50-digit enumeration of the 9 draw pairs.
+        let want = [
+            1.5710232841521578e-17,
+            9.802960494069191e-5,
+            0.999901970395059,
+        ];
+        assert!(
+            close(got.solution.policy.probs(), &want, 1e-13),
+            "{:?} vs {want:?}",
+            got.solution.policy.probs()
+        );
         Ok(())
     }
 

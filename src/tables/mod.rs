@@ -18,8 +18,8 @@ pub mod goodhart_heavy_tail;
 pub mod goodhart_outlier;
 pub mod goodhart_submodules;
 pub mod lagrange_map;
-pub mod pref_regularizers;
 pub mod passk;
+pub mod pref_regularizers;
 pub mod soft_bon;
 
 /// Significant digits kept by [`Table::rounded`].

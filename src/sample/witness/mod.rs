@@ -24,8 +24,8 @@ use rand_chacha::ChaCha20Rng;
 
 pub mod laws;
 pub mod means;
-pub mod tilt;
 pub mod soft;
+pub mod tilt;
 
 /// A [`WitnessOutcome`] from the test against the exact answer (`main`, run at `level`) and the
 /// same test against each wrong target (`controls`, at the same level).
