@@ -42,5 +42,32 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Soft best-of-N (`solve::soft_best_of_n`) on 10^6 outcomes with distinct random rewards in
+/// `[-1, 1)`, at N = 10^12 and temperature 1. The target is under a second per solve.
+fn bench_soft(c: &mut Criterion) {
+    let mut group = c.benchmark_group("soft_best_of_n_1e6");
+    group.sample_size(10);
+    let mut rng = seeded_rng(7);
+    let weights: Vec<f64> = (0..1_000_000).map(|_| rng.gen::<f64>()).collect();
+    let reward: Vec<f64> = (0..1_000_000)
+        .map(|_| rng.gen::<f64>() * 2.0 - 1.0)
+        .collect();
+    let base = match Dist::from_weights(weights) {
+        Ok(d) => d,
+        Err(e) => panic!("benchmark base: {e}"),
+    };
+    group.bench_function("distinct/N=1e12/lambda=1", |b| {
+        b.iter(|| {
+            rlhf_claims::solve::soft_best_of_n(
+                black_box(&base),
+                black_box(&reward),
+                1_000_000_000_000,
+                1.0,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_soft);
 criterion_main!(benches);

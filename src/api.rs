@@ -17,6 +17,7 @@
 //! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
 //! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)); the stationary point of population GRPO |
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
+//! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature)) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -154,6 +155,18 @@ pub enum Problem {
         reward: Vec<f64>,
         /// The KL budget in nats.
         kl_budget: f64,
+    },
+    /// Soft best-of-N: draw `n` from the base, return one with probability proportional to
+    /// `exp(reward/temperature)`.
+    SoftBestOfN {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// Number of draws, a whole number >= 1 (as for `best_of_n`).
+        n: serde_json::Number,
+        /// The selection temperature `lambda > 0`.
+        temperature: f64,
     },
 }
 
@@ -313,6 +326,23 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             extend(
                 solution_json(&s.solution),
                 json!({"win_rate": s.win_rate, "beta": s.beta}),
+            )
+        }
+        Problem::SoftBestOfN {
+            base,
+            reward,
+            n,
+            temperature,
+        } => {
+            let s = solve::soft_best_of_n(
+                &Dist::new(base.clone())?,
+                reward,
+                draws_from_json(n)?,
+                *temperature,
+            )?;
+            extend(
+                solution_json(&s.solution),
+                json!({"kl_to_tilt": s.kl_to_tilt}),
             )
         }
     })

@@ -194,6 +194,7 @@ pub fn all() -> Vec<Claim> {
     v.extend(estimator::claims());
     v.extend(grpo::claims());
     v.extend(winrate::claims());
+    v.extend(best_of_n_variants::claims());
     v
 }
 
@@ -202,6 +203,7 @@ pub fn find(id: &str) -> Option<Claim> {
     all().into_iter().find(|c| c.id == id)
 }
 pub mod grpo;
+pub mod best_of_n_variants;
 pub mod strategy_bon;
 pub mod strategy_goodhart;
 pub mod winrate;

@@ -169,6 +169,7 @@ pub const TABLE: &[(&str, &[Witness])] = &[
     ("grpo.stationary", GRPO),
     ("grpo.tilt", GRPO),
     ("bon.winrate-optimal", WINRATE),
+    ("bon.soft", BON_SOFT),
 ];
 
 /// `bon.winrate-optimal` (part 1: the win rate of a policy is `E[w]`): Monte Carlo best-of-4
@@ -176,6 +177,13 @@ pub const TABLE: &[(&str, &[Witness])] = &[
 const WINRATE: &[Witness] = &[Witness {
     name: "monte carlo best-of-4 duels against the base",
     run: crate::sample::witness::winrate::monte_carlo_win_rate,
+}];
+
+/// `bon.soft`: Monte Carlo soft best-of-4 at temperature 1; chi-square at `1e-6`; control:
+/// `N = 3` and `N = 5`.
+const BON_SOFT: &[Witness] = &[Witness {
+    name: "monte carlo soft best-of-4 at temperature 1",
+    run: crate::sample::witness::soft::monte_carlo_soft_best_of_n,
 }];
 
 /// The witnesses of claim `id` (empty for claims that are not about a sampled algorithm).

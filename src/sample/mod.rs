@@ -44,4 +44,5 @@ pub mod metropolis;
 pub mod policy_gradient;
 pub mod quantilizer;
 pub mod rejection;
+pub mod soft_best_of_n;
 pub mod witness;

@@ -46,3 +46,6 @@ pub mod sequence;
 pub use grpo::{grpo_stationary, GroupSize, GroupStd, GrpoConfig, GrpoStationary, KlPlacement};
 pub mod winrate;
 pub use winrate::{quantilizer_at_kl, win_values, winrate_optimal, WinRateOptimum};
+pub mod soft_best_of_n;
+pub use soft_best_of_n::{soft_best_of_n, SoftBestOfN};
+pub mod pass_at_k;

@@ -20,8 +20,10 @@ pub mod goodhart_outlier;
 pub mod goodhart_submodules;
 pub mod grpo_vs_tilt;
 pub mod lagrange_map;
+pub mod passk;
 pub mod pref_regularizers;
 pub mod winrate_frontier;
+pub mod soft_bon;
 
 /// Significant digits kept by [`Table::rounded`].
 pub const SNAPSHOT_DIGITS: usize = 9;
@@ -222,6 +224,8 @@ pub fn all() -> Vec<TableSpec> {
         estimator_placement::SPEC,
         grpo_vs_tilt::SPEC,
         winrate_frontier::SPEC,
+        soft_bon::SPEC,
+        passk::SPEC,
     ]
 }
 

@@ -25,6 +25,7 @@ use rand_chacha::ChaCha20Rng;
 pub mod kl_gradient;
 pub mod laws;
 pub mod means;
+pub mod soft;
 pub mod tilt;
 
 /// A [`WitnessOutcome`] from the test against the exact answer (`main`, run at `level`) and the
