@@ -14,6 +14,7 @@
 //! | `best_of_n` | `base`, `reward`, `n` | `n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict` |
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
 //! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
+//! | `chipo` | `base`, `reward`, `beta` | `lambda` (`policy = base W(exp((reward - lambda)/beta))`) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -111,6 +112,15 @@ pub enum Problem {
         reward: Vec<f64>,
         /// Weight of the pretraining term (`> 0`).
         gamma: f64,
+    },
+    /// The chiPO optimum `argmax E[r] - beta (chi2(pi||base)/2 + KL(pi||base))`.
+    Chipo {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// Regularization coefficient (`> 0`).
+        beta: f64,
     },
 }
 
@@ -225,6 +235,10 @@ pub fn solve(problem: &Problem) -> Result<Value> {
                 solution_json(&s.solution),
                 json!({"gamma": s.beta, "lambda": s.lambda}),
             )
+        }
+        Problem::Chipo { base, reward, beta } => {
+            let s = solve::chipo(&Dist::new(base.clone())?, reward, *beta)?;
+            extend(solution_json(&s.solution), json!({"lambda": s.lambda}))
         }
     })
 }

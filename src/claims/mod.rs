@@ -191,6 +191,7 @@ pub fn all() -> Vec<Claim> {
     v.extend(pref::claims());
     v.extend(goodhart::claims());
     v.extend(estimator::claims());
+    v.extend(pref_failures::claims());
     v
 }
 
@@ -198,5 +199,6 @@ pub fn all() -> Vec<Claim> {
 pub fn find(id: &str) -> Option<Claim> {
     all().into_iter().find(|c| c.id == id)
 }
+pub mod pref_failures;
 pub mod strategy_bon;
 pub mod strategy_goodhart;

@@ -739,7 +739,7 @@ fn check_pretrain_mix_forward(config: &CheckConfig) -> Verdict {
 }
 
 /// A random competitor on the support of `base`: positive weights there, zero elsewhere.
-fn competitor(base: &Dist, raw: &[f64]) -> Option<Dist> {
+pub(crate) fn competitor(base: &Dist, raw: &[f64]) -> Option<Dist> {
     let w = (0..base.len())
         .map(|i| {
             if base.in_support(i) {
@@ -883,7 +883,7 @@ fn check_ipo(config: &CheckConfig, factor: f64) -> Verdict {
 const NORMAL_MASS: f64 = 1e-290;
 
 /// A divergence from the family: the named ones and alpha in `[-2, 3]`.
-fn divergence_strategy() -> impl Strategy<Value = Divergence> {
+pub(crate) fn divergence_strategy() -> impl Strategy<Value = Divergence> {
     prop_oneof![
         Just(Divergence::ReverseKl),
         Just(Divergence::ForwardKl),

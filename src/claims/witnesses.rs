@@ -108,6 +108,14 @@ const ESTIMATOR_UNBIASED: &[Witness] = &[
     },
 ];
 
+/// One sampled DPO step per comparison in a two-feature log-linear class: the frequency with
+/// which the winner's log-probability falls, against the exact law; negative control the
+/// tabular softmax, where it never falls.
+const DISPLACEMENT: &[Witness] = &[Witness {
+    name: "sampled dpo steps in a two-feature log-linear class",
+    run: crate::sample::witness::displacement::sampled_displacement,
+}];
+
 /// Every claim with sampled witnesses, and its witnesses.
 pub const TABLE: &[(&str, &[Witness])] = &[
     ("kl.tilt", KL_TILT),
@@ -118,6 +126,7 @@ pub const TABLE: &[(&str, &[Witness])] = &[
     ("pref.dpo-optimum", DPO),
     ("goodhart.gaussian", GAUSSIAN),
     ("estimator.unbiased", ESTIMATOR_UNBIASED),
+    ("pref.likelihood-displacement", DISPLACEMENT),
 ];
 
 /// The witnesses of claim `id` (empty for claims that are not about a sampled algorithm).

@@ -39,4 +39,7 @@ pub mod preference;
 pub use preference::{Comparisons, PreferenceOptimum};
 pub mod family;
 pub use family::{class_optimum, ClassOptimum, LogLinearClass};
+pub mod chipo;
 pub mod kl_estimator;
+pub use chipo::{chipo, ChiPo};
+pub mod dpo_step;

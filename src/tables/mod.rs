@@ -18,6 +18,7 @@ pub mod goodhart_heavy_tail;
 pub mod goodhart_outlier;
 pub mod goodhart_submodules;
 pub mod lagrange_map;
+pub mod outlier_regularizers;
 pub mod pref_regularizers;
 
 /// Significant digits kept by [`Table::rounded`].
@@ -216,6 +217,7 @@ pub fn all() -> Vec<TableSpec> {
         bon_vs_tilt::SPEC,
         pref_regularizers::SPEC,
         estimator_bias::SPEC,
+        outlier_regularizers::SPEC,
     ]
 }
 

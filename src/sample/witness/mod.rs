@@ -22,6 +22,7 @@ use crate::stats::{
 };
 use rand_chacha::ChaCha20Rng;
 
+pub mod displacement;
 pub mod laws;
 pub mod means;
 pub mod tilt;

@@ -1,0 +1,293 @@
+//! The chi-square-plus-KL regularizer of chiPO (claim `pref.chipo`) and the Lambert function
+//! it needs.
+//!
+//! # The problem
+//!
+//! Maximize `E_pi[r] - beta D(pi||pi0)` with `D = sum pi0 f(pi/pi0)`,
+//! `f(t) = (t - 1)^2/2 + t log t` (half Pearson's chi-square plus the reverse KL). `f` is strictly
+//! convex with `f'(t) = t + log t`, which runs over all of `R` as `t` runs over `(0, inf)`: the
+//! optimum never clips (every support outcome keeps positive mass) and never needs mass off
+//! `supp pi0` (`D` is infinite there).
+//!
+//! # The KKT form
+//!
+//! With density ratio `t = pi/pi0` and multiplier `lambda` for `sum pi = 1`:
+//! `t + log t = (r - lambda)/beta`, i.e. `t e^t = e^{(r - lambda)/beta}`, so
+//!
+//! ```text
+//! pi(x) = pi0(x) W(exp((r(x) - lambda)/beta)),
+//! ```
+//!
+//! `W` the principal branch of the Lambert function. Since `W(e^y) <= y` for `y >= 1`, the
+//! density ratio grows at most linearly in the reward, where the tilt's grows exponentially.
+//!
+//! # The solver
+//!
+//! With `r* = max r` on the support, `d(x) = (r* - r(x))/beta >= 0` and the unknown
+//! `u = (r* - lambda)/beta`, the normalization `F(u) = sum pi0 W(e^{u - d}) - 1` is increasing
+//! (`dW(e^y)/dy = W/(1 + W)`), with `F(1) <= 0` (every `W(e^{1-d}) <= W(e) = 1`) and
+//! `F(1/p_A + ln(1/p_A)) >= 0` (the argmax class alone, `p_A` its base mass, has density ratio
+//! `1/p_A` there). The root is found by [`monotone_root`] (Newton safeguarded by bisection).
+//! Log masses use `log W(e^y) = y - W(e^y)` (from `W e^W = e^y`), so masses below the `f64` range
+//! keep their logarithms.
+
+use super::Solution;
+use crate::dist::{check_reward, Dist};
+use crate::error::{require_positive, Error, Result};
+use crate::numeric::{monotone_root, CompensatedSum, RootTolerance};
+use serde::Serialize;
+
+/// Below this `y`, `W(e^y) = x (1 - x)` with `x = e^y` is exact to `x^2 < 2e-35` relative.
+const SMALL_Y: f64 = -40.0;
+
+/// Above this `y` the starting point is the asymptotic series, whose relative error is below
+/// `(ln y / y)^2 < 1e-6` there.
+const LARGE_Y: f64 = 1e4;
+
+/// `W(e^y)`, the principal Lambert function at `e^y`, for every `y` from `-inf` to `f64::MAX`
+/// (`e^y` itself may overflow: the computation never forms it for `y > SMALL_Y`).
+///
+/// It solves `w + ln w = y` for `w > 0`. For `y < -40`: `x - x^2`, `x = e^y` (the series
+/// `W(x) = x - x^2 + 3x^3/2 - ...` truncated, exact to `x^2` relative). Otherwise from a starting
+/// point, Winitzki's approximation `L (1 - ln(1 + L)/(2 + L))` with `L = ln(1 + e^y)` for
+/// `y <= 1e4` and the asymptotic series `y - ln y + ln y / y` above, followed by Fritsch's
+/// iteration (fourth order: error `e -> (2w^2 - 8w - 1)/(72 (1 + w)^6) e^4`) written in the
+/// variable `y`: `z = y - ln w - w`, `q = 2 (1 + w)(1 + w + 2z/3)`,
+/// `w <- w (1 + z/(1 + w) (q - z)/(q - 2z))`. Winitzki's start is within 2% everywhere, so one
+/// step leaves `< 1e-8` and the second full precision; the iteration stops after the step whose
+/// relative change is below `1e-4` (the next would change `w` by less than `1e-18` relative).
+/// For `w > 1e100`, where `(1 + w)^2` would overflow, the step is Newton's,
+/// `w <- w - z' w/(1 + w)` with `z' = w + ln w - y` (quadratic; one step from the series suffices).
+///
+/// Accuracy: a few ulps relative, against an 50-digit reference
+/// (`tests/fixtures/lambert_w_exp_reference.json`, from `scripts/reference_lambert_w.py`).
+pub fn lambert_w_exp(y: f64) -> f64 {
+    if y.is_nan() {
+        return f64::NAN;
+    }
+    if y < SMALL_Y {
+        let x = y.exp();
+        return x - x * x;
+    }
+    if y == f64::INFINITY {
+        return f64::INFINITY;
+    }
+    let mut w = if y <= LARGE_Y {
+        let l = if y > 30.0 {
+            y + (-y).exp()
+        } else {
+            y.exp().ln_1p()
+        };
+        l * (1.0 - l.ln_1p() / (2.0 + l))
+    } else {
+        let ly = y.ln();
+        y - ly + ly / y
+    };
+    for _ in 0..8 {
+        let next = if w > 1e100 {
+            let z = w + w.ln() - y;
+            w - z * (w / (1.0 + w))
+        } else {
+            let z = y - w.ln() - w;
+            let q = 2.0 * (1.0 + w) * (1.0 + w + 2.0 * z / 3.0);
+            w * (1.0 + z / (1.0 + w) * (q - z) / (q - 2.0 * z))
+        };
+        let change = ((next - w) / next).abs();
+        w = next;
+        if !(change > 1e-4) {
+            break;
+        }
+    }
+    w
+}
+
+/// `ln W(e^y) = y - W(e^y)`, finite for every finite `y` (also where `W(e^y)` underflows).
+pub fn ln_lambert_w_exp(y: f64) -> f64 {
+    let w = lambert_w_exp(y);
+    if w < 1.0 {
+        y - w
+    } else {
+        w.ln()
+    }
+}
+
+/// `f(t) = (t - 1)^2/2 + t ln t`, the chiPO generator (`f(0) = 1/2`).
+pub fn chipo_f(t: f64) -> f64 {
+    let kl = if t > 0.0 { t * t.ln() } else { 0.0 };
+    0.5 * (t - 1.0) * (t - 1.0) + kl
+}
+
+/// `D(pi||pi0) = chi2(pi||pi0)/2 + KL(pi||pi0)`, through the crate's divergence routines.
+pub fn chipo_divergence(policy: &Dist, base: &Dist) -> Result<f64> {
+    Ok(0.5 * crate::divergence::chi_square(policy, base)? + crate::divergence::kl(policy, base)?)
+}
+
+/// The chiPO optimum.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChiPo {
+    /// Policy, `E_pi[r]` and `KL(pi||pi0)`.
+    #[serde(flatten)]
+    pub solution: Solution,
+    /// The coefficient `beta`.
+    pub beta: f64,
+    /// The multiplier: `pi = pi0 W(exp((r - lambda)/beta))`.
+    pub lambda: f64,
+}
+
+/// `F(u) = sum pi0 W(e^{u - d}) - total` and `F'(u) = sum pi0 W/(1 + W)`.
+fn normalization(p: &[f64], d: &[f64], u: f64, total: f64) -> Result<(f64, f64)> {
+    let (mut h, mut dh) = (CompensatedSum::new(), CompensatedSum::new());
+    for (&pi0, &di) in p.iter().zip(d) {
+        if pi0 > 0.0 {
+            let w = lambert_w_exp(u - di);
+            h.add(pi0 * w);
+            dh.add(pi0 * (w / (1.0 + w)));
+        }
+    }
+    let (value, slope) = (h.value() - total, dh.value());
+    if !(value.is_finite() && slope.is_finite()) {
+        return Err(Error::NoConvergence(format!(
+            "chiPO normalization overflowed at u = {u}"
+        )));
+    }
+    Ok((value, slope))
+}
+
+/// The maximizer of `E_pi[r] - beta (chi2(pi||pi0)/2 + KL(pi||pi0))` (claim `pref.chipo`):
+/// `pi = pi0 W(exp((r - lambda)/beta))`, `lambda` the normalizing root (module docs).
+///
+/// Assumptions: `base` any distribution, `reward` finite of the same length, `0 < beta < inf`.
+/// Errors: bad input; [`Error::NoConvergence`] when the argmax's density ratio `1/p_A` is beyond
+/// the `f64` range (argmax class of subnormal base mass carrying almost all the policy's mass).
+///
+/// ```
+/// use rlhf_claims::{Dist, solve::chipo::chipo};
+/// let base = Dist::uniform(2)?;
+/// let s = chipo(&base, &[0.0, 0.0], 1.0)?;
+/// // A constant reward leaves the base unchanged: W(e^1) = 1.
+/// assert!((s.solution.policy.prob(0) - 0.5).abs() < 1e-15);
+/// # Ok::<(), rlhf_claims::Error>(())
+/// ```
+pub fn chipo(base: &Dist, reward: &[f64], beta: f64) -> Result<ChiPo> {
+    check_reward(base, reward)?;
+    require_positive("beta", beta)?;
+    let r_max = base.support_range(reward).1;
+    let neg_log_p_top = base.neg_log_mass_where(|i| reward[i] == r_max);
+    let p = base.probs();
+    let d: Vec<f64> = (0..base.len())
+        .map(|i| {
+            if base.in_support(i) {
+                (r_max - reward[i]) / beta
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let total = crate::numeric::sum(base.support().map(|i| p[i]));
+    // u in [1, 1/p_A + ln(1/p_A)], widened by 1e-9 relative so rounding cannot leave F a hair
+    // short of its sign at the ends. The upper end is found by doubling from 2 (stopping at the
+    // first u with F(u) >= 0, or at the edge): where the argmax class has tiny base mass the
+    // edge is huge, and the other outcomes' terms would overflow there.
+    let edge = ((neg_log_p_top.exp() + neg_log_p_top) * (1.0 + 1e-9) + 1e-9).min(f64::MAX);
+    let eval = |u: f64| normalization(p, &d, u, total);
+    let lo = 1.0 - 1e-9;
+    let mut hi = 2.0f64.min(edge);
+    while hi < edge && eval(hi)?.0 < 0.0 {
+        hi = (2.0 * hi).min(edge);
+    }
+    let tol = RootTolerance {
+        x_abs: f64::MIN_POSITIVE,
+        x_rel: 2.0 * f64::EPSILON,
+        f_abs: 0.0,
+        max_iter: 2000,
+    };
+    let u = if neg_log_p_top == 0.0 {
+        1.0
+    } else {
+        monotone_root(eval, lo, hi, tol)?
+    };
+    let log_ratio: Vec<f64> = (0..base.len())
+        .map(|i| {
+            if base.in_support(i) {
+                ln_lambert_w_exp(u - d[i])
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
+        .collect();
+    let log_weights: Vec<f64> = (0..base.len())
+        .map(|i| base.log_prob(i) + log_ratio[i])
+        .collect();
+    let policy = Dist::from_log_weights(&log_weights)?;
+    let kl = super::fdiv::kl_from_log_ratios(base, &log_ratio);
+    let gap: CompensatedSum = (0..base.len())
+        .filter(|&i| policy.prob(i) > 0.0)
+        .map(|i| policy.prob(i) * d[i])
+        .collect();
+    Ok(ChiPo {
+        solution: Solution {
+            policy,
+            expected_reward: r_max - beta * gap.value(),
+            kl,
+        },
+        beta,
+        lambda: r_max - beta * u,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambert_w_solves_its_equation_across_the_range() {
+        let ys = [
+            -745.0,
+            -100.0,
+            -40.5,
+            -39.5,
+            -5.0,
+            -1.0,
+            0.0,
+            1.0,
+            3.0,
+            30.0,
+            31.0,
+            709.0,
+            710.0,
+            1e4,
+            1.0001e4,
+            1e10,
+            1e100,
+            1e200,
+            1e300,
+            f64::MAX,
+        ];
+        for y in ys {
+            let w = lambert_w_exp(y);
+            // w + ln w = y to a few ulps of max(|y|, w).
+            let resid = (w + ln_lambert_w_exp(y) - y).abs();
+            assert!(
+                resid <= 8.0 * f64::EPSILON * y.abs().max(1.0),
+                "{y}: {w} {resid}"
+            );
+        }
+        assert_eq!(lambert_w_exp(1.0), 1.0);
+    }
+
+    #[test]
+    fn chipo_on_two_outcomes_solves_the_link() -> Result<()> {
+        let base = Dist::new(vec![0.3, 0.7])?;
+        let s = chipo(&base, &[2.0, -1.0], 0.5)?;
+        for (i, r) in [2.0, -1.0].iter().enumerate() {
+            let t = s.solution.policy.prob(i) / base.prob(i);
+            let lhs = 0.5 * (t + t.ln());
+            assert!(
+                (lhs - (r - s.lambda)).abs() < 1e-13,
+                "{lhs} {}",
+                r - s.lambda
+            );
+        }
+        Ok(())
+    }
+}
