@@ -27,14 +27,16 @@
 //! `u = (r* - lambda)/beta`, the normalization `F(u) = sum pi0 W(e^{u - d}) - 1` is increasing
 //! (`dW(e^y)/dy = W/(1 + W)`), with `F(1) <= 0` (every `W(e^{1-d}) <= W(e) = 1`) and
 //! `F(1/p_A + ln(1/p_A)) >= 0` (the argmax class alone, `p_A` its base mass, has density ratio
-//! `1/p_A` there). The root is found by [`monotone_root`] (Newton safeguarded by bisection).
+//! `1/p_A` there), and `F(1 + E_pi0[d]) >= 0` (Jensen: `W(e^y)` is convex in `y`). The root is
+//! found by Newton's method from the upper end, safeguarded by bisection, with
+//! each Lambert evaluation warm-started from the previous iterate's.
 //! Log masses use `log W(e^y) = y - W(e^y)` (from `W e^W = e^y`), so masses below the `f64` range
 //! keep their logarithms.
 
 use super::Solution;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{monotone_root, CompensatedSum, RootTolerance};
+use crate::numeric::CompensatedSum;
 use serde::Serialize;
 
 /// Below this `y`, `W(e^y) = x (1 - x)` with `x = e^y` is exact to `x^2 < 2e-35` relative.
@@ -72,7 +74,7 @@ pub fn lambert_w_exp(y: f64) -> f64 {
     if y == f64::INFINITY {
         return f64::INFINITY;
     }
-    let mut w = if y <= LARGE_Y {
+    let w = if y <= LARGE_Y {
         let l = if y > 30.0 {
             y + (-y).exp()
         } else {
@@ -83,6 +85,12 @@ pub fn lambert_w_exp(y: f64) -> f64 {
         let ly = y.ln();
         y - ly + ly / y
     };
+    refine(y, w)
+}
+
+/// Fritsch's iteration for `w + ln w = y` from `w > 0` (Newton's above `w = 1e100`), until a
+/// step changes `w` by less than `1e-4` relative (see [`lambert_w_exp`]); at most 8 steps.
+fn refine(y: f64, mut w: f64) -> f64 {
     for _ in 0..8 {
         let next = if w > 1e100 {
             let z = w + w.ln() - y;
@@ -134,23 +142,92 @@ pub struct ChiPo {
     pub lambda: f64,
 }
 
-/// `F(u) = sum pi0 W(e^{u - d}) - total` and `F'(u) = sum pi0 W/(1 + W)`.
-fn normalization(p: &[f64], d: &[f64], u: f64, total: f64) -> Result<(f64, f64)> {
-    let (mut h, mut dh) = (CompensatedSum::new(), CompensatedSum::new());
-    for (&pi0, &di) in p.iter().zip(d) {
-        if pi0 > 0.0 {
-            let w = lambert_w_exp(u - di);
-            h.add(pi0 * w);
-            dh.add(pi0 * (w / (1.0 + w)));
+/// `G(u) = S(u) - total` with `S(u) = sum pi0 W(e^{u - d})`, and `G'(u) = S'(u) =
+/// sum pi0 W/(1 + W)`. Each evaluation keeps its `W`s: the next one, at `u'`, starts Fritsch's
+/// iteration from `W exp((u' - u)/(1 + W))` (the first-order prediction of `ln W`, whose
+/// derivative in `y` is `1/(1 + W)`: exact in both the exponential and the linear regime of
+/// `W(e^y)`), which one or two steps finish, instead of from Winitzki's approximation.
+struct Normalization<'a> {
+    p: &'a [f64],
+    d: &'a [f64],
+    total: f64,
+    w: Vec<f64>,
+    at: Option<f64>,
+}
+
+impl Normalization<'_> {
+    fn eval(&mut self, u: f64) -> Result<(f64, f64)> {
+        let warm = self.at;
+        let (mut h, mut dh) = (CompensatedSum::new(), CompensatedSum::new());
+        for ((&pi0, &di), wi) in self.p.iter().zip(self.d).zip(self.w.iter_mut()) {
+            if pi0 > 0.0 {
+                let y = u - di;
+                let w = match warm {
+                    // Only from a previous point in the iterated range and for a predicted
+                    // change of ln W of at most 1: Fritsch's step needs a start of the right
+                    // order of magnitude.
+                    Some(a)
+                        if y >= SMALL_Y
+                            && y - (u - a) >= SMALL_Y
+                            && ((u - a) / (1.0 + *wi)).abs() <= 1.0 =>
+                    {
+                        refine(y, *wi * ((u - a) / (1.0 + *wi)).exp())
+                    }
+                    _ => lambert_w_exp(y),
+                };
+                *wi = w;
+                h.add(pi0 * w);
+                dh.add(pi0 * (w / (1.0 + w)));
+            }
         }
+        self.at = Some(u);
+        let (s, slope) = (h.value(), dh.value());
+        let value = s - self.total;
+        if !(value.is_finite() && slope.is_finite()) {
+            return Err(Error::NoConvergence(format!(
+                "chiPO normalization overflowed at u = {u}"
+            )));
+        }
+        Ok((value, slope))
     }
-    let (value, slope) = (h.value() - total, dh.value());
-    if !(value.is_finite() && slope.is_finite()) {
-        return Err(Error::NoConvergence(format!(
-            "chiPO normalization overflowed at u = {u}"
-        )));
+}
+
+/// The root of `G` on `(1, hi]`, `G(1) <= 0 <= G(hi)` known: Newton's method from `hi`,
+/// safeguarded by bisection (a step that leaves the bracket, or does not halve `|G|`, is
+/// replaced by the midpoint), until the bracket is narrower than `2 eps |u|` or `G = 0`.
+/// `G` is increasing and convex in `u` (`d^2 W(e^y)/dy^2 = W/(1 + W)^3 > 0`), so from the right
+/// Newton's steps never cross the root and decrease monotonically to it (the bisection
+/// safeguard only catches rounding near the root).
+fn newton_from_right(norm: &mut Normalization<'_>, hi: f64) -> Result<f64> {
+    let (mut lo, mut hi) = (1.0f64, hi);
+    let (mut u, mut last) = (hi, f64::INFINITY);
+    for _ in 0..400 {
+        let (g, dg) = norm.eval(u)?;
+        if g == 0.0 {
+            return Ok(u);
+        }
+        if g > 0.0 {
+            hi = u;
+        } else {
+            lo = u;
+        }
+        if hi - lo <= 2.0 * f64::EPSILON * hi.abs() {
+            return Ok(u);
+        }
+        let newton = u - g / dg;
+        u = if newton > lo && newton < hi && (g > 0.0 || g.abs() <= 0.5 * last) {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+        if u == lo || u == hi {
+            return Ok(u);
+        }
+        last = g.abs();
     }
-    Ok((value, slope))
+    Err(Error::NoConvergence(
+        "chiPO normalization root did not converge".into(),
+    ))
 }
 
 /// The maximizer of `E_pi[r] - beta (chi2(pi||pi0)/2 + KL(pi||pi0))` (claim `pref.chipo`):
@@ -184,27 +261,25 @@ pub fn chipo(base: &Dist, reward: &[f64], beta: f64) -> Result<ChiPo> {
         })
         .collect();
     let total = crate::numeric::sum(base.support().map(|i| p[i]));
-    // u in [1, 1/p_A + ln(1/p_A)], widened by 1e-9 relative so rounding cannot leave F a hair
-    // short of its sign at the ends. The upper end is found by doubling from 2 (stopping at the
-    // first u with F(u) >= 0, or at the edge): where the argmax class has tiny base mass the
-    // edge is huge, and the other outcomes' terms would overflow there.
-    let edge = ((neg_log_p_top.exp() + neg_log_p_top) * (1.0 + 1e-9) + 1e-9).min(f64::MAX);
-    let eval = |u: f64| normalization(p, &d, u, total);
-    let lo = 1.0 - 1e-9;
-    let mut hi = 2.0f64.min(edge);
-    while hi < edge && eval(hi)?.0 < 0.0 {
-        hi = (2.0 * hi).min(edge);
-    }
-    let tol = RootTolerance {
-        x_abs: f64::MIN_POSITIVE,
-        x_rel: 2.0 * f64::EPSILON,
-        f_abs: 0.0,
-        max_iter: 2000,
+    // The root u lies in [1, 1 + dbar] (dbar = E_pi0[d]): the terms W(e^{u - d}) are at most
+    // W(e^u), which is 1 at u = 1, and by Jensen (W(e^y) is convex in y) their mean is at least
+    // W(e^{u - dbar}), which is 1 at u = 1 + dbar. Also u <= 1/p_A + ln(1/p_A) (the argmax class
+    // alone). The upper end is widened by 1e-9 relative so rounding cannot leave G a hair short
+    // of its sign there (a G(hi) < 0 is refused below).
+    let dbar = crate::numeric::sum(base.support().map(|i| p[i] * d[i])) / total;
+    let edge = (neg_log_p_top.exp() + neg_log_p_top).min(1.0 + dbar);
+    let hi = (edge * (1.0 + 1e-9) + 1e-9).min(f64::MAX);
+    let mut norm = Normalization {
+        p,
+        d: &d,
+        total,
+        w: vec![0.0; p.len()],
+        at: None,
     };
     let u = if neg_log_p_top == 0.0 {
         1.0
     } else {
-        monotone_root(eval, lo, hi, tol)?
+        newton_from_right(&mut norm, hi)?
     };
     let log_ratio: Vec<f64> = (0..base.len())
         .map(|i| {
