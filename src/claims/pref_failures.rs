@@ -310,7 +310,7 @@ pub enum DiversityReading {
 /// Whether `reading` holds on the instance: the forward-KL optimum at `gamma` against the tilt
 /// with its expected reward (both recomputed from the policies). Entropy: `H(fwd) >= H(tilt) -
 /// 1e-9` (both solvers are accurate to ~1e-13 per entry; the least counterexample misses by
-/// 0.0126 nats). Relative: [`sb::tilt_kl_at_most`] with its stated tolerance.
+/// 0.00615 nats). Relative: [`sb::tilt_kl_at_most`] with its stated tolerance.
 pub fn forward_diversity_holds(m: &MixInstance, reading: DiversityReading) -> Result<bool, String> {
     let inst = &m.instance;
     let fwd = forward_kl(&inst.base, &inst.reward, m.gamma).map_err(err)?;
