@@ -215,6 +215,10 @@ fn newton_from_right(norm: &mut Normalization<'_>, hi: f64) -> Result<f64> {
             return Ok(u);
         }
         let newton = u - g / dg;
+        if newton == u {
+            // The Newton step is below the rounding of u: converged.
+            return Ok(u);
+        }
         u = if newton > lo && newton < hi && (g > 0.0 || g.abs() <= 0.5 * last) {
             newton
         } else {
