@@ -43,9 +43,9 @@ fn ordered_pairs() -> Vec<((usize, usize), f64)> {
     let n = REWARD.len();
     let pairs = (n * (n - 1) / 2) as f64;
     let mut v = Vec::new();
-    for x in 0..n {
-        for y in x + 1..n {
-            let p = sigmoid(REWARD[x] - REWARD[y]);
+    for (x, rx) in REWARD.iter().enumerate() {
+        for (y, ry) in REWARD.iter().enumerate().skip(x + 1) {
+            let p = sigmoid(rx - ry);
             v.push(((x, y), p / pairs));
             v.push(((y, x), (1.0 - p) / pairs));
         }
