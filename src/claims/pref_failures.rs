@@ -393,13 +393,9 @@ fn check_chipo(config: &CheckConfig, factor: f64) -> Verdict {
         };
         let j = value(pi)?;
         let scale = 1.0 + j.abs() + sup(&inst.reward);
-        dev = dev.worst(Deviation::at_most(value(&other)?, j, 1e-12 * scale));
-        let mix: Vec<f64> = (0..pi.len())
-            .map(|i| 0.999 * pi.prob(i) + 0.001 * other.prob(i))
-            .collect();
-        let mix = Dist::from_weights(mix).map_err(err)?;
-        dev = dev.worst(Deviation::at_most(value(&mix)?, j, 1e-12 * scale));
-        Ok(dev)
+        Ok(dev.worst(super::pref::no_better_competitor(
+            pi, &other, j, scale, value,
+        )?))
     })
 }
 

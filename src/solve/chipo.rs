@@ -252,18 +252,8 @@ fn newton_from_right(norm: &mut Normalization<'_>, hi: f64) -> Result<f64> {
 pub fn chipo(base: &Dist, reward: &[f64], beta: f64) -> Result<ChiPo> {
     check_reward(base, reward)?;
     require_positive("beta", beta)?;
-    let r_max = base.support_range(reward).1;
-    let neg_log_p_top = base.neg_log_mass_where(|i| reward[i] == r_max);
+    let (r_max, neg_log_p_top, d) = super::fdiv::gaps(base, reward, beta);
     let p = base.probs();
-    let d: Vec<f64> = (0..base.len())
-        .map(|i| {
-            if base.in_support(i) {
-                (r_max - reward[i]) / beta
-            } else {
-                0.0
-            }
-        })
-        .collect();
     let total = crate::numeric::sum(base.support().map(|i| p[i]));
     // The root u lies in [1, 1 + dbar] (dbar = E_pi0[d]): the terms W(e^{u - d}) are at most
     // W(e^u), which is 1 at u = 1, and by Jensen (W(e^y) is convex in y) their mean is at least
