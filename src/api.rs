@@ -18,6 +18,7 @@
 //! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)); the stationary point of population GRPO |
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
 //! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature)) |
+//! | `chipo` | `base`, `reward`, `beta` | `lambda` (`policy = base W(exp((reward - lambda)/beta))`) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -167,6 +168,15 @@ pub enum Problem {
         n: serde_json::Number,
         /// The selection temperature `lambda > 0`.
         temperature: f64,
+    },
+    /// The chiPO optimum `argmax E[r] - beta (chi2(pi||base)/2 + KL(pi||base))`.
+    Chipo {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// Regularization coefficient (`> 0`).
+        beta: f64,
     },
 }
 
@@ -344,6 +354,10 @@ pub fn solve(problem: &Problem) -> Result<Value> {
                 solution_json(&s.solution),
                 json!({"kl_to_tilt": s.kl_to_tilt}),
             )
+        }
+        Problem::Chipo { base, reward, beta } => {
+            let s = solve::chipo(&Dist::new(base.clone())?, reward, *beta)?;
+            extend(solution_json(&s.solution), json!({"lambda": s.lambda}))
         }
     })
 }

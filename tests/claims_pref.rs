@@ -21,7 +21,7 @@ fn every_pref_and_estimator_claim_passes() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 14);
+    assert_eq!(seen, 19);
 }
 
 #[test]

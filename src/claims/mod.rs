@@ -195,6 +195,7 @@ pub fn all() -> Vec<Claim> {
     v.extend(grpo::claims());
     v.extend(winrate::claims());
     v.extend(best_of_n_variants::claims());
+    v.extend(pref_failures::claims());
     v
 }
 
@@ -204,6 +205,7 @@ pub fn find(id: &str) -> Option<Claim> {
 }
 pub mod grpo;
 pub mod best_of_n_variants;
+pub mod pref_failures;
 pub mod strategy_bon;
 pub mod strategy_goodhart;
 pub mod winrate;

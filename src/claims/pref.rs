@@ -738,8 +738,30 @@ fn check_pretrain_mix_forward(config: &CheckConfig) -> Verdict {
     )
 }
 
+/// Neither `other` nor the mixture `0.999 pi + 0.001 other` beats the objective `j` of `pi`
+/// (`value` recomputes the objective from a policy; slack `1e-12 scale`).
+pub(crate) fn no_better_competitor(
+    pi: &Dist,
+    other: &Dist,
+    j: f64,
+    scale: f64,
+    value: impl Fn(&Dist) -> Result<f64, String>,
+) -> Result<Deviation, String> {
+    let mix: Vec<f64> = (0..pi.len())
+        .map(|i| 0.999 * pi.prob(i) + 0.001 * other.prob(i))
+        .collect();
+    let mix = Dist::from_weights(mix).map_err(err)?;
+    Ok(
+        Deviation::at_most(value(other)?, j, 1e-12 * scale).worst(Deviation::at_most(
+            value(&mix)?,
+            j,
+            1e-12 * scale,
+        )),
+    )
+}
+
 /// A random competitor on the support of `base`: positive weights there, zero elsewhere.
-fn competitor(base: &Dist, raw: &[f64]) -> Option<Dist> {
+pub(crate) fn competitor(base: &Dist, raw: &[f64]) -> Option<Dist> {
     let w = (0..base.len())
         .map(|i| {
             if base.in_support(i) {
@@ -883,7 +905,7 @@ fn check_ipo(config: &CheckConfig, factor: f64) -> Verdict {
 const NORMAL_MASS: f64 = 1e-290;
 
 /// A divergence from the family: the named ones and alpha in `[-2, 3]`.
-fn divergence_strategy() -> impl Strategy<Value = Divergence> {
+pub(crate) fn divergence_strategy() -> impl Strategy<Value = Divergence> {
     prop_oneof![
         Just(Divergence::ReverseKl),
         Just(Divergence::ForwardKl),
@@ -1004,12 +1026,7 @@ fn check_fdiv(config: &CheckConfig, factor: f64) -> Verdict {
             let scale = 1.0 + j.abs() + sup(&inst.reward);
             // The solver's reported optimal value against the one recomputed from its policy.
             dev = dev.worst(Deviation::close(s.objective(), j, 1e-12, scale));
-            dev = dev.worst(Deviation::at_most(value(&other)?, j, 1e-12 * scale));
-            let mix: Vec<f64> = (0..pi.len())
-                .map(|i| 0.999 * pi.prob(i) + 0.001 * other.prob(i))
-                .collect();
-            let mix = Dist::from_weights(mix).map_err(err)?;
-            dev = dev.worst(Deviation::at_most(value(&mix)?, j, 1e-12 * scale));
+            dev = dev.worst(no_better_competitor(pi, &other, j, scale, value)?);
         }
         Ok(dev)
     })

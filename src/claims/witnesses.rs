@@ -149,9 +149,20 @@ const ESTIMATOR_SEQUENCE: &[Witness] = &[
         run: |s| kl_gradient::sequence_mean(SeqEstimator::RaoBlackwell, s),
     },
 ];
+
+/// `grpo.stationary` and `grpo.tilt`: GRPO by SGD on sampled groups (averaged logits); Wald
+/// chi-square at an asymptotic `1e-6`; control: the tilt as the limit.
 const GRPO: &[Witness] = &[Witness {
     name: "grpo sgd (G = 4, sample std, k3 loss) on three outcomes",
     run: crate::sample::witness::grpo::sgd_lands_on_the_stationary_point,
+}];
+
+/// One sampled DPO step per comparison in a two-feature log-linear class: the frequency with
+/// which the winner's log-probability falls, against the exact law; negative control the
+/// tabular softmax, where it never falls.
+const DISPLACEMENT: &[Witness] = &[Witness {
+    name: "sampled dpo steps in a two-feature log-linear class",
+    run: crate::sample::witness::displacement::sampled_displacement,
 }];
 
 /// Every claim with sampled witnesses, and its witnesses.
@@ -170,6 +181,7 @@ pub const TABLE: &[(&str, &[Witness])] = &[
     ("grpo.tilt", GRPO),
     ("bon.winrate-optimal", WINRATE),
     ("bon.soft", BON_SOFT),
+    ("pref.likelihood-displacement", DISPLACEMENT),
 ];
 
 /// `bon.winrate-optimal` (part 1: the win rate of a policy is `E[w]`): Monte Carlo best-of-4

@@ -218,7 +218,7 @@ struct AlphaSolution {
 /// that mass is subnormal, see [`Dist::neg_log_mass_where`], so that it agrees with the log
 /// masses the root's terms are built from), and `d = (r* - r)/beta` (0 off the support, where
 /// it is unused).
-fn gaps(base: &Dist, reward: &[f64], beta: f64) -> (f64, f64, Vec<f64>) {
+pub(crate) fn gaps(base: &Dist, reward: &[f64], beta: f64) -> (f64, f64, Vec<f64>) {
     let r_max = base
         .support()
         .map(|i| reward[i])

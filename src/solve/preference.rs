@@ -512,6 +512,94 @@ pub fn dpo_descent(base: &Dist, c: &Comparisons, beta: f64) -> Result<Preference
     ))
 }
 
+/// The outcomes that appear in some shown pair (`w(x, y) > 0` for some `y`).
+pub fn seen_outcomes(c: &Comparisons) -> Vec<bool> {
+    let mut seen = vec![false; c.len()];
+    for (x, y, _, _) in c.pairs() {
+        seen[x] = true;
+        seen[y] = true;
+    }
+    seen
+}
+
+/// The member with unseen mass `unseen_mass` of the family of population DPO minimizers when
+/// some outcomes appear in no shown pair (claim `pref.dpo-unseen`).
+///
+/// The loss depends on `h = log(pi/pi0)` only through `h(x) - h(y)` on shown pairs, so an
+/// outcome `u` in no pair never enters it: with `S` the seen outcomes and `U` the rest, the
+/// minimizers are exactly the policies whose restriction to `S`, renormalized, is the minimizer
+/// of the loss on `S` (reference `pi0(. | S)`), with any split of the remaining mass over `U`.
+/// This returns the member with `pi(U) = m` split over `U` in proportion to `pi0` (for `m = 0`
+/// the unseen outcomes get mass 0, a minimizer of the loss, which never looks at them, though
+/// outside the full-support policies). `log_ratio` is `log(pi/pi0)` (not gauge-fixed; `-inf`
+/// on `U` when `m = 0`) and `loss`, `gradient_norm` those of the seen part.
+///
+/// Errors: `m` outside `[0, 1)` (mass 1 on `U` leaves no policy on `S`, whose log-ratios the
+/// loss needs), `m > 0` with every outcome seen (the minimizer is then unique, see
+/// [`dpo_minimizer`]), no shown pair, a base without full support, and the errors of
+/// [`dpo_minimizer`] on the seen part (no minimizer, seen outcomes not connected).
+pub fn dpo_minimizer_with_unseen(
+    base: &Dist,
+    c: &Comparisons,
+    beta: f64,
+    unseen_mass: f64,
+) -> Result<PreferenceOptimum> {
+    require_positive("beta", beta)?;
+    require_full_support(base, c)?;
+    if !(0.0..1.0).contains(&unseen_mass) {
+        return Err(Error::InvalidParameter {
+            name: "unseen_mass",
+            value: unseen_mass,
+            requirement: "in [0, 1)",
+        });
+    }
+    let seen = seen_outcomes(c);
+    let s: Vec<usize> = (0..c.len()).filter(|&x| seen[x]).collect();
+    if s.is_empty() {
+        return Err(Error::Empty {
+            what: "shown pairs",
+        });
+    }
+    if s.len() == c.len() && unseen_mass > 0.0 {
+        return Err(Error::InvalidParameter {
+            name: "unseen_mass",
+            value: unseen_mass,
+            requirement: "0 when every outcome appears in a shown pair",
+        });
+    }
+    let k = s.len();
+    let sub = Comparisons::new(
+        DMatrix::from_fn(k, k, |i, j| c.weight(s[i], s[j])),
+        DMatrix::from_fn(k, k, |i, j| c.pref(s[i], s[j])),
+    )?;
+    let sub_base =
+        Dist::from_log_weights(&s.iter().map(|&x| base.log_prob(x)).collect::<Vec<_>>())?;
+    let part = dpo_minimizer(&sub_base, &sub, beta)?;
+    let log_seen = (-unseen_mass).ln_1p();
+    let log_unseen = unseen_mass.ln() + base.neg_log_mass_where(|x| !seen[x]);
+    let mut logs = vec![0.0; c.len()];
+    let mut next = 0;
+    for (x, l) in logs.iter_mut().enumerate() {
+        *l = if seen[x] {
+            next += 1;
+            log_seen + part.policy.log_prob(next - 1)
+        } else {
+            log_unseen + base.log_prob(x)
+        };
+    }
+    let policy = Dist::from_log_weights(&logs)?;
+    let log_ratio = (0..c.len())
+        .map(|x| policy.log_prob(x) - base.log_prob(x))
+        .collect();
+    Ok(PreferenceOptimum {
+        policy,
+        log_ratio,
+        loss: part.loss,
+        gradient_norm: part.gradient_norm,
+        iterations: part.iterations,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

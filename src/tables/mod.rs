@@ -21,6 +21,7 @@ pub mod goodhart_submodules;
 pub mod grpo_vs_tilt;
 pub mod lagrange_map;
 pub mod passk;
+pub mod outlier_regularizers;
 pub mod pref_regularizers;
 pub mod winrate_frontier;
 pub mod soft_bon;
@@ -226,6 +227,7 @@ pub fn all() -> Vec<TableSpec> {
         winrate_frontier::SPEC,
         soft_bon::SPEC,
         passk::SPEC,
+        outlier_regularizers::SPEC,
     ]
 }
 
