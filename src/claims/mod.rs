@@ -203,8 +203,8 @@ pub fn all() -> Vec<Claim> {
 pub fn find(id: &str) -> Option<Claim> {
     all().into_iter().find(|c| c.id == id)
 }
-pub mod grpo;
 pub mod best_of_n_variants;
+pub mod grpo;
 pub mod pref_failures;
 pub mod strategy_bon;
 pub mod strategy_goodhart;

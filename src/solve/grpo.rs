@@ -223,6 +223,12 @@ fn pairwise(mass: &[f64]) -> Vec<f64> {
 
 /// `P_inf = (v - mu)/sigma`, `0` when `sigma = 0`.
 fn standardized(c: &Columns) -> Vec<f64> {
+    if c.values.len() < 2 {
+        // One reward class: sigma = 0 exactly, every advantage is 0. (The rounded masses may
+        // miss 1 by an ulp, which would leave `v - mu` and `sigma` at rounding level and make
+        // their ratio +-1.)
+        return vec![0.0; c.values.len()];
+    }
     let mu: f64 = c.mass.iter().zip(&c.values).map(|(m, v)| m * v).sum();
     let var: f64 = c
         .mass
@@ -395,7 +401,12 @@ pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Resu
             weights[i] = base.prob(i) * r;
         }
     }
-    let policy = Dist::from_weights(weights)?;
+    // One reward class: the base itself (renormalizing its masses could move them by an ulp).
+    let policy = if ratio.len() == 1 {
+        base.clone()
+    } else {
+        Dist::from_weights(weights)?
+    };
     let x = Columns {
         values: cols.values,
         mass: (0..ratio.len())
@@ -900,6 +911,34 @@ pub fn expected_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reward constant on the support (the shift -1.25 of `2.5 r - 1.25` applied to `r = 0`):
+    /// every advantage is 0 and the stationary point is the base, for every group size and
+    /// placement. At `G = inf` the class mass summed to `1 - eps`, the mean missed `-1.25` by
+    /// an ulp, and the rounding-level deviation over a rounding-level sigma gave advantages of
+    /// `+-1`.
+    #[test]
+    fn a_constant_reward_leaves_the_base() -> Result<()> {
+        let base = Dist::new(vec![0.07215301309241064, 0.9278469869075895])?;
+        for group_size in [
+            GroupSize::Finite(2),
+            GroupSize::Finite(4),
+            GroupSize::Infinite,
+        ] {
+            for kl in [KlPlacement::K3Loss, KlPlacement::K3Ratio] {
+                let config = GrpoConfig {
+                    beta: 1.0,
+                    group_size,
+                    std: GroupStd::Population,
+                    kl,
+                };
+                let s = grpo_stationary(&base, &[-1.25, -1.25], &config)?;
+                assert_eq!(s.solution.policy.probs(), base.probs(), "{config:?}");
+                assert!(s.advantage.iter().all(|a| *a == 0.0), "{config:?}");
+            }
+        }
+        Ok(())
+    }
 
     fn cfg(g: GroupSize, std: GroupStd, kl: KlPlacement, beta: f64) -> GrpoConfig {
         GrpoConfig {

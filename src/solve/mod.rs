@@ -48,7 +48,7 @@ pub mod winrate;
 pub use winrate::{quantilizer_at_kl, win_values, winrate_optimal, WinRateOptimum};
 pub mod soft_best_of_n;
 pub use soft_best_of_n::{soft_best_of_n, SoftBestOfN};
-pub mod pass_at_k;
 pub mod chipo;
+pub mod pass_at_k;
 pub use chipo::{chipo, ChiPo};
 pub mod dpo_step;

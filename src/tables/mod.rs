@@ -20,11 +20,11 @@ pub mod goodhart_outlier;
 pub mod goodhart_submodules;
 pub mod grpo_vs_tilt;
 pub mod lagrange_map;
-pub mod passk;
 pub mod outlier_regularizers;
+pub mod passk;
 pub mod pref_regularizers;
-pub mod winrate_frontier;
 pub mod soft_bon;
+pub mod winrate_frontier;
 
 /// Significant digits kept by [`Table::rounded`].
 pub const SNAPSHOT_DIGITS: usize = 9;

@@ -22,8 +22,8 @@ use crate::stats::{
 };
 use rand_chacha::ChaCha20Rng;
 
-pub mod kl_gradient;
 pub mod displacement;
+pub mod kl_gradient;
 pub mod laws;
 pub mod means;
 pub mod soft;
