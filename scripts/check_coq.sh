@@ -36,6 +36,9 @@ conditioning.tilt-closest RLHF.Corollaries.conditioning_tilt_closest
 conditioning.tilt-closest RLHF.Corollaries.reweighting_supp
 conditioning.uniform-maxent RLHF.Corollaries.conditioning_uniform_maxent
 bon.kl-bound RLHF.BonBound.bon_kl_bound
+grpo.stationary RLHF.Grpo.grpo_update_sum
+grpo.stationary RLHF.Grpo.grpo_stationary
+grpo.stationary RLHF.Grpo.grpo_stationary_supp
 "
 
 # The axioms Coq 8.16's standard library uses to construct the classical reals (Reals): any

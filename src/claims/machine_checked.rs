@@ -76,6 +76,14 @@ pub const TABLE: &[(&str, &[&str])] = &[
         &["RLHF.Corollaries.conditioning_uniform_maxent"],
     ),
     ("bon.kl-bound", &["RLHF.BonBound.bon_kl_bound"]),
+    (
+        "grpo.stationary",
+        &[
+            "RLHF.Grpo.grpo_update_sum",
+            "RLHF.Grpo.grpo_stationary",
+            "RLHF.Grpo.grpo_stationary_supp",
+        ],
+    ),
 ];
 
 /// The Coq theorems of claim `id` (empty when it is not machine-checked).
