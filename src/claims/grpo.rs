@@ -108,7 +108,7 @@ const GROUPS: [GroupSize; 4] = [
 ];
 
 /// 2 to 4 outcomes with base weights in `[0.05, 1]`, rewards small integers in `-3..=3` (ties)
-/// or reals in `[-2, 2]`, `beta = 2^e` with `e` in `[-1.5, 1.5]`, `G` in [`GROUPS`] (or the
+/// or reals in `[-2, 2]`, `beta = 2^e` with `e` in `[-1.5, 1.5]`, `G` in `GROUPS` (or the
 /// finite ones only), either std; the placement is set by the check.
 pub fn grpo_strategy(finite_only: bool) -> impl Strategy<Value = GrpoInstance> {
     let groups: usize = if finite_only { 3 } else { 4 };
@@ -316,7 +316,7 @@ pub const TILT_SPACE: SmallSpace<(Instance, f64)> = SmallSpace {
 };
 
 /// Whether the GRPO point (G = 4, sample std, k3 loss) equals the reading's target within
-/// [`POLICY_TV`] in TV.
+/// `POLICY_TV` in TV.
 pub fn tilt_holds(case: &(Instance, f64), reading: TiltReading) -> Result<bool, String> {
     let (inst, beta) = case;
     let config = tilt_config(*beta);

@@ -105,7 +105,10 @@ impl Deviation {
     }
 
     /// `a <= b + tolerance`; the error is the excess `max(a - b, 0)` (infinite if either side
-    /// is NaN). When `b > 0` the tightness `a / b` is recorded.
+    /// is NaN). When `b` exceeds the tolerance the tightness `a / b` is recorded; below it the
+    /// bound is at rounding level and the ratio of two such numbers measures nothing
+    /// (`goodhart.gao-forms` once reported a tightness of `1.5e131` from a bound of `1e-140`
+    /// that the tolerance absorbed).
     pub fn at_most(a: f64, b: f64, tolerance: f64) -> Self {
         let excess = a - b;
         Self {
@@ -115,7 +118,7 @@ impl Deviation {
                 excess.max(0.0)
             },
             tolerance,
-            tightness: (b > 0.0 && b.is_finite() && a.is_finite()).then(|| a / b),
+            tightness: (b > 0.0 && b > tolerance && b.is_finite() && a.is_finite()).then(|| a / b),
         }
     }
 
