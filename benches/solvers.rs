@@ -1,5 +1,6 @@
 //! Throughput of the exact solvers at 10^3, 10^5 and 10^7 outcomes, against the floor of one
-//! fused pass (max, then a sum of exp) over the same arrays.
+//! fused pass (max, then a sum of exp) over the same arrays; and the GRPO stationary point at
+//! 10^6 outcomes.
 //!
 //! The instance is fixed: SplitMix64 from seed 2026; base `pi0 ∝ -ln u` (exponential weights),
 //! reward `ln(u / (1 - u))` (standard logistic). It is also written to
@@ -110,5 +111,34 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The exact GRPO stationary point (k3 as a loss, sample std) at `G = 2` (closed form on the
+/// sorted reward classes) and `G = inf` (a monotone root for `lambda`) on 10^6 outcomes, the
+/// size at which the solver is to take well under a second.
+fn bench_grpo(c: &mut Criterion) {
+    use solve::grpo::{GroupSize, GroupStd, GrpoConfig, KlPlacement};
+    let n = 1_000_000;
+    let (p, r) = instance(n);
+    let base = Dist::new(p).expect("valid base");
+    let mut g = c.benchmark_group(format!("grpo n={n}"));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    for (label, group_size) in [
+        ("G=2", GroupSize::Finite(2)),
+        ("G=inf", GroupSize::Infinite),
+    ] {
+        let config = GrpoConfig {
+            beta: BETA,
+            group_size,
+            std: GroupStd::Sample,
+            kl: KlPlacement::K3Loss,
+        };
+        g.bench_function(BenchmarkId::new("grpo_k3_loss", label), |b| {
+            b.iter(|| solve::grpo_stationary(black_box(&base), black_box(&r), &config))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_grpo);
 criterion_main!(benches);
