@@ -511,11 +511,7 @@ fn line_search(
     let slope = class.moments(reward, beta, theta)?.gradient.dot(direction);
     let mut t = 1.0;
     for _ in 0..60 {
-        let trial: Vec<f64> = theta
-            .iter()
-            .zip(direction.iter())
-            .map(|(a, b)| a + t * b)
-            .collect();
+        let trial = along(theta, direction, t);
         if trial == theta {
             return Ok(None);
         }
@@ -546,6 +542,15 @@ fn line_search(
     Ok(None)
 }
 
+/// `theta + t direction`.
+fn along(theta: &[f64], direction: &DVector<f64>, t: f64) -> Vec<f64> {
+    theta
+        .iter()
+        .zip(direction.iter())
+        .map(|(a, b)| a + t * b)
+        .collect()
+}
+
 /// After a full step along `direction` was accepted (at `theta + direction`, objective `v`),
 /// doubles the step while `J` strictly increases, within the trust region and off the faces.
 ///
@@ -566,11 +571,7 @@ fn extrapolate(
     let spread = class.log_ratio_spread(direction);
     let mut t = 2.0;
     while t * spread <= MAX_LOG_RATIO_STEP {
-        let trial: Vec<f64> = theta
-            .iter()
-            .zip(direction.iter())
-            .map(|(a, b)| a + t * b)
-            .collect();
+        let trial = along(theta, direction, t);
         if class.collapses(&trial)? {
             break;
         }
