@@ -15,7 +15,7 @@
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
 //! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
 //! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
-//! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)); the stationary point of population GRPO |
+//! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)), `truncation_bound` (bound on the error of `P_G` from the pruned enumeration, 0 for `G = 2` and `"infinite"`); the stationary point of population GRPO |
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
 //! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature)) |
 //! | `chipo` | `base`, `reward`, `beta` | `lambda` (`policy = base W(exp((reward - lambda)/beta))`) |
@@ -324,7 +324,7 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             let s = solve::grpo_stationary(&Dist::new(base.clone())?, reward, &config)?;
             extend(
                 solution_json(&s.solution),
-                json!({"kl_forward": s.kl_forward}),
+                json!({"kl_forward": s.kl_forward, "truncation_bound": s.truncation_bound}),
             )
         }
         Problem::WinrateOptimal {

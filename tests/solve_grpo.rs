@@ -121,6 +121,29 @@ fn finite_groups_answer() {
     }
 }
 
+/// Large groups on a binary reward (the common verifiable-reward case): the pruned walk answers
+/// at `G` up to `10^6` (the full enumeration's binomial coefficients overflowed from
+/// `G ~ 1030`, and `G = 10^5` ran for minutes), with a truncation bound far below the crate's
+/// accuracy, and the success mass rises with `G` towards the `G = inf` point.
+#[test]
+fn large_groups_on_a_binary_reward_approach_the_infinite_group() {
+    let success = |g: &str| {
+        let (code, out) = run_solve(&grpo("[0.5,0.5]", "[0,1]", 1.0, g, "population", "k3_loss"));
+        assert_eq!(code, 0, "G {g}: {out}");
+        let bound = num(&out["truncation_bound"]);
+        assert!(bound <= 1e-14, "G {g}: truncation bound {bound:e}");
+        policy(&out)[1]
+    };
+    let limit = success(r#""infinite""#);
+    let mut last = success("2");
+    for g in ["64", "1100", "100000", "1000000"] {
+        let p = success(g);
+        assert!(last < p && p < limit, "G {g}: {last} < {p} < {limit} fails");
+        last = p;
+    }
+    assert!(limit - last < 1e-5, "G = 10^6 is {last}, the limit {limit}");
+}
+
 #[test]
 fn bad_input_gets_a_json_error() {
     let bad = [
@@ -138,7 +161,7 @@ fn bad_input_gets_a_json_error() {
         // The ratio placement at G = inf: no self-consistent tilt at small beta, two at large.
         (grpo("[0.5,0.5]", "[0,1]", 0.5, r#""infinite""#, "sample", "k3_ratio"), "infeasible"),
         (grpo("[0.5,0.5]", "[0,1]", 20.0, r#""infinite""#, "sample", "k3_ratio"), "not_unique"),
-        // The enumeration's documented size limit.
+        // The enumeration's documented work budget (ten classes at G = 64).
         (
             grpo("[0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]", "[0,1,2,3,4,5,6,7,8,9]", 1.0, "64", "sample", "k3_loss"),
             "invalid_parameter",

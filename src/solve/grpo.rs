@@ -30,10 +30,16 @@
 //! - `P_2(o) = pi(r < r(o)) - pi(r > r(o))` (population std; `O(K)` after sorting).
 //! - `P_inf(o) = (r(o) - E_pi r) / sigma_pi(r)` (both stds agree in the limit; `0` if
 //!   `sigma_pi = 0`).
-//! - `3 <= G < inf`: exact enumeration of the multiset of the other `G - 1` rewards, i.e. the
-//!   compositions of `G - 1` into the `K` classes with multinomial weights: `C(G + K - 2, K - 1)`
-//!   compositions, `O(K^2)` work each (the group's mean and std for each class of `o_1`, and the
-//!   derivative in each class mass). Above [`MAX_ENUMERATION_WORK`] a typed refusal.
+//! - `3 <= G < inf`: a walk over the compositions of the other `G - 1` outputs into the `K`
+//!   classes, the multinomial law as a chain of conditional binomials computed by their ratio
+//!   recurrence (no factorials: nothing overflows at any `G`), pruned below [`PRUNE_CUT`], with
+//!   every omitted probability accounted for: the result comes with a truncation bound
+//!   `sqrt(G - 1) * omitted` (`|A| <= sqrt(G - 1)`), reported as
+//!   [`GrpoStationary::truncation_bound`] and [`BoundedAdvantage::truncation_bound`]. Its work
+//!   is about `(18 sigma)^(K - 1) K^2` per evaluation (`sigma` the std of a class count, at most
+//!   `sqrt(G)/2`) instead of the `C(G + K - 2, K - 1) K^2` of the full enumeration: a binary
+//!   reward at `G = 10^6` is a few thousand compositions. One solve's work is capped by
+//!   [`MAX_ENUMERATION_WORK`]; beyond it, a typed refusal.
 //! - k3 loss, `G = 2`: closed form. With `C_k = pi(r <= v_k)` and `Q_k = pi0(r <= v_k)` on the
 //!   sorted classes, the fixed point telescopes into `Phi(C_k) = b Q_k`, `Phi(C) = (b + 1) C -
 //!   C^2`, `b = beta` (population) or `sqrt(2) beta` (sample): `C_k` is the smaller root for
@@ -60,7 +66,10 @@ use crate::divergence::kl;
 use crate::error::{require_positive, Error, Result};
 use crate::numeric::{monotone_root, CompensatedSum, RootTolerance};
 use crate::solve::{RewardClasses, Solution};
+use composition::Budget;
 use serde::Serialize;
+
+mod composition;
 
 /// The group size: an integer `G >= 2`, or the limit `G -> infinity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,6 +99,16 @@ pub enum KlPlacement {
     K3Loss,
     /// `k3 pi_theta/pi_old` as a loss: expected gradient `grad KL(pi||pi0)`.
     K3Ratio,
+}
+
+impl GroupSize {
+    /// `G` for a finite group, `0` for the infinite one (for messages).
+    fn finite_or_zero(self) -> usize {
+        match self {
+            GroupSize::Finite(g) => g,
+            GroupSize::Infinite => 0,
+        }
+    }
 }
 
 /// A GRPO problem's parameters.
@@ -140,10 +159,26 @@ pub struct GrpoStationary {
     pub advantage: Vec<f64>,
     /// The largest class-level `|F|` of the expected update at the returned policy.
     pub residual: f64,
+    /// A bound on `|P_G - advantage|` from the pruning of the composition walk (`0` where `P_G`
+    /// is a closed form: `G = 2` and `G = inf`); rounding comes on top.
+    pub truncation_bound: f64,
 }
 
-/// Cap on the enumeration's work, `C(G + K - 2, K - 1) K^2` (about a second of work).
-pub const MAX_ENUMERATION_WORK: f64 = 5e7;
+/// `P_G(o | pi)` for every outcome and a bound on its truncation error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoundedAdvantage {
+    /// `P_G(o | pi)`, as computed.
+    pub advantage: Vec<f64>,
+    /// A bound on `|P_G - advantage|` from the pruned walk (`0` for the closed forms).
+    pub truncation_bound: f64,
+}
+
+/// Cap on the composition walk's work over one solve (binomial terms computed plus `K^2` per
+/// composition visited, summed over every evaluation of a Newton solve; about a second).
+pub const MAX_ENUMERATION_WORK: f64 = 1e8;
+/// The composition walk drops binomial terms below `PRUNE_CUT` times their mode's term and
+/// subtrees of probability below `PRUNE_CUT`; what it drops is bounded and reported.
+pub const PRUNE_CUT: f64 = 1e-20;
 /// Cap on the number of reward classes for the dense Newton solver.
 pub const MAX_NEWTON_CLASSES: usize = 256;
 /// The verification threshold: class-level `|F| <= STATIONARITY_TOLERANCE (beta + max|P|)`.
@@ -166,6 +201,15 @@ struct Columns {
 /// placement are ignored). Errors: lengths or non-finite rewards, `G < 2`, an enumeration above
 /// [`MAX_ENUMERATION_WORK`].
 pub fn group_advantage(pi: &Dist, reward: &[f64], config: &GrpoConfig) -> Result<Vec<f64>> {
+    Ok(group_advantage_bounded(pi, reward, config)?.advantage)
+}
+
+/// [`group_advantage`] with the bound on its truncation error (see the module docs).
+pub fn group_advantage_bounded(
+    pi: &Dist,
+    reward: &[f64],
+    config: &GrpoConfig,
+) -> Result<BoundedAdvantage> {
     check_reward(pi, reward)?;
     config.validate()?;
     let mut idx: Vec<usize> = (0..reward.len()).collect();
@@ -189,19 +233,26 @@ pub fn group_advantage(pi: &Dist, reward: &[f64], config: &GrpoConfig) -> Result
         class[i] = cols.values.len() - 1;
     }
     cols.mass.push(acc.value());
-    let p = class_advantage(&cols, config)?;
-    Ok(class.iter().map(|&k| p[k]).collect())
+    let budget = Budget::new(MAX_ENUMERATION_WORK, config.group_size.finite_or_zero());
+    let (p, truncation_bound) = class_advantage(&cols, config, &budget)?;
+    Ok(BoundedAdvantage {
+        advantage: class.iter().map(|&k| p[k]).collect(),
+        truncation_bound,
+    })
 }
 
-/// `P_G` per class (sorted values, masses summing to 1).
-fn class_advantage(c: &Columns, config: &GrpoConfig) -> Result<Vec<f64>> {
+/// `P_G` per class (sorted values, masses summing to 1) and its truncation bound.
+fn class_advantage(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<(Vec<f64>, f64)> {
     let f = config.std_factor();
-    let p = match config.group_size {
-        GroupSize::Finite(2) => pairwise(&c.mass),
-        GroupSize::Finite(g) => enumerate(c, g, false)?.0,
-        GroupSize::Infinite => standardized(c),
+    let (p, bound) = match config.group_size {
+        GroupSize::Finite(2) => (pairwise(&c.mass), 0.0),
+        GroupSize::Finite(g) => {
+            let (p, _, bound) = enumerate(c, g, false, budget)?;
+            (p, bound)
+        }
+        GroupSize::Infinite => (standardized(c), 0.0),
     };
-    Ok(p.into_iter().map(|x| x * f).collect())
+    Ok((p.into_iter().map(|x| x * f).collect(), bound * f))
 }
 
 /// `P_2` with the population std: `pi(r < v_k) - pi(r > v_k)` (compensated prefix sums).
@@ -243,125 +294,29 @@ fn standardized(c: &Columns) -> Vec<f64> {
         .collect()
 }
 
-/// `C(n, k)` as a float.
-fn binomial(n: usize, k: usize) -> f64 {
-    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
-}
-
-/// Exact `P_G` (population std) per class by enumerating the compositions of the other `G - 1`
-/// draws, and (if `jacobian`) `d P_c / d x_l` of the polynomial extension in the class masses.
-fn enumerate(c: &Columns, g: usize, jacobian: bool) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
-    let k = c.values.len();
-    let work = binomial(g + k - 2, k - 1) * (k * k) as f64;
-    if !(work <= MAX_ENUMERATION_WORK) {
-        return Err(Error::InvalidParameter {
-            name: "group_size",
-            value: g as f64,
-            requirement: "small enough that C(G + K - 2, K - 1) K^2 <= 5e7 (K reward classes)",
-        });
-    }
-    let mut e = Enumeration {
-        c,
-        g,
-        counts: vec![0; k],
-        p: vec![0.0; k],
-        jac: if jacobian {
-            vec![vec![0.0; k]; k]
-        } else {
-            Vec::new()
-        },
-    };
-    e.walk(0, g - 1, 1.0);
-    Ok((e.p, e.jac))
-}
-
-/// State of the composition walk.
-struct Enumeration<'a> {
-    c: &'a Columns,
+/// Exact `P_G` (population std) per class by the pruned composition walk of
+/// [`composition`](self) (module docs there), its truncation bound, and (if `jacobian`)
+/// `d P_c / d x_l = (G - 1) E[A_c | one other output pinned to class l]` of the multilinear
+/// extension in the class masses.
+fn enumerate(
+    c: &Columns,
     g: usize,
-    counts: Vec<usize>,
-    p: Vec<f64>,
-    jac: Vec<Vec<f64>>,
-}
-
-impl Enumeration<'_> {
-    /// Assigns counts to classes `k..`, `left` draws remaining, `weight` the multinomial weight
-    /// of the counts so far.
-    fn walk(&mut self, k: usize, left: usize, weight: f64) {
-        let last = self.c.values.len() - 1;
-        if k == last {
-            self.counts[k] = left;
-            let w = weight * self.c.mass[k].powi(left as i32);
-            self.visit(w);
-            return;
-        }
-        for n in 0..=left {
-            self.counts[k] = n;
-            let w = weight * binomial(left, n) * self.c.mass[k].powi(n as i32);
-            self.walk(k + 1, left - n, w);
-        }
-        self.counts[k] = 0;
-    }
-
-    /// Adds one composition's contribution for every class of `o_1`.
-    fn visit(&mut self, w: f64) {
-        let kk = self.c.values.len();
-        let g = self.g as f64;
-        for cls in 0..kk {
-            let a = self.group_advantage(cls, g);
-            if a == 0.0 {
-                continue;
-            }
-            self.p[cls] += w * a;
-            if !self.jac.is_empty() {
-                for l in 0..kk {
-                    let n = self.counts[l];
-                    if n > 0 {
-                        // d/dx_l of x_l^n (times the rest) = n x_l^(n-1) (...): the weight
-                        // times n / x_l, written without dividing by a zero mass.
-                        let m = self.c.mass[l];
-                        let d = if m > 0.0 {
-                            w * n as f64 / m
-                        } else if n == 1 {
-                            self.weight_without(l)
-                        } else {
-                            0.0
-                        };
-                        self.jac[cls][l] += d * a;
-                    }
-                }
+    jacobian: bool,
+    budget: &Budget,
+) -> Result<(Vec<f64>, Vec<Vec<f64>>, f64)> {
+    let p = composition::walk(&c.values, &c.mass, g, None, PRUNE_CUT, budget)?;
+    let mut jac = Vec::new();
+    if jacobian {
+        let k = c.values.len();
+        jac = vec![vec![0.0; k]; k];
+        for l in 0..k {
+            let d = composition::walk(&c.values, &c.mass, g, Some(l), PRUNE_CUT, budget)?;
+            for (row, v) in jac.iter_mut().zip(&d.values) {
+                row[l] = (g - 1) as f64 * v;
             }
         }
     }
-
-    /// The composition's weight with class `l`'s factor `x_l^1` removed (for `x_l = 0`, `n_l = 1`).
-    fn weight_without(&self, l: usize) -> f64 {
-        let mut left = self.g - 1;
-        let mut w = 1.0;
-        for (k, &n) in self.counts.iter().enumerate() {
-            w *= binomial(left, n);
-            left -= n;
-            let e = if k == l { n - 1 } else { n };
-            w *= self.c.mass[k].powi(e as i32);
-        }
-        w
-    }
-
-    /// `A_1` for `o_1` in class `cls` and the others' counts: `(v - mean)/std` (population
-    /// std), `0` if the whole group lies in one class.
-    fn group_advantage(&self, cls: usize, g: f64) -> f64 {
-        if self.counts[cls] + 1 == self.g {
-            return 0.0;
-        }
-        let v = &self.c.values;
-        let count = |k: usize| self.counts[k] as f64 + if k == cls { 1.0 } else { 0.0 };
-        let mean = (0..v.len()).map(|k| count(k) * v[k]).sum::<f64>() / g;
-        let var = (0..v.len())
-            .map(|k| count(k) * (v[k] - mean) * (v[k] - mean))
-            .sum::<f64>()
-            / g;
-        (v[cls] - mean) / var.sqrt()
-    }
+    Ok((p.values, jac, p.truncation_bound))
 }
 
 /// The stationary point of the expected GRPO update (see the module documentation for the
@@ -390,10 +345,11 @@ pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Resu
         values: classes.classes.iter().map(|c| c.reward).collect(),
         mass: classes.classes.iter().map(|c| c.mass).collect(),
     };
+    let budget = Budget::new(MAX_ENUMERATION_WORK, config.group_size.finite_or_zero());
     let ratio = if cols.values.len() == 1 {
         vec![1.0]
     } else {
-        class_ratio(&cols, config)?
+        class_ratio(&cols, config, &budget)?
     };
     let mut weights = vec![0.0; base.len()];
     for (k, r) in ratio.iter().enumerate() {
@@ -413,23 +369,27 @@ pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Resu
             .map(|k| classes.members(k).iter().map(|&i| policy.prob(i)).sum())
             .collect(),
     };
-    let class_p = class_advantage(&x, config)?;
+    let (class_p, truncation_bound) = class_advantage(&x, config, &budget)?;
     let mut advantage = vec![0.0; base.len()];
     for (k, p) in class_p.iter().enumerate() {
         for &i in classes.members(k) {
             advantage[i] = *p;
         }
     }
-    finish(base, reward, policy, advantage, config)
+    let bounded = BoundedAdvantage {
+        advantage,
+        truncation_bound,
+    };
+    finish(base, reward, policy, bounded, config)
 }
 
 /// `pi(class)/pi0(class)` at the stationary point, `K >= 2` classes.
-fn class_ratio(c: &Columns, config: &GrpoConfig) -> Result<Vec<f64>> {
+fn class_ratio(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Vec<f64>> {
     match (config.group_size, config.kl) {
         (GroupSize::Finite(2), KlPlacement::K3Loss) => Ok(pairwise_k3_loss(c, config)),
         (GroupSize::Infinite, KlPlacement::K3Loss) => infinite_k3_loss(c, config.beta),
         (GroupSize::Infinite, KlPlacement::K3Ratio) => infinite_k3_ratio(c, config.beta),
-        _ => newton_multistart(c, config),
+        _ => newton_multistart(c, config, budget),
     }
 }
 
@@ -584,7 +544,11 @@ fn bisect(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> f64 {
 }
 
 /// `P` and `dP/dx` per class at masses `x` (population std scaled by the std factor).
-fn advantage_and_jacobian(c: &Columns, config: &GrpoConfig) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
+fn advantage_and_jacobian(
+    c: &Columns,
+    config: &GrpoConfig,
+    budget: &Budget,
+) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
     let f = config.std_factor();
     let k = c.values.len();
     let (p, j) = match config.group_size {
@@ -599,7 +563,10 @@ fn advantage_and_jacobian(c: &Columns, config: &GrpoConfig) -> Result<(Vec<f64>,
                 .collect();
             (pairwise(&c.mass), jac)
         }
-        GroupSize::Finite(g) => enumerate(c, g, true)?,
+        GroupSize::Finite(g) => {
+            let (p, j, _) = enumerate(c, g, true, budget)?;
+            (p, j)
+        }
         GroupSize::Infinite => {
             return Err(Error::InvalidInput(
                 "the Newton solver handles finite groups only".into(),
@@ -638,7 +605,7 @@ fn softmax(y: &[f64]) -> Vec<f64> {
 }
 
 /// Newton from each start; all converged points must agree.
-fn newton_multistart(c: &Columns, config: &GrpoConfig) -> Result<Vec<f64>> {
+fn newton_multistart(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Vec<f64>> {
     let k = c.values.len();
     if k > MAX_NEWTON_CLASSES {
         return Err(Error::InvalidInput(format!(
@@ -676,7 +643,7 @@ fn newton_multistart(c: &Columns, config: &GrpoConfig) -> Result<Vec<f64>> {
     let mut found: Vec<Vec<f64>> = Vec::new();
     let mut last_err = None;
     for s in starts {
-        match newton(c, config, &s) {
+        match newton(c, config, &s, budget) {
             Ok(x) => found.push(x),
             Err(e) => last_err = Some(e),
         }
@@ -703,7 +670,7 @@ type Evaluation = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>, f64);
 /// fails) on `sum_k E_k^2` in the free logits `y_0..y_{K-2}` (`y_{K-1} = 0`). The step solves
 /// `(J^T J + mu I) d = -J^T E`; `mu` shrinks tenfold after an accepted step (Newton's quadratic
 /// convergence as `mu -> 0`) and grows tenfold after a rejected one.
-fn newton(c: &Columns, config: &GrpoConfig, start: &[f64]) -> Result<Vec<f64>> {
+fn newton(c: &Columns, config: &GrpoConfig, start: &[f64], budget: &Budget) -> Result<Vec<f64>> {
     let k = c.values.len();
     let q = &c.mass;
     let last = start[k - 1].ln();
@@ -714,7 +681,7 @@ fn newton(c: &Columns, config: &GrpoConfig, start: &[f64]) -> Result<Vec<f64>> {
             values: c.values.clone(),
             mass: x.clone(),
         };
-        let (p, j) = advantage_and_jacobian(&cx, config)?;
+        let (p, j) = advantage_and_jacobian(&cx, config, budget)?;
         let (e, klx) = scaled_update(&cx, q, &p, config);
         let jac = scaled_jacobian(&x, q, &j, klx, config);
         Ok((x, e, jac, p.iter().fold(0.0f64, |a, b| a.max(b.abs()))))
@@ -774,7 +741,11 @@ fn newton(c: &Columns, config: &GrpoConfig, start: &[f64]) -> Result<Vec<f64>> {
     } else {
         Err(Error::NoConvergence(format!(
             "Newton stalled at max |F/pi| = {:e}",
-            e.iter().fold(0.0f64, |a, b| a.max(b.abs()))
+            e.iter().fold(0.0f64, |a, b| if b.abs() > a || b.is_nan() {
+                b.abs()
+            } else {
+                a
+            })
         )))
     }
 }
@@ -849,20 +820,25 @@ pub fn solve_dense(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Result<Vec<f64>> {
     Ok(z)
 }
 
-/// Verifies the returned policy (class-level expected update within tolerance) and assembles
-/// the answer.
+/// Verifies the returned policy (class-level expected update within tolerance, widened by the
+/// truncation bound: an error `e` in `P_G` moves `F_j = pi_j P_j + ..` by at most `pi_j e <= e`)
+/// and assembles the answer.
 fn finish(
     base: &Dist,
     reward: &[f64],
     policy: Dist,
-    advantage: Vec<f64>,
+    bounded: BoundedAdvantage,
     config: &GrpoConfig,
 ) -> Result<GrpoStationary> {
+    let BoundedAdvantage {
+        advantage,
+        truncation_bound,
+    } = bounded;
     let residual = expected_update(&policy, base, &advantage, config)?
         .iter()
         .fold(0.0f64, |a, b| a.max(b.abs()));
     let pmax = advantage.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-    let tol = STATIONARITY_TOLERANCE * (config.beta + pmax);
+    let tol = STATIONARITY_TOLERANCE * (config.beta + pmax) + truncation_bound;
     if !(residual <= tol) {
         return Err(Error::NoConvergence(format!(
             "the returned policy's expected update is {residual:e} > {tol:e}"
@@ -880,6 +856,7 @@ fn finish(
         kl_forward,
         advantage,
         residual,
+        truncation_bound,
     })
 }
 
@@ -955,7 +932,7 @@ mod tests {
             values: vec![-1.0, 0.5, 2.0],
             mass: vec![0.2, 0.5, 0.3],
         };
-        let (p, _) = enumerate(&c, 2, false)?;
+        let (p, _, _) = enumerate(&c, 2, false, &Budget::new(1e9, 3))?;
         for (a, b) in p.iter().zip(pairwise(&c.mass)) {
             assert!((a - b).abs() < 1e-15, "{a} {b}");
         }
@@ -971,7 +948,7 @@ mod tests {
         for (std, beta) in [(GroupStd::Population, 0.3), (GroupStd::Sample, 2.0)] {
             let config = cfg(GroupSize::Finite(2), std, KlPlacement::K3Loss, beta);
             let closed = pairwise_k3_loss(&c, &config);
-            let x = newton(&c, &config, &c.mass)?;
+            let x = newton(&c, &config, &c.mass, &Budget::new(1e9, 3))?;
             for k in 0..4 {
                 assert!((x[k] / c.mass[k] - closed[k]).abs() < 1e-12);
             }
@@ -1083,7 +1060,7 @@ mod jacobian_tests {
                     values: values.clone(),
                     mass: x.clone(),
                 };
-                let (p, j) = advantage_and_jacobian(&cx, &config)?;
+                let (p, j) = advantage_and_jacobian(&cx, &config, &Budget::new(1e9, 3))?;
                 let (e, klx) = scaled_update(&cx, &q, &p, &config);
                 Ok((e.clone(), scaled_jacobian(&x, &q, &j, klx, &config)))
             };
