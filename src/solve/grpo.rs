@@ -54,8 +54,10 @@
 //!   class logits with a backtracking line search, from several starts ([`NEWTON_STARTS`]);
 //!   at most [`MAX_NEWTON_CLASSES`] classes. Starts that converge to different points give
 //!   [`Error::NotUnique`]; none converging gives [`Error::NoConvergence`]. Uniqueness is proved
-//!   for `G = 2` (both placements: a symmetric zero-sum game) and `G = inf` with the k3 loss;
-//!   elsewhere the multi-start agreement is evidence, not proof.
+//!   for `G = 2` (both placements: a symmetric zero-sum game), for `G = inf` with the k3 loss,
+//!   and for a two-valued reward at every `G` with the k3 loss (`h(p) = p (1 - P_G(1|p)/beta)`
+//!   is increasing wherever it is positive); elsewhere the multi-start agreement is evidence,
+//!   not proof.
 //!
 //! Every returned point is verified: the class-level expected update is recomputed from the
 //! returned policy and must vanish within [`STATIONARITY_TOLERANCE`] times
