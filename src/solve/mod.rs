@@ -55,3 +55,4 @@ pub mod dpo_step;
 pub mod output;
 pub use output::{kl_budget_into, tilt_into, BudgetSummary, PolicyBuffers};
 pub use tilt::TiltSummary;
+pub mod batch;
