@@ -159,6 +159,21 @@ fn run_rows<I: Send, T: Send>(
     results.into_iter().collect()
 }
 
+/// `f(i)` for `i < count`, in parallel when `work` (the number of entries in all) is large,
+/// results in order: for independent problems of any sizes (the batch form of
+/// [`crate::api::solve`]).
+pub(crate) fn map_items<T: Send>(
+    count: usize,
+    work: usize,
+    f: impl Fn(usize) -> T + Sync,
+) -> Vec<T> {
+    let mut items: Vec<usize> = (0..count).collect();
+    let cols = work / count.max(1);
+    let threads = parallel::threads(work);
+    // `f` cannot fail, so neither can the run (the default is never taken).
+    run_rows(threads, cols, &mut items, |i, _| Ok(f(i))).unwrap_or_default()
+}
+
 /// The thread count for a batch of `rows x cols` entries.
 fn batch_threads(rows: usize, cols: usize) -> usize {
     parallel::threads(rows.saturating_mul(cols))
