@@ -15,13 +15,16 @@
 use std::ops::Range;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-/// Outcomes per tile: a multiple of [`crate::numeric::BlockSum::BLOCK`], and large enough
-/// that handing out a tile costs nothing next to processing it.
-pub(crate) const TILE: usize = 1 << 15;
+/// Outcomes per tile: a multiple of [`crate::numeric::BlockSum::BLOCK`], large enough that
+/// handing out a tile costs nothing next to processing it (64 KiB per array, which also keeps
+/// a tile's arrays in L2), and small enough that the tiles of a job just above
+/// [`MIN_PARALLEL`] split evenly over the threads (at `10^5` outcomes, 13 tiles: 7 and 6).
+pub(crate) const TILE: usize = 1 << 13;
 
-/// Jobs over fewer items than this run on the calling thread (starting a thread costs about
-/// 20 us, a pass over `10^4` outcomes).
-pub(crate) const MIN_PARALLEL: usize = 1 << 17;
+/// Jobs over fewer items than this run on the calling thread: starting a thread costs about
+/// 20 us, a pass over `10^4` outcomes, so from `2^16` outcomes (a pass of about 130 us) two
+/// threads save about 45 us a pass; below, the saving shrinks to nothing.
+pub(crate) const MIN_PARALLEL: usize = 1 << 16;
 
 /// The number of threads for a job over `len` items: 1 for short jobs (and inside
 /// [`sequential`]), else the available parallelism (at most 8).

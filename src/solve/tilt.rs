@@ -286,7 +286,7 @@ pub(super) fn finish_at_root(
 /// Assumptions: `base` any distribution (zeros allowed: `pi_beta` vanishes there, claim
 /// `kl.support`), `reward` finite with the same length, `0 < beta < inf`. Cost: three sweeps
 /// over the outcomes (the mode; the weights, with one vectorized `exp` per outcome; the
-/// normalization and the sums), each split into tiles over all cores from `2^17` outcomes on,
+/// normalization and the sums), each split into tiles over all cores from `2^16` outcomes on,
 /// with results independent of the number of cores (see `tilt_passes`).
 ///
 /// ```
@@ -911,7 +911,7 @@ mod tests {
         // Uniform base on 2m outcomes with r alternating 0, 1: by claim `kl.odds` the tilt is
         // the two-point tilt of (1/2, 1/2) spread evenly over each class, so E[r], KL and the
         // gain equal the two-outcome values (computed without the large-n passes).
-        let m = 150_001; // 300_002 outcomes: ten tiles, processed on several threads
+        let m = 150_001; // 300_002 outcomes: 37 tiles, processed on several threads
         let base = Dist::uniform(2 * m)?;
         let reward: Vec<f64> = (0..2 * m).map(|i| (i % 2) as f64).collect();
         let two = Dist::new(vec![0.5, 0.5])?;
