@@ -4,7 +4,8 @@
 //! vocabulary (often given as logits) and its own rewards. The functions here take
 //!
 //! - the bases as [`Bases`]: one shared [`Dist`] or one per row (build them from a `B x V`
-//!   array of logits with [`dists_from_logits`] / [`dists_from_logits_f32`]);
+//!   array of logits with [`dists_from_logits`] / [`dists_from_logits_f32`], or of
+//!   probabilities with [`dists_from_probs`]);
 //! - the rewards as [`Rows`], a row-major `B x V` slice;
 //! - each scalar parameter as a [`Param`]: one shared value or one per row;
 //!
@@ -193,23 +194,31 @@ fn map_rows<T: Send>(
     })
 }
 
+/// `build(row)` for every row, rows in parallel.
+fn dists_of_rows<T: Sync>(
+    rows: Rows<T>,
+    build: impl Fn(&[T]) -> Result<Dist> + Sync,
+) -> Result<Vec<Dist>> {
+    let mut items: Vec<usize> = (0..rows.rows()).collect();
+    let threads = batch_threads(rows.rows(), rows.cols());
+    run_rows(threads, rows.cols(), &mut items, |i, _| build(rows.row(i)))
+}
+
 /// The distributions of the rows of a `B x V` array of logits ([`Dist::from_logits`] per row,
 /// rows in parallel).
 pub fn dists_from_logits(logits: Rows) -> Result<Vec<Dist>> {
-    let mut items: Vec<usize> = (0..logits.rows()).collect();
-    let threads = batch_threads(logits.rows(), logits.cols());
-    run_rows(threads, logits.cols(), &mut items, |i, _| {
-        Dist::from_logits(logits.row(i))
-    })
+    dists_of_rows(logits, Dist::from_logits)
 }
 
 /// [`dists_from_logits`] for `f32` logits.
 pub fn dists_from_logits_f32(logits: Rows<f32>) -> Result<Vec<Dist>> {
-    let mut items: Vec<usize> = (0..logits.rows()).collect();
-    let threads = batch_threads(logits.rows(), logits.cols());
-    run_rows(threads, logits.cols(), &mut items, |i, _| {
-        Dist::from_logits_f32(logits.row(i))
-    })
+    dists_of_rows(logits, Dist::from_logits_f32)
+}
+
+/// The distributions of the rows of a `B x V` array of probabilities ([`Dist::new`] per row,
+/// rows in parallel).
+pub fn dists_from_probs(probs: Rows) -> Result<Vec<Dist>> {
+    dists_of_rows(probs, |row| Dist::new(row.to_vec()))
 }
 
 /// [`tilt`](super::tilt()) of every row.
@@ -452,6 +461,42 @@ mod tests {
         for (i, s) in quantilize(b, r, Param::Shared(0.1))?.iter().enumerate() {
             assert_eq!(*s, super::super::quantilize(row(i).0, row(i).1, 0.1)?);
         }
+        Ok(())
+    }
+
+    /// Rows of probabilities and of `f32` logits give the row-by-row distributions; a
+    /// non-finite reward deep in a row is reported at its index.
+    #[test]
+    fn bases_from_probabilities_and_f32_logits() -> Result<()> {
+        let probs: Vec<f64> = (0..3000)
+            .map(|i| ((i % 7) + 1) as f64 / 4000.0 * 1000.0 / 1000.0)
+            .collect();
+        let sums: Vec<f64> = probs.chunks(1000).map(|c| c.iter().sum()).collect();
+        let probs: Vec<f64> = probs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p / sums[i / 1000])
+            .collect();
+        let dists = dists_from_probs(Rows::new(&probs, 1000)?)?;
+        for (i, d) in dists.iter().enumerate() {
+            assert_eq!(*d, Dist::new(probs[i * 1000..(i + 1) * 1000].to_vec())?);
+        }
+        let w32: Vec<f32> = (0..3000).map(|i| (i % 13) as f32 * 0.37).collect();
+        let from32 = dists_from_logits_f32(Rows::new(&w32, 1000)?)?;
+        for (i, d) in from32.iter().enumerate() {
+            assert_eq!(*d, Dist::from_logits_f32(&w32[i * 1000..(i + 1) * 1000])?);
+        }
+        let mut reward = vec![0.5; 3000];
+        reward[1000 + 700] = f64::INFINITY;
+        let e = tilt(
+            Bases::PerRow(&dists),
+            Rows::new(&reward, 1000)?,
+            Param::Shared(1.0),
+        );
+        assert!(
+            matches!(e, Err(Error::NonFinite { index: 700, .. })),
+            "{e:?}"
+        );
         Ok(())
     }
 
