@@ -415,7 +415,7 @@ fn grpo_config(beta: f64, group_size: &Value, std: &str, kl: &str) -> Result<sol
 /// [`Error::InvalidInput`].
 pub fn solve_str(input: &str) -> Result<Value> {
     if let Ok(b) = serde_json::from_str::<BatchInput>(input) {
-        return Ok(solve_batch(&b.batch, input.len() / 8));
+        return Ok(solve_batch(&b.batch));
     }
     let problem: Problem = serde_json::from_str(input)
         .map_err(|e| Error::InvalidInput(format!("bad problem: {e}")))?;
@@ -460,9 +460,15 @@ struct BatchInput {
 /// Solves every problem of a batch, in parallel for large batches, and returns
 /// `{"batch": [solution, ...]}` in the order of the problems, with the error object of
 /// [`error_json`] in place of each problem that fails (the others are still solved). Each
-/// entry is exactly what `solve` returns for that problem alone. `work` (about the number of
-/// numbers in the batch) decides whether threads are worth starting.
-pub fn solve_batch(problems: &[Value], work: usize) -> Value {
+/// entry is exactly what `solve` returns for that problem alone.
+pub fn solve_batch(problems: &[Value]) -> Value {
+    // Outcomes in all (the length of each `base`, else `reward`): decides whether threads are
+    // worth starting.
+    let outcomes = |p: &Value| {
+        let field = |k: &str| p.get(k).and_then(Value::as_array).map(Vec::len);
+        field("base").or_else(|| field("reward")).unwrap_or(1)
+    };
+    let work = problems.iter().map(outcomes).sum();
     let results = solve::batch::map_items(problems.len(), work, |i| {
         Problem::deserialize(&problems[i])
             .map_err(|e| Error::InvalidInput(format!("bad problem: {e}")))

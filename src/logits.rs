@@ -1,5 +1,5 @@
 //! Distributions from logits: [`Dist::from_logits`] and [`Dist::from_logits_f32`], and the
-//! log-policy view of a [`Solution`](crate::solve::Solution).
+//! log-policy view of a [`Solution`].
 //!
 //! A language model hands out unnormalized logits `w` (or log-probabilities, which are logits
 //! that happen to be normalized), often in `f32`. The softmax
@@ -17,7 +17,7 @@
 //!
 //! `w_i - m` is exact when `w_i` and `m` are within a factor 2 of each other (Sterbenz) and
 //! otherwise rounded once, an absolute error of `eps |w_i - m| / 2`, which is the condition of
-//! the softmax itself. `e^{w_i - m}` is within 2 ulp ([`crate::exp_kernel`]); `s >= 1` is a sum
+//! the softmax itself. `e^{w_i - m}` is within 2 ulp (the crate's vector `exp`); `s >= 1` is a sum
 //! of non-negative terms, naive within blocks of 64 and compensated across them (relative error
 //! below `64 eps`, in practice a few eps); the quotient rounds once more. So `p_i` is within
 //! `(|w_i - m| / 2 + 70) eps` relative of the exact softmax of the given logits. Where
@@ -26,7 +26,7 @@
 //!
 //! # Determinism
 //!
-//! The sums are combined over tiles of [`crate::parallel::TILE`] outcomes in tile order, so the
+//! The sums are combined over tiles of `2^13` consecutive outcomes in tile order, so the
 //! result is the same bits on any number of threads. Shifting every logit by the same `c`
 //! changes nothing when `w_i + c` is exact for every `i` (for instance logits on a grid of
 //! `2^-k` shifted by a multiple of it within range): then `(w_i + c) - (m + c) = w_i - m`
