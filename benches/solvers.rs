@@ -10,54 +10,18 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use rlhf_claims::{buffer, solve, Dist};
-use std::path::PathBuf;
 use std::time::Duration;
+
+mod common;
+use common::{instance, write_f64s};
 
 const SIZES: [usize; 3] = [1_000, 100_000, 10_000_000];
 const BETA: f64 = 1.0;
 const KL_BUDGET: f64 = 1.0;
 
-/// SplitMix64 (Steele, Lea, Flood 2014), the generator `scripts/bench_numpy.py` also documents.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        // (0, 1): 53 random bits, offset by half a step so that neither end is hit.
-        ((z >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
-    }
-}
-
-fn instance(n: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut rng = SplitMix64(2026);
-    let mut base: Vec<f64> = (0..n).map(|_| -rng.next_unit().ln()).collect();
-    let total: f64 = base.iter().sum();
-    base.iter_mut().for_each(|w| *w /= total);
-    let reward = (0..n)
-        .map(|_| {
-            let u = rng.next_unit();
-            (u / (1.0 - u)).ln()
-        })
-        .collect();
-    (base, reward)
-}
-
-fn write_f64s(path: &PathBuf, xs: &[f64]) {
-    let bytes: Vec<u8> = xs.iter().flat_map(|x| x.to_le_bytes()).collect();
-    if let Err(e) = std::fs::write(path, bytes) {
-        eprintln!("cannot write {}: {e}", path.display());
-    }
-}
-
 fn export(n: usize, base: &[f64], reward: &[f64]) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    let _ = std::fs::create_dir_all(&dir);
-    write_f64s(&dir.join(format!("{n}.base.f64")), base);
-    write_f64s(&dir.join(format!("{n}.reward.f64")), reward);
+    write_f64s(&format!("{n}.base.f64"), base);
+    write_f64s(&format!("{n}.reward.f64"), reward);
 }
 
 /// The floor: one pass for `m = max r`, one pass for `sum pi0 exp((r - m)/beta)`.

@@ -19,6 +19,7 @@
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
 //! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature)) |
 //! | `chipo` | `base`, `reward`, `beta` | `lambda` (`policy = base W(exp((reward - lambda)/beta))`) |
+//! | (batch) `{"batch": [problem, ...]}` | any problems above, each with its `"solver"` | `{"batch": [solution, ...]}` in order; a failing problem gets its `{"error": ..}` object in place, the others are solved ([`solve_batch`]) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
 //! a number literal whose value is an integer no larger than `2^53` (`1e12` is read as
@@ -413,6 +414,9 @@ fn grpo_config(beta: f64, group_size: &Value, std: &str, kl: &str) -> Result<sol
 /// Parses a JSON problem and solves it. Malformed JSON, unknown solvers and missing fields are
 /// [`Error::InvalidInput`].
 pub fn solve_str(input: &str) -> Result<Value> {
+    if let Ok(b) = serde_json::from_str::<BatchInput>(input) {
+        return Ok(solve_batch(&b.batch));
+    }
     let problem: Problem = serde_json::from_str(input)
         .map_err(|e| Error::InvalidInput(format!("bad problem: {e}")))?;
     solve(&problem)
@@ -444,4 +448,32 @@ pub fn draws_from_json(n: &serde_json::Number) -> Result<u64> {
     } else {
         Err(invalid(x))
     }
+}
+
+/// `{"batch": [problem, ...]}`: the batch form of `solve` (only this key).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchInput {
+    batch: Vec<Value>,
+}
+
+/// Solves every problem of a batch, in parallel for large batches, and returns
+/// `{"batch": [solution, ...]}` in the order of the problems, with the error object of
+/// [`error_json`] in place of each problem that fails (the others are still solved). Each
+/// entry is exactly what `solve` returns for that problem alone.
+pub fn solve_batch(problems: &[Value]) -> Value {
+    // Outcomes in all (the length of each `base`, else `reward`): decides whether threads are
+    // worth starting.
+    let outcomes = |p: &Value| {
+        let field = |k: &str| p.get(k).and_then(Value::as_array).map(Vec::len);
+        field("base").or_else(|| field("reward")).unwrap_or(1)
+    };
+    let work = problems.iter().map(outcomes).sum();
+    let results = solve::batch::map_items(problems.len(), work, |i| {
+        Problem::deserialize(&problems[i])
+            .map_err(|e| Error::InvalidInput(format!("bad problem: {e}")))
+            .and_then(|p| solve(&p))
+            .unwrap_or_else(|e| error_json(&e))
+    });
+    json!({ "batch": results })
 }

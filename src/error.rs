@@ -119,7 +119,21 @@ pub fn require_positive(name: &'static str, value: f64) -> Result<f64> {
 
 /// Checks that every entry of `values` is finite.
 pub fn require_finite(what: &'static str, values: &[f64]) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
+    // Chunks scanned without a short cut (a fold that vectorizes), then the first bad chunk
+    // element by element: at vocabulary sizes the scan is otherwise a scalar pass costing a
+    // fifth of a tilt.
+    const CHUNK: usize = 256;
+    let bad_chunk = values
+        .chunks(CHUNK)
+        .position(|c| c.iter().fold(false, |bad, v| bad | !v.is_finite()));
+    let position = bad_chunk.and_then(|k| {
+        let at = k * CHUNK;
+        values[at..]
+            .iter()
+            .position(|v| !v.is_finite())
+            .map(|i| at + i)
+    });
+    match position {
         Some(index) => Err(Error::NonFinite {
             what,
             index,

@@ -34,6 +34,7 @@ pub mod divergence;
 pub mod error;
 mod exp_kernel;
 pub mod goodhart;
+pub mod logits;
 pub mod numeric;
 mod parallel;
 pub mod report;

@@ -15,22 +15,46 @@
 use std::ops::Range;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-/// Outcomes per tile: a multiple of [`crate::numeric::BlockSum::BLOCK`], and large enough
-/// that handing out a tile costs nothing next to processing it.
-pub(crate) const TILE: usize = 1 << 15;
+/// Outcomes per tile: a multiple of [`crate::numeric::BlockSum::BLOCK`], large enough that
+/// handing out a tile costs nothing next to processing it (64 KiB per array, which also keeps
+/// a tile's arrays in L2), and small enough that the tiles of a job just above
+/// [`MIN_PARALLEL`] split evenly over the threads (at `10^5` outcomes, 13 tiles: 7 and 6).
+pub(crate) const TILE: usize = 1 << 13;
 
-/// Jobs over fewer items than this run on the calling thread (starting a thread costs about
-/// 20 us, a pass over `10^4` outcomes).
-const MIN_PARALLEL: usize = 1 << 17;
+/// Jobs over fewer items than this run on the calling thread: starting a thread costs about
+/// 20 us, a pass over `10^4` outcomes, so from `2^16` outcomes (a pass of about 130 us) two
+/// threads save about 45 us a pass; below, the saving shrinks to nothing.
+pub(crate) const MIN_PARALLEL: usize = 1 << 16;
 
-/// The number of threads for a job over `len` items: 1 for short jobs, else the available
-/// parallelism (at most 8).
+/// The number of threads for a job over `len` items: 1 for short jobs (and inside
+/// [`sequential`]), else the available parallelism (at most 8).
 pub(crate) fn threads(len: usize) -> usize {
-    if len < MIN_PARALLEL {
+    if len < MIN_PARALLEL || SEQUENTIAL.with(std::cell::Cell::get) {
         1
     } else {
         available_threads()
     }
+}
+
+thread_local! {
+    /// Set while the current thread runs [`sequential`] work.
+    static SEQUENTIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `work()` with every job it starts on this thread run on this thread: for work that is
+/// itself one of several parts already running in parallel (the rows of a batch), where
+/// splitting further would only add threads. Results do not change (no job's result depends
+/// on its number of threads).
+pub(crate) fn sequential<R>(work: impl FnOnce() -> R) -> R {
+    /// Restores the flag, also when `work` unwinds.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SEQUENTIAL.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SEQUENTIAL.with(|s| s.replace(true)));
+    work()
 }
 
 /// The available parallelism (at most 8), read once: `available_parallelism` reads the cgroup

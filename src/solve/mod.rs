@@ -52,3 +52,7 @@ pub mod chipo;
 pub mod pass_at_k;
 pub use chipo::{chipo, ChiPo};
 pub mod dpo_step;
+pub mod output;
+pub use output::{kl_budget_into, tilt_into, BudgetSummary, PolicyBuffers};
+pub use tilt::TiltSummary;
+pub mod batch;

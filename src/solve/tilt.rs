@@ -69,7 +69,7 @@ impl Tilt {
 
 /// Sufficient statistics of one tilt evaluation.
 #[derive(Debug, Clone, Copy)]
-struct TiltStats {
+pub(super) struct TiltStats {
     /// `max r` on `supp pi0`.
     r_max: f64,
     /// The mode's reward `r_mode` (pass 1 is formed relative to it).
@@ -119,10 +119,22 @@ fn tilt_stats(
     q: &mut Vec<f64>,
     logs: Option<&mut [f64]>,
 ) -> TiltStats {
-    let (p, lp) = (base.probs(), base.log_probs());
-    if q.len() != p.len() {
-        *q = zeroed(p.len());
+    if q.len() != base.len() {
+        *q = zeroed(base.len());
     }
+    tilt_stats_in(base, reward, beta, q, logs)
+}
+
+/// [`tilt_stats`] into a caller's buffer `q` of length `n` (and `logs`, when given, of length
+/// `n`).
+pub(super) fn tilt_stats_in(
+    base: &Dist,
+    reward: &[f64],
+    beta: f64,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) -> TiltStats {
+    let (p, lp) = (base.probs(), base.log_probs());
     let over_beta = Divide::by(beta);
     let (r_max, r_mode) = max_and_mode(lp, reward, beta, over_beta);
     let x = Outcomes { p, lp, reward };
@@ -171,6 +183,39 @@ fn tilt_from_parts(
     probs: Vec<f64>,
     logs: Vec<f64>,
 ) -> Tilt {
+    let t = summarize((base, reward), s, beta);
+    Tilt {
+        solution: Solution {
+            policy: Dist::from_parts_unchecked(probs, logs),
+            expected_reward: t.expected_reward,
+            kl: t.kl,
+        },
+        beta,
+        log_partition: t.log_partition,
+        reward_variance: t.reward_variance,
+        reward_gain: t.reward_gain,
+    }
+}
+
+/// The numbers of a [`Tilt`] without its policy (what the into-buffer solvers return).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TiltSummary {
+    /// The temperature `beta`.
+    pub beta: f64,
+    /// `E_{pi_beta}[r]`.
+    pub expected_reward: f64,
+    /// `KL(pi_beta || pi0)`.
+    pub kl: f64,
+    /// `log Z` (see [`Tilt::log_partition`]).
+    pub log_partition: f64,
+    /// `Var_{pi_beta}(r)`.
+    pub reward_variance: f64,
+    /// `E_{pi_beta}[r] - E_pi0[r]` (see [`Tilt::reward_gain`]).
+    pub reward_gain: f64,
+}
+
+/// The scalar results of one tilt evaluation.
+pub(super) fn summarize((base, reward): (&Dist, &[f64]), s: TiltStats, beta: f64) -> TiltSummary {
     let expected_reward = s.r_max - s.mean_gap;
     // The lift overflows only for rewards more than ~1e308 apart; the difference of means is
     // the fallback there.
@@ -180,13 +225,10 @@ fn tilt_from_parts(
         base.expectation(reward)
             .map_or(f64::NAN, |e0| expected_reward - e0)
     };
-    Tilt {
-        solution: Solution {
-            policy: Dist::from_parts_unchecked(probs, logs),
-            expected_reward,
-            kl: s.kl,
-        },
+    TiltSummary {
         beta,
+        expected_reward,
+        kl: s.kl,
         log_partition: s.r_max / beta + s.log_z,
         reward_variance: s.variance,
         reward_gain: gain.max(0.0),
@@ -206,20 +248,35 @@ fn tilt_at_root(
     last: Option<(f64, TiltStats)>,
 ) -> Tilt {
     match last {
-        Some((b, s)) if b == beta && policy.len() == base.len() => {
-            let mut logs = zeroed(policy.len());
-            let shift = (s.r_mode, s.log_z_mode);
-            log_policy(
-                base.log_probs(),
-                reward,
-                &policy,
-                Divide::by(beta),
-                shift,
-                &mut logs,
-            );
+        Some((b, _)) if b == beta && policy.len() == base.len() => {
+            let (mut policy, mut logs) = (policy, zeroed(base.len()));
+            let s = finish_at_root(base, reward, beta, last, &mut policy, &mut logs);
             tilt_from_parts((base, reward), s, beta, policy, logs)
         }
         _ => assemble(base, reward, beta),
+    }
+}
+
+/// The statistics of the tilt at `beta` with its policy in `policy` and log-policy in `logs`
+/// (both of length `n`), where `policy` holds what the root finder's last evaluation `last`
+/// left there: at this very beta only the log-policy is formed (see [`tilt_at_root`]), else
+/// the tilt is evaluated afresh into both buffers.
+pub(super) fn finish_at_root(
+    base: &Dist,
+    reward: &[f64],
+    beta: f64,
+    last: Option<(f64, TiltStats)>,
+    policy: &mut [f64],
+    logs: &mut [f64],
+) -> TiltStats {
+    match last {
+        Some((b, s)) if b == beta => {
+            let shift = (s.r_mode, s.log_z_mode);
+            let lp = base.log_probs();
+            log_policy(lp, reward, policy, Divide::by(beta), shift, logs);
+            s
+        }
+        _ => tilt_stats_in(base, reward, beta, policy, Some(logs)),
     }
 }
 
@@ -229,7 +286,7 @@ fn tilt_at_root(
 /// Assumptions: `base` any distribution (zeros allowed: `pi_beta` vanishes there, claim
 /// `kl.support`), `reward` finite with the same length, `0 < beta < inf`. Cost: three sweeps
 /// over the outcomes (the mode; the weights, with one vectorized `exp` per outcome; the
-/// normalization and the sums), each split into tiles over all cores from `2^17` outcomes on,
+/// normalization and the sums), each split into tiles over all cores from `2^16` outcomes on,
 /// with results independent of the number of cores (see `tilt_passes`).
 ///
 /// ```
@@ -414,6 +471,41 @@ fn log_ratio(a: f64, b: f64) -> f64 {
 ///
 /// Errors: `eps` negative or non-finite, bad base or reward.
 pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
+    let case = budget_case(base, reward, eps)?;
+    let BudgetCase::Binding { r_max, spread } = case else {
+        return budget_limit(base, reward, &case);
+    };
+    let mut scratch = zeroed(base.len());
+    let (beta, last) = budget_multiplier(base, reward, eps, (r_max, spread), &mut scratch)?;
+    let t = tilt_at_root(base, reward, beta, scratch, last);
+    Ok(KlBudget {
+        solution: t.solution,
+        beta: Some(beta),
+        regime: BudgetRegime::Binding,
+    })
+}
+
+/// Which case of `lagrange.kl-budget` a validated problem is in, with what the next step
+/// needs.
+pub(super) enum BudgetCase {
+    /// `eps >= -log pi0(A)`.
+    Slack {
+        /// `max r` on the support.
+        r_max: f64,
+    },
+    /// `eps = 0`.
+    Zero,
+    /// The constraint binds.
+    Binding {
+        /// `r* = max r` on the support.
+        r_max: f64,
+        /// `r* - min r` on the support.
+        spread: f64,
+    },
+}
+
+/// Validates a KL-budget problem and tells its case.
+pub(super) fn budget_case(base: &Dist, reward: &[f64], eps: f64) -> Result<BudgetCase> {
     check_reward(base, reward)?;
     if !(eps.is_finite() && eps >= 0.0) {
         return Err(Error::InvalidParameter {
@@ -425,26 +517,47 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     let (r_min, r_max) = base.support_range(reward);
     let kl_max = base.neg_log_mass_where(|i| reward[i] == r_max);
     if eps >= kl_max {
-        return Ok(KlBudget {
-            solution: argmax_solution(base, reward, r_max)?,
-            beta: None,
-            regime: BudgetRegime::Slack,
-        });
+        return Ok(BudgetCase::Slack { r_max });
     }
     if eps == 0.0 {
-        return Ok(KlBudget {
-            solution: base_solution(base, reward)?,
-            beta: None,
-            regime: BudgetRegime::Zero,
-        });
+        return Ok(BudgetCase::Zero);
     }
-    let spread = r_max - r_min;
+    Ok(BudgetCase::Binding {
+        r_max,
+        spread: r_max - r_min,
+    })
+}
+
+/// The `pi0(. | argmax r)` or `pi0` answer of the non-binding cases (no finite beta).
+pub(super) fn budget_limit(base: &Dist, reward: &[f64], case: &BudgetCase) -> Result<KlBudget> {
+    let (solution, regime) = match case {
+        BudgetCase::Slack { r_max } => {
+            (argmax_solution(base, reward, *r_max)?, BudgetRegime::Slack)
+        }
+        _ => (base_solution(base, reward)?, BudgetRegime::Zero),
+    };
+    Ok(KlBudget {
+        solution,
+        beta: None,
+        regime,
+    })
+}
+
+/// The multiplier of a binding budget, with the root finder's last evaluation (whose policy
+/// is left in `scratch`, of length `n`).
+pub(super) fn budget_multiplier(
+    base: &Dist,
+    reward: &[f64],
+    eps: f64,
+    (r_max, spread): (f64, f64),
+    scratch: &mut [f64],
+) -> Result<(f64, Option<(f64, TiltStats)>)> {
     let var0 = scaled_variance(base.probs(), reward, r_max, spread);
-    let (mut scratch, mut last) = (Vec::new(), None);
+    let mut last = None;
     let mut g = |u: f64| -> Result<(f64, f64)> {
         // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
         let beta = beta_at(u, spread);
-        let s = tilt_stats(base, reward, beta, &mut scratch, None);
+        let s = tilt_stats_in(base, reward, beta, scratch, None);
         last = Some((beta, s));
         if s.kl <= 0.0 {
             return Ok((f64::NEG_INFINITY.max(-1e300), 2.0));
@@ -456,12 +569,7 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     // gives the starting point.
     let start = (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX);
     let beta = solve_in_u(&mut g, start, spread)?;
-    let t = tilt_at_root(base, reward, beta, scratch, last);
-    Ok(KlBudget {
-        solution: t.solution,
-        beta: Some(beta),
-        regime: BudgetRegime::Binding,
-    })
+    Ok((beta, last))
 }
 
 /// How many evaluations [`remembered`] keeps.
@@ -803,7 +911,7 @@ mod tests {
         // Uniform base on 2m outcomes with r alternating 0, 1: by claim `kl.odds` the tilt is
         // the two-point tilt of (1/2, 1/2) spread evenly over each class, so E[r], KL and the
         // gain equal the two-outcome values (computed without the large-n passes).
-        let m = 150_001; // 300_002 outcomes: ten tiles, processed on several threads
+        let m = 150_001; // 300_002 outcomes: 37 tiles, processed on several threads
         let base = Dist::uniform(2 * m)?;
         let reward: Vec<f64> = (0..2 * m).map(|i| (i % 2) as f64).collect();
         let two = Dist::new(vec![0.5, 0.5])?;
