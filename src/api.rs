@@ -365,7 +365,12 @@ pub fn solve(problem: &Problem) -> Result<Value> {
 /// Reads a GRPO problem's configuration: `group_size` an integer `>= 2` or `"infinite"`
 /// (anything else, including `1` and `2.5`, is [`Error::InvalidParameter`]), `std` and `kl` one
 /// of their two names (else [`Error::InvalidInput`]).
-fn grpo_config(beta: f64, group_size: &Value, std: &str, kl: &str) -> Result<solve::GrpoConfig> {
+pub fn grpo_config(
+    beta: f64,
+    group_size: &Value,
+    std: &str,
+    kl: &str,
+) -> Result<solve::GrpoConfig> {
     let group_size = match group_size {
         Value::String(s) if s == "infinite" => solve::GroupSize::Infinite,
         Value::Number(n) if n.as_u64().is_some_and(|g| g >= 2) => {
@@ -428,7 +433,7 @@ const MAX_EXACT_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// Reads the number of draws `n` from JSON: an integer literal (`u64`), or a float literal with
 /// an integral value in `[1, 2^53]`. Zero and everything else is [`Error::InvalidParameter`].
-pub fn draws_from_json(n: &serde_json::Number) -> Result<u64> {
+fn draws_from_json(n: &serde_json::Number) -> Result<u64> {
     let invalid = |value: f64| Error::InvalidParameter {
         name: "n",
         value,

@@ -110,30 +110,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn select(ids: &[String]) -> Result<Vec<claims::Claim>, String> {
-    let all = claims::all();
-    if ids.is_empty() {
-        return Ok(all);
-    }
-    let mut chosen = Vec::new();
-    for id in ids {
-        let matched: Vec<_> = all
-            .iter()
-            .filter(|c| c.id == id || c.family() == id)
-            .copied()
-            .collect();
-        if matched.is_empty() {
-            return Err(format!("unknown claim id or family: {id}"));
-        }
-        for c in matched {
-            if !chosen.iter().any(|k: &claims::Claim| k.id == c.id) {
-                chosen.push(c);
-            }
-        }
-    }
-    Ok(chosen)
-}
-
 /// Largest accepted `--cases`: at the slowest claims' pace (about 1 ms a case) this is a run of
 /// a few hours; beyond it a typo is likelier than intent.
 const MAX_CASES: u32 = 10_000_000;
@@ -145,7 +121,7 @@ fn run_check(
     format: CheckFormat,
     witnesses: bool,
 ) -> ExitCode {
-    let chosen = match select(ids) {
+    let chosen = match claims::select(ids) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

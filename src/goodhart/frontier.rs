@@ -14,6 +14,7 @@ use serde::Serialize;
 
 /// The exact range of `E_pi[V]` over `{pi : KL(pi||pi0) <= eps}` and two bounds on it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct TrueUtilityRange {
     /// The budget `eps` in nats.
     pub eps: f64,

@@ -25,6 +25,7 @@ use serde::Serialize;
 
 /// The exact best-of-N policy and the numbers around it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct BestOfN {
     /// Policy, expected reward, and `KL(P_N || pi0)`.
     #[serde(flatten)]

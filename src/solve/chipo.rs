@@ -132,6 +132,7 @@ pub fn chipo_divergence(policy: &Dist, base: &Dist) -> Result<f64> {
 
 /// The chiPO optimum.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ChiPo {
     /// Policy, `E_pi[r]` and `KL(pi||pi0)`.
     #[serde(flatten)]

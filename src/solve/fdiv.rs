@@ -186,6 +186,7 @@ fn alpha_f(a: f64, t: f64) -> f64 {
 
 /// The optimum of `E_pi[r] - beta D_f(pi||pi0)` over `supp pi within supp pi0`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct FdivOptimum {
     /// Policy, `E_pi[r]`, and `KL(pi||pi0)`.
     #[serde(flatten)]

@@ -131,6 +131,7 @@ impl GrpoConfig {
 
 /// A stationary point of the expected GRPO update.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct GrpoStationary {
     /// The policy, its expected reward and `KL(policy||base)`.
     pub solution: Solution,

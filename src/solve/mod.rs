@@ -25,6 +25,7 @@ pub use tilt::{
 
 /// What every solver returns: the policy and the two numbers a user asks next.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Solution {
     /// The optimal policy.
     pub policy: Dist,

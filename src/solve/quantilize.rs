@@ -21,6 +21,7 @@ use serde::Serialize;
 
 /// The quantilizer and its boundary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Quantilizer {
     /// Policy, expected reward and `KL(pi_q || pi0)`.
     #[serde(flatten)]

@@ -63,6 +63,7 @@ use serde::Serialize;
 
 /// The exact soft best-of-N policy and the numbers around it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SoftBestOfN {
     /// Policy, expected reward, and `KL(P_N || pi0)`.
     #[serde(flatten)]

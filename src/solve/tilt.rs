@@ -43,6 +43,7 @@ use serde::Serialize;
 
 /// The tilt `pi_beta` with the quantities around it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Tilt {
     /// Policy, expected reward and `KL(pi_beta || pi0)`.
     #[serde(flatten)]
@@ -253,6 +254,7 @@ pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
 
 /// MaxEnt RL (claim `kl.maxent`): the maximizer of `E_pi[r] + alpha H(pi)`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct MaxEnt {
     /// `softmax(r/alpha)`, its expected reward, and its KL to the uniform distribution.
     #[serde(flatten)]
@@ -284,6 +286,7 @@ pub fn maxent(reward: &[f64], alpha: f64) -> Result<MaxEnt> {
 /// Which case of `lagrange.kl-budget` applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BudgetRegime {
     /// `eps = 0`: the only feasible policy is `pi0` (beta = +inf).
     Zero,
@@ -297,6 +300,7 @@ pub enum BudgetRegime {
 
 /// Solution of `max E_pi[r] s.t. KL(pi||pi0) <= eps`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct KlBudget {
     /// The optimal policy (the least-KL one in the slack case).
     #[serde(flatten)]
@@ -310,6 +314,7 @@ pub struct KlBudget {
 /// Which case of `lagrange.reward-target` applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TargetRegime {
     /// `c <= E_pi0[r]`: `pi0` itself meets the target (beta = +inf).
     Unconstrained,
@@ -321,6 +326,7 @@ pub enum TargetRegime {
 
 /// Solution of `min KL(pi||pi0) s.t. E_pi[r] >= c`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RewardTarget {
     /// The optimal policy.
     #[serde(flatten)]

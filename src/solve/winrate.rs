@@ -36,6 +36,7 @@ use serde::Serialize;
 
 /// The win-rate-optimal policy under a KL budget.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct WinRateOptimum {
     /// The policy, its expected (original) reward and `KL(policy || pi0)`.
     #[serde(flatten)]
