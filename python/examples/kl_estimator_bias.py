@@ -10,8 +10,8 @@ normal approximation being excellent at M = 2e5 for these bounded estimators):
 - k1, k3: exact expectation KL, so |mean - KL| <= 5 se;
 - k2: its exact expectation E_pi[l^2/2] (computed in NumPy from the policy) passes the same
   test, and the measured bias mean(k2) - KL must be detected (z > 5 against KL) -- the
-  bias at this beta is about 40 standard errors;
-- negative control: the same test of k1 against KL x 1.05 must reject (about 15 standard
+  bias at this beta is about 380 standard errors;
+- negative control: the same test of k1 against KL x 1.05 must reject (about 30 standard
   errors away), so the test can fail.
 """
 

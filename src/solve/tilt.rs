@@ -777,7 +777,7 @@ mod tests {
         ])?;
         let reward = [-0.08872512914783061, 4.1049100553614744e-5];
         let b = kl_budget(&base, &reward, -base.log_prob(1))?;
-        assert!(b.beta.map_or(true, |beta| beta > 0.0), "{:?}", b.beta);
+        assert!(b.beta.is_none_or(|beta| beta > 0.0), "{:?}", b.beta);
         assert!(b.solution.policy.probs().iter().all(|p| p.is_finite()));
         assert!((b.solution.kl - (-base.log_prob(1))).abs() <= 1e-12);
         assert_eq!(b.solution.expected_reward, reward[1]);
