@@ -24,6 +24,8 @@
 //! - `claims` (default): the claim registry ([`claims`]), its report formats, the tables and
 //!   the sampled witnesses; it checks claims with proptest. With `default-features = false`
 //!   the library is the solvers alone, without clap or proptest.
+//! - `testing`: the module `testing`, generators and tolerances for checking a trainer against the exact
+//!   solvers with proptest (implies `claims`).
 //! - `quickcheck`: `Arbitrary` impls for the public types.
 //! - `rayon`: solver calls made on a rayon worker thread run on that thread alone.
 //!
@@ -62,6 +64,8 @@ pub mod solve;
 pub mod stats;
 #[cfg(feature = "claims")]
 pub mod tables;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use dist::Dist;
 pub use parallel::{max_threads, set_max_threads, with_threads, THREADS_VAR};

@@ -66,8 +66,13 @@ enum Command {
         #[arg(long)]
         witnesses: bool,
     },
-    /// Read one JSON problem on stdin, write one JSON solution on stdout.
-    Solve,
+    /// Read one JSON problem on stdin, write one JSON solution on stdout (`--schema` lists the
+    /// problem types and their fields).
+    Solve {
+        /// Print every problem type with its fields and output, and exit.
+        #[arg(long)]
+        schema: bool,
+    },
     /// Print a numeric table (`table --list` names them).
     Table {
         /// The table's name.
@@ -105,7 +110,11 @@ fn main() -> ExitCode {
             format,
             witnesses,
         } => run_check(&ids, cases, seed, format, witnesses),
-        Command::Solve => run_solve(),
+        Command::Solve { schema: true } => {
+            print!("{}", api::schema_markdown());
+            ExitCode::SUCCESS
+        }
+        Command::Solve { schema: false } => run_solve(),
         Command::Table { name, format, list } => run_table(name, format, list),
     }
 }

@@ -42,7 +42,7 @@ use crate::numeric::{monotone_root, RootTolerance};
 use serde::Serialize;
 
 /// The tilt `pi_beta` with the quantities around it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tilt {
     /// Policy, expected reward and `KL(pi_beta || pi0)`.
@@ -253,7 +253,7 @@ pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
 }
 
 /// MaxEnt RL (claim `kl.maxent`): the maximizer of `E_pi[r] + alpha H(pi)`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MaxEnt {
     /// `softmax(r/alpha)`, its expected reward, and its KL to the uniform distribution.
@@ -284,7 +284,7 @@ pub fn maxent(reward: &[f64], alpha: f64) -> Result<MaxEnt> {
 }
 
 /// Which case of `lagrange.kl-budget` applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BudgetRegime {
@@ -299,7 +299,7 @@ pub enum BudgetRegime {
 }
 
 /// Solution of `max E_pi[r] s.t. KL(pi||pi0) <= eps`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct KlBudget {
     /// The optimal policy (the least-KL one in the slack case).
@@ -312,7 +312,7 @@ pub struct KlBudget {
 }
 
 /// Which case of `lagrange.reward-target` applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TargetRegime {
@@ -325,7 +325,7 @@ pub enum TargetRegime {
 }
 
 /// Solution of `min KL(pi||pi0) s.t. E_pi[r] >= c`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RewardTarget {
     /// The optimal policy.
