@@ -91,11 +91,20 @@ fn row_major(a: &Matrix<'_>) -> (usize, usize, Vec<f64>) {
 }
 
 /// Runs a solver with the GIL released and turns its error into a Python exception.
-fn run<T: Send>(
-    py: Python<'_>,
-    f: impl FnOnce() -> rlhf_claims::Result<T> + Send,
-) -> PyResult<T> {
+fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> rlhf_claims::Result<T> + Send) -> PyResult<T> {
     py.detach(f).map_err(to_py_err)
+}
+
+/// Validates `base` and runs `solver(base, reward)` with the GIL released.
+fn on_problem<T: Send>(
+    py: Python<'_>,
+    base: &Array<'_>,
+    reward: &Array<'_>,
+    solver: impl FnOnce(&Dist, &[f64]) -> rlhf_claims::Result<T> + Send,
+) -> PyResult<T> {
+    let base = dist(base)?;
+    let reward = entries(reward);
+    run(py, || solver(&base, &reward))
 }
 
 /// The stable name serde gives an enum value (`"binding"`, `"interior"`, ...).
@@ -223,9 +232,7 @@ impl<'py> Fields<'py> {
 /// (E_policy[r] - E_base[r]) and `objective` (E[r] - beta KL).
 #[pyfunction]
 fn tilt(py: Python<'_>, base: Array<'_>, reward: Array<'_>, beta: f64) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let t = run(py, || solve::tilt(&base, &reward, beta))?;
+    let t = on_problem(py, &base, &reward, |b, r| solve::tilt(b, r, beta))?;
     Fields::new(py, "tilt")
         .solution(&t.solution)?
         .set("beta", t.beta)?
@@ -242,9 +249,7 @@ fn tilt(py: Python<'_>, base: Array<'_>, reward: Array<'_>, beta: f64) -> PyResu
 /// (`"zero"`, `"binding"` or `"slack"`).
 #[pyfunction]
 fn kl_budget(py: Python<'_>, base: Array<'_>, reward: Array<'_>, eps: f64) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::kl_budget(&base, &reward, eps))?;
+    let s = on_problem(py, &base, &reward, |b, r| solve::kl_budget(b, r, eps))?;
     Fields::new(py, "kl_budget")
         .solution(&s.solution)?
         .set("beta", s.beta)?
@@ -258,9 +263,7 @@ fn kl_budget(py: Python<'_>, base: Array<'_>, reward: Array<'_>, eps: f64) -> Py
 /// (`"unconstrained"`, `"interior"` or `"boundary"`).
 #[pyfunction]
 fn reward_target(py: Python<'_>, base: Array<'_>, reward: Array<'_>, c: f64) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::reward_target(&base, &reward, c))?;
+    let s = on_problem(py, &base, &reward, |b, r| solve::reward_target(b, r, c))?;
     Fields::new(py, "reward_target")
         .solution(&s.solution)?
         .set("beta", s.beta)?
@@ -291,9 +294,9 @@ fn condition_on_threshold(
     reward: Array<'_>,
     threshold: f64,
 ) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::condition_on_threshold(&base, &reward, threshold))?;
+    let s = on_problem(py, &base, &reward, |b, r| {
+        solve::condition_on_threshold(b, r, threshold)
+    })?;
     Fields::new(py, "condition_on_threshold")
         .solution(&s)
         .map(Fields::done)
@@ -307,9 +310,9 @@ fn condition_on_event(
     reward: Array<'_>,
     event: Vec<bool>,
 ) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::condition_on_event(&base, &reward, &event))?;
+    let s = on_problem(py, &base, &reward, |b, r| {
+        solve::condition_on_event(b, r, &event)
+    })?;
     Fields::new(py, "condition_on_event")
         .solution(&s)
         .map(Fields::done)
@@ -321,9 +324,7 @@ fn condition_on_event(
 /// `win_rate_strict` (against a fresh base draw).
 #[pyfunction]
 fn best_of_n(py: Python<'_>, base: Array<'_>, reward: Array<'_>, n: u64) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let b = run(py, || solve::best_of_n(&base, &reward, n))?;
+    let b = on_problem(py, &base, &reward, |b, r| solve::best_of_n(b, r, n))?;
     Fields::new(py, "best_of_n")
         .solution(&b.solution)?
         .set("n", b.n)?
@@ -351,9 +352,7 @@ fn quantilizer_fields(
 /// Returns the solution fields, `q`, `boundary_reward` and `boundary_fraction`.
 #[pyfunction]
 fn quantilize(py: Python<'_>, base: Array<'_>, reward: Array<'_>, q: f64) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::quantilize(&base, &reward, q))?;
+    let s = on_problem(py, &base, &reward, |b, r| solve::quantilize(b, r, q))?;
     quantilizer_fields(py, "quantilize", &s)
 }
 
@@ -365,9 +364,9 @@ fn quantilizer_at_kl(
     reward: Array<'_>,
     eps: f64,
 ) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::quantilizer_at_kl(&base, &reward, eps))?;
+    let s = on_problem(py, &base, &reward, |b, r| {
+        solve::quantilizer_at_kl(b, r, eps)
+    })?;
     quantilizer_fields(py, "quantilizer_at_kl", &s)
 }
 
@@ -412,19 +411,22 @@ fn fdiv_optimum(
     beta: f64,
 ) -> PyResult<Solution> {
     let d = self::divergence(divergence)?;
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::fdiv_optimum(&base, &reward, d, beta))?;
+    let s = on_problem(py, &base, &reward, |b, r| {
+        solve::fdiv_optimum(b, r, d, beta)
+    })?;
     fdiv_fields(py, "fdiv_optimum", &s)
 }
 
 /// The pretraining-mix optimum `argmax E[r] + gamma E_base[log pi]`
 /// (`policy = gamma base / (lambda_ - reward)`); fields as for `fdiv_optimum`.
 #[pyfunction]
-fn forward_kl(py: Python<'_>, base: Array<'_>, reward: Array<'_>, gamma: f64) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::forward_kl(&base, &reward, gamma))?;
+fn forward_kl(
+    py: Python<'_>,
+    base: Array<'_>,
+    reward: Array<'_>,
+    gamma: f64,
+) -> PyResult<Solution> {
+    let s = on_problem(py, &base, &reward, |b, r| solve::forward_kl(b, r, gamma))?;
     fdiv_fields(py, "forward_kl", &s)
 }
 
@@ -438,9 +440,7 @@ fn winrate_optimal(
     reward: Array<'_>,
     eps: f64,
 ) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::winrate_optimal(&base, &reward, eps))?;
+    let s = on_problem(py, &base, &reward, |b, r| solve::winrate_optimal(b, r, eps))?;
     Fields::new(py, "winrate_optimal")
         .solution(&s.solution)?
         .set("win_rate", s.win_rate)?
@@ -462,9 +462,9 @@ fn soft_best_of_n(
     n: u64,
     temperature: f64,
 ) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::soft_best_of_n(&base, &reward, n, temperature))?;
+    let s = on_problem(py, &base, &reward, |b, r| {
+        solve::soft_best_of_n(b, r, n, temperature)
+    })?;
     Fields::new(py, "soft_best_of_n")
         .solution(&s.solution)?
         .set("n", s.n)?
@@ -479,9 +479,7 @@ fn soft_best_of_n(
 /// Returns the solution fields, `beta` and `lambda_` (`policy = base W(exp((r - lambda_)/beta))`).
 #[pyfunction]
 fn chipo(py: Python<'_>, base: Array<'_>, reward: Array<'_>, beta: f64) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::chipo(&base, &reward, beta))?;
+    let s = on_problem(py, &base, &reward, |b, r| solve::chipo(b, r, beta))?;
     Fields::new(py, "chipo")
         .solution(&s.solution)?
         .set("beta", s.beta)?
@@ -511,9 +509,9 @@ fn grpo_stationary(
         Err(_) => serde_json::Value::from(group_size.extract::<String>()?),
     };
     let config = api::grpo_config(beta, &group_size, std, kl).map_err(to_py_err)?;
-    let base = dist(&base)?;
-    let reward = entries(&reward);
-    let s = run(py, || solve::grpo_stationary(&base, &reward, &config))?;
+    let s = on_problem(py, &base, &reward, |b, r| {
+        solve::grpo_stationary(b, r, &config)
+    })?;
     Fields::new(py, "grpo_stationary")
         .solution(&s.solution)?
         .set("kl_forward", s.kl_forward)?
@@ -546,8 +544,8 @@ fn kl_gradients(
     k: &str,
     placement: &str,
 ) -> PyResult<Solution> {
-    let k = by_name(&"estimator", k)?;
-    let placement = by_name(&"placement", placement)?;
+    let k = by_name("estimator", k)?;
+    let placement = by_name("placement", placement)?;
     let base = dist(&base)?;
     let logits = entries(&logits);
     let behavior = behavior_logits.as_ref().map(entries);
@@ -728,10 +726,8 @@ fn true_utility_range(
     truth: Array<'_>,
     eps: f64,
 ) -> PyResult<Solution> {
-    let base = dist(&base)?;
-    let truth = entries(&truth);
-    let r = run(py, || {
-        goodhart::frontier::true_utility_range(&base, &truth, eps)
+    let r = on_problem(py, &base, &truth, |b, t| {
+        goodhart::frontier::true_utility_range(b, t, eps)
     })?;
     Fields::new(py, "true_utility_range")
         .set("eps", r.eps)?
@@ -781,7 +777,9 @@ fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
 #[pyfunction]
 fn list(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let text = report::list(&claims::all(), report::Format::Json);
-    Ok(json_loads(py, &text)?.get_item("claims")?.cast_into::<PyList>()?)
+    Ok(json_loads(py, &text)?
+        .get_item("claims")?
+        .cast_into::<PyList>()?)
 }
 
 /// Checks claims (ids like `"kl.tilt"` or families like `"kl"`; all when None) with their
@@ -824,7 +822,9 @@ fn check(
             .collect()
     });
     let text = report::check(&results, report::Format::Json);
-    Ok(json_loads(py, &text)?.get_item("claims")?.cast_into::<PyList>()?)
+    Ok(json_loads(py, &text)?
+        .get_item("claims")?
+        .cast_into::<PyList>()?)
 }
 
 /// Exact solvers for RLHF objectives on finite outcome spaces, and the registry of checked
