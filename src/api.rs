@@ -199,31 +199,17 @@ pub enum Problem {
     },
     /// The population-DPO minimizer over all policies ([`solve::preference::dpo_minimizer`]).
     Dpo {
-        /// Base probabilities.
-        base: Vec<f64>,
-        /// Pair weights `w(x, y)`, `n` rows of `n`.
-        weight: Vec<Vec<f64>>,
-        /// Bradley-Terry rewards (`P(x,y) = sigmoid(r(x) - r(y))`); exclusive with `prefs`.
-        #[serde(default)]
-        reward: Option<Vec<f64>>,
-        /// Preference probabilities `P(x, y)`, `n` rows of `n`; exclusive with `reward`.
-        #[serde(default)]
-        prefs: Option<Vec<Vec<f64>>>,
+        /// The base and the comparisons.
+        #[serde(flatten)]
+        pairs: PairProblem,
         /// KL coefficient (`> 0`).
         beta: f64,
     },
     /// The population-IPO minimizer over all policies ([`solve::preference::ipo_minimizer`]).
     Ipo {
-        /// Base probabilities.
-        base: Vec<f64>,
-        /// Pair weights `w(x, y)`, `n` rows of `n`.
-        weight: Vec<Vec<f64>>,
-        /// Bradley-Terry rewards; exclusive with `prefs`.
-        #[serde(default)]
-        reward: Option<Vec<f64>>,
-        /// Preference probabilities `P(x, y)`, `n` rows of `n`; exclusive with `reward`.
-        #[serde(default)]
-        prefs: Option<Vec<Vec<f64>>>,
+        /// The base and the comparisons.
+        #[serde(flatten)]
+        pairs: PairProblem,
         /// Regularization `tau` (`> 0`).
         tau: f64,
     },
@@ -248,6 +234,42 @@ pub enum Problem {
         /// The KL budget in nats.
         eps: f64,
     },
+}
+
+/// The data of a `dpo` or `ipo` problem: a base and pairwise comparisons.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PairProblem {
+    /// Base probabilities.
+    pub base: Vec<f64>,
+    /// Pair weights `w(x, y)`, `n` rows of `n`.
+    pub weight: Vec<Vec<f64>>,
+    /// Bradley-Terry rewards (`P(x,y) = sigmoid(r(x) - r(y))`); exclusive with `prefs`.
+    #[serde(default)]
+    pub reward: Option<Vec<f64>>,
+    /// Preference probabilities `P(x, y)`, `n` rows of `n`; exclusive with `reward`.
+    #[serde(default)]
+    pub prefs: Option<Vec<Vec<f64>>>,
+}
+
+impl PairProblem {
+    /// The base and the comparisons: `weight` with Bradley-Terry preferences from `reward`, or
+    /// with `prefs`; both or neither is [`Error::InvalidInput`].
+    fn parts(&self) -> Result<(Dist, solve::Comparisons)> {
+        let n = self.weight.len();
+        let w = row_major("weight", &self.weight, n)?;
+        let c = match (&self.reward, &self.prefs) {
+            (Some(r), None) => solve::Comparisons::bradley_terry_row_major(r, &w)?,
+            (None, Some(p)) => {
+                solve::Comparisons::from_row_major(n, &w, &row_major("prefs", p, n)?)?
+            }
+            _ => {
+                return Err(Error::InvalidInput(
+                    "give exactly one of reward (Bradley-Terry) and prefs".into(),
+                ))
+            }
+        };
+        Ok((Dist::new(self.base.clone())?, c))
+    }
 }
 
 /// One problem type of the JSON interface: its `"solver"` tag, its input fields and its output
@@ -501,26 +523,12 @@ pub fn solve(problem: &Problem) -> Result<Value> {
                        "divergence_value": s.divergence_value}),
             )
         }
-        Problem::Dpo {
-            base,
-            weight,
-            reward,
-            prefs,
-            beta,
-        } => {
-            let base = Dist::new(base.clone())?;
-            let c = comparisons(weight, reward.as_deref(), prefs.as_deref())?;
+        Problem::Dpo { pairs, beta } => {
+            let (base, c) = pairs.parts()?;
             preference_json(&base, &solve::preference::dpo_minimizer(&base, &c, *beta)?)?
         }
-        Problem::Ipo {
-            base,
-            weight,
-            reward,
-            prefs,
-            tau,
-        } => {
-            let base = Dist::new(base.clone())?;
-            let c = comparisons(weight, reward.as_deref(), prefs.as_deref())?;
+        Problem::Ipo { pairs, tau } => {
+            let (base, c) = pairs.parts()?;
             preference_json(&base, &solve::preference::ipo_minimizer(&base, &c, *tau)?)?
         }
         Problem::ClassOptimum {
@@ -562,24 +570,6 @@ fn row_major(what: &'static str, rows: &[Vec<f64>], cols: usize) -> Result<Vec<f
         crate::error::require_same_len(what, r.len(), "its first row", cols)?;
     }
     Ok(rows.concat())
-}
-
-/// The comparisons of a `dpo` or `ipo` problem: `weight` with Bradley-Terry preferences from
-/// `reward`, or with `prefs`; both or neither is [`Error::InvalidInput`].
-fn comparisons(
-    weight: &[Vec<f64>],
-    reward: Option<&[f64]>,
-    prefs: Option<&[Vec<f64>]>,
-) -> Result<solve::Comparisons> {
-    let n = weight.len();
-    let w = row_major("weight", weight, n)?;
-    match (reward, prefs) {
-        (Some(r), None) => solve::Comparisons::bradley_terry_row_major(r, &w),
-        (None, Some(p)) => solve::Comparisons::from_row_major(n, &w, &row_major("prefs", p, n)?),
-        _ => Err(Error::InvalidInput(
-            "give exactly one of reward (Bradley-Terry) and prefs".into(),
-        )),
-    }
 }
 
 /// The output of a `dpo` or `ipo` problem; `kl` recomputed from the policy.
