@@ -326,6 +326,23 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn a_job_on_a_rayon_worker_runs_on_one_thread() -> Result<(), String> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .map_err(|e| e.to_string())?;
+        // The same limit inside a rayon worker and on this (non-worker) thread.
+        let inside = pool.install(|| with_threads(2, || threads(MIN_PARALLEL)));
+        let outside = with_threads(2, || threads(MIN_PARALLEL));
+        if (inside, outside) == (1, 2) {
+            Ok(())
+        } else {
+            Err(format!("inside a rayon pool {inside}, outside {outside}"))
+        }
+    }
+
     #[test]
     fn every_element_is_visited_once_with_its_offset() {
         for parts in [1, 2, 3, 7] {
