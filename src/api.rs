@@ -19,6 +19,11 @@
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
 //! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature)) |
 //! | `chipo` | `base`, `reward`, `beta` | `lambda` (`policy = base W(exp((reward - lambda)/beta))`) |
+//! | `fdiv` | `base`, `reward`, `divergence` (`"reverse_kl"`, `"forward_kl"`, `"chi_square"` or `{"alpha": a}`), `beta` | `divergence` (its label), `beta`, `lambda` (the normalization multiplier), `divergence_value` |
+//! | `dpo` | `base`, `weight` (`n x n` rows: pair weights, symmetric, >= 0), exactly one of `reward` (Bradley-Terry preferences) or `prefs` (`n x n` rows, `P(x,y) + P(y,x) = 1`), `beta` | only `policy`, `kl`, `log_ratio` (log policy/base), `loss`, `gradient_norm`, `iterations`; `infeasible` when the DPO loss has no minimizer |
+//! | `ipo` | as `dpo`, with `tau` in place of `beta` | only as `dpo` |
+//! | `class_optimum` | `base`, `features` (`n x k` rows, `k >= 1`: the class `pi ∝ base exp(features theta)`), `reward`, `beta` | only `policy`, `expected_reward`, `kl`, `theta`, `objective`, `gradient_norm`, `iterations` |
+//! | `frontier` | `base`, `truth` (the true utility), `eps` (KL budget) | only `eps`, `base_mean`, `low`, `high` (the range of `E_pi[truth]` over `KL(pi\|\|base) <= eps`), `pinsker`, `variance_proxy`, `sub_gaussian` |
 //! | (batch) `{"batch": [problem, ...]}` | any problems above, each with its `"solver"` | `{"batch": [solution, ...]}` in order; a failing problem gets its `{"error": ..}` object in place, the others are solved ([`solve_batch`]) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
@@ -31,11 +36,14 @@
 //! reduced answers marked "only" in the table. Numbers
 //! are written in the shortest form that round-trips to the same `f64`. A quantity beyond the
 //! `f64` range (only `log_partition` can be) is written as `null`.
+//!
+//! [`SCHEMA`] holds this table as data (`rlhf-claims solve --schema` prints it); a test checks
+//! that it names every [`Problem`] variant and matches the table above.
 
 use crate::error::{Error, Result};
 use crate::solve;
 use crate::Dist;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// A problem as read from JSON.
@@ -179,6 +187,149 @@ pub enum Problem {
         /// Regularization coefficient (`> 0`).
         beta: f64,
     },
+    /// `argmax E[r] - beta D_f(pi||base)` ([`solve::fdiv_optimum`]).
+    Fdiv {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// `"reverse_kl"`, `"forward_kl"`, `"chi_square"` or `{"alpha": a}`.
+        divergence: solve::Divergence,
+        /// Regularization coefficient (`> 0`).
+        beta: f64,
+    },
+    /// The population-DPO minimizer over all policies ([`solve::preference::dpo_minimizer`]).
+    Dpo {
+        /// The base and the comparisons.
+        #[serde(flatten)]
+        pairs: PairProblem,
+        /// KL coefficient (`> 0`).
+        beta: f64,
+    },
+    /// The population-IPO minimizer over all policies ([`solve::preference::ipo_minimizer`]).
+    Ipo {
+        /// The base and the comparisons.
+        #[serde(flatten)]
+        pairs: PairProblem,
+        /// Regularization `tau` (`> 0`).
+        tau: f64,
+    },
+    /// The KL-regularized optimum within a log-linear class ([`solve::class_optimum`]).
+    ClassOptimum {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// Features: `n` rows of `k >= 1` (row `x` is `phi(x)`).
+        features: Vec<Vec<f64>>,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// KL coefficient (`> 0`).
+        beta: f64,
+    },
+    /// The range of `E_pi[truth]` over `KL(pi||base) <= eps`
+    /// ([`goodhart::frontier::true_utility_range`](crate::goodhart::frontier::true_utility_range)).
+    Frontier {
+        /// Base probabilities.
+        base: Vec<f64>,
+        /// The true utility.
+        truth: Vec<f64>,
+        /// The KL budget in nats.
+        eps: f64,
+    },
+}
+
+/// The data of a `dpo` or `ipo` problem: a base and pairwise comparisons.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PairProblem {
+    /// Base probabilities.
+    pub base: Vec<f64>,
+    /// Pair weights `w(x, y)`, `n` rows of `n`.
+    pub weight: Vec<Vec<f64>>,
+    /// Bradley-Terry rewards (`P(x,y) = sigmoid(r(x) - r(y))`); exclusive with `prefs`.
+    #[serde(default)]
+    pub reward: Option<Vec<f64>>,
+    /// Preference probabilities `P(x, y)`, `n` rows of `n`; exclusive with `reward`.
+    #[serde(default)]
+    pub prefs: Option<Vec<Vec<f64>>>,
+}
+
+impl PairProblem {
+    /// The base and the comparisons: `weight` with Bradley-Terry preferences from `reward`, or
+    /// with `prefs`; both or neither is [`Error::InvalidInput`].
+    fn parts(&self) -> Result<(Dist, solve::Comparisons)> {
+        let n = self.weight.len();
+        let w = row_major("weight", &self.weight, n)?;
+        let c = match (&self.reward, &self.prefs) {
+            (Some(r), None) => solve::Comparisons::bradley_terry_row_major(r, &w)?,
+            (None, Some(p)) => {
+                solve::Comparisons::from_row_major(n, &w, &row_major("prefs", p, n)?)?
+            }
+            _ => {
+                return Err(Error::InvalidInput(
+                    "give exactly one of reward (Bradley-Terry) and prefs".into(),
+                ))
+            }
+        };
+        Ok((Dist::new(self.base.clone())?, c))
+    }
+}
+
+/// One problem type of the JSON interface: its `"solver"` tag, its input fields and its output
+/// beyond `policy`, `expected_reward` and `kl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ProblemSchema {
+    /// The value of `"solver"`.
+    pub solver: &'static str,
+    /// The input fields, in words.
+    pub fields: &'static str,
+    /// The output, in words (`only ...`: the output has just these fields).
+    pub output: &'static str,
+}
+
+const fn row(solver: &'static str, fields: &'static str, output: &'static str) -> ProblemSchema {
+    ProblemSchema {
+        solver,
+        fields,
+        output,
+    }
+}
+
+/// Every problem type, in the order of the module docs' table (the same text).
+pub const SCHEMA: &[ProblemSchema] = &[
+    row("tilt", "`base`, `reward`, `beta`", "`beta`, `log_partition`"),
+    row("kl_budget", "`base`, `reward`, `kl_budget`", "`beta` (null when no finite beta), `regime`"),
+    row("reward_target", "`base`, `reward`, `target`", "`beta` (null when no finite beta), `regime`"),
+    row("condition", "`base`, `reward`, `threshold` (keeps `r >= threshold`)", ""),
+    row("maxent", "`reward`, `alpha`", "`value`, `entropy` (`kl` is against uniform)"),
+    row("gaussian_best_of_n", "`n` (integer >= 1), `rho` (in [-1, 1])", "only `expected_proxy`, `expected_true`, `kl`"),
+    row("best_of_n", "`base`, `reward`, `n`", "`n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict`"),
+    row("quantilizer", "`base`, `reward`, `q`", "`q`, `boundary_reward`, `boundary_fraction`"),
+    row("forward_kl", "`base`, `reward`, `gamma`", "`gamma`, `lambda` (`policy = gamma base/(lambda - reward)`)"),
+    row("kl_gradient", "`base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`\"k1\"`, `\"k2\"`, `\"k3\"`), `placement` (`\"reward\"`, `\"loss\"`, `\"loss_ratio\"`)", "only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits`"),
+    row("grpo", "`base`, `reward`, `beta`, `group_size` (integer >= 2 or `\"infinite\"`), `std` (`\"sample\"` or `\"population\"`), `kl` (`\"k3_loss\"` or `\"k3_ratio\"`)", "`kl_forward` (KL(base\\|\\|policy)), `truncation_bound` (bound on the error of `P_G` from the pruned enumeration, 0 for `G = 2` and `\"infinite\"`); the stationary point of population GRPO"),
+    row("winrate_optimal", "`base`, `reward`, `kl_budget`", "`win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta)"),
+    row("soft_best_of_n", "`base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0)", "`kl_to_tilt` (KL(policy \\|\\| tilt at beta = temperature))"),
+    row("chipo", "`base`, `reward`, `beta`", "`lambda` (`policy = base W(exp((reward - lambda)/beta))`)"),
+    row("fdiv", "`base`, `reward`, `divergence` (`\"reverse_kl\"`, `\"forward_kl\"`, `\"chi_square\"` or `{\"alpha\": a}`), `beta`", "`divergence` (its label), `beta`, `lambda` (the normalization multiplier), `divergence_value`"),
+    row("dpo", "`base`, `weight` (`n x n` rows: pair weights, symmetric, >= 0), exactly one of `reward` (Bradley-Terry preferences) or `prefs` (`n x n` rows, `P(x,y) + P(y,x) = 1`), `beta`", "only `policy`, `kl`, `log_ratio` (log policy/base), `loss`, `gradient_norm`, `iterations`; `infeasible` when the DPO loss has no minimizer"),
+    row("ipo", "as `dpo`, with `tau` in place of `beta`", "only as `dpo`"),
+    row("class_optimum", "`base`, `features` (`n x k` rows, `k >= 1`: the class `pi ∝ base exp(features theta)`), `reward`, `beta`", "only `policy`, `expected_reward`, `kl`, `theta`, `objective`, `gradient_norm`, `iterations`"),
+    row("frontier", "`base`, `truth` (the true utility), `eps` (KL budget)", "only `eps`, `base_mean`, `low`, `high` (the range of `E_pi[truth]` over `KL(pi\\|\\|base) <= eps`), `pinsker`, `variance_proxy`, `sub_gaussian`"),
+];
+
+/// [`SCHEMA`] as a Markdown table (what `rlhf-claims solve --schema` prints).
+pub fn schema_markdown() -> String {
+    let mut s = String::from("| solver | fields | extra output |\n| --- | --- | --- |\n");
+    for r in SCHEMA {
+        // An empty cell is written `| |`, as in the module docs.
+        let output = if r.output.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", r.output)
+        };
+        s.push_str(&format!("| `{}` | {} |{output} |\n", r.solver, r.fields));
+    }
+    s
 }
 
 fn finite_or_null(x: f64) -> Value {
@@ -360,13 +511,89 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             let s = solve::chipo(&Dist::new(base.clone())?, reward, *beta)?;
             extend(solution_json(&s.solution), json!({"lambda": s.lambda}))
         }
+        Problem::Fdiv {
+            base,
+            reward,
+            divergence,
+            beta,
+        } => {
+            let s = solve::fdiv_optimum(&Dist::new(base.clone())?, reward, *divergence, *beta)?;
+            extend(
+                solution_json(&s.solution),
+                json!({"divergence": s.divergence.label(), "beta": s.beta, "lambda": s.lambda,
+                       "divergence_value": s.divergence_value}),
+            )
+        }
+        Problem::Dpo { pairs, beta } => {
+            let (base, c) = pairs.parts()?;
+            preference_json(&base, &solve::preference::dpo_minimizer(&base, &c, *beta)?)?
+        }
+        Problem::Ipo { pairs, tau } => {
+            let (base, c) = pairs.parts()?;
+            preference_json(&base, &solve::preference::ipo_minimizer(&base, &c, *tau)?)?
+        }
+        Problem::ClassOptimum {
+            base,
+            features,
+            reward,
+            beta,
+        } => {
+            let base = Dist::new(base.clone())?;
+            let k = features.first().map_or(0, Vec::len);
+            let phi = row_major("features", features, k)?;
+            let class = solve::LogLinearClass::from_row_major(base.clone(), k, &phi)?;
+            let s = solve::class_optimum(&class, reward, *beta)?;
+            json!({
+                "policy": s.policy.probs(),
+                "expected_reward": s.policy.expectation(reward)?,
+                "kl": crate::divergence::kl(&s.policy, &base)?,
+                "theta": s.theta,
+                "objective": s.objective,
+                "gradient_norm": s.gradient_norm,
+                "iterations": s.iterations,
+            })
+        }
+        Problem::Frontier { base, truth, eps } => {
+            let r = crate::goodhart::frontier::true_utility_range(
+                &Dist::new(base.clone())?,
+                truth,
+                *eps,
+            )?;
+            serde_json::to_value(r).map_err(|e| Error::InvalidInput(e.to_string()))?
+        }
     })
+}
+
+/// The entries of `rows` (each of length `cols`) in row-major order; a row of another length
+/// is [`Error::LengthMismatch`].
+fn row_major(what: &'static str, rows: &[Vec<f64>], cols: usize) -> Result<Vec<f64>> {
+    for r in rows {
+        crate::error::require_same_len(what, r.len(), "its first row", cols)?;
+    }
+    Ok(rows.concat())
+}
+
+/// The output of a `dpo` or `ipo` problem; `kl` recomputed from the policy.
+fn preference_json(base: &Dist, s: &solve::PreferenceOptimum) -> Result<Value> {
+    Ok(json!({
+        "policy": s.policy.probs(),
+        "kl": crate::divergence::kl(&s.policy, base)?,
+        "log_ratio": s.log_ratio,
+        "loss": s.loss,
+        "gradient_norm": s.gradient_norm,
+        "iterations": s.iterations,
+    }))
 }
 
 /// Reads a GRPO problem's configuration: `group_size` an integer `>= 2` or `"infinite"`
 /// (anything else, including `1` and `2.5`, is [`Error::InvalidParameter`]), `std` and `kl` one
 /// of their two names (else [`Error::InvalidInput`]).
-fn grpo_config(beta: f64, group_size: &Value, std: &str, kl: &str) -> Result<solve::GrpoConfig> {
+pub fn grpo_config(
+    beta: f64,
+    group_size: &Value,
+    std: &str,
+    kl: &str,
+) -> Result<solve::GrpoConfig> {
     let group_size = match group_size {
         Value::String(s) if s == "infinite" => solve::GroupSize::Infinite,
         Value::Number(n) if n.as_u64().is_some_and(|g| g >= 2) => {
@@ -432,7 +659,7 @@ const MAX_EXACT_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// Reads the number of draws `n` from JSON: an integer literal (`u64`), or a float literal with
 /// an integral value in `[1, 2^53]`. Zero and everything else is [`Error::InvalidParameter`].
-pub fn draws_from_json(n: &serde_json::Number) -> Result<u64> {
+fn draws_from_json(n: &serde_json::Number) -> Result<u64> {
     let invalid = |value: f64| Error::InvalidParameter {
         name: "n",
         value,

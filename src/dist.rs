@@ -381,6 +381,17 @@ impl Serialize for Dist {
     }
 }
 
+/// Reads the probabilities written by `Serialize` and validates them as [`Dist::new`] does (an
+/// invalid vector is a deserialization error carrying the crate's message).
+impl<'de> serde::Deserialize<'de> for Dist {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let probs = Vec::<f64>::deserialize(deserializer)?;
+        Dist::new(probs).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Checks that a reward (or any per-outcome function) matches the distribution's length and is
 /// finite everywhere.
 pub fn check_reward(base: &Dist, reward: &[f64]) -> Result<()> {

@@ -11,8 +11,22 @@
 //!
 //! Small jobs run on the calling thread. If a thread cannot be started, the calling thread does
 //! its share, so nothing here panics.
+//!
+//! ## The number of threads
+//!
+//! At most [`max_threads`] threads work on one job: the environment variable
+//! `RLHF_CLAIMS_THREADS` (a positive integer, read once) or else the available parallelism
+//! capped at 8; [`set_max_threads`] overrides both for the whole process and [`with_threads`]
+//! for one closure on the calling thread. Results do not depend on it (see above).
+//!
+//! No oversubscription: a job started on one of this module's worker threads runs on that
+//! thread alone, and so does a job started on a rayon worker thread when the `rayon` feature is
+//! on (`rayon::current_thread_index()`). Callers with a thread pool of their own (not rayon)
+//! wrap each task in `with_threads(1, ..)`.
 
+use std::cell::Cell;
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Outcomes per tile: a multiple of [`crate::numeric::BlockSum::BLOCK`], large enough that
@@ -26,19 +40,60 @@ pub(crate) const TILE: usize = 1 << 13;
 /// threads save about 45 us a pass; below, the saving shrinks to nothing.
 pub(crate) const MIN_PARALLEL: usize = 1 << 16;
 
-/// The number of threads for a job over `len` items: 1 for short jobs (and inside
-/// [`sequential`]), else the available parallelism (at most 8).
+/// The number of threads for a job over `len` items: 1 for short jobs and inside a parallel
+/// job, else [`max_threads`].
 pub(crate) fn threads(len: usize) -> usize {
-    if len < MIN_PARALLEL || SEQUENTIAL.with(std::cell::Cell::get) {
+    if len < MIN_PARALLEL || inside_parallel_job() {
         1
     } else {
-        available_threads()
+        max_threads()
     }
 }
 
+/// The environment variable that sets the default number of threads.
+pub const THREADS_VAR: &str = "RLHF_CLAIMS_THREADS";
+
+/// Process-wide override from [`set_max_threads`] (0: none).
+static OVERRIDE: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
-    /// Set while the current thread runs [`sequential`] work.
-    static SEQUENTIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Per-thread limit from [`with_threads`] (0: none), and whether this thread is one of
+    /// this module's workers.
+    static LOCAL_LIMIT: Cell<usize> = const { Cell::new(0) };
+    static IS_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The most threads one solver call uses: the innermost [`with_threads`] on this thread, else
+/// [`set_max_threads`], else `RLHF_CLAIMS_THREADS`, else the available parallelism capped at 8.
+pub fn max_threads() -> usize {
+    let local = LOCAL_LIMIT.with(Cell::get);
+    if local > 0 {
+        return local;
+    }
+    match OVERRIDE.load(Ordering::Relaxed) {
+        0 => default_threads(),
+        n => n,
+    }
+}
+
+/// Sets the most threads one solver call uses, for the whole process (`0` restores the
+/// default: `RLHF_CLAIMS_THREADS` or the available parallelism capped at 8).
+pub fn set_max_threads(n: usize) {
+    OVERRIDE.store(n, Ordering::Relaxed);
+}
+
+/// Runs `f` with solver calls on this thread limited to `n` threads (at least 1): what a task
+/// of a caller's own thread pool uses to avoid oversubscription (`with_threads(1, || ..)`).
+pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    /// Restores the previous limit, also when `f` unwinds.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LOCAL_LIMIT.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(LOCAL_LIMIT.with(|l| l.replace(n.max(1))));
+    f()
 }
 
 /// `work()` with every job it starts on this thread run on this thread: for work that is
@@ -46,22 +101,31 @@ thread_local! {
 /// splitting further would only add threads. Results do not change (no job's result depends
 /// on its number of threads).
 pub(crate) fn sequential<R>(work: impl FnOnce() -> R) -> R {
-    /// Restores the flag, also when `work` unwinds.
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SEQUENTIAL.with(|s| s.set(self.0));
-        }
-    }
-    let _restore = Restore(SEQUENTIAL.with(|s| s.replace(true)));
-    work()
+    with_threads(1, work)
 }
 
-/// The available parallelism (at most 8), read once: `available_parallelism` reads the cgroup
-/// limits from the file system, which costs more than a pass over `10^4` outcomes.
-fn available_threads() -> usize {
+/// Whether the calling thread already works for a parallel job (one of ours, or rayon's with
+/// the `rayon` feature).
+fn inside_parallel_job() -> bool {
+    #[cfg(feature = "rayon")]
+    if rayon::current_thread_index().is_some() {
+        return true;
+    }
+    IS_WORKER.with(Cell::get)
+}
+
+/// `RLHF_CLAIMS_THREADS` when it is a positive integer, else the available parallelism (at most
+/// 8), read once: `available_parallelism` reads the cgroup limits from the file system, which
+/// costs more than a pass over `10^4` outcomes.
+fn default_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get().min(8)))
+    *THREADS.get_or_init(|| {
+        std::env::var(THREADS_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |t| t.get().min(8)))
+    })
 }
 
 /// The tiles of `0..n`.
@@ -158,7 +222,12 @@ fn map_runs<I: Send, R: Send>(
     let take_and_run = &take_and_run;
     let mut results: Vec<Option<Vec<R>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (1..runs.len())
-            .map(|k| std::thread::Builder::new().spawn_scoped(s, move || take_and_run(k)))
+            .map(|k| {
+                std::thread::Builder::new().spawn_scoped(s, move || {
+                    IS_WORKER.with(|w| w.set(true));
+                    take_and_run(k)
+                })
+            })
             .collect();
         let mut results = vec![take_and_run(0)];
         for h in handles {
@@ -223,6 +292,65 @@ mod tests {
         let one = total(1);
         for threads in [2, 3, 8] {
             assert_eq!(total(threads), one);
+        }
+    }
+
+    #[test]
+    fn the_thread_count_follows_with_threads_and_set_max_threads() {
+        let big = MIN_PARALLEL;
+        with_threads(3, || {
+            assert_eq!(threads(big), 3);
+            with_threads(1, || assert_eq!(threads(big), 1));
+            assert_eq!(threads(big), 3);
+            assert_eq!(threads(MIN_PARALLEL - 1), 1);
+        });
+        // A process-wide override, visible on this thread (no `with_threads` active); other
+        // tests read `max_threads` only through `threads`, whose results never depend on it.
+        set_max_threads(5);
+        let overridden = max_threads();
+        set_max_threads(0);
+        assert_eq!(overridden, 5);
+        assert_eq!(max_threads(), default_threads());
+        assert_eq!(with_threads(0, max_threads), 1);
+    }
+
+    #[test]
+    fn a_job_inside_a_parallel_job_runs_on_one_thread() {
+        // Each tile of an outer parallel job asks how many threads a nested job may use:
+        // workers answer 1 (no oversubscription); the calling thread, which is not a worker,
+        // keeps its own limit.
+        let n = 4 * TILE;
+        let nested = map_tiles_on(4, n, Vec::new(), |_, _| {
+            (
+                inside_parallel_job(),
+                with_threads(8, || threads(MIN_PARALLEL)),
+            )
+        });
+        assert_eq!(nested.len(), 4);
+        assert_eq!(
+            nested[0],
+            (false, 8),
+            "the first run is the calling thread's"
+        );
+        for (k, got) in nested.iter().enumerate().skip(1) {
+            assert_eq!(*got, (true, 1), "tile {k} ran on a worker");
+        }
+    }
+
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn a_job_on_a_rayon_worker_runs_on_one_thread() -> Result<(), String> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .map_err(|e| e.to_string())?;
+        // The same limit inside a rayon worker and on this (non-worker) thread.
+        let inside = pool.install(|| with_threads(2, || threads(MIN_PARALLEL)));
+        let outside = with_threads(2, || threads(MIN_PARALLEL));
+        if (inside, outside) == (1, 2) {
+            Ok(())
+        } else {
+            Err(format!("inside a rayon pool {inside}, outside {outside}"))
         }
     }
 

@@ -40,7 +40,7 @@ fn contract_violation(input: &str, kind: &str) -> Option<String> {
     let shape_ok = obj.len() == 1 && err.is_some_and(|e| e.len() == 2);
     let got_kind = err.and_then(|e| e.get("kind")).and_then(Value::as_str);
     let message = err.and_then(|e| e.get("message")).and_then(Value::as_str);
-    if !shape_ok || got_kind != Some(kind) || message.map_or(true, str::is_empty) {
+    if !shape_ok || got_kind != Some(kind) || message.is_none_or(str::is_empty) {
         return Some(format!("want kind {kind}, got {v}"));
     }
     if stderr.trim().is_empty() {

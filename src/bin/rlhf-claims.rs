@@ -66,8 +66,13 @@ enum Command {
         #[arg(long)]
         witnesses: bool,
     },
-    /// Read one JSON problem on stdin, write one JSON solution on stdout.
-    Solve,
+    /// Read one JSON problem on stdin, write one JSON solution on stdout (`--schema` lists the
+    /// problem types and their fields).
+    Solve {
+        /// Print every problem type with its fields and output, and exit.
+        #[arg(long)]
+        schema: bool,
+    },
     /// Print a numeric table (`table --list` names them).
     Table {
         /// The table's name.
@@ -105,33 +110,13 @@ fn main() -> ExitCode {
             format,
             witnesses,
         } => run_check(&ids, cases, seed, format, witnesses),
-        Command::Solve => run_solve(),
+        Command::Solve { schema: true } => {
+            print!("{}", api::schema_markdown());
+            ExitCode::SUCCESS
+        }
+        Command::Solve { schema: false } => run_solve(),
         Command::Table { name, format, list } => run_table(name, format, list),
     }
-}
-
-fn select(ids: &[String]) -> Result<Vec<claims::Claim>, String> {
-    let all = claims::all();
-    if ids.is_empty() {
-        return Ok(all);
-    }
-    let mut chosen = Vec::new();
-    for id in ids {
-        let matched: Vec<_> = all
-            .iter()
-            .filter(|c| c.id == id || c.family() == id)
-            .copied()
-            .collect();
-        if matched.is_empty() {
-            return Err(format!("unknown claim id or family: {id}"));
-        }
-        for c in matched {
-            if !chosen.iter().any(|k: &claims::Claim| k.id == c.id) {
-                chosen.push(c);
-            }
-        }
-    }
-    Ok(chosen)
 }
 
 /// Largest accepted `--cases`: at the slowest claims' pace (about 1 ms a case) this is a run of
@@ -145,7 +130,7 @@ fn run_check(
     format: CheckFormat,
     witnesses: bool,
 ) -> ExitCode {
-    let chosen = match select(ids) {
+    let chosen = match claims::select(ids) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

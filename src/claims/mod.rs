@@ -28,11 +28,16 @@ pub mod estimator;
 pub mod goodhart;
 pub mod kl;
 pub mod lagrange;
+#[doc(hidden)]
 pub mod minimal;
 pub mod pref;
 pub mod quantilizer;
 pub mod runner;
+// Test helpers of the registry (generators, comparison helpers): public for the integration
+// tests, not part of the library's API.
+#[doc(hidden)]
 pub mod strategy;
+#[doc(hidden)]
 pub mod strategy_tilt;
 
 pub mod machine_checked;
@@ -199,6 +204,36 @@ pub fn all() -> Vec<Claim> {
     v
 }
 
+/// The claims named by `ids`: each an id (`kl.tilt`) or a family (`kl`), in the order given,
+/// without repeats; every claim when `ids` is empty. An unknown name is
+/// [`Error::InvalidInput`](crate::Error::InvalidInput).
+pub fn select<S: AsRef<str>>(ids: &[S]) -> crate::Result<Vec<Claim>> {
+    let all = all();
+    if ids.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen: Vec<Claim> = Vec::new();
+    for id in ids {
+        let id = id.as_ref();
+        let matched: Vec<_> = all
+            .iter()
+            .filter(|c| c.id == id || c.family() == id)
+            .copied()
+            .collect();
+        if matched.is_empty() {
+            return Err(crate::Error::InvalidInput(format!(
+                "unknown claim id or family: {id}"
+            )));
+        }
+        for c in matched {
+            if !chosen.iter().any(|k| k.id == c.id) {
+                chosen.push(c);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
 /// The claim with this id, if registered.
 pub fn find(id: &str) -> Option<Claim> {
     all().into_iter().find(|c| c.id == id)
@@ -206,6 +241,8 @@ pub fn find(id: &str) -> Option<Claim> {
 pub mod best_of_n_variants;
 pub mod grpo;
 pub mod pref_failures;
+#[doc(hidden)]
 pub mod strategy_bon;
+#[doc(hidden)]
 pub mod strategy_goodhart;
 pub mod winrate;

@@ -13,7 +13,8 @@ use crate::solve::kl_budget;
 use serde::Serialize;
 
 /// The exact range of `E_pi[V]` over `{pi : KL(pi||pi0) <= eps}` and two bounds on it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct TrueUtilityRange {
     /// The budget `eps` in nats.
     pub eps: f64,

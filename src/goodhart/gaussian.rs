@@ -102,7 +102,8 @@ pub fn expected_max(n: u64) -> Result<f64> {
 }
 
 /// `E[U]`, `E[V]` and KL of one optimizer in the bivariate normal model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GaussianPoint {
     /// `E_pi[U]`.
     pub expected_proxy: f64,

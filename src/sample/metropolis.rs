@@ -119,7 +119,7 @@ pub fn metropolis_tilt(
             state = candidate;
             accepted += 1;
         }
-        if step > config.burn_in && (step - config.burn_in) % config.thin == 0 {
+        if step > config.burn_in && (step - config.burn_in).is_multiple_of(config.thin) {
             samples.push(state);
         }
     }

@@ -45,4 +45,5 @@ pub mod policy_gradient;
 pub mod quantilizer;
 pub mod rejection;
 pub mod soft_best_of_n;
+#[cfg(feature = "claims")]
 pub mod witness;

@@ -24,7 +24,8 @@ use crate::parallel;
 use serde::Serialize;
 
 /// The exact best-of-N policy and the numbers around it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct BestOfN {
     /// Policy, expected reward, and `KL(P_N || pi0)`.
     #[serde(flatten)]

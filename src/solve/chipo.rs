@@ -131,7 +131,8 @@ pub fn chipo_divergence(policy: &Dist, base: &Dist) -> Result<f64> {
 }
 
 /// The chiPO optimum.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ChiPo {
     /// Policy, `E_pi[r]` and `KL(pi||pi0)`.
     #[serde(flatten)]

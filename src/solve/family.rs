@@ -39,13 +39,25 @@ struct Moments {
 impl LogLinearClass {
     /// A class from a base and an `n x k` feature matrix (finite entries, `n = base.len()`,
     /// `k >= 1`).
-    pub fn new(base: Dist, features: DMatrix<f64>) -> Result<Self> {
+    pub(crate) fn new(base: Dist, features: DMatrix<f64>) -> Result<Self> {
         crate::error::require_same_len("base", base.len(), "feature rows", features.nrows())?;
         if features.ncols() == 0 {
             return Err(Error::Empty { what: "features" });
         }
         crate::error::require_finite("features", features.as_slice())?;
         Ok(Self { base, features })
+    }
+
+    /// A class from a base and an `n x k` feature matrix given row-major (`features[x * k + i]`
+    /// is `phi_i(x)`; finite entries, `n = base.len()`, `k >= 1`). A length other than `n k` is
+    /// [`Error::LengthMismatch`].
+    pub fn from_row_major(base: Dist, k: usize, features: &[f64]) -> Result<Self> {
+        let n = base.len();
+        let len = n
+            .checked_mul(k)
+            .ok_or_else(|| Error::InvalidInput(format!("{n} x {k} features overflow")))?;
+        crate::error::require_same_len("features", features.len(), "outcomes x parameters", len)?;
+        Self::new(base, DMatrix::from_row_slice(n, k, features))
     }
 
     /// Number of parameters `k`.
@@ -159,6 +171,7 @@ impl LogLinearClass {
 
 /// The in-class optimum with its certificate.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ClassOptimum {
     /// The parameter `theta*`.
     pub theta: Vec<f64>,
@@ -182,7 +195,11 @@ pub struct ClassOptimum {
 /// `pi0`-weighted least squares of `y` on the features with an intercept: returns the
 /// coefficients (without intercept) and the largest absolute residual on `supp pi0`. A zero
 /// residual means `y` is affine in `phi` on the support.
-pub fn affine_fit(base: &Dist, features: &DMatrix<f64>, y: &[f64]) -> Result<(Vec<f64>, f64)> {
+pub(crate) fn affine_fit(
+    base: &Dist,
+    features: &DMatrix<f64>,
+    y: &[f64],
+) -> Result<(Vec<f64>, f64)> {
     check_reward(base, y)?;
     let k = features.ncols();
     let support: Vec<usize> = base.support().collect();

@@ -39,7 +39,7 @@ use crate::numeric::{log_sum_exp, monotone_root, CompensatedSum, RootTolerance};
 use serde::Serialize;
 
 /// A regularizer `D_f(pi||pi0)`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Divergence {
     /// `KL(pi||pi0)`, `f(t) = t log t`: the optimum is the tilt.
@@ -185,7 +185,8 @@ fn alpha_f(a: f64, t: f64) -> f64 {
 }
 
 /// The optimum of `E_pi[r] - beta D_f(pi||pi0)` over `supp pi within supp pi0`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct FdivOptimum {
     /// Policy, `E_pi[r]`, and `KL(pi||pi0)`.
     #[serde(flatten)]

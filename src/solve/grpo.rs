@@ -74,7 +74,7 @@ use serde::Serialize;
 mod composition;
 
 /// The group size: an integer `G >= 2`, or the limit `G -> infinity`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupSize {
     /// `G` outputs per group.
@@ -84,7 +84,7 @@ pub enum GroupSize {
 }
 
 /// Which standard deviation normalizes the group's rewards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupStd {
     /// Divide by `G - 1` (torch.std's default).
@@ -94,7 +94,7 @@ pub enum GroupStd {
 }
 
 /// Where the k3 KL estimator enters the loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KlPlacement {
     /// `k3` as a loss on on-policy samples: expected gradient `grad KL(pi0||pi)`.
@@ -114,7 +114,7 @@ impl GroupSize {
 }
 
 /// A GRPO problem's parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct GrpoConfig {
     /// The KL coefficient, `> 0`.
     pub beta: f64,
@@ -151,7 +151,8 @@ impl GrpoConfig {
 }
 
 /// A stationary point of the expected GRPO update.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct GrpoStationary {
     /// The policy, its expected reward and `KL(policy||base)`.
     pub solution: Solution,

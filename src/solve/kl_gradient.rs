@@ -69,7 +69,8 @@ impl Placement {
 
 /// A placement's exact expected gradient next to the gradients of both KL directions, all with
 /// respect to the logits `theta`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct KlGradients {
     /// The placement's expected gradient.
     pub gradient: Vec<f64>,

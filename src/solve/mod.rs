@@ -24,7 +24,8 @@ pub use tilt::{
 };
 
 /// What every solver returns: the policy and the two numbers a user asks next.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Solution {
     /// The optimal policy.
     pub policy: Dist,

@@ -55,7 +55,7 @@ pub struct Comparisons {
 impl Comparisons {
     /// Validates and stores `w` (symmetric, non-negative, finite; the diagonal is ignored) and
     /// `P` (entries in `[0, 1]`, `P(x,y) + P(y,x) = 1` within `1e-12` wherever `w(x,y) > 0`).
-    pub fn new(weight: DMatrix<f64>, prefs: DMatrix<f64>) -> Result<Self> {
+    pub(crate) fn new(weight: DMatrix<f64>, prefs: DMatrix<f64>) -> Result<Self> {
         let n = weight.nrows();
         if n == 0 {
             return Err(Error::Empty {
@@ -96,8 +96,28 @@ impl Comparisons {
         Ok(Self { weight, prefs })
     }
 
+    /// Comparisons from `n x n` matrices given row-major (`weight[x * n + y]` is `w(x, y)`):
+    /// `w` symmetric, non-negative, finite (the diagonal is ignored), `P` with entries in
+    /// `[0, 1]` and `P(x,y) + P(y,x) = 1` within `1e-12` wherever `w(x,y) > 0`. A length other than `n^2` is
+    /// [`Error::LengthMismatch`].
+    pub fn from_row_major(n: usize, weight: &[f64], prefs: &[f64]) -> Result<Self> {
+        Self::new(
+            square_row_major("pair weights", n, weight)?,
+            square_row_major("preferences", n, prefs)?,
+        )
+    }
+
+    /// Bradley-Terry preferences `P(x,y) = sigmoid(r(x) - r(y))` on the pairs of `weight`, an
+    /// `n x n` row-major matrix (`n = reward.len()`).
+    pub fn bradley_terry_row_major(reward: &[f64], weight: &[f64]) -> Result<Self> {
+        Self::bradley_terry(
+            reward,
+            square_row_major("pair weights", reward.len(), weight)?,
+        )
+    }
+
     /// Bradley-Terry preferences `P(x,y) = sigmoid(r(x) - r(y))` on the pairs of `weight`.
-    pub fn bradley_terry(reward: &[f64], weight: DMatrix<f64>) -> Result<Self> {
+    pub(crate) fn bradley_terry(reward: &[f64], weight: DMatrix<f64>) -> Result<Self> {
         require_finite("reward", reward)?;
         let n = reward.len();
         let prefs = DMatrix::from_fn(n, n, |x, y| sigmoid(reward[x] - reward[y]));
@@ -105,7 +125,7 @@ impl Comparisons {
     }
 
     /// The pair weights of independent draws `x, y ~ mu` (`w(x,y) = mu(x) mu(y)`, `x != y`).
-    pub fn product_weights(mu: &Dist) -> DMatrix<f64> {
+    pub(crate) fn product_weights(mu: &Dist) -> DMatrix<f64> {
         let n = mu.len();
         DMatrix::from_fn(
             n,
@@ -118,6 +138,12 @@ impl Comparisons {
                 }
             },
         )
+    }
+
+    /// The pair weights of independent draws `x, y ~ mu` (`w(x,y) = mu(x) mu(y)`, `x != y`),
+    /// row-major.
+    pub fn product_weights_row_major(mu: &Dist) -> Vec<f64> {
+        Self::product_weights(mu).transpose().as_slice().to_vec()
     }
 
     /// Number of outcomes.
@@ -227,6 +253,7 @@ pub fn log_ratio(policy: &Dist, base: &Dist) -> Result<Vec<f64>> {
 
 /// A minimizer of a population preference loss, with its certificate.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PreferenceOptimum {
     /// `pi = pi0 e^h / Z`.
     pub policy: Dist,
@@ -321,7 +348,14 @@ pub fn ipo_minimizer(base: &Dist, c: &Comparisons, tau: f64) -> Result<Preferenc
 /// Azar et al.'s closed form of the IPO optimum for pairs drawn independently from `mu`:
 /// `pi(x) = pi0(x) exp(p(x > mu)/tau) / Z` with `p(x > mu) = sum_y mu(y) P(x, y)` and the
 /// convention `P(x, x) = 1/2`.
-pub fn ipo_closed_form(base: &Dist, mu: &Dist, prefs: &DMatrix<f64>, tau: f64) -> Result<Dist> {
+// Used by the claim registry only.
+#[cfg_attr(not(feature = "claims"), allow(dead_code))]
+pub(crate) fn ipo_closed_form(
+    base: &Dist,
+    mu: &Dist,
+    prefs: &DMatrix<f64>,
+    tau: f64,
+) -> Result<Dist> {
     require_positive("tau", tau)?;
     let n = base.len();
     crate::error::require_same_len("base", n, "mu", mu.len())?;
@@ -598,6 +632,15 @@ pub fn dpo_minimizer_with_unseen(
         gradient_norm: part.gradient_norm,
         iterations: part.iterations,
     })
+}
+
+/// The `n x n` matrix whose row-major entries are `entries` (exactly `n^2` of them).
+fn square_row_major(what: &'static str, n: usize, entries: &[f64]) -> Result<DMatrix<f64>> {
+    let len = n
+        .checked_mul(n)
+        .ok_or_else(|| Error::InvalidInput(format!("{n}^2 overflows")))?;
+    crate::error::require_same_len(what, entries.len(), "n^2 for n outcomes", len)?;
+    Ok(DMatrix::from_row_slice(n, n, entries))
 }
 
 #[cfg(test)]

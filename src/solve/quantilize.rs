@@ -20,7 +20,8 @@ use crate::numeric::CompensatedSum;
 use serde::Serialize;
 
 /// The quantilizer and its boundary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Quantilizer {
     /// Policy, expected reward and `KL(pi_q || pi0)`.
     #[serde(flatten)]

@@ -62,7 +62,8 @@ use crate::parallel;
 use serde::Serialize;
 
 /// The exact soft best-of-N policy and the numbers around it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct SoftBestOfN {
     /// Policy, expected reward, and `KL(P_N || pi0)`.
     #[serde(flatten)]

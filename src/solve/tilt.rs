@@ -42,7 +42,8 @@ use crate::numeric::{monotone_root, RootTolerance};
 use serde::Serialize;
 
 /// The tilt `pi_beta` with the quantities around it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Tilt {
     /// Policy, expected reward and `KL(pi_beta || pi0)`.
     #[serde(flatten)]
@@ -309,7 +310,8 @@ pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
 }
 
 /// MaxEnt RL (claim `kl.maxent`): the maximizer of `E_pi[r] + alpha H(pi)`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct MaxEnt {
     /// `softmax(r/alpha)`, its expected reward, and its KL to the uniform distribution.
     #[serde(flatten)]
@@ -339,8 +341,9 @@ pub fn maxent(reward: &[f64], alpha: f64) -> Result<MaxEnt> {
 }
 
 /// Which case of `lagrange.kl-budget` applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BudgetRegime {
     /// `eps = 0`: the only feasible policy is `pi0` (beta = +inf).
     Zero,
@@ -353,7 +356,8 @@ pub enum BudgetRegime {
 }
 
 /// Solution of `max E_pi[r] s.t. KL(pi||pi0) <= eps`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct KlBudget {
     /// The optimal policy (the least-KL one in the slack case).
     #[serde(flatten)]
@@ -365,8 +369,9 @@ pub struct KlBudget {
 }
 
 /// Which case of `lagrange.reward-target` applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TargetRegime {
     /// `c <= E_pi0[r]`: `pi0` itself meets the target (beta = +inf).
     Unconstrained,
@@ -377,7 +382,8 @@ pub enum TargetRegime {
 }
 
 /// Solution of `min KL(pi||pi0) s.t. E_pi[r] >= c`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RewardTarget {
     /// The optimal policy.
     #[serde(flatten)]
@@ -879,7 +885,7 @@ mod tests {
         ])?;
         let reward = [-0.08872512914783061, 4.1049100553614744e-5];
         let b = kl_budget(&base, &reward, -base.log_prob(1))?;
-        assert!(b.beta.map_or(true, |beta| beta > 0.0), "{:?}", b.beta);
+        assert!(b.beta.is_none_or(|beta| beta > 0.0), "{:?}", b.beta);
         assert!(b.solution.policy.probs().iter().all(|p| p.is_finite()));
         assert!((b.solution.kl - (-base.log_prob(1))).abs() <= 1e-12);
         assert_eq!(b.solution.expected_reward, reward[1]);

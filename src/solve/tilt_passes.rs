@@ -278,7 +278,7 @@ fn scan_max_and_mode<S: Scale>(
     let mut mode = None::<(f64, usize)>;
     for j in 0..LANES {
         if at[j] != usize::MAX
-            && mode.map_or(true, |(b, i)| best[j] > b || (best[j] == b && at[j] < i))
+            && mode.is_none_or(|(b, i)| best[j] > b || (best[j] == b && at[j] < i))
         {
             mode = Some((best[j], at[j]));
         }

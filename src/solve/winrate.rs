@@ -35,7 +35,8 @@ use crate::numeric::CompensatedSum;
 use serde::Serialize;
 
 /// The win-rate-optimal policy under a KL budget.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct WinRateOptimum {
     /// The policy, its expected (original) reward and `KL(policy || pi0)`.
     #[serde(flatten)]

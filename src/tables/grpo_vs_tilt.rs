@@ -69,7 +69,7 @@ pub fn build() -> Result<Table> {
                     Ok(s) => point_cells("stationary", &s.solution.policy, &base, &t.policy)?,
                     Err(e) => {
                         let mut r = vec![Cell::from(e.kind())];
-                        r.extend(std::iter::repeat(Cell::Empty).take(8));
+                        r.extend(std::iter::repeat_n(Cell::Empty, 8));
                         r
                     }
                 };

@@ -34,7 +34,7 @@ pub const ETA: f64 = 0.1;
 /// Features `phi(x)` (rows) of the log-linear class: `(1, 0), (2, 1), (-1, 1), (0, -2)`. Under
 /// the uniform policy (`theta = 0`, uniform base and reference) only the pair where outcome 0
 /// beats outcome 1 displaces (`D = -1/2`); its probability is `sigmoid(-1)/6 = 0.0448`.
-pub fn features() -> DMatrix<f64> {
+pub(crate) fn features() -> DMatrix<f64> {
     DMatrix::from_row_slice(4, 2, &[1.0, 0.0, 2.0, 1.0, -1.0, 1.0, 0.0, -2.0])
 }
 
