@@ -52,7 +52,7 @@ impl<'a, T> Rows<'a, T> {
     /// `data` as rows of `cols` entries. Errors: `cols = 0`, or a length that is not a
     /// multiple of `cols` ([`Error::InvalidInput`]).
     pub fn new(data: &'a [T], cols: usize) -> Result<Self> {
-        if cols == 0 || data.len() % cols != 0 {
+        if cols == 0 || !data.len().is_multiple_of(cols) {
             return Err(Error::InvalidInput(format!(
                 "a batch of {} entries is not rows of {cols} entries",
                 data.len()
