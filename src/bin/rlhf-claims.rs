@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rlhf_claims::claims::{self, CheckConfig};
+use rlhf_claims::report::cite::{self, CiteFormat};
 use rlhf_claims::report::{self, Format};
 use rlhf_claims::{api, tables, Error};
 use std::io::{IsTerminal, Read, Write};
@@ -78,6 +79,27 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Cite one claim's verdict: crate, version, claim, status, seed, what the check found, the
+    /// proof's URL, and the sources (BibTeX, Markdown or text); exit 0 iff the claim passes.
+    Cite {
+        /// The claim id (`kl.tilt`).
+        id: String,
+        #[arg(long, value_enum, default_value = "bibtex")]
+        format: CiteFormatArg,
+        /// Cases per property (default: PROPTEST_CASES or 256).
+        #[arg(long)]
+        cases: Option<u32>,
+        /// Seed of the instance generator.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CiteFormatArg {
+    Bibtex,
+    Md,
+    Text,
 }
 
 fn main() -> ExitCode {
@@ -107,6 +129,50 @@ fn main() -> ExitCode {
         } => run_check(&ids, cases, seed, format, witnesses),
         Command::Solve => run_solve(),
         Command::Table { name, format, list } => run_table(name, format, list),
+        Command::Cite {
+            id,
+            format,
+            cases,
+            seed,
+        } => run_cite(&id, format, cases, seed),
+    }
+}
+
+/// The check configuration from `--cases` and `--seed`, or the usage error.
+fn check_config(cases: Option<u32>, seed: u64) -> Result<CheckConfig, String> {
+    let mut config = CheckConfig::default();
+    if let Some(n) = cases {
+        config.cases = n;
+    }
+    if config.cases == 0 || config.cases > MAX_CASES {
+        return Err(format!(
+            "--cases must be between 1 and {MAX_CASES} (a check of zero cases is no evidence)"
+        ));
+    }
+    config.seed = seed;
+    Ok(config)
+}
+
+fn run_cite(id: &str, format: CiteFormatArg, cases: Option<u32>, seed: u64) -> ExitCode {
+    let claim = claims::all().into_iter().find(|c| c.id == id);
+    let (Some(claim), Ok(config)) = (claim, check_config(cases, seed)) else {
+        match check_config(cases, seed) {
+            Err(e) => eprintln!("error: {e}"),
+            Ok(_) => eprintln!("error: unknown claim id: {id} (`list` names them)"),
+        }
+        return ExitCode::from(2);
+    };
+    let v = claim.run(&config);
+    let f = match format {
+        CiteFormatArg::Bibtex => CiteFormat::Bibtex,
+        CiteFormatArg::Md => CiteFormat::Markdown,
+        CiteFormatArg::Text => CiteFormat::Text,
+    };
+    print!("{}", cite::cite(&claim, &v, config.seed, f));
+    if v.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -152,17 +218,13 @@ fn run_check(
             return ExitCode::from(2);
         }
     };
-    let mut config = CheckConfig::default();
-    if let Some(n) = cases {
-        config.cases = n;
-    }
-    if config.cases == 0 || config.cases > MAX_CASES {
-        eprintln!(
-            "error: --cases must be between 1 and {MAX_CASES} (a check of zero cases is no evidence)"
-        );
-        return ExitCode::from(2);
-    }
-    config.seed = seed;
+    let config = match check_config(cases, seed) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let progress =
         std::io::stderr().is_terminal() || std::env::var_os("RLHF_CLAIMS_PROGRESS").is_some();
     let total = chosen.len();
