@@ -36,6 +36,8 @@ mod exp_kernel;
 pub mod goodhart;
 pub mod numeric;
 mod parallel;
+#[cfg(feature = "plots")]
+pub mod plot;
 pub mod report;
 pub mod sample;
 pub mod solve;

@@ -2,9 +2,49 @@
 //! output, every claim present, an HTML file that needs no network, LaTeX that is structurally
 //! sound (the full compile is `scripts/check_report_tex.sh`, run in CI), and BibTeX that parses.
 
-use rlhf_claims::claims;
+use rlhf_claims::claims::{self, Claim, Verdict};
 use rlhf_claims::report::bibtex_check;
+use rlhf_claims::report::document::{self, DocFormat, Meta};
 use std::process::Command;
+
+/// Every claim with a verdict carrying every optional part (counterexample, note, tightness,
+/// control evidence): rendering is tested on all claims without running their checks (the
+/// checks are exercised through the binary on one family below).
+fn every_claim() -> Vec<(Claim, Verdict)> {
+    claims::all()
+        .into_iter()
+        .map(|c| {
+            let v = Verdict {
+                passed: true,
+                cases: 4,
+                worst_error: 1e-13,
+                tolerance: 1e-12,
+                counterexample: Some("(base=[0.5, 0.5] reward=[0.0, 1.0], 2) {x_1} 50% & #".into()),
+                note: Some("a <note> | with $ and _".into()),
+                seconds: 0.5,
+                tightness: Some(0.99),
+                control: Some(claims::ControlOutcome {
+                    description: c.control.description.to_string(),
+                    rejected: true,
+                    evidence: Some("KL(p||q) > 1".into()),
+                }),
+                witnesses: Vec::new(),
+            };
+            (c, v)
+        })
+        .collect()
+}
+
+fn render(format: DocFormat) -> String {
+    let meta = Meta {
+        command_line: "rlhf-claims report".into(),
+        seed: 0,
+        cases: 4,
+        witnesses: false,
+        timestamp: None,
+    };
+    document::document(&every_claim(), &meta, &[], format)
+}
 
 fn run(args: &[&str]) -> Result<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_rlhf-claims"))
@@ -23,7 +63,16 @@ fn run(args: &[&str]) -> Result<String, String> {
 fn same_seed_same_bytes_and_the_seed_matters() -> Result<(), String> {
     for format in ["md", "html", "tex"] {
         let args = [
-            "report", "kl", "lagrange", "--cases", "16", "--seed", "3", "--format", format,
+            "report",
+            "kl.tilt",
+            "lagrange.duality",
+            "--cases",
+            "8",
+            "--seed",
+            "3",
+            "--format",
+            format,
+            "--no-figures",
         ];
         let a = run(&args)?;
         let b = run(&args)?;
@@ -36,15 +85,31 @@ fn same_seed_same_bytes_and_the_seed_matters() -> Result<(), String> {
     }
     // The control of this test: a different seed gives a different document (the header and,
     // with these claims, the worst errors), so the comparison above can fail.
-    let a = run(&["report", "kl", "--cases", "16", "--seed", "3"])?;
-    let b = run(&["report", "kl", "--cases", "16", "--seed", "4"])?;
+    let a = run(&[
+        "report",
+        "kl",
+        "--cases",
+        "16",
+        "--seed",
+        "3",
+        "--no-figures",
+    ])?;
+    let b = run(&[
+        "report",
+        "kl",
+        "--cases",
+        "16",
+        "--seed",
+        "4",
+        "--no-figures",
+    ])?;
     assert_ne!(a, b);
     Ok(())
 }
 
 #[test]
 fn html_has_every_claim_and_needs_no_network() -> Result<(), String> {
-    let html = run(&["report", "--format", "html", "--cases", "4"])?;
+    let html = render(DocFormat::Html);
     for c in claims::all() {
         assert!(
             html.contains(&format!("<section class=\"claim\" id=\"{}\">", c.id)),
@@ -58,6 +123,16 @@ fn html_has_every_claim_and_needs_no_network() -> Result<(), String> {
     assert!(html.contains("renderMathInElement") && html.contains("data:font/woff2;base64,"));
     assert!(html.contains("https://arxiv.org/abs/2205.11275"));
     assert!(html.trim_end().ends_with("</html>"));
+    // Figures are inlined as SVG without their XML declaration.
+    let fig = document::Figure {
+        name: "demo".into(),
+        caption: "a <demo> figure".into(),
+        svg: "<?xml version=\"1.0\"?>\n<svg width=\"1\" height=\"1\"></svg>".into(),
+    };
+    let meta = Meta::default();
+    let html = document::document(&every_claim(), &meta, &[fig], DocFormat::Html);
+    assert!(html.contains("<figure id=\"figure-demo\">\n<svg width"));
+    assert!(html.contains("<figcaption>a &lt;demo&gt; figure</figcaption>"));
     Ok(())
 }
 
@@ -111,7 +186,7 @@ fn check_tex(tex: &str) -> Result<(), String> {
 
 #[test]
 fn tex_is_structurally_sound() -> Result<(), String> {
-    let tex = run(&["report", "--format", "tex", "--cases", "4"])?;
+    let tex = render(DocFormat::Tex);
     check_tex(&tex)?;
     assert!(tex.starts_with("\\documentclass") && tex.trim_end().ends_with("\\end{document}"));
     for c in claims::all() {

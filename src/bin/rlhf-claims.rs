@@ -102,9 +102,23 @@ enum Command {
         /// reproducible byte for byte).
         #[arg(long)]
         timestamp: bool,
+        /// Leave the figures out (they take a few seconds to compute).
+        #[arg(long)]
+        no_figures: bool,
         /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+    },
+    /// Draw a figure as SVG (`plot --list` names them).
+    Plot {
+        /// The figure's name.
+        name: Option<String>,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// List the available figures.
+        #[arg(long)]
+        list: bool,
     },
     /// Cite one claim's verdict: crate, version, claim, status, seed, what the check found, the
     /// proof's URL, and the sources (BibTeX, Markdown or text); exit 0 iff the claim passes.
@@ -169,6 +183,7 @@ fn main() -> ExitCode {
             cases,
             seed,
         } => run_cite(&id, format, cases, seed),
+        Command::Plot { name, out, list } => run_plot(name.as_deref(), out.as_deref(), list),
         Command::Report {
             ids,
             format,
@@ -176,6 +191,7 @@ fn main() -> ExitCode {
             seed,
             witnesses,
             timestamp,
+            no_figures,
             out,
         } => run_report(
             &ids,
@@ -185,6 +201,7 @@ fn main() -> ExitCode {
                 seed,
                 witnesses,
                 timestamp,
+                figures: !no_figures,
             },
             out.as_deref(),
         ),
@@ -197,6 +214,7 @@ struct ReportArgs {
     seed: u64,
     witnesses: bool,
     timestamp: bool,
+    figures: bool,
 }
 
 /// The command line with the program's path reduced to its name (so that the report does not
@@ -262,14 +280,8 @@ fn run_report(ids: &[String], a: ReportArgs, out: Option<&std::path::Path>) -> E
         ReportFormat::Html => DocFormat::Html,
         ReportFormat::Tex => DocFormat::Tex,
     };
-    let text = document::document(&results, &meta, &figures(), f);
-    let written = match out {
-        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|e| e.to_string()),
-    };
+    let figs = if a.figures { figures() } else { Ok(Vec::new()) };
+    let written = figs.and_then(|figs| emit(&document::document(&results, &meta, &figs, f), out));
     if let Err(e) = written {
         eprintln!("error: {e}");
         return ExitCode::from(2);
@@ -281,9 +293,65 @@ fn run_report(ids: &[String], a: ReportArgs, out: Option<&std::path::Path>) -> E
     }
 }
 
-/// The figures the report embeds.
-fn figures() -> Vec<document::Figure> {
-    Vec::new()
+/// Writes `text` to `out`, or to stdout.
+fn emit(text: &str, out: Option<&std::path::Path>) -> Result<(), String> {
+    match out {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The figures the report embeds (none when built without the `plots` feature).
+#[cfg(feature = "plots")]
+fn figures() -> Result<Vec<document::Figure>, String> {
+    rlhf_claims::plot::all()
+        .into_iter()
+        .map(|p| {
+            Ok(document::Figure {
+                name: p.name.to_string(),
+                caption: p.caption.to_string(),
+                svg: rlhf_claims::plot::svg(p.name).map_err(|e| e.to_string())?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "plots"))]
+fn figures() -> Result<Vec<document::Figure>, String> {
+    Ok(Vec::new())
+}
+
+#[cfg(feature = "plots")]
+fn run_plot(name: Option<&str>, out: Option<&std::path::Path>, list: bool) -> ExitCode {
+    let Some(name) = name.filter(|_| !list) else {
+        for p in rlhf_claims::plot::all() {
+            println!("{:20} {}", p.name, p.caption);
+        }
+        return if list {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+    };
+    match rlhf_claims::plot::svg(name)
+        .map_err(|e| e.to_string())
+        .and_then(|svg| emit(&svg, out))
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(not(feature = "plots"))]
+fn run_plot(_: Option<&str>, _: Option<&std::path::Path>, _: bool) -> ExitCode {
+    eprintln!("error: built without the `plots` feature");
+    ExitCode::from(2)
 }
 
 /// Runs each claim (and its witnesses when asked), with progress on a terminal.

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 pub mod bibliography;
 pub mod bibtex_check;
 pub mod cite;
+pub mod claim_docs;
 pub mod document;
 
 /// The crate's version, as in `Cargo.toml`.
