@@ -211,13 +211,17 @@ fn goodhart_curves() -> Result<Chart> {
     })
 }
 
-/// The numeric cells of column `name` of `t`, row by row (`None` for a non-number).
-fn column(t: &tables::Table, name: &str) -> Result<Vec<Option<f64>>> {
-    let k = t
-        .columns
+/// The index of column `name` of `t`.
+fn column_index(t: &tables::Table, name: &str) -> Result<usize> {
+    t.columns
         .iter()
         .position(|c| c == name)
-        .ok_or_else(|| Error::InvalidInput(format!("table has no column {name}")))?;
+        .ok_or_else(|| Error::InvalidInput(format!("table has no column {name}")))
+}
+
+/// The numeric cells of column `name` of `t`, row by row (`None` for a non-number).
+fn column(t: &tables::Table, name: &str) -> Result<Vec<Option<f64>>> {
+    let k = column_index(t, name)?;
     Ok(t.rows
         .iter()
         .map(|r| match r.get(k) {
@@ -229,11 +233,7 @@ fn column(t: &tables::Table, name: &str) -> Result<Vec<Option<f64>>> {
 
 /// The text cells of column `name` of `t`.
 fn labels(t: &tables::Table, name: &str) -> Result<Vec<String>> {
-    let k = t
-        .columns
-        .iter()
-        .position(|c| c == name)
-        .ok_or_else(|| Error::InvalidInput(format!("table has no column {name}")))?;
+    let k = column_index(t, name)?;
     Ok(t.rows
         .iter()
         .map(|r| match r.get(k) {
@@ -328,13 +328,7 @@ const OUTLIER_BASE_MEAN: f64 = 50.0;
 
 fn outlier_tradeoff() -> Result<Chart> {
     let mut t = tables::build("goodhart-outlier")?;
-    let k = t
-        .columns
-        .iter()
-        .position(|c| c == "mean_ordinary_reward")
-        .ok_or_else(|| {
-            Error::InvalidInput("goodhart-outlier has no mean_ordinary_reward".into())
-        })?;
+    let k = column_index(&t, "mean_ordinary_reward")?;
     for row in &mut t.rows {
         if let Some(Cell::Num(x)) = row.get_mut(k) {
             *x -= OUTLIER_BASE_MEAN;

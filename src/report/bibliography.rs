@@ -817,8 +817,8 @@ impl Reference {
         }
     }
 
-    /// One line: authors (year). Title. Venue. Identifier.
-    pub fn text(&self) -> String {
+    /// Authors (year). Title. Venue.
+    pub fn head(&self) -> String {
         let mut s = format!(
             "{} ({}). {}.",
             self.authors_display(),
@@ -828,15 +828,16 @@ impl Reference {
         if let Some(v) = self.venue {
             s.push_str(&format!(" {v}."));
         }
-        match self.identifier() {
-            Some(id) => s.push_str(&format!(" {id}")),
-            None => {
-                if let Some(n) = self.note {
-                    s.push_str(&format!(" ({n})"));
-                }
-            }
-        }
         s
+    }
+
+    /// One line: [`Reference::head`], then the identifier (or the note saying why none).
+    pub fn text(&self) -> String {
+        match (self.identifier(), self.note) {
+            (Some(id), _) => format!("{} {id}", self.head()),
+            (None, Some(n)) => format!("{} ({n})", self.head()),
+            (None, None) => self.head(),
+        }
     }
 
     /// The BibTeX entry (ASCII: accented letters are written as TeX accents).

@@ -144,25 +144,11 @@ fn sources_block(c: &Claim, refs: &[&Reference], line: impl Fn(&Reference) -> St
 
 /// One reference in Markdown, its identifier linked.
 pub fn markdown_reference(r: &Reference) -> String {
-    let mut s = format!(
-        "{} ({}). *{}*.",
-        r.authors_display(),
-        r.year,
-        r.title.replace("``", "\"").replace("''", "\"")
-    );
-    if let Some(v) = r.venue {
-        s.push_str(&format!(" {v}."));
+    match (r.identifier(), r.link(), r.note) {
+        (Some(id), Some(link), _) if id != link => format!("{} [{id}]({link})", r.head()),
+        (_, Some(link), _) => format!("{} <{link}>", r.head()),
+        _ => r.text(),
     }
-    match (r.identifier(), r.link()) {
-        (Some(id), Some(link)) if id != link => s.push_str(&format!(" [{id}]({link})")),
-        (_, Some(link)) => s.push_str(&format!(" <{link}>")),
-        _ => {
-            if let Some(n) = r.note {
-                s.push_str(&format!(" ({n})"));
-            }
-        }
-    }
-    s
 }
 
 /// Plain text made safe for LaTeX and BibTeX: the special characters escaped.
@@ -171,8 +157,9 @@ pub fn latex_text(s: &str) -> String {
     for ch in s.chars() {
         match ch {
             '\\' => out.push_str("\\textbackslash{}"),
-            '{' => out.push_str("\\{"),
-            '}' => out.push_str("\\}"),
+            // Brace commands, not `\{`: BibTeX counts escaped braces too.
+            '{' => out.push_str("\\textbraceleft{}"),
+            '}' => out.push_str("\\textbraceright{}"),
             '%' | '&' | '#' | '_' | '$' => {
                 out.push('\\');
                 out.push(ch);
@@ -263,7 +250,7 @@ mod tests {
     fn latex_text_escapes_specials() {
         assert_eq!(
             latex_text("a_b 50% & #1 {x}"),
-            "a\\_b 50\\% \\& \\#1 \\{x\\}"
+            "a\\_b 50\\% \\& \\#1 \\textbraceleft{}x\\textbraceright{}"
         );
     }
 }

@@ -311,6 +311,14 @@ fn tex_url(u: &str) -> String {
     u.replace('%', "\\%").replace('#', "\\#")
 }
 
+/// A reference as running text, its identifier linked.
+fn reference_inlines(r: &Reference) -> Vec<Inline> {
+    match (r.identifier(), r.link()) {
+        (Some(id), Some(link)) => vec![Text(format!("{} ", r.head())), Link(id, link)],
+        _ => vec![Text(r.text())],
+    }
+}
+
 /// Every reference the claims cite, each once, in order of first citation.
 fn all_references(results: &[(Claim, Verdict)]) -> Vec<&'static Reference> {
     let sources: Vec<&str> = results
@@ -453,20 +461,7 @@ fn html(results: &[(Claim, Verdict)], meta: &Meta, figures: &[Figure]) -> String
     }
     s.push_str("<h2>References</h2>\n<ul>\n");
     for r in all_references(results) {
-        let mut cells = vec![Text(format!(
-            "{} ({}). {}.",
-            r.authors_display(),
-            r.year,
-            r.title.replace("``", "\"").replace("''", "\"")
-        ))];
-        if let Some(v) = r.venue {
-            cells.push(Text(format!(" {v}. ")));
-        }
-        match (r.identifier(), r.link(), r.note) {
-            (Some(id), Some(link), _) => cells.push(Link(id, link)),
-            (_, _, Some(n)) => cells.push(Text(format!("({n})"))),
-            _ => {}
-        }
+        let cells = reference_inlines(r);
         s.push_str(&format!(
             "<li id=\"ref-{}\">{}</li>\n",
             r.key,
@@ -550,20 +545,7 @@ fn tex(results: &[(Claim, Verdict)], meta: &Meta, figures: &[Figure]) -> String 
     }
     s.push_str("\\section*{References}\n\\begin{itemize}\n");
     for r in all_references(results) {
-        let mut cells = vec![Text(format!(
-            "{} ({}). {}.",
-            r.authors_display(),
-            r.year,
-            r.title.replace("``", "\"").replace("''", "\"")
-        ))];
-        if let Some(v) = r.venue {
-            cells.push(Text(format!(" {v}. ")));
-        }
-        match (r.identifier(), r.link(), r.note) {
-            (Some(id), Some(link), _) => cells.push(Link(id, link)),
-            (_, _, Some(n)) => cells.push(Text(format!("({n})"))),
-            _ => {}
-        }
+        let cells = reference_inlines(r);
         s.push_str(&format!("\\item {}\n", render(&cells, f)));
     }
     s.push_str("\\end{itemize}\n\\end{document}\n");
