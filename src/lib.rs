@@ -58,6 +58,8 @@ pub mod goodhart;
 pub mod logits;
 pub mod numeric;
 mod parallel;
+#[cfg(feature = "plots")]
+pub mod plot;
 #[cfg(feature = "claims")]
 pub mod report;
 pub mod sample;

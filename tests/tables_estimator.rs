@@ -68,5 +68,5 @@ fn estimator_placement_snapshot_and_identities() {
         };
         assert_eq!(text(&row[col("unbiased_for")]), want, "{row:?}");
     }
-    insta::assert_json_snapshot!("estimator_placement", t.rounded());
+    insta::assert_snapshot!("estimator_placement", t.snapshot());
 }

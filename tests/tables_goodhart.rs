@@ -40,7 +40,7 @@ fn goodhart_gaussian() {
             assert!(tilt_kl < num(&t, r, "kl"));
         }
     }
-    insta::assert_json_snapshot!("goodhart-gaussian", t.rounded().to_json());
+    insta::assert_snapshot!("goodhart-gaussian", t.snapshot());
 }
 
 /// The conditioning row has adversarial probability `1/10001` (to `1e-12` relative; exact in
@@ -55,7 +55,7 @@ fn goodhart_outlier() {
     assert!((num(&t, n - 2, "adversarial_mass") - 1e-4).abs() <= 1e-13);
     let best = num(&t, n - 2, "mean_ordinary_reward");
     assert!(best < 99.0 && best > 50.0);
-    insta::assert_json_snapshot!("goodhart-outlier", t.rounded().to_json());
+    insta::assert_snapshot!("goodhart-outlier", t.snapshot());
 }
 
 /// Wherever reallocation can match the conditioned `E[P]`, conditioning has higher truth than
@@ -74,7 +74,7 @@ fn goodhart_submodules() {
             assert!(x < 0.0);
         }
     }
-    insta::assert_json_snapshot!("goodhart-submodules", t.rounded().to_json());
+    insta::assert_snapshot!("goodhart-submodules", t.snapshot());
 }
 
 /// Light tail: true gain 1/2 at every cut; heavy tails: true gain and least KL decrease
@@ -95,7 +95,7 @@ fn goodhart_heavy_tail() {
             }
         }
     }
-    insta::assert_json_snapshot!("goodhart-heavy-tail", t.rounded().to_json());
+    insta::assert_snapshot!("goodhart-heavy-tail", t.snapshot());
 }
 
 /// Exact half-width <= sub-Gaussian bound <= Pinsker bound on every row.
@@ -107,5 +107,5 @@ fn goodhart_frontier() {
         let sg = num(&t, r, "sub_gaussian");
         assert!(half <= sg * (1.0 + 1e-9) && sg <= num(&t, r, "pinsker"));
     }
-    insta::assert_json_snapshot!("goodhart-frontier", t.rounded().to_json());
+    insta::assert_snapshot!("goodhart-frontier", t.snapshot());
 }

@@ -5,8 +5,8 @@ use rlhf_claims::{tables, Result};
 
 #[test]
 fn lagrange_map_snapshot() -> Result<()> {
-    let table = tables::build("lagrange-map")?.rounded();
-    insta::assert_json_snapshot!("lagrange_map", table);
+    let table = tables::build("lagrange-map")?;
+    insta::assert_snapshot!("lagrange_map", table.snapshot());
     Ok(())
 }
 

@@ -56,5 +56,5 @@ fn outlier_regularizers_snapshot_and_identities() {
             assert!(num(&rows[1][mean]).is_none(), "{rows:?}");
         }
     }
-    insta::assert_json_snapshot!("outlier_regularizers", t.rounded());
+    insta::assert_snapshot!("outlier_regularizers", t.snapshot());
 }

@@ -52,6 +52,6 @@ fn winrate_frontier_table() -> rlhf_claims::Result<()> {
             assert!(num(&row[10]) > num(&row[3]) + 1e-6, "{row:?}");
         }
     }
-    insta::assert_json_snapshot!(t.rounded().to_json());
+    insta::assert_snapshot!(t.snapshot());
     Ok(())
 }

@@ -2,6 +2,7 @@
 //!
 //! Best-of-N draws N iid outputs from `pi0` and returns one of highest reward, ties broken
 //! uniformly among the tied draws. The exact law is [`crate::solve::best_of_n()`].
+#![doc = include_str!("../../docs/claims/best_of_n.md")]
 
 use super::strategy::{self, Instance};
 use super::strategy_bon::{self as sb, draws};

@@ -1,6 +1,7 @@
 //! Family `bon`, variants of best-of-N from the 2024-2026 literature: soft best-of-N
 //! (`bon.soft`), the "log F tilt" reading of best-of-N (`bon.logF-tilt`), the f-divergence
 //! bound (`bon.fdiv-bound`), and repeated sampling (`bon.passk`).
+#![doc = include_str!("../../docs/claims/best_of_n_variants.md")]
 
 use super::minimal::{drop_zero_mass, find_minimal_counterexample, SmallSpace};
 use super::strategy::{self, Instance};

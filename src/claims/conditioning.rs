@@ -1,4 +1,5 @@
 //! Family `conditioning`: conditioning versus RL (the tilt) at matched expected reward.
+#![doc = include_str!("../../docs/claims/conditioning.md")]
 
 use super::strategy::{self, Instance};
 use super::strategy_bon::{self as sb, draws, kept_mass};

@@ -1,4 +1,5 @@
 //! Family `estimator`: the k1/k2/k3 KL estimators of RLHF trainers, computed exactly.
+#![doc = include_str!("../../docs/claims/estimator.md")]
 
 use super::strategy;
 use super::{

@@ -2,6 +2,7 @@
 //!
 //! A joint model gives each outcome a proxy `U` (what is optimized) and a true utility `V`. The
 //! models live in [`crate::goodhart`]; this file states the claims and checks them.
+#![doc = include_str!("../../docs/claims/goodhart.md")]
 
 use super::strategy::{self as shared};
 use super::strategy_goodhart as strat;

@@ -2,6 +2,7 @@
 //! recomputations: the expected update and `P_G` by enumerating every group
 //! ([`crate::sample::grpo`]), the `G = inf` point against the forward-KL solver, the tilt
 //! against [`crate::solve::tilt()`].
+#![doc = include_str!("../../docs/claims/grpo.md")]
 
 use super::minimal::{drop_zero_mass, SmallSpace};
 use super::strategy::Instance;

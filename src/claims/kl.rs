@@ -9,6 +9,7 @@
 //! recomputed from the returned policies (expectations, [`crate::divergence::kl`]), not read
 //! from the solver's own totals. Each claim's control runs the same property on one wrong
 //! variant (a perturbed temperature, coefficient, bound or variance) and must be rejected.
+#![doc = include_str!("../../docs/claims/kl.md")]
 
 use super::strategy::{self, Instance};
 use super::strategy_tilt::{

@@ -4,6 +4,7 @@
 //! mixing with the base or with `pi0(.|A)`), against the exact Pythagorean identities that make
 //! the optima unique, against an independent golden-section minimization of the dual, and
 //! against the closed-form TV of the lexicographic limit.
+#![doc = include_str!("../../docs/claims/lagrange.md")]
 
 use super::strategy::{self, Instance};
 use super::strategy_tilt::{

@@ -1,5 +1,6 @@
 //! Family `pref`: preferences (DPO, IPO), other regularizers (f-divergences, the pretraining
 //! mix) and restricted policy classes.
+#![doc = include_str!("../../docs/claims/pref.md")]
 
 use super::strategy::{self, Instance};
 use super::{

@@ -2,6 +2,7 @@
 //! `pref`): the forward KL's collapse as its weight vanishes, the diversity folklore about it,
 //! chiPO's chi-square-plus-KL regularizer, outcomes that no preference pair constrains, and
 //! likelihood displacement by a DPO step in a log-linear class.
+#![doc = include_str!("../../docs/claims/pref_failures.md")]
 
 use super::pref::{full_base, pretrain_mix_strategy, MixInstance};
 use super::strategy::{self, Instance};

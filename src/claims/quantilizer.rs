@@ -1,5 +1,6 @@
 //! Family `quantilizer`: the q-quantilizer samples `pi0` restricted to its top `q` mass by
 //! reward, a boundary tie class taken in part, proportionally (Taylor 2016).
+#![doc = include_str!("../../docs/claims/quantilizer.md")]
 
 use super::strategy::{self, Instance};
 use super::strategy_bon::kept_mass;

@@ -5,6 +5,7 @@
 //! `w(x) = pi0(r < r(x)) + pi0(r = r(x))/2` ([`crate::solve::winrate`]). Every win rate in these
 //! checks is recomputed pairwise from the policies ([`pairwise_win_rates`]), every KL by
 //! [`crate::divergence::kl`] from the policies ([`sb::policy_kl`]).
+#![doc = include_str!("../../docs/claims/winrate.md")]
 
 use super::best_of_n::pairwise_win_rates;
 use super::minimal::{drop_zero_mass, find_minimal_counterexample, SmallSpace};

@@ -1,11 +1,11 @@
-//! Exact best-of-N (claim `bon.exact`): draw N iid outputs from `pi0`, return one of highest
-//! reward, ties broken uniformly among the tied draws.
+//! Exact best-of-N (claim `bon.exact`): draw $N$ iid outputs from $\pi_0$, return one of
+//! highest reward, ties broken uniformly among the tied draws.
 //!
-//! With reward classes `C` (equal reward), `F(C) = pi0(r <= r_C)`, `F(C-) = pi0(r < r_C)`:
+//! With reward classes $C$ (equal reward), $F(C) = \pi_0(r \le r_C)$ and
+//! $F(C^-) = \pi_0(r < r_C)$:
 //!
-//! ```text
-//! P_N(C) = F(C)^N - F(C-)^N,     P_N(x) = pi0(x) / pi0(C) * P_N(C)   for x in C.
-//! ```
+//! $$P_N(C) = F(C)^N - F(C^-)^N, \qquad
+//! P_N(x) = \frac{\pi_0(x)}{\pi_0(C)}\\, P_N(C) \quad \text{for } x \in C.$$
 //!
 //! # Numerics
 //!

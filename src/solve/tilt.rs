@@ -1,11 +1,11 @@
 //! The KL-regularized optimum (claim `kl.tilt`) and its two inverse problems
 //! (`lagrange.kl-budget`, `lagrange.reward-target`).
 //!
-//! For `beta > 0` the maximizer of `J(pi) = E_pi[r] - beta KL(pi||pi0)` is the tilt
+//! For $\beta > 0$ the maximizer of $J(\pi) = E_\pi\[r\] - \beta\\,\mathrm{KL}(\pi\\|\pi_0)$ is
+//! the tilt
 //!
-//! ```text
-//! pi_beta(x) = pi0(x) exp(r(x)/beta) / Z,   Z = E_pi0[exp(r/beta)],   max J = beta log Z.
-//! ```
+//! $$\pi_\beta(x) = \frac{\pi_0(x)\\, e^{r(x)/\beta}}{Z}, \qquad
+//! Z = E_{\pi_0}\[e^{r/\beta}\], \qquad \max J = \beta \log Z.$$
 //!
 //! # Numerics
 //!
@@ -467,13 +467,15 @@ fn log_ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-/// `max E_pi[r] s.t. KL(pi||pi0) <= eps` (claim `lagrange.kl-budget`).
+/// $\max E_\pi\[r\]$ subject to $\mathrm{KL}(\pi\\|\pi_0) \le \varepsilon$ (claim
+/// `lagrange.kl-budget`).
 ///
-/// Uses `kl.monotone`: `KL(pi_beta||pi0)` increases strictly in `1/beta` from 0 to
-/// `-log pi0(A)` when `r` is non-constant on the support. The multiplier solves
-/// `ln KL(u) = ln eps` in `u = ln(spread/beta)` by Newton's method with the exact derivative
-/// `dKL/du = Var_beta(r) / beta^2`, safeguarded by bisection, to relative accuracy `~1e-15` in
-/// the KL.
+/// Uses `kl.monotone`: $\mathrm{KL}(\pi_\beta\\|\pi_0)$ increases strictly in $1/\beta$ from 0
+/// to $-\log \pi_0(A)$ ($A$ the argmax set of $r$ on the support) when $r$ is non-constant on
+/// the support. The multiplier solves $\ln \mathrm{KL}(u) = \ln \varepsilon$ in
+/// $u = \ln(\mathrm{spread}/\beta)$ by Newton's method with the exact derivative
+/// $d\mathrm{KL}/du = \mathrm{Var}_\beta(r)/\beta^2$, safeguarded by bisection, to relative
+/// accuracy $\sim 10^{-15}$ in the KL.
 ///
 /// Errors: `eps` negative or non-finite, bad base or reward.
 pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {

@@ -126,6 +126,16 @@ impl Table {
         t
     }
 
+    /// The reviewable snapshot text: a comment line with the title and the rounding rule, then
+    /// the table [`Table::rounded`] as CSV, one row per line (what `tests/snapshots/*.snap` hold).
+    pub fn snapshot(&self) -> String {
+        format!(
+            "# {}\n# numbers rounded to {SNAPSHOT_DIGITS} significant digits (Table::rounded)\n{}",
+            self.title,
+            self.rounded().to_csv()
+        )
+    }
+
     fn cell_text(c: &Cell) -> String {
         match c {
             Cell::Num(x) => format_num(*x),

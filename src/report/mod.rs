@@ -1,7 +1,29 @@
-//! Formatting claim listings and check results as text, Markdown or JSON (used by the CLI).
+//! Formatting claim listings and check results as text, Markdown or JSON (used by the CLI), the
+//! bibliography of the claims' sources ([`bibliography`]), citations of one claim's verdict
+//! ([`cite`]), and the full report ([`document`]).
 
 use crate::claims::{Claim, Verdict};
 use serde_json::{json, Value};
+
+pub mod bibliography;
+pub mod bibtex_check;
+pub mod cite;
+pub mod claim_docs;
+pub mod document;
+
+/// The crate's version, as in `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The crate's repository, as in `Cargo.toml`.
+pub const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// The release date of this version (as in `CITATION.cff`), used as the citation's year.
+pub const RELEASE_DATE: &str = "2026-11-26";
+
+/// A stable URL of the proof file of claim `id`: the file at this version's tag.
+pub fn proof_url(id: &str) -> String {
+    format!("{REPOSITORY}/blob/v{VERSION}/proofs/{id}.md")
+}
 
 /// Output format of `list` and `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +36,7 @@ pub enum Format {
     Json,
 }
 
-fn verdict_word(c: &Claim, v: &Verdict) -> &'static str {
+pub(crate) fn verdict_word(c: &Claim, v: &Verdict) -> &'static str {
     if v.control.as_ref().is_some_and(|o| !o.rejected) {
         return "FAIL (control survived)";
     }
@@ -26,7 +48,7 @@ fn verdict_word(c: &Claim, v: &Verdict) -> &'static str {
     }
 }
 
-fn sci(x: f64) -> String {
+pub(crate) fn sci(x: f64) -> String {
     if x == 0.0 {
         "0".into()
     } else {
