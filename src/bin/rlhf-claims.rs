@@ -269,7 +269,10 @@ fn utc_now() -> String {
 }
 
 fn run_report(ids: &[String], a: ReportArgs, out: Option<&std::path::Path>) -> ExitCode {
-    let (chosen, config) = match select(ids).and_then(|c| Ok((c, check_config(a.cases, a.seed)?))) {
+    let (chosen, config) = match claims::select(ids)
+        .map_err(|e| e.to_string())
+        .and_then(|c| Ok((c, check_config(a.cases, a.seed)?)))
+    {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
