@@ -86,8 +86,8 @@ pub enum Problem {
     },
     /// Best-of-N on `U` for a standard bivariate normal `(U, V)` with correlation `rho`.
     GaussianBestOfN {
-        /// Number of draws (an integer >= 1).
-        n: u64,
+        /// Number of draws, a whole number >= 1 (as for `best_of_n`).
+        n: serde_json::Number,
         /// Correlation of `U` and `V`.
         rho: f64,
     },
@@ -251,7 +251,7 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             )
         }
         Problem::GaussianBestOfN { n, rho } => {
-            let g = crate::goodhart::gaussian::best_of_n(*n, *rho)?;
+            let g = crate::goodhart::gaussian::best_of_n(draws_from_json(n)?, *rho)?;
             json!({
                 "expected_proxy": g.expected_proxy,
                 "expected_true": g.expected_true,
@@ -414,8 +414,22 @@ fn grpo_config(beta: f64, group_size: &Value, std: &str, kl: &str) -> Result<sol
 /// [`Error::InvalidInput`].
 pub fn solve_str(input: &str) -> Result<Value> {
     let problem: Problem = serde_json::from_str(input)
-        .map_err(|e| Error::InvalidInput(format!("bad problem: {e}")))?;
+        .map_err(|e| Error::InvalidInput(format!("bad problem: {}", clipped(&e.to_string()))))?;
     solve(&problem)
+}
+
+/// The longest parser message echoed (it quotes the input, e.g. an unknown solver name, which
+/// may be megabytes long).
+const MAX_ECHO: usize = 1000;
+
+/// `message` cut to [`MAX_ECHO`] characters, with a note of how much was dropped.
+fn clipped(message: &str) -> String {
+    let total = message.chars().count();
+    if total <= MAX_ECHO {
+        return message.to_string();
+    }
+    let head: String = message.chars().take(MAX_ECHO).collect();
+    format!("{head}... ({} more characters)", total - MAX_ECHO)
 }
 
 /// The JSON error object `{"error": {"kind": .., "message": ..}}` for an error.

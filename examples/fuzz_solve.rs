@@ -1,0 +1,80 @@
+//! The long run of the `solve` fuzzing harness (see `docs/fuzzing.md`):
+//!
+//! ```text
+//! cargo run --release --example fuzz_solve -- --cases 1000000 --seed 0 [--first K]
+//!     [--time-bound-secs 10] [--large-every 1000] [--max-outcomes 1000000]
+//! ```
+//!
+//! Prints a summary (cases per second, answers by kind, the slowest case) and every finding,
+//! and exits with status 1 if any invariant broke.
+
+use rlhf_claims::fuzz::{run, Config, Sizes};
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn flag(args: &[String], name: &str, default: u64) -> Result<u64, String> {
+    match args.iter().position(|a| a == name) {
+        None => Ok(default),
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{name} needs a non-negative integer")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let parsed = (|| -> Result<Config, String> {
+        Ok(Config {
+            seed: flag(&args, "--seed", 0)?,
+            first: flag(&args, "--first", 0)?,
+            cases: flag(&args, "--cases", 10_000)?,
+            sizes: Sizes {
+                large_every: u32::try_from(flag(&args, "--large-every", 1000)?)
+                    .map_err(|e| e.to_string())?,
+                max_outcomes: usize::try_from(flag(&args, "--max-outcomes", 1_000_000)?)
+                    .map_err(|e| e.to_string())?,
+            },
+            time_bound: Duration::from_secs(flag(&args, "--time-bound-secs", 10)?),
+        })
+    })();
+    let config = match parsed {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = run(config);
+    let secs = report.elapsed.as_secs_f64();
+    println!(
+        "seed {} cases {}..{}: {:.1} s, {:.0} cases/s",
+        config.seed,
+        config.first,
+        config.first + report.cases,
+        secs,
+        report.cases as f64 / secs
+    );
+    println!("solved {}", report.solved);
+    println!("refused (well-formed) {:?}", report.refused);
+    println!(
+        "malformed, all refused unless listed below {:?}",
+        report.malformed
+    );
+    println!(
+        "slowest case {} in {:?}",
+        report.slowest.0, report.slowest.1
+    );
+    println!("findings {}", report.failures.len());
+    for f in &report.failures {
+        println!(
+            "case {}: {}: {}\n  input: {}",
+            f.index, f.finding.check, f.finding.detail, f.input
+        );
+    }
+    if report.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,117 @@
+//! A fuzzing harness for `solve`: a seeded generator of hostile inputs ([`generate`]) and an
+//! oracle of invariants for each answer ([`oracle`]), run in process by [`run`].
+//!
+//! Each case is independent (its generator is seeded by `(seed, index)`), so a finding is
+//! reproduced by [`generate::case`] alone. The oracle recomputes what it compares (the KL from
+//! the returned policy with [`crate::divergence::kl`], `E[r]` from the policy, the Gibbs form,
+//! the constraints) and shares no code with the solvers. See `docs/fuzzing.md`.
+
+pub mod generate;
+pub mod oracle;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+pub use generate::{case, Case, Sizes};
+pub use oracle::{check, Finding, Verdict};
+
+/// A run's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// The run's seed.
+    pub seed: u64,
+    /// The first case index (a long run can be split into ranges).
+    pub first: u64,
+    /// The number of cases.
+    pub cases: u64,
+    /// Problem sizes.
+    pub sizes: Sizes,
+    /// A case that takes longer than this is a finding.
+    pub time_bound: Duration,
+}
+
+/// A finding with the case that produced it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The case index (with the run's seed, enough to reproduce it).
+    pub index: u64,
+    /// The first 300 bytes of the input, lossily decoded.
+    pub input: String,
+    /// What broke.
+    pub finding: Finding,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Cases run.
+    pub cases: u64,
+    /// Well-formed problems answered with a solution.
+    pub solved: u64,
+    /// Well-formed problems refused, by error kind.
+    pub refused: BTreeMap<String, u64>,
+    /// Malformed inputs, by defect (all must be refused).
+    pub malformed: BTreeMap<&'static str, u64>,
+    /// Broken invariants.
+    pub failures: Vec<Failure>,
+    /// The slowest case: (index, time).
+    pub slowest: (u64, Duration),
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// Solves one input given as bytes, as `rlhf-claims solve` does (non-UTF-8 is
+/// `invalid_input`), and returns the answer object: the solution or `{"error": ..}`.
+pub fn answer(input: &[u8]) -> serde_json::Value {
+    let result = std::str::from_utf8(input)
+        .map_err(|e| crate::Error::InvalidInput(format!("input is not UTF-8: {e}")))
+        .and_then(crate::api::solve_str);
+    match result {
+        Ok(v) => v,
+        Err(e) => crate::api::error_json(&e),
+    }
+}
+
+/// Runs one case and returns its verdict, findings and time.
+pub fn run_case(case: &Case, time_bound: Duration) -> (Verdict, Vec<Finding>, Duration) {
+    let start = Instant::now();
+    let out = answer(&case.text);
+    let took = start.elapsed();
+    let (verdict, mut findings) = check(case.problem.as_ref(), &out);
+    if took > time_bound {
+        findings.0.push(Finding {
+            check: "time bound",
+            detail: format!("{took:?} > {time_bound:?}"),
+        });
+    }
+    (verdict, findings.0, took)
+}
+
+/// Runs `config.cases` cases from `config.first` on.
+pub fn run(config: Config) -> Report {
+    let start = Instant::now();
+    let mut report = Report::default();
+    for index in config.first..config.first + config.cases {
+        let c = case(config.seed, index, config.sizes);
+        let (verdict, findings, took) = run_case(&c, config.time_bound);
+        report.cases += 1;
+        if took > report.slowest.1 {
+            report.slowest = (index, took);
+        }
+        match (&c.problem, verdict) {
+            (None, _) => *report.malformed.entry(c.defect).or_default() += 1,
+            (Some(_), Verdict::Solved) => report.solved += 1,
+            (Some(_), Verdict::Refused(kind)) => *report.refused.entry(kind).or_default() += 1,
+        }
+        let input: String = String::from_utf8_lossy(&c.text).chars().take(300).collect();
+        report
+            .failures
+            .extend(findings.into_iter().map(|finding| Failure {
+                index,
+                input: input.clone(),
+                finding,
+            }));
+    }
+    report.elapsed = start.elapsed();
+    report
+}
