@@ -35,6 +35,8 @@ pub struct Config {
 pub struct Failure {
     /// The case index (with the run's seed, enough to reproduce it).
     pub index: u64,
+    /// The solver of a well-formed problem (`""` for malformed input).
+    pub solver: String,
     /// The first 300 bytes of the input, lossily decoded.
     pub input: String,
     /// What broke.
@@ -72,6 +74,72 @@ pub fn answer(input: &[u8]) -> serde_json::Value {
     }
 }
 
+/// Invariants known to break for a solver (documented in `docs/fuzzing.md`, each with an
+/// example): a run separates these from new findings, so that the in-test run fails on any
+/// regression while the open items stay visible in every report. An entry is removed when its
+/// solver is fixed.
+pub const KNOWN_OPEN: &[(&str, &str)] = &[
+    // E[r] formed as r* - sum pi (r* - r) cancels when the mass sits far below r*.
+    ("tilt", "expected reward equals sum pi r"),
+    ("tilt", "expected reward within the support's range"),
+    ("maxent", "expected reward equals sum pi r"),
+    ("maxent", "expected reward within the support's range"),
+    ("maxent", "Gibbs form of the tilt"),
+    ("kl_budget", "expected reward equals sum pi r"),
+    ("kl_budget", "expected reward within the support's range"),
+    ("reward_target", "expected reward equals sum pi r"),
+    (
+        "reward_target",
+        "expected reward within the support's range",
+    ),
+    ("reward_target", "policy sums to 1"),
+    ("reward_target", "KL equals divergence::kl(pi, pi0)"),
+    // The policy's rounding against a budget met by the claimed KL (KL of the returned
+    // policy above the budget by more than the tolerance), and the claimed KL off by up to
+    // 1e-10 relative where the multiplier search stops early.
+    ("kl_budget", "KL budget met"),
+    ("kl_budget", "binding budget: KL = budget"),
+    ("kl_budget", "valid problem refused with no_convergence"),
+    ("reward_target", "reward target met"),
+    ("reward_target", "interior target: E = target"),
+    ("quantilizer", "quantilizer density ratio"),
+    ("quantilizer", "expected reward equals sum pi r"),
+    // Solvers outside this round's fixes.
+    ("forward_kl", "forward-KL stationarity"),
+    ("forward_kl", "KL equals divergence::kl(pi, pi0)"),
+    ("forward_kl", "expected reward equals sum pi r"),
+    ("chipo", "KL equals divergence::kl(pi, pi0)"),
+    ("chipo", "expected reward equals sum pi r"),
+    ("chipo", "undocumented null"),
+    ("soft_best_of_n", "KL equals divergence::kl(pi, pi0)"),
+    ("soft_best_of_n", "expected reward equals sum pi r"),
+    (
+        "soft_best_of_n",
+        "expected reward within the support's range",
+    ),
+    ("soft_best_of_n", "policy sums to 1"),
+    ("soft_best_of_n", "policy is a distribution"),
+    ("soft_best_of_n", "undocumented null"),
+    ("grpo", "undocumented null"),
+    ("winrate_optimal", "KL budget met"),
+    ("winrate_optimal", "KL equals divergence::kl(pi, pi0)"),
+    ("best_of_n", "KL equals divergence::kl(pi, pi0)"),
+];
+
+impl Failure {
+    /// Whether this failure is one of the [`KNOWN_OPEN`] items.
+    pub fn is_known_open(&self) -> bool {
+        KNOWN_OPEN.contains(&(self.solver.as_str(), self.finding.check))
+    }
+}
+
+impl Report {
+    /// The failures that are not [`KNOWN_OPEN`] items.
+    pub fn new_failures(&self) -> impl Iterator<Item = &Failure> {
+        self.failures.iter().filter(|f| !f.is_known_open())
+    }
+}
+
 /// Runs one case and returns its verdict, findings and time.
 pub fn run_case(case: &Case, time_bound: Duration) -> (Verdict, Vec<Finding>, Duration) {
     let start = Instant::now();
@@ -104,10 +172,12 @@ pub fn run(config: Config) -> Report {
             (Some(_), Verdict::Refused(kind)) => *report.refused.entry(kind).or_default() += 1,
         }
         let input: String = String::from_utf8_lossy(&c.text).chars().take(300).collect();
+        let solver = c.problem.as_ref().and_then(|p| p["solver"].as_str());
         report
             .failures
             .extend(findings.into_iter().map(|finding| Failure {
                 index,
+                solver: solver.unwrap_or("").to_string(),
                 input: input.clone(),
                 finding,
             }));
