@@ -6,14 +6,14 @@
 //! | solver | fields | extra output |
 //! | --- | --- | --- |
 //! | `tilt` | `base`, `reward`, `beta` | `beta`, `log_partition` |
-//! | `kl_budget` | `base`, `reward`, `kl_budget` | `beta` (null when no finite beta), `regime` |
-//! | `reward_target` | `base`, `reward`, `target` | `beta` (null when no finite beta), `regime` |
+//! | `kl_budget` | `base`, `reward`, `kl_budget` | `beta` (null when no finite beta, or when it is beyond the `f64` range, as for rewards `1.8e308` apart), `regime` |
+//! | `reward_target` | `base`, `reward`, `target` | `beta` (null as for `kl_budget`), `regime` |
 //! | `condition` | `base`, `reward`, `threshold` (keeps `r >= threshold`) | |
-//! | `maxent` | `reward`, `alpha` | `value`, `entropy` (`kl` is against uniform) |
-//! | `gaussian_best_of_n` | `n` (integer >= 1), `rho` (in [-1, 1]) | only `expected_proxy`, `expected_true`, `kl` |
+//! | `maxent` | `reward`, `alpha` | `value` (null beyond the `f64` range, e.g. `alpha = f64::MAX`), `entropy` (`kl` is against uniform) |
+//! | `gaussian_best_of_n` | `n` (as for `best_of_n`), `rho` (in [-1, 1]) | only `expected_proxy`, `expected_true`, `kl` |
 //! | `best_of_n` | `base`, `reward`, `n` | `n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict` |
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
-//! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
+//! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`; null beyond the `f64` range) |
 //! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
 //! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)); the stationary point of population GRPO |
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
@@ -28,8 +28,12 @@
 //!
 //! Every solution has `policy`, `expected_reward` and `kl` (KL(policy||base) in nats), except the
 //! reduced answers marked "only" in the table. Numbers
-//! are written in the shortest form that round-trips to the same `f64`. A quantity beyond the
-//! `f64` range (only `log_partition` can be) is written as `null`.
+//! are written in the shortest form that round-trips to the same `f64`; input numbers are parsed
+//! correctly rounded. A quantity beyond the `f64` range is written as `null`; only the fields
+//! the table marks as nullable can be (`log_partition`, the multipliers `beta`, `maxent`'s
+//! `value`, `forward_kl`'s `lambda`, and `reverse_kl_gradient`). A `-0.0` in a base is mass
+//! zero and comes back as `0.0`. A parser message that quotes the input is cut to 1000
+//! characters.
 
 use crate::error::{Error, Result};
 use crate::solve;
@@ -247,7 +251,7 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             let m = solve::maxent(reward, *alpha)?;
             extend(
                 solution_json(&m.solution),
-                json!({"alpha": m.alpha, "value": m.value, "entropy": m.entropy}),
+                json!({"alpha": m.alpha, "value": finite_or_null(m.value), "entropy": m.entropy}),
             )
         }
         Problem::GaussianBestOfN { n, rho } => {
@@ -289,7 +293,7 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             let s = solve::forward_kl(&Dist::new(base.clone())?, reward, *gamma)?;
             extend(
                 solution_json(&s.solution),
-                json!({"gamma": s.beta, "lambda": s.lambda}),
+                json!({"gamma": s.beta, "lambda": finite_or_null(s.lambda)}),
             )
         }
         Problem::KlGradient {
