@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example fuzz_solve -- --cases 1000000 --seed 0 [--first K]
-//!     [--time-bound-secs 10] [--large-every 1000] [--max-outcomes 1000000]
+//!     [--time-bound-secs 10] [--large-every 1000] [--max-outcomes 1000000] [--progress]
 //! ```
 //!
 //! Prints a summary (cases per second, answers by kind, the slowest case) and every finding,
@@ -46,7 +46,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = run(config);
+    // `--progress`: one case at a time, each index on stderr before it runs, so that a case
+    // that hangs is named by the last line.
+    let report = if args.iter().any(|a| a == "--progress") {
+        let mut total = rlhf_claims::fuzz::Report::default();
+        for index in config.first..config.first + config.cases {
+            eprintln!("case {index}");
+            let one = run(Config {
+                first: index,
+                cases: 1,
+                ..config
+            });
+            total.cases += one.cases;
+            total.solved += one.solved;
+            total.elapsed += one.elapsed;
+            for (k, v) in one.refused {
+                *total.refused.entry(k).or_default() += v;
+            }
+            for (k, v) in one.malformed {
+                *total.malformed.entry(k).or_default() += v;
+            }
+            if one.slowest.1 > total.slowest.1 {
+                total.slowest = one.slowest;
+            }
+            total.failures.extend(one.failures);
+        }
+        total
+    } else {
+        run(config)
+    };
     let secs = report.elapsed.as_secs_f64();
     println!(
         "seed {} cases {}..{}: {:.1} s, {:.0} cases/s",
