@@ -6,14 +6,14 @@
 //! | solver | fields | extra output |
 //! | --- | --- | --- |
 //! | `tilt` | `base`, `reward`, `beta` | `beta`, `log_partition` |
-//! | `kl_budget` | `base`, `reward`, `kl_budget` | `beta` (null when no finite beta), `regime` |
-//! | `reward_target` | `base`, `reward`, `target` | `beta` (null when no finite beta), `regime` |
+//! | `kl_budget` | `base`, `reward`, `kl_budget` | `beta` (null when no finite beta, or when it is beyond the `f64` range, as for rewards `1.8e308` apart), `regime` |
+//! | `reward_target` | `base`, `reward`, `target` | `beta` (null as for `kl_budget`), `regime` |
 //! | `condition` | `base`, `reward`, `threshold` (keeps `r >= threshold`) | |
-//! | `maxent` | `reward`, `alpha` | `value`, `entropy` (`kl` is against uniform) |
-//! | `gaussian_best_of_n` | `n` (integer >= 1), `rho` (in [-1, 1]) | only `expected_proxy`, `expected_true`, `kl` |
+//! | `maxent` | `reward`, `alpha` | `value` (null beyond the `f64` range, e.g. `alpha = f64::MAX`), `entropy` (`kl` is against uniform) |
+//! | `gaussian_best_of_n` | `n` (as for `best_of_n`), `rho` (in [-1, 1]) | only `expected_proxy`, `expected_true`, `kl` |
 //! | `best_of_n` | `base`, `reward`, `n` | `n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict` |
 //! | `quantilizer` | `base`, `reward`, `q` | `q`, `boundary_reward`, `boundary_fraction` |
-//! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`) |
+//! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`; null beyond the `f64` range) |
 //! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
 //! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)), `truncation_bound` (bound on the error of `P_G` from the pruned enumeration, 0 for `G = 2` and `"infinite"`); the stationary point of population GRPO |
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
@@ -34,8 +34,12 @@
 //!
 //! Every solution has `policy`, `expected_reward` and `kl` (KL(policy||base) in nats), except the
 //! reduced answers marked "only" in the table. Numbers
-//! are written in the shortest form that round-trips to the same `f64`. A quantity beyond the
-//! `f64` range (only `log_partition` can be) is written as `null`.
+//! are written in the shortest form that round-trips to the same `f64`; input numbers are parsed
+//! correctly rounded. A quantity beyond the `f64` range is written as `null`; only the fields
+//! the table marks as nullable can be (`log_partition`, the multipliers `beta`, `maxent`'s
+//! `value`, `forward_kl`'s `lambda`, and `reverse_kl_gradient`). A `-0.0` in a base is mass
+//! zero and comes back as `0.0`. A parser message that quotes the input is cut to 1000
+//! characters.
 //!
 //! [`SCHEMA`] holds this table as data (`rlhf-claims solve --schema` prints it); a test checks
 //! that it names every [`Problem`] variant and matches the table above.
@@ -95,8 +99,8 @@ pub enum Problem {
     },
     /// Best-of-N on `U` for a standard bivariate normal `(U, V)` with correlation `rho`.
     GaussianBestOfN {
-        /// Number of draws (an integer >= 1).
-        n: u64,
+        /// Number of draws, a whole number >= 1 (as for `best_of_n`).
+        n: serde_json::Number,
         /// Correlation of `U` and `V`.
         rho: f64,
     },
@@ -297,14 +301,14 @@ const fn row(solver: &'static str, fields: &'static str, output: &'static str) -
 /// Every problem type, in the order of the module docs' table (the same text).
 pub const SCHEMA: &[ProblemSchema] = &[
     row("tilt", "`base`, `reward`, `beta`", "`beta`, `log_partition`"),
-    row("kl_budget", "`base`, `reward`, `kl_budget`", "`beta` (null when no finite beta), `regime`"),
-    row("reward_target", "`base`, `reward`, `target`", "`beta` (null when no finite beta), `regime`"),
+    row("kl_budget", "`base`, `reward`, `kl_budget`", "`beta` (null when no finite beta, or when it is beyond the `f64` range, as for rewards `1.8e308` apart), `regime`"),
+    row("reward_target", "`base`, `reward`, `target`", "`beta` (null as for `kl_budget`), `regime`"),
     row("condition", "`base`, `reward`, `threshold` (keeps `r >= threshold`)", ""),
-    row("maxent", "`reward`, `alpha`", "`value`, `entropy` (`kl` is against uniform)"),
-    row("gaussian_best_of_n", "`n` (integer >= 1), `rho` (in [-1, 1])", "only `expected_proxy`, `expected_true`, `kl`"),
+    row("maxent", "`reward`, `alpha`", "`value` (null beyond the `f64` range, e.g. `alpha = f64::MAX`), `entropy` (`kl` is against uniform)"),
+    row("gaussian_best_of_n", "`n` (as for `best_of_n`), `rho` (in [-1, 1])", "only `expected_proxy`, `expected_true`, `kl`"),
     row("best_of_n", "`base`, `reward`, `n`", "`n`, `kl_bound` (= log n - (n-1)/n), `win_rate_half_ties`, `win_rate_strict`"),
     row("quantilizer", "`base`, `reward`, `q`", "`q`, `boundary_reward`, `boundary_fraction`"),
-    row("forward_kl", "`base`, `reward`, `gamma`", "`gamma`, `lambda` (`policy = gamma base/(lambda - reward)`)"),
+    row("forward_kl", "`base`, `reward`, `gamma`", "`gamma`, `lambda` (`policy = gamma base/(lambda - reward)`; null beyond the `f64` range)"),
     row("kl_gradient", "`base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`\"k1\"`, `\"k2\"`, `\"k3\"`), `placement` (`\"reward\"`, `\"loss\"`, `\"loss_ratio\"`)", "only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits`"),
     row("grpo", "`base`, `reward`, `beta`, `group_size` (integer >= 2 or `\"infinite\"`), `std` (`\"sample\"` or `\"population\"`), `kl` (`\"k3_loss\"` or `\"k3_ratio\"`)", "`kl_forward` (KL(base\\|\\|policy)), `truncation_bound` (bound on the error of `P_G` from the pruned enumeration, 0 for `G = 2` and `\"infinite\"`); the stationary point of population GRPO"),
     row("winrate_optimal", "`base`, `reward`, `kl_budget`", "`win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta)"),
@@ -399,11 +403,11 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             let m = solve::maxent(reward, *alpha)?;
             extend(
                 solution_json(&m.solution),
-                json!({"alpha": m.alpha, "value": m.value, "entropy": m.entropy}),
+                json!({"alpha": m.alpha, "value": finite_or_null(m.value), "entropy": m.entropy}),
             )
         }
         Problem::GaussianBestOfN { n, rho } => {
-            let g = crate::goodhart::gaussian::best_of_n(*n, *rho)?;
+            let g = crate::goodhart::gaussian::best_of_n(draws_from_json(n)?, *rho)?;
             json!({
                 "expected_proxy": g.expected_proxy,
                 "expected_true": g.expected_true,
@@ -441,7 +445,7 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             let s = solve::forward_kl(&Dist::new(base.clone())?, reward, *gamma)?;
             extend(
                 solution_json(&s.solution),
-                json!({"gamma": s.beta, "lambda": s.lambda}),
+                json!({"gamma": s.beta, "lambda": finite_or_null(s.lambda)}),
             )
         }
         Problem::KlGradient {
@@ -645,8 +649,22 @@ pub fn solve_str(input: &str) -> Result<Value> {
         return Ok(solve_batch(&b.batch));
     }
     let problem: Problem = serde_json::from_str(input)
-        .map_err(|e| Error::InvalidInput(format!("bad problem: {e}")))?;
+        .map_err(|e| Error::InvalidInput(format!("bad problem: {}", clipped(&e.to_string()))))?;
     solve(&problem)
+}
+
+/// The longest parser message echoed (it quotes the input, e.g. an unknown solver name, which
+/// may be megabytes long).
+const MAX_ECHO: usize = 1000;
+
+/// `message` cut to [`MAX_ECHO`] characters, with a note of how much was dropped.
+fn clipped(message: &str) -> String {
+    let total = message.chars().count();
+    if total <= MAX_ECHO {
+        return message.to_string();
+    }
+    let head: String = message.chars().take(MAX_ECHO).collect();
+    format!("{head}... ({} more characters)", total - MAX_ECHO)
 }
 
 /// The JSON error object `{"error": {"kind": .., "message": ..}}` for an error.

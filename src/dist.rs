@@ -164,6 +164,12 @@ impl Dist {
                 *x /= total;
             }
         }
+        // A `-0.0` weight is an outcome of mass zero: stored as `+0.0`, so that no policy
+        // derived from it carries the sign (`x + 0.0` maps `-0.0` to `0.0`, every other `x` to
+        // itself).
+        for x in &mut w {
+            *x += 0.0;
+        }
         Self { p: w, log_p }
     }
 

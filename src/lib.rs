@@ -54,6 +54,8 @@ pub mod dist;
 pub mod divergence;
 pub mod error;
 mod exp_kernel;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod goodhart;
 pub mod logits;
 pub mod numeric;

@@ -72,9 +72,10 @@ fn bad_inputs_are_typed_errors() {
             r#"{"solver": "gaussian_best_of_n", "n": 4, "rho": 1.5}"#,
             "invalid_parameter",
         ),
+        // `n` is read as for `best_of_n`: a non-integral number is an invalid parameter.
         (
             r#"{"solver": "gaussian_best_of_n", "n": 2.5, "rho": 0.5}"#,
-            "invalid_input",
+            "invalid_parameter",
         ),
         (
             r#"{"solver": "gaussian_best_of_n", "n": 4, "rho": -1.0000001}"#,

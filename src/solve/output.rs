@@ -9,8 +9,9 @@
 //! `&mut [f64]` of length `n`, such as the rows of a batch ([`super::batch`]).
 
 use super::tilt::{
-    budget_case, budget_limit, budget_multiplier, finish_at_root, summarize, tilt_stats_in,
-    BudgetCase, BudgetRegime, TiltSummary,
+    budget_case, budget_limit, budget_met, budget_multiplier, finish_at_root, rescaled, rescaling,
+    scaled_beta, summarize, tilt_stats_in, times_pow2, unscale_beta, BudgetCase, BudgetRegime,
+    TiltSummary, SEARCH_SPREAD, TILT_SPREAD,
 };
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
@@ -100,6 +101,12 @@ pub fn tilt_into_slices(
     check_reward(base, reward)?;
     require_positive("beta", beta)?;
     check_buffers(base, policy, log_policy)?;
+    if let Some(k) = rescaling(base, reward, TILT_SPREAD) {
+        // A spread beyond f64::MAX: the tilt of `r 2^k` at `beta 2^k`, as in `tilt`.
+        let scaled = rescaled(base, reward, k);
+        let t = tilt_into_slices(base, &scaled, scaled_beta(beta, k), policy, log_policy)?;
+        return Ok(t.unscaled(k, beta));
+    }
     let s = tilt_stats_in(base, reward, beta, policy, Some(log_policy));
     Ok(summarize((base, reward), s, beta))
 }
@@ -138,9 +145,19 @@ pub fn kl_budget_into_slices(
             regime: k.regime,
         });
     };
+    if let Some(k) = rescaling(base, reward, SEARCH_SPREAD) {
+        // Rewards whose spread is beyond the searches' range: solved on `r 2^k` (see
+        // `kl_budget`), the answer mapped back.
+        let scaled = rescaled(base, reward, k);
+        let mut s = kl_budget_into_slices(base, &scaled, eps, policy, log_policy)?;
+        s.expected_reward = times_pow2(s.expected_reward, -k);
+        s.beta = unscale_beta(s.beta, k);
+        return Ok(s);
+    }
     let (beta, last) = budget_multiplier(base, reward, eps, (r_max, spread), policy)?;
     let s = finish_at_root(base, reward, beta, last, policy, log_policy);
     let t = summarize((base, reward), s, beta);
+    budget_met(t.kl, eps)?;
     Ok(BudgetSummary {
         expected_reward: t.expected_reward,
         kl: t.kl,

@@ -99,6 +99,23 @@ fn normalized_lift(lift: f64, e: f64, offset: f64) -> f64 {
     (lift - e * (offset - lift)) / (1.0 + e)
 }
 
+/// `h(e) = (1 + e) log1p(e) - e = sum_{k>=2} (-1)^k e^k / (k (k - 1)) >= 0`, so that
+/// `KL = (F + e)/(1 + e) - log1p(e) = (F - h(e))/(1 + e)`: `e` is a rounding-level residue
+/// (the policy is normalized), and in the first form its first-order part cancels only after
+/// being added to `F`, which loses `F` entirely when `F < eps |e|` (a tilt at beta = 1e100 on
+/// `pi0 = (0.3, 0.7)`: `F ~ 1e-201` against `e ~ 1e-117`). In the second form `h(e) ~ e^2/2`
+/// is far below `F`. For `|e| < 1e-3` the series to `e^6` (truncation below `e^7/42`, relative
+/// `1e-20` of `e^2/2`); beyond, the closed form, whose cancellation costs at most a factor
+/// `1/|e| <= 1e3` in an `h` that is itself only a correction there.
+fn excess_log1p(e: f64) -> f64 {
+    if e.abs() < 1e-3 {
+        let e2 = e * e;
+        e2 * (0.5 - e * (1.0 / 6.0 - e * (1.0 / 12.0 - e * (1.0 / 20.0 - e * (1.0 / 30.0)))))
+    } else {
+        (1.0 + e) * e.ln_1p() - e
+    }
+}
+
 /// One evaluation of the tilt at `beta`. On return `q` (resized to `n` only if its length
 /// differs, without a fill) holds the normalized policy; when `logs` is given, the log-policy
 /// is written there. After a sweep for the mode, two passes, the first with one `exp` per
@@ -150,7 +167,7 @@ pub(super) fn tilt_stats_in(
     };
     let m = normalize(x, norm, q, logs);
     let (f, e) = (m.f, m.e);
-    let kl = ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0);
+    let kl = ((f - excess_log1p(e)) / (1.0 + e)).max(0.0);
     let offset = m.offset;
     let variance = match part.shift {
         Some(s) => (m.square - (offset - s) * (offset - s)).max(0.0),
@@ -281,6 +298,85 @@ pub(super) fn finish_at_root(
     }
 }
 
+/// `x 2^k` for `|k| <= 2200`, in two exact power-of-two factors (each within the normal range),
+/// so the only rounding is the final under- or overflow.
+pub(crate) fn times_pow2(x: f64, k: i32) -> f64 {
+    let half = k / 2;
+    let pow = |m: i32| 2f64.powi(m);
+    x * pow(half) * pow(k - half)
+}
+
+/// The exponent `k` of a power-of-two rescaling `r -> r 2^k` that brings the reward's spread on
+/// the support into `[1, 2)`, when that spread is outside `[2^lo, 2^hi]` (or beyond `f64::MAX`);
+/// `None` when no rescaling is needed (or the reward is constant on the support).
+///
+/// Every problem here depends on `r` and its parameter (`beta`, the target) only through
+/// `(r - r')/beta` and differences of rewards, so it is solved on `r 2^k` (with `beta 2^k`,
+/// `c 2^k`) and the rewards and multipliers are mapped back. The rescaled rewards are exact
+/// except where a reward tiny against the spread underflows, a change far below the spread's
+/// rounding; off the support the rescaled reward is 0 (it has no influence on any answer).
+pub(super) fn rescaling(base: &Dist, reward: &[f64], (lo, hi): (i32, i32)) -> Option<i32> {
+    let (r_min, r_max) = base.support_range(reward);
+    let spread = r_max - r_min;
+    // floor(log2(spread)) (exact for a double), from half the spread when it overflows.
+    let e = if spread.is_finite() {
+        spread.log2().floor() as i32
+    } else {
+        (r_max / 2.0 - r_min / 2.0).log2().floor() as i32 + 1
+    };
+    if !(spread > 0.0) {
+        return None;
+    }
+    (!spread.is_finite() || e > hi || e < lo).then_some(-e)
+}
+
+/// The reward rescaled by `2^k` on the support (0 off it).
+pub(super) fn rescaled(base: &Dist, reward: &[f64], k: i32) -> Vec<f64> {
+    reward
+        .iter()
+        .zip(base.probs())
+        .map(|(r, p)| if *p > 0.0 { times_pow2(*r, k) } else { 0.0 })
+        .collect()
+}
+
+/// The tilt rescales only a spread beyond `f64::MAX` (`2^1024`).
+pub(super) const TILT_SPREAD: (i32, i32) = (i32::MIN, 1023);
+
+/// `beta 2^k` for the rescaled tilt (the smallest subnormal if it underflows, where the tilt is
+/// the argmax limit either way).
+pub(super) fn scaled_beta(beta: f64, k: i32) -> f64 {
+    times_pow2(beta, k).max(f64::from_bits(1))
+}
+
+impl TiltSummary {
+    /// The summary of the tilt of `r 2^k` at `beta 2^k` mapped back to `r` at `beta`.
+    pub(super) fn unscaled(self, k: i32, beta: f64) -> Self {
+        Self {
+            beta,
+            expected_reward: times_pow2(self.expected_reward, -k),
+            reward_variance: times_pow2(self.reward_variance, -2 * k),
+            reward_gain: times_pow2(self.reward_gain, -k),
+            ..self
+        }
+    }
+}
+
+/// The spread range `[2^-500, 2^500]` within which the multiplier searches work unscaled: the
+/// variance (up to `spread^2`) and `spread * e^{+-745}` stay finite.
+pub(super) const SEARCH_SPREAD: (i32, i32) = (-500, 500);
+
+/// Maps a solution of the rescaled problem (rewards times `2^k`) back.
+fn unscale(mut s: Solution, k: i32) -> Solution {
+    s.expected_reward = times_pow2(s.expected_reward, -k);
+    s
+}
+
+/// A multiplier of the rescaled problem mapped back; `None` beyond the positive doubles.
+pub(super) fn unscale_beta(beta: Option<f64>, k: i32) -> Option<f64> {
+    beta.map(|b| times_pow2(b, -k))
+        .filter(|b| b.is_finite() && *b > 0.0)
+}
+
 /// The KL-regularized optimum `pi_beta = argmax_pi E_pi[r] - beta KL(pi||pi0)` (claim
 /// `kl.tilt`).
 ///
@@ -306,6 +402,16 @@ pub(super) fn finish_at_root(
 pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
     check_reward(base, reward)?;
     require_positive("beta", beta)?;
+    // A spread beyond f64::MAX (rewards near +-1.8e308): solve on r/2 at beta/2 (the smallest
+    // subnormal if beta/2 underflows, where the tilt is the argmax limit either way).
+    if let Some(k) = rescaling(base, reward, TILT_SPREAD) {
+        let mut t = assemble(base, &rescaled(base, reward, k), scaled_beta(beta, k));
+        t.solution = unscale(t.solution, k);
+        t.beta = beta;
+        t.reward_variance = times_pow2(t.reward_variance, -2 * k);
+        t.reward_gain = times_pow2(t.reward_gain, -k);
+        return Ok(t);
+    }
     Ok(assemble(base, reward, beta))
 }
 
@@ -423,12 +529,25 @@ fn argmax_solution(base: &Dist, reward: &[f64], r_max: f64) -> Result<Solution> 
 /// the convex side of `g` Newton's point falls short of the root by a second-order amount,
 /// which the 10% covers; on the concave side it already overshoots. Where the derivative is
 /// useless the step doubles.
+///
+/// The caps double from 1, so the end of the range is reached within `log2(2 U_MAX) + 1 = 12`
+/// probes beyond the first; [`MAX_PROBES`] bounds the loop regardless (a NaN start or `g`
+/// ends it with [`Error::NoConvergence`] instead of probing forever).
 fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result<(f64, f64)> {
-    let mut edge = start.clamp(-U_MAX, U_MAX);
+    let mut edge = if start.is_nan() {
+        0.0
+    } else {
+        start.clamp(-U_MAX, U_MAX)
+    };
     let (g0, mut dg) = g(edge)?;
+    if g0.is_nan() {
+        return Err(Error::NoConvergence(format!(
+            "the multiplier equation is NaN at ln(spread/beta) = {edge}"
+        )));
+    }
     let mut g_edge = g0;
     let mut cap = 1.0;
-    loop {
+    for _ in 0..MAX_PROBES {
         let newton = 1.1 * g_edge.abs() / dg;
         let step = if newton.is_finite() && dg > 0.0 {
             newton.clamp(1e-3, cap)
@@ -443,7 +562,7 @@ fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result
         if g0 >= 0.0 && gn <= 0.0 {
             return Ok((next, edge));
         }
-        if next.abs() >= U_MAX {
+        if !(next.abs() < U_MAX && gn.is_finite()) {
             return Err(Error::NoConvergence(format!(
                 "no bracket for the multiplier within |ln(spread/beta)| <= {U_MAX}"
             )));
@@ -451,7 +570,13 @@ fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result
         (edge, g_edge, dg) = (next, gn, dgn);
         cap *= 2.0;
     }
+    Err(Error::NoConvergence(format!(
+        "no bracket for the multiplier after {MAX_PROBES} probes"
+    )))
 }
+
+/// The most probes [`bracket`] makes (it needs at most 13).
+const MAX_PROBES: usize = 64;
 
 /// `ln(a/b)` for positive `a`, `b`, as `log1p((a - b)/b)` when `a/b` is within `[1/2, 2]`:
 /// relative accuracy near `a = b` even when `|ln a|` is large (`ln a - ln b` there has absolute
@@ -483,9 +608,18 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
     let BudgetCase::Binding { r_max, spread } = case else {
         return budget_limit(base, reward, &case);
     };
+    if let Some(k) = rescaling(base, reward, SEARCH_SPREAD) {
+        let s = kl_budget(base, &rescaled(base, reward, k), eps)?;
+        return Ok(KlBudget {
+            solution: unscale(s.solution, k),
+            beta: unscale_beta(s.beta, k),
+            regime: s.regime,
+        });
+    }
     let mut scratch = zeroed(base.len());
     let (beta, last) = budget_multiplier(base, reward, eps, (r_max, spread), &mut scratch)?;
     let t = tilt_at_root(base, reward, beta, scratch, last);
+    budget_met(t.solution.kl, eps)?;
     Ok(KlBudget {
         solution: t.solution,
         beta: Some(beta),
@@ -578,6 +712,21 @@ pub(super) fn budget_multiplier(
     let start = (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX);
     let beta = solve_in_u(&mut g, start, spread)?;
     Ok((beta, last))
+}
+
+/// Relative accuracy within which a multiplier search must meet its constraint (it iterates to
+/// ~1e-15); a result further off is [`Error::NoConvergence`], never an answer.
+const MET: f64 = 1e-9;
+
+/// Never a broken constraint reported as binding: the search meets the budget to ~1e-15
+/// relative; a KL beyond `MET` relative of the budget is a failure of the search, not an answer.
+pub(super) fn budget_met(kl: f64, eps: f64) -> Result<()> {
+    if !((kl - eps).abs() <= MET * eps) {
+        return Err(Error::NoConvergence(format!(
+            "the multiplier search ended at KL {kl} for the budget {eps}"
+        )));
+    }
+    Ok(())
 }
 
 /// How many evaluations [`remembered`] keeps.
@@ -685,6 +834,15 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
             regime: TargetRegime::Unconstrained,
         });
     }
+    if let Some(k) = rescaling(base, reward, SEARCH_SPREAD) {
+        // c lies strictly between E_pi0[r] and max r, so c 2^k is finite (up to underflow).
+        let s = reward_target(base, &rescaled(base, reward, k), times_pow2(c, k))?;
+        return Ok(RewardTarget {
+            solution: unscale(s.solution, k),
+            beta: unscale_beta(s.beta, k),
+            regime: s.regime,
+        });
+    }
     let spread = r_max - r_min;
     let var0 = scaled_variance(base.probs(), reward, r_max, spread);
     let target_gap = r_max - c;
@@ -723,6 +881,12 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         }
     };
     let t = tilt_at_root(base, reward, beta, scratch, last);
+    let e = t.solution.expected_reward;
+    if !((e - c).abs() <= MET * (c.abs() + spread)) {
+        return Err(Error::NoConvergence(format!(
+            "the multiplier search ended at E[r] = {e} for the target {c}"
+        )));
+    }
     Ok(RewardTarget {
         solution: t.solution,
         beta: Some(beta),

@@ -1,0 +1,214 @@
+//! A fuzzing harness for `solve`: a seeded generator of hostile inputs ([`generate`]) and an
+//! oracle of invariants for each answer ([`oracle`]), run in process by [`run`].
+//!
+//! Each case is independent (its generator is seeded by `(seed, index)`), so a finding is
+//! reproduced by [`generate::case`] alone. The oracle recomputes what it compares (the KL from
+//! the returned policy with [`crate::divergence::kl`], `E[r]` from the policy, the Gibbs form,
+//! the constraints) and shares no code with the solvers. See `docs/fuzzing.md`.
+
+pub mod generate;
+pub mod oracle;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+pub use generate::{case, Case, Sizes};
+pub use oracle::{check, Finding, Verdict};
+
+/// A run's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// The run's seed.
+    pub seed: u64,
+    /// The first case index (a long run can be split into ranges).
+    pub first: u64,
+    /// The number of cases.
+    pub cases: u64,
+    /// Problem sizes.
+    pub sizes: Sizes,
+    /// A case that takes longer than this is a finding.
+    pub time_bound: Duration,
+}
+
+/// A finding with the case that produced it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The case index (with the run's seed, enough to reproduce it).
+    pub index: u64,
+    /// The solver of a well-formed problem (`""` for malformed input).
+    pub solver: String,
+    /// The first 300 bytes of the input, lossily decoded.
+    pub input: String,
+    /// What broke.
+    pub finding: Finding,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Cases run.
+    pub cases: u64,
+    /// Well-formed problems answered with a solution.
+    pub solved: u64,
+    /// Well-formed problems refused, by error kind.
+    pub refused: BTreeMap<String, u64>,
+    /// Malformed inputs, by defect (all must be refused).
+    pub malformed: BTreeMap<&'static str, u64>,
+    /// Broken invariants.
+    pub failures: Vec<Failure>,
+    /// The slowest case: (index, time).
+    pub slowest: (u64, Duration),
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// Solves one input given as bytes, as `rlhf-claims solve` does (non-UTF-8 is
+/// `invalid_input`), and returns the answer object: the solution or `{"error": ..}`.
+pub fn answer(input: &[u8]) -> serde_json::Value {
+    let result = std::str::from_utf8(input)
+        .map_err(|e| crate::Error::InvalidInput(format!("input is not UTF-8: {e}")))
+        .and_then(crate::api::solve_str);
+    match result {
+        Ok(v) => v,
+        Err(e) => crate::api::error_json(&e),
+    }
+}
+
+/// Invariants known to break for a solver (documented in `docs/fuzzing.md`, each with an
+/// example): a run separates these from new findings, so that the in-test run fails on any
+/// regression while the open items stay visible in every report. An entry is removed when its
+/// solver is fixed.
+pub const KNOWN_OPEN: &[(&str, &str)] = &[
+    // E[r] formed as r* - sum pi (r* - r) cancels when the mass sits far below r*.
+    ("tilt", "expected reward equals sum pi r"),
+    ("tilt", "expected reward within the support's range"),
+    ("maxent", "expected reward equals sum pi r"),
+    ("maxent", "expected reward within the support's range"),
+    ("maxent", "Gibbs form of the tilt"),
+    ("kl_budget", "expected reward equals sum pi r"),
+    ("kl_budget", "expected reward within the support's range"),
+    ("reward_target", "expected reward equals sum pi r"),
+    (
+        "reward_target",
+        "expected reward within the support's range",
+    ),
+    ("reward_target", "policy sums to 1"),
+    ("reward_target", "KL equals divergence::kl(pi, pi0)"),
+    // The policy's rounding against a budget met by the claimed KL (KL of the returned
+    // policy above the budget by more than the tolerance), and the claimed KL off by up to
+    // 1e-10 relative where the multiplier search stops early.
+    ("kl_budget", "KL budget met"),
+    ("kl_budget", "binding budget: KL = budget"),
+    ("kl_budget", "valid problem refused with no_convergence"),
+    ("reward_target", "reward target met"),
+    ("reward_target", "interior target: E = target"),
+    ("quantilizer", "quantilizer density ratio"),
+    ("quantilizer", "expected reward equals sum pi r"),
+    // Solvers outside this round's fixes.
+    ("forward_kl", "forward-KL stationarity"),
+    ("forward_kl", "KL equals divergence::kl(pi, pi0)"),
+    ("forward_kl", "expected reward equals sum pi r"),
+    ("chipo", "KL equals divergence::kl(pi, pi0)"),
+    ("chipo", "expected reward equals sum pi r"),
+    ("chipo", "undocumented null"),
+    ("soft_best_of_n", "KL equals divergence::kl(pi, pi0)"),
+    ("soft_best_of_n", "expected reward equals sum pi r"),
+    (
+        "soft_best_of_n",
+        "expected reward within the support's range",
+    ),
+    ("soft_best_of_n", "policy sums to 1"),
+    ("soft_best_of_n", "policy is a distribution"),
+    ("soft_best_of_n", "undocumented null"),
+    ("grpo", "undocumented null"),
+    ("winrate_optimal", "KL budget met"),
+    ("winrate_optimal", "KL equals divergence::kl(pi, pi0)"),
+    ("best_of_n", "KL equals divergence::kl(pi, pi0)"),
+    // Found by the 10^5-case run at seed 7 (docs/fuzzing.md), rarer than one in 2000 cases.
+    ("tilt", "Gibbs form of the tilt"),
+    ("tilt", "Gibbs form of the tilt (underflow)"),
+    ("tilt", "near-base KL = Var(r/beta)/2"),
+    ("tilt", "policy sums to 1"),
+    ("maxent", "Gibbs form of the tilt (underflow)"),
+    ("kl_budget", "slack budget reaches max r"),
+    ("kl_budget", "Gibbs form of the tilt"),
+    ("reward_target", "valid problem refused with no_convergence"),
+    ("reward_target", "undocumented null"),
+    ("quantilizer", "expected reward within the support's range"),
+    ("quantilizer", "undocumented null"),
+    ("condition", "undocumented null"),
+    ("condition", "expected reward within the support's range"),
+    ("condition", "expected reward equals sum pi r"),
+    ("condition", "conditioning keeps pi0 / pi0(kept)"),
+    ("best_of_n", "best-of-n E >= E0"),
+    ("best_of_n", "expected reward equals sum pi r"),
+    ("chipo", "expected reward within the support's range"),
+    ("forward_kl", "expected reward within the support's range"),
+    ("forward_kl", "undocumented null"),
+    ("winrate_optimal", "undocumented null"),
+    (
+        "winrate_optimal",
+        "expected reward within the support's range",
+    ),
+    ("winrate_optimal", "expected reward equals sum pi r"),
+];
+
+impl Failure {
+    /// Whether this failure is one of the [`KNOWN_OPEN`] items.
+    pub fn is_known_open(&self) -> bool {
+        KNOWN_OPEN.contains(&(self.solver.as_str(), self.finding.check))
+    }
+}
+
+impl Report {
+    /// The failures that are not [`KNOWN_OPEN`] items.
+    pub fn new_failures(&self) -> impl Iterator<Item = &Failure> {
+        self.failures.iter().filter(|f| !f.is_known_open())
+    }
+}
+
+/// Runs one case and returns its verdict, findings and time.
+pub fn run_case(case: &Case, time_bound: Duration) -> (Verdict, Vec<Finding>, Duration) {
+    let start = Instant::now();
+    let out = answer(&case.text);
+    let took = start.elapsed();
+    let (verdict, mut findings) = check(case.problem.as_ref(), &out);
+    if took > time_bound {
+        findings.0.push(Finding {
+            check: "time bound",
+            detail: format!("{took:?} > {time_bound:?}"),
+        });
+    }
+    (verdict, findings.0, took)
+}
+
+/// Runs `config.cases` cases from `config.first` on.
+pub fn run(config: Config) -> Report {
+    let start = Instant::now();
+    let mut report = Report::default();
+    for index in config.first..config.first + config.cases {
+        let c = case(config.seed, index, config.sizes);
+        let (verdict, findings, took) = run_case(&c, config.time_bound);
+        report.cases += 1;
+        if took > report.slowest.1 {
+            report.slowest = (index, took);
+        }
+        match (&c.problem, verdict) {
+            (None, _) => *report.malformed.entry(c.defect).or_default() += 1,
+            (Some(_), Verdict::Solved) => report.solved += 1,
+            (Some(_), Verdict::Refused(kind)) => *report.refused.entry(kind).or_default() += 1,
+        }
+        let input: String = String::from_utf8_lossy(&c.text).chars().take(300).collect();
+        let solver = c.problem.as_ref().and_then(|p| p["solver"].as_str());
+        report
+            .failures
+            .extend(findings.into_iter().map(|finding| Failure {
+                index,
+                solver: solver.unwrap_or("").to_string(),
+                input: input.clone(),
+                finding,
+            }));
+    }
+    report.elapsed = start.elapsed();
+    report
+}

@@ -1,0 +1,593 @@
+//! The oracle: invariants every answer of `solve` must satisfy, recomputed from the answer and
+//! the problem without the solver code (only [`Dist`] for the validated base and
+//! [`crate::divergence::kl`] for the KL of the returned policy).
+//!
+//! # Tolerances
+//!
+//! `u = 32 eps` bounds the relative error of each returned probability (the solvers form each
+//! entry with a handful of roundings: an `exp`, a product, a division). From it:
+//!
+//! - mass: `|sum pi - 1| <= u + n eps` (the entries' errors plus a naive sum of `n` terms);
+//! - expected reward: `|E - sum pi r| <= (u + n eps) sum pi |r|`;
+//! - KL: perturbing each entry by a relative `eps_i` (`|eps_i| <= u`) and renormalizing moves
+//!   `KL(pi||pi0)` by `sum pi eps_i (log(pi/pi0) - KL) + O(u^2)`, so
+//!   `|KL - KL(pi||pi0)| <= u sum pi |log(pi/pi0) - KL| + u^2 + eps sum pi |log(pi/pi0)|` (the
+//!   last term: the compensated sum of the recomputation), plus `n 2^-1074 (|log ratio| + 1)`
+//!   for subnormal entries, whose relative error is not bounded by `u`, `16 eps KL` for the
+//!   solver's own rounding, and `(n + 1) eps (1 + KL)` for the renormalization of the rounded
+//!   policy and base (their sums are 1 only to a few eps);
+//! - Gibbs form of a tilt at `beta`: with `j` the outcome of largest `pi`, `log pi(i)` must equal
+//!   `log pi(j) + log pi0(i) - log pi0(j) + (r(i) - r(j))/beta` to within
+//!   `4 u + 8 eps (|log pi0(i)| + |log pi0(j)| + |(r(i) - r(j))/beta|)` (logs of rounded
+//!   numbers, and the rounded quotient), wherever that predicted value is above `-700`
+//!   (normal numbers with margin); where it is below `-750` the entry must be below the
+//!   smallest normal number;
+//! - near-base tilt (`s = spread/beta <= 1e-4`): `KL = Var_pi0(r/beta)/2 (1 + c)` with
+//!   `|c| <= (2/3) s + s^2` (the cumulant series `KL = k2/(2 beta^2) + k3/(3 beta^3) + ...`,
+//!   `|k3| <= spread k2`), plus `1e-12` relative for the rounding of both sides and an absolute
+//!   `1e-305` below which doubles lose relative precision;
+//! - a constraint (budget, target) met to `1e-12` relative (the solvers iterate to ~`1e-15`).
+
+use crate::dist::Dist;
+use crate::numeric::CompensatedSum;
+use serde_json::Value;
+
+/// `u`: the relative accuracy assumed of each returned probability.
+const U: f64 = 32.0 * f64::EPSILON;
+/// Relative accuracy required of a met constraint.
+const CONSTRAINT: f64 = 1e-12;
+/// The longest error message accepted (an echo of a huge input must be truncated).
+pub const MAX_MESSAGE: usize = 4096;
+
+/// The error kinds of [`crate::Error::kind`].
+const KINDS: [&str; 10] = [
+    "empty",
+    "length_mismatch",
+    "non_finite",
+    "negative_probability",
+    "not_normalized",
+    "invalid_parameter",
+    "infeasible",
+    "no_convergence",
+    "invalid_input",
+    "not_unique",
+];
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Which invariant.
+    pub check: &'static str,
+    /// The numbers behind it.
+    pub detail: String,
+}
+
+/// What an answer was.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// A solution object.
+    Solved,
+    /// A typed error, with its kind.
+    Refused(String),
+}
+
+/// The findings of one case: collected, not stopped at the first.
+#[derive(Debug, Default)]
+pub struct Findings(pub Vec<Finding>);
+
+impl Findings {
+    fn fail(&mut self, check: &'static str, detail: String) {
+        self.0.push(Finding { check, detail });
+    }
+
+    /// Records `check` unless `ok` (write `ok` so that NaN makes it false).
+    fn require(&mut self, ok: bool, check: &'static str, detail: impl FnOnce() -> String) {
+        if !ok {
+            self.fail(check, detail());
+        }
+    }
+}
+
+/// The keys of a solution that may be `null` (a quantity beyond the `f64` range, or one that
+/// does not exist), by solver, as documented in [`crate::api`].
+fn nullable(solver: &str, key: &str) -> bool {
+    matches!(
+        (solver, key),
+        ("tilt", "log_partition")
+            | ("kl_budget" | "reward_target" | "winrate_optimal", "beta")
+            | ("maxent", "value")
+            | ("forward_kl", "lambda")
+            | ("kl_gradient", "reverse_kl_gradient")
+    )
+}
+
+/// Solvers that must not answer `no_convergence` on a well-formed problem.
+fn must_converge(solver: &str) -> bool {
+    matches!(
+        solver,
+        "tilt" | "kl_budget" | "reward_target" | "condition" | "maxent" | "quantilizer"
+    )
+}
+
+/// Checks an answer to a problem (`None`: the input was malformed and must be refused).
+pub fn check(problem: Option<&Value>, answer: &Value) -> (Verdict, Findings) {
+    let mut f = Findings::default();
+    if let Some(err) = answer.get("error") {
+        let kind = err.get("kind").and_then(Value::as_str).unwrap_or("");
+        let message = err.get("message").and_then(Value::as_str);
+        f.require(KINDS.contains(&kind), "error kind", || format!("{err}"));
+        f.require(
+            message.is_some_and(|m| m.len() <= MAX_MESSAGE),
+            "error message",
+            || format!("length {:?}", message.map(str::len)),
+        );
+        if let Some(p) = problem {
+            let solver = p["solver"].as_str().unwrap_or("");
+            f.require(
+                !(kind == "no_convergence" && must_converge(solver)),
+                "valid problem refused with no_convergence",
+                || format!("{err}"),
+            );
+        }
+        return (Verdict::Refused(kind.to_string()), f);
+    }
+    let Some(p) = problem else {
+        f.fail("malformed input accepted", truncate(&answer.to_string()));
+        return (Verdict::Solved, f);
+    };
+    solution(p, answer, &mut f);
+    (Verdict::Solved, f)
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+/// A vector of numbers from JSON (`None` if any entry is not a number).
+fn numbers(v: &Value) -> Option<Vec<f64>> {
+    v.as_array()?.iter().map(Value::as_f64).collect()
+}
+
+/// No `null` outside the documented keys, no `-0.0` in a policy.
+fn shape(solver: &str, answer: &Value, f: &mut Findings) {
+    let Some(obj) = answer.as_object() else {
+        f.fail("answer is an object", truncate(&answer.to_string()));
+        return;
+    };
+    for (key, v) in obj {
+        let nulls = match v {
+            Value::Null => 1,
+            Value::Array(a) => a.iter().filter(|x| x.is_null()).count(),
+            _ => 0,
+        };
+        f.require(
+            nulls == 0 || nullable(solver, key),
+            "undocumented null",
+            || format!("{key} in {solver}"),
+        );
+    }
+    if let Some(pi) = obj.get("policy").and_then(numbers) {
+        f.require(
+            pi.iter().all(|x| !(x.is_sign_negative())),
+            "negative zero or negative probability",
+            || format!("{:?}", &pi[..pi.len().min(8)]),
+        );
+    }
+}
+
+/// The base of a problem (`uniform` for `maxent`), if it has one.
+fn base_of(p: &Value) -> Option<Dist> {
+    if p["solver"] == "maxent" {
+        return Dist::uniform(numbers(&p["reward"])?.len()).ok();
+    }
+    Dist::new(numbers(&p["base"])?).ok()
+}
+
+/// The checks on a solution object.
+fn solution(p: &Value, answer: &Value, f: &mut Findings) {
+    let solver = p["solver"].as_str().unwrap_or("");
+    shape(solver, answer, f);
+    let (Some(base), Some(pi)) = (base_of(p), numbers(&answer["policy"])) else {
+        // The reduced answers (gaussian_best_of_n, kl_gradient): finite numbers only.
+        return;
+    };
+    let Some(reward) = numbers(&p["reward"]) else {
+        return;
+    };
+    f.require(pi.len() == base.len(), "policy length", || {
+        format!("{} vs {}", pi.len(), base.len())
+    });
+    if pi.len() != base.len() {
+        return;
+    }
+    let n = pi.len() as f64;
+    let sum = crate::numeric::sum(pi.iter().copied());
+    f.require(
+        (sum - 1.0).abs() <= U + n * f64::EPSILON,
+        "policy sums to 1",
+        || format!("sum {sum}"),
+    );
+    f.require(
+        (0..pi.len()).all(|i| base.prob(i) > 0.0 || pi[i] == 0.0),
+        "policy within the support of the base",
+        String::new,
+    );
+    let Ok(policy) = Dist::new(pi.clone()) else {
+        f.fail("policy is a distribution", format!("sum {sum}"));
+        return;
+    };
+    let e = answer["expected_reward"].as_f64().unwrap_or(f64::NAN);
+    expected_reward(&policy, &reward, e, f);
+    let kl = answer["kl"].as_f64().unwrap_or(f64::NAN);
+    kl_recomputed(&policy, &base, kl, f);
+    let ctx = Context {
+        p,
+        answer,
+        base: &base,
+        policy: &policy,
+        reward: &reward,
+        kl,
+        e,
+    };
+    defining_condition(solver, &ctx, f);
+}
+
+/// `E` in the range of `r` on the policy's support and equal to `sum pi r`.
+fn expected_reward(policy: &Dist, reward: &[f64], e: f64, f: &mut Findings) {
+    let (lo, hi) = policy.support_range(reward);
+    let (mut s, mut abs) = (CompensatedSum::new(), CompensatedSum::new());
+    for (pi, r) in policy.probs().iter().zip(reward) {
+        // Halved: a sum of terms near f64::MAX must not overflow.
+        s.add(pi * (r / 2.0));
+        abs.add(pi * (r / 2.0).abs());
+    }
+    let n = policy.len() as f64;
+    let tol = 2.0 * (U + n * f64::EPSILON) * abs.value() + 4.0 * n * f64::from_bits(1);
+    let want = 2.0 * s.value();
+    f.require(
+        e >= lo - tol && e <= hi + tol,
+        "expected reward within the support's range",
+        || format!("{e} not in [{lo}, {hi}]"),
+    );
+    f.require(
+        (e - want).abs() <= tol || (e / 2.0 - s.value()).abs() <= tol / 2.0,
+        "expected reward equals sum pi r",
+        || format!("{e} vs {want} (tol {tol})"),
+    );
+}
+
+/// The KL bound of the module docs for the policy `pi`, around the KL `k`.
+fn kl_tolerance(policy: &Dist, base: &Dist, k: f64) -> f64 {
+    let (mut spread, mut total, mut subnormal) = (0.0, 0.0, 0.0);
+    for i in 0..policy.len() {
+        let pi = policy.prob(i);
+        if pi > 0.0 {
+            let ratio = policy.log_prob(i) - base.log_prob(i);
+            spread += pi * (ratio - k).abs();
+            total += pi * ratio.abs();
+            if pi < f64::MIN_POSITIVE {
+                subnormal += f64::from_bits(1) * (ratio.abs() + 1.0);
+            }
+        }
+    }
+    // The solver's own KL carries a relative rounding of a few eps (16 eps allowed).
+    U * spread + U * U + f64::EPSILON * total + subnormal + 16.0 * f64::EPSILON * k
+}
+
+/// `KL >= 0` and equal to `KL(pi||pi0)` recomputed from the returned policy by
+/// [`crate::divergence::kl`], to within [`kl_tolerance`] plus `(n + 1) eps (1 + KL)`: the
+/// renormalization of the rounded policy (and the base's own) shifts the KL by up to the
+/// defect of their sums, a few `eps` absolute. (So a KL far below `eps` cannot be judged from
+/// the policy, which then equals the base to rounding; the near-base check of the tilt judges
+/// it from the problem instead.)
+fn kl_recomputed(policy: &Dist, base: &Dist, kl: f64, f: &mut Findings) {
+    f.require(kl >= 0.0, "KL non-negative", || format!("{kl}"));
+    let n = policy.len() as f64;
+    match crate::divergence::kl(policy, base) {
+        Ok(k) => {
+            let tol = kl_tolerance(policy, base, k) + (n + 1.0) * f64::EPSILON * (1.0 + k);
+            f.require(
+                (kl - k).abs() <= tol,
+                "KL equals divergence::kl(pi, pi0)",
+                || format!("{kl} vs {k} (tol {tol:e})"),
+            );
+        }
+        Err(e) => f.fail("KL recomputable", e.to_string()),
+    }
+}
+
+/// Everything a defining condition needs.
+struct Context<'a> {
+    p: &'a Value,
+    answer: &'a Value,
+    base: &'a Dist,
+    policy: &'a Dist,
+    reward: &'a [f64],
+    kl: f64,
+    e: f64,
+}
+
+impl Context<'_> {
+    fn param(&self, key: &str) -> f64 {
+        self.p[key].as_f64().unwrap_or(f64::NAN)
+    }
+
+    /// Slack for `E`: the same bound as in [`expected_reward`].
+    fn e_tol(&self) -> f64 {
+        let n = self.policy.len() as f64;
+        let scale: f64 = (0..self.policy.len())
+            .map(|i| self.policy.prob(i) * (self.reward[i] / 2.0).abs())
+            .sum();
+        2.0 * (U + n * f64::EPSILON) * scale + 4.0 * n * f64::from_bits(1)
+    }
+}
+
+/// The condition that defines each solver's answer.
+fn defining_condition(solver: &str, c: &Context, f: &mut Findings) {
+    match solver {
+        "tilt" => {
+            let beta = c.param("beta");
+            gibbs(c, beta, f);
+            near_base(c, beta, f);
+        }
+        "maxent" => {
+            let alpha = c.param("alpha");
+            gibbs(c, alpha, f);
+            near_base(c, alpha, f);
+        }
+        "kl_budget" => budget(c, f),
+        "reward_target" => target(c, f),
+        "condition" => condition(c, f),
+        "quantilizer" => quantilizer(c, f),
+        "forward_kl" => forward_kl(c, f),
+        "winrate_optimal" => {
+            let eps = c.param("kl_budget");
+            let tol = kl_tolerance(c.policy, c.base, c.kl) + CONSTRAINT * eps;
+            f.require(c.kl <= eps + tol, "KL budget met", || {
+                format!("KL {} > {eps}", c.kl)
+            });
+        }
+        "best_of_n" => {
+            let e0 = c.base.expectation(c.reward).unwrap_or(f64::NAN);
+            f.require(
+                c.e >= e0 - c.e_tol() - (e0 * U).abs(),
+                "best-of-n E >= E0",
+                || format!("{} < {e0}", c.e),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// `(r(i) - r(j))/beta` without overflow of the difference.
+fn scaled_difference(a: f64, b: f64, beta: f64) -> f64 {
+    let d = a - b;
+    if d.is_finite() {
+        d / beta
+    } else {
+        2.0 * ((a / 2.0 - b / 2.0) / beta)
+    }
+}
+
+/// The Gibbs form `pi proportional to pi0 exp(r/beta)`, against the outcome of largest `pi`.
+fn gibbs(c: &Context, beta: f64, f: &mut Findings) {
+    let (pi, base) = (c.policy, c.base);
+    let Some(j) = (0..pi.len()).max_by(|&a, &b| pi.prob(a).total_cmp(&pi.prob(b))) else {
+        return;
+    };
+    for i in base.support() {
+        let delta = scaled_difference(c.reward[i], c.reward[j], beta);
+        let (li, lj) = (base.log_prob(i), base.log_prob(j));
+        let predicted = pi.log_prob(j) + (li - lj) + delta;
+        let tol = 4.0 * U + 8.0 * f64::EPSILON * (li.abs() + lj.abs() + delta.abs());
+        if predicted > -700.0 {
+            let got = pi.log_prob(i);
+            f.require(
+                (got - predicted).abs() <= tol,
+                "Gibbs form of the tilt",
+                || format!("outcome {i}: log pi {got} vs {predicted} (beta {beta})"),
+            );
+        } else if predicted < -750.0 {
+            f.require(
+                pi.prob(i) < f64::MIN_POSITIVE,
+                "Gibbs form of the tilt (underflow)",
+                || format!("outcome {i}: pi {} where log pi ~ {predicted}", pi.prob(i)),
+            );
+        }
+    }
+}
+
+/// Near the base (`spread/beta <= 1e-4`), `KL = Var_pi0(r/beta)/2` to the bound of the module
+/// docs, computed independently of the policy (which equals the base to rounding there).
+fn near_base(c: &Context, beta: f64, f: &mut Findings) {
+    let (lo, hi) = c.base.support_range(c.reward);
+    let spread = hi - lo;
+    let s = spread / beta;
+    if !(spread > 0.0 && s <= 1e-4) {
+        return;
+    }
+    // Var of x = (r - lo)/spread in [0, 1], two passes, then scaled by s^2.
+    let x = |r: f64| (r - lo) / spread;
+    let mut mean = CompensatedSum::new();
+    for i in c.base.support() {
+        mean.add(c.base.prob(i) * x(c.reward[i]));
+    }
+    let m = mean.value();
+    let mut var = CompensatedSum::new();
+    for i in c.base.support() {
+        let d = x(c.reward[i]) - m;
+        var.add(c.base.prob(i) * d * d);
+    }
+    let want = var.value() / 2.0 * s * s;
+    let tol = want * ((2.0 / 3.0) * s + s * s + CONSTRAINT) + 1e-305;
+    f.require(
+        (c.kl - want).abs() <= tol,
+        "near-base KL = Var(r/beta)/2",
+        || format!("KL {} vs {want} (s = {s:e})", c.kl),
+    );
+}
+
+/// `kl_budget`: the budget met; equality when binding; the base when zero.
+fn budget(c: &Context, f: &mut Findings) {
+    let eps = c.param("kl_budget");
+    let regime = c.answer["regime"].as_str().unwrap_or("");
+    let tol = kl_tolerance(c.policy, c.base, c.kl);
+    let recomputed = crate::divergence::kl(c.policy, c.base).unwrap_or(f64::NAN);
+    f.require(
+        recomputed <= eps * (1.0 + CONSTRAINT) + tol,
+        "KL budget met",
+        || format!("KL(pi||pi0) {recomputed} > budget {eps} ({regime})"),
+    );
+    if regime == "binding" {
+        f.require(
+            (c.kl - eps).abs() <= CONSTRAINT * eps,
+            "binding budget: KL = budget",
+            || format!("KL {} vs {eps}", c.kl),
+        );
+        if let Some(beta) = c.answer["beta"].as_f64() {
+            gibbs(c, beta, f);
+        }
+    }
+    if regime == "slack" {
+        let (_, hi) = c.base.support_range(c.reward);
+        f.require(c.e >= hi - c.e_tol(), "slack budget reaches max r", || {
+            format!("E {} < {hi}", c.e)
+        });
+    }
+}
+
+/// `reward_target`: the target met; equality when interior.
+fn target(c: &Context, f: &mut Findings) {
+    let t = c.param("target");
+    let regime = c.answer["regime"].as_str().unwrap_or("");
+    let tol = c.e_tol() + CONSTRAINT * t.abs();
+    f.require(c.e >= t - tol, "reward target met", || {
+        format!("E {} < target {t} ({regime})", c.e)
+    });
+    if regime == "interior" {
+        // The search meets r* - E = r* - c to ~eps relative (it iterates on ln(r* - E)).
+        let (_, hi) = c.base.support_range(c.reward);
+        let tol = tol + CONSTRAINT * (hi - t);
+        f.require(
+            (c.e - t).abs() <= tol,
+            "interior target: E = target",
+            || format!("E {} vs {t}", c.e),
+        );
+        if let Some(beta) = c.answer["beta"].as_f64() {
+            gibbs(c, beta, f);
+        }
+    }
+}
+
+/// `condition`: `pi0` restricted to `r >= threshold`, renormalized.
+fn condition(c: &Context, f: &mut Findings) {
+    let t = c.param("threshold");
+    let kept: Vec<usize> = c.base.support().filter(|&i| c.reward[i] >= t).collect();
+    let mass: f64 = crate::numeric::sum(kept.iter().map(|&i| c.base.prob(i)));
+    for i in c.base.support() {
+        let (p0, pi) = (c.base.prob(i), c.policy.prob(i));
+        if c.reward[i] < t {
+            f.require(pi == 0.0, "conditioning drops r < threshold", || {
+                format!("outcome {i}: {pi}")
+            });
+        } else if p0 >= f64::MIN_POSITIVE && pi >= f64::MIN_POSITIVE {
+            let want = p0 / mass;
+            f.require(
+                (pi - want).abs() <= (U + kept.len() as f64 * f64::EPSILON) * want,
+                "conditioning keeps pi0 / pi0(kept)",
+                || format!("outcome {i}: {pi} vs {want}"),
+            );
+        }
+    }
+}
+
+/// The quantilizer: the base restricted to its top `q` mass, the boundary class split.
+///
+/// With the support's reward classes in decreasing order, `above` the mass strictly above a
+/// class and `m` its mass: a class with `above + m <= q (1 - 1e-12)` has density ratio
+/// `1/q`; one with `above >= q (1 + 1e-12)` has 0; the boundary class has
+/// `(q - above)/(q m)`, with `q - above` formed as `mass at or below - (1 - q)` when
+/// `above > 1/2` (no cancellation: for `q = 1` and a class of mass `1e-20` at the bottom, it is
+/// `1e-20`, not `1 - (1 - 1e-20) = 0`). Classes within `1e-12` of the edge are not judged.
+fn quantilizer(c: &Context, f: &mut Findings) {
+    let q = c.param("q");
+    // The support by decreasing reward, then its classes with their masses (one sort, one
+    // sweep: the check is O(n log n), as a run of 10^6 outcomes needs).
+    let mut order: Vec<usize> = c.base.support().collect();
+    order.sort_by(|&a, &b| c.reward[b].total_cmp(&c.reward[a]));
+    let mut classes: Vec<(f64, f64, Vec<usize>)> = Vec::new();
+    for i in order {
+        match classes.last_mut() {
+            Some((r, m, members)) if *r == c.reward[i] => {
+                *m += c.base.prob(i);
+                members.push(i);
+            }
+            _ => classes.push((c.reward[i], c.base.prob(i), vec![i])),
+        }
+    }
+    let masses: Vec<f64> = classes.iter().map(|k| k.1).collect();
+    // above[k]: mass strictly above class k; below[k]: mass at or below it (compensated).
+    let mut above = Vec::with_capacity(masses.len());
+    let mut acc = CompensatedSum::new();
+    for m in &masses {
+        above.push(acc.value());
+        acc.add(*m);
+    }
+    let mut below = vec![0.0; masses.len()];
+    let mut acc = CompensatedSum::new();
+    for k in (0..masses.len()).rev() {
+        acc.add(masses[k]);
+        below[k] = acc.value();
+    }
+    for (k, (class, m, members)) in classes.iter().enumerate() {
+        let (above, m) = (above[k], *m);
+        let ratio = if above + m <= q * (1.0 - CONSTRAINT) {
+            Some(1.0 / q)
+        } else if above >= q * (1.0 + CONSTRAINT) {
+            Some(0.0)
+        } else if (above - q).abs() <= CONSTRAINT * q || (above + m - q).abs() <= CONSTRAINT * q {
+            None
+        } else {
+            let left = if above > 0.5 {
+                below[k] - (1.0 - q)
+            } else {
+                q - above
+            };
+            Some(left / (q * m))
+        };
+        let Some(ratio) = ratio else { continue };
+        for &i in members {
+            let (p0, pi) = (c.base.prob(i), c.policy.prob(i));
+            if p0 < f64::MIN_POSITIVE {
+                continue;
+            }
+            let want = p0 * ratio;
+            let tol = 1e-9 * want + 2.0 * f64::MIN_POSITIVE;
+            f.require(
+                (pi - want).abs() <= tol,
+                "quantilizer density ratio",
+                || format!("outcome {i} (r {class}): pi {pi} vs {want} (q {q})"),
+            );
+        }
+    }
+}
+
+/// `forward_kl`: `pi = gamma pi0/(lambda - r)` at the returned `lambda`.
+fn forward_kl(c: &Context, f: &mut Findings) {
+    let gamma = c.param("gamma");
+    let Some(lambda) = c.answer["lambda"].as_f64() else {
+        return;
+    };
+    for i in c.base.support() {
+        let (p0, pi, r) = (c.base.prob(i), c.policy.prob(i), c.reward[i]);
+        let lhs = pi * (lambda - r);
+        let rhs = gamma * p0;
+        if !(lhs.is_finite() && rhs.is_finite()) || p0 < f64::MIN_POSITIVE {
+            continue;
+        }
+        let tol = 64.0 * f64::EPSILON * (pi * (lambda.abs() + r.abs()) + rhs) + f64::MIN_POSITIVE;
+        f.require((lhs - rhs).abs() <= tol, "forward-KL stationarity", || {
+            format!("outcome {i}: pi (lambda - r) {lhs} vs gamma pi0 {rhs}")
+        });
+    }
+}

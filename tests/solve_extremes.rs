@@ -1,0 +1,183 @@
+//! Regression tests: `solve` inputs at the extremes of `f64` that used to get wrong answers,
+//! hangs or refusals, each checked against an independent computation.
+
+use rlhf_claims::api::solve_str;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+fn solve(input: &str) -> Result<Value, String> {
+    solve_str(input).map_err(|e| e.to_string())
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or(f64::NAN)
+}
+
+fn policy(v: &Value) -> Vec<f64> {
+    v["policy"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+        .unwrap_or_default()
+}
+
+/// Rewards +-f64::MAX at beta = 1.7e308: r/beta = +-1.0575, nothing extreme about the answer.
+/// The tilt is `pi0 e^{r/beta} / Z`, evaluated here from the quotients directly.
+#[test]
+fn a_reward_spread_beyond_f64_max_gives_the_tilt() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"tilt","base":[0.25,0.25,0.5],"reward":[1.7976931348623157e308,-1.7976931348623157e308,0],"beta":1.7e308}"#,
+    )?;
+    let x = f64::MAX / 1.7e308;
+    let w = [0.25 * x.exp(), 0.25 * (-x).exp(), 0.5];
+    let z: f64 = w.iter().sum();
+    for (got, want) in policy(&v).iter().zip(w.iter().map(|w| w / z)) {
+        // A handful of roundings on each side: 1e-14 relative.
+        assert!((got - want).abs() <= 1e-14 * want, "{got} vs {want}");
+    }
+    Ok(())
+}
+
+/// KL of the tilt of (0.3, 0.7) at beta = 1e100 is Var0(r)/(2 beta^2) (1 + O(1e-100)) =
+/// 0.21 / 2e200 = 1.05e-201, to full relative accuracy (it was 0).
+#[test]
+fn a_tiny_kl_keeps_its_relative_accuracy() -> Result<(), String> {
+    let v = solve(r#"{"solver":"tilt","base":[0.3,0.7],"reward":[0,1],"beta":1e100}"#)?;
+    let want = 0.3 * 0.7 / 2.0 * 1e-200;
+    assert!(
+        (num(&v, "kl") - want).abs() <= 8.0 * f64::EPSILON * want,
+        "{v}"
+    );
+    let v = solve(r#"{"solver":"maxent","reward":[0,1],"alpha":1e100}"#)?;
+    let want = 0.25 / 2.0 * 1e-200;
+    assert!(
+        (num(&v, "kl") - want).abs() <= 8.0 * f64::EPSILON * want,
+        "{v}"
+    );
+    Ok(())
+}
+
+/// A budget whose multiplier exceeds f64::MAX (the rewards are 1.8e308 apart): the constraint
+/// binds with KL = 0.1 and `beta` null (it was "binding" with KL 0.11094 > 0.1). The policy is
+/// the tilt of (1/2, 1/2) at the x = r/beta with KL = 0.1, checked by recomputing its KL.
+#[test]
+fn a_budget_with_a_multiplier_beyond_the_doubles_is_met() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"kl_budget","base":[0.5,0.5],"reward":[0.0,1.7976931348623157e308],"kl_budget":0.1}"#,
+    )?;
+    assert_eq!(v["regime"], "binding");
+    assert!(v["beta"].is_null());
+    let pi = policy(&v);
+    let kl: f64 = pi.iter().map(|p| p * (p / 0.5).ln()).sum();
+    // KL of the returned policy, recomputed: 1e-12 relative (the search meets it to ~1e-15).
+    assert!((kl - 0.1).abs() <= 1e-12, "{kl}");
+    assert!((num(&v, "kl") - 0.1).abs() <= 1e-12);
+    Ok(())
+}
+
+/// A budget of 1e-300 on a rare argmax: met to 1e-12 relative (it was 4.02e-300).
+#[test]
+fn a_tiny_budget_is_met() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"kl_budget","base":[0.999999999999999,1e-15],"reward":[0,1],"kl_budget":1e-300}"#,
+    )?;
+    assert_eq!(v["regime"], "binding");
+    assert!((num(&v, "kl") - 1e-300).abs() <= 1e-12 * 1e-300, "{v}");
+    Ok(())
+}
+
+/// Subnormal and huge rewards are rescaled by a power of two: answered, not `no_convergence`.
+#[test]
+fn budgets_with_subnormal_or_huge_reward_spreads_are_answered() -> Result<(), String> {
+    for input in [
+        r#"{"solver":"kl_budget","base":[0.5,0.5],"reward":[0,5e-324],"kl_budget":0.001}"#,
+        r#"{"solver":"kl_budget","base":[1e-20,1e-200,1.0,1e-300],"reward":[1,1e308,1,-1e308],"kl_budget":1e-15}"#,
+    ] {
+        let v = solve(input)?;
+        assert_eq!(v["regime"], "binding", "{input}");
+        let eps = serde_json::from_str::<Value>(input).map_err(|e| e.to_string())?["kl_budget"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        assert!((num(&v, "kl") - eps).abs() <= 1e-12 * eps, "{v}");
+    }
+    // The subnormal spread: the tilt of (1/2, 1/2) with KL = 0.001 is scale-free, so it equals
+    // the answer for the rewards (0, 1).
+    let tiny =
+        solve(r#"{"solver":"kl_budget","base":[0.5,0.5],"reward":[0,5e-324],"kl_budget":0.001}"#)?;
+    let unit =
+        solve(r#"{"solver":"kl_budget","base":[0.5,0.5],"reward":[0,1],"kl_budget":0.001}"#)?;
+    let (a, b) = (policy(&tiny), policy(&unit));
+    assert!((a[1] - b[1]).abs() <= 1e-14, "{a:?} vs {b:?}");
+    Ok(())
+}
+
+/// A target with rewards +-1e308 used to run for more than 10 s; a target whose multiplier is
+/// beyond the doubles used to come back "interior" with E below the target.
+#[test]
+fn targets_at_the_extremes_are_met_quickly() -> Result<(), String> {
+    let start = Instant::now();
+    let v = solve(
+        r#"{"solver":"reward_target","base":[5e-324,1.0,0.0],"reward":[1e308,-1e308,5.0],"target":1}"#,
+    );
+    assert!(start.elapsed() < Duration::from_secs(1));
+    if let Ok(v) = v {
+        // E is met to the resolution of rewards 2e308 apart: 1e-12 of the spread.
+        assert!(num(&v, "expected_reward") >= 1.0 - 2e-12 * 1e308, "{v}");
+    }
+    let v =
+        solve(r#"{"solver":"reward_target","base":[0.5,0.5],"reward":[0,1e308],"target":6e307}"#)?;
+    assert_eq!(v["regime"], "interior");
+    // E = 1e308 pi(1) must be 6e307: pi(1) = 0.6.
+    assert!(
+        (num(&v, "expected_reward") - 6e307).abs() <= 1e-12 * 6e307,
+        "{v}"
+    );
+    assert!((policy(&v)[1] - 0.6).abs() <= 1e-12);
+    Ok(())
+}
+
+/// The quantilizer at q = 5e-324 keeps a q-share of the top class (r = 1.7, mass 1/2); an atom
+/// is not split further, so the policy is the point mass on it: E = 1.7, KL = log 2.
+#[test]
+fn the_quantilizer_at_a_subnormal_q_is_the_top_class() -> Result<(), String> {
+    let v = solve(r#"{"solver":"quantilizer","base":[0.5,0.5],"reward":[0.0,1.7],"q":5e-324}"#)?;
+    assert_eq!(policy(&v), vec![0.0, 1.0]);
+    assert_eq!(num(&v, "expected_reward"), 1.7);
+    assert!((num(&v, "kl") - 2f64.ln()).abs() <= f64::EPSILON);
+    Ok(())
+}
+
+/// `-0.0` in the base is an outcome of mass zero, returned as `0.0`.
+#[test]
+fn negative_zero_is_normalized() -> Result<(), String> {
+    let v = solve(r#"{"solver":"tilt","base":[-0.0,1],"reward":[0,1],"beta":1}"#)?;
+    let pi = policy(&v);
+    assert!(pi[0] == 0.0 && pi[0].is_sign_positive(), "{v}");
+    Ok(())
+}
+
+/// `gaussian_best_of_n` reads `n` as `best_of_n` does: `2.0` is 2.
+#[test]
+fn gaussian_best_of_n_accepts_a_float_literal_n() -> Result<(), String> {
+    let a = solve(r#"{"solver":"gaussian_best_of_n","n":2.0,"rho":0.5}"#)?;
+    let b = solve(r#"{"solver":"gaussian_best_of_n","n":2,"rho":0.5}"#)?;
+    assert_eq!(a, b);
+    // E[max of 2 standard normals] = 1/sqrt(pi).
+    let want = 1.0 / std::f64::consts::PI.sqrt();
+    assert!((num(&a, "expected_proxy") - want).abs() <= 1e-12);
+    assert!(solve(r#"{"solver":"gaussian_best_of_n","n":2.5,"rho":0.5}"#).is_err());
+    Ok(())
+}
+
+/// A 10 MB unknown solver name is not echoed whole.
+#[test]
+fn a_huge_unknown_solver_name_is_clipped() {
+    let name = "x".repeat(10_000_000);
+    let input = format!(r#"{{"solver":"{name}","base":[1],"reward":[0],"beta":1}}"#);
+    let e = solve_str(&input).map(|_| ()).map_err(|e| e.to_string());
+    let message = e.err().unwrap_or_default();
+    assert!(
+        message.len() < 2000 && message.contains("more characters"),
+        "{}",
+        message.len()
+    );
+}
