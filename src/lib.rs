@@ -15,8 +15,15 @@
 //! - [`divergence`]: KL (both directions), TV, entropy, chi-square, f-divergences.
 //! - [`numeric`]: log-sum-exp, `log(1 - e^x)`, compensated sums, safeguarded monotone roots.
 //! - [`error`]: the crate's one error type.
-//! - [`solve`]: exact solvers (tilt, KL budget, reward target, conditioning, ...).
-//! - [`claims`]: the registry of claims, each with a property that checks it.
+//! - [`logits`]: distributions from logits (f64 or f32).
+//! - [`solve`]: exact solvers (tilt, KL budget, reward target, conditioning, ...), their batch
+//!   forms (`solve::batch`) and forms that write into caller buffers (`solve::output`).
+//! - [`goodhart`]: joint proxy / true-utility models.
+//! - [`sample`]: seeded sampled optimizers, and the witnesses that test them.
+//! - [`api`]: the JSON interface of `rlhf-claims solve`.
+//! - [`claims`]: the registry of claims, each with a property that checks it; `tables`,
+//!   `report` (list/check output, the md/html/tex report, citations) and `plot` (SVG figures)
+//!   present it.
 //!
 //! ## Features
 //!
@@ -26,6 +33,7 @@
 //!   the library is the solvers alone, without clap or proptest.
 //! - `testing`: the module `testing`, generators and tolerances for checking a trainer against the exact
 //!   solvers with proptest (implies `claims`).
+//! - `plots` (default): the module `plot`, SVG figures with plotters (implies `claims`).
 //! - `quickcheck`: `Arbitrary` impls for the public types.
 //! - `rayon`: solver calls made on a rayon worker thread run on that thread alone.
 //!
