@@ -3,13 +3,16 @@
 //! ```text
 //! cargo run --release --example fuzz_solve -- --cases 1000000 --seed 0 [--first K]
 //!     [--time-bound-secs 10] [--large-every 1000] [--max-outcomes 1000000] [--progress]
+//!     [--print]
 //! ```
 //!
 //! Prints a summary (cases per second, answers by kind, the slowest case) and every finding,
 //! and exits with status 1 if an invariant broke outside the documented open items
-//! (`rlhf_claims::fuzz::KNOWN_OPEN`).
+//! (`rlhf_claims::fuzz::KNOWN_OPEN`). `--print` writes the cases' input bytes to stdout, one
+//! per line, instead of running them (to replay one with `rlhf-claims solve`).
 
-use rlhf_claims::fuzz::{run, Config, Sizes};
+use rlhf_claims::fuzz::{case, run, Config, Sizes};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -46,6 +49,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.iter().any(|a| a == "--print") {
+        let mut out = std::io::stdout().lock();
+        for index in config.first..config.first + config.cases {
+            let c = case(config.seed, index, config.sizes);
+            if out.write_all(&c.text).and(out.write_all(b"\n")).is_err() {
+                return ExitCode::FAILURE;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     // `--progress`: one case at a time, each index on stderr before it runs, so that a case
     // that hangs is named by the last line.
     let report = if args.iter().any(|a| a == "--progress") {

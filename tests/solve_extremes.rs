@@ -181,3 +181,22 @@ fn a_huge_unknown_solver_name_is_clipped() {
         message.len()
     );
 }
+
+/// GRPO with 200 distinct rewards at group size 9 has about `C(207, 8) = 4e13` compositions of
+/// the other eight outputs; the walk used to charge only its leaves and ran for minutes on
+/// inner nodes whose children were all pruned. Every node is now charged: a typed refusal,
+/// well within a second's work.
+#[test]
+fn grpo_with_many_classes_is_refused_not_hung() {
+    let k = 200;
+    let base = vec![format!("{}", 1.0 / k as f64); k].join(",");
+    let reward: Vec<String> = (0..k).map(|i| i.to_string()).collect();
+    let input = format!(
+        r#"{{"solver":"grpo","base":[{base}],"reward":[{}],"beta":0.1,"group_size":9,"kl":"k3_ratio","std":"sample"}}"#,
+        reward.join(",")
+    );
+    let start = Instant::now();
+    let err = solve(&input).err().unwrap_or_default();
+    assert!(err.contains("group_size"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}

@@ -127,6 +127,9 @@ pub(super) fn walk(
     })
 }
 
+/// Work units charged for each inner node of the walk (one unit is about one leaf flop).
+const NODE_WORK: f64 = 256.0;
+
 /// State of one walk.
 struct Walker<'a> {
     values: &'a [f64],
@@ -162,6 +165,9 @@ impl Walker<'_> {
             // The remaining classes carry no mass: the subtree has probability 0.
             return Ok(());
         };
+        // An inner node costs about as much as a leaf's `NODE_WORK` units (the binomial's
+        // allocation and sums), whether or not any of its children survive the cut.
+        self.budget.spend(NODE_WORK)?;
         let law = TruncatedBinomial::new(left, p, self.cut, self.budget)?;
         self.omitted.add(2.0 * weight * law.omitted);
         for (i, t) in law.terms.iter().enumerate() {
