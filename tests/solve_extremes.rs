@@ -200,3 +200,35 @@ fn grpo_with_many_classes_is_refused_not_hung() {
     assert!(err.contains("group_size"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(10));
 }
+
+/// Rewards `-f64::MAX`, `1e-300`, `-2.9e-91` at `beta = 1e-300`: the spread overflows, and the
+/// old rescaling by `2^-1024` flushed both small rewards to 0, so the tilt put its mass on the
+/// third outcome (base mass `1.2e-20`) instead of the second (`(r_2 - r_3)/beta = 2.9e209`: the
+/// third has no mass at all). The second outcome alone is left: `pi = e_2`, `E = 1e-300`,
+/// `KL = -log pi0(2)`.
+#[test]
+fn a_huge_spread_keeps_tiny_reward_differences_at_a_tiny_beta() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"tilt","base":[1.0,1.20606601172737e-310,1.2060660117273927e-20],"beta":1e-300,"reward":[-1.7976931348623157e308,1e-300,-2.889522293478094e-91]}"#,
+    )?;
+    assert_eq!(policy(&v), vec![0.0, 1.0, 0.0]);
+    assert_eq!(num(&v, "expected_reward"), 1e-300);
+    let kl = -(1.20606601172737e-310f64).ln();
+    assert!((num(&v, "kl") - kl).abs() <= 4.0 * f64::EPSILON * kl, "{v}");
+    Ok(())
+}
+
+/// A mass of `6.4e-16` at `r = 0.708` over a base at `r = 0` (beta `f64::MAX`, so the policy is
+/// the base): `E = 0.708 * 6.4e-16 = 4.54e-16`, which `r* - sum pi (r* - r)` rounded to `2^-51`.
+#[test]
+fn the_expected_reward_keeps_relative_accuracy_far_below_the_top_reward() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"tilt","base":[6.409172656049549e-16,6.409172656049549e-201,0.5082752455280355,0.49172475447196384],"beta":1.7976931348623157e308,"reward":[0.7083867011074669,-1e-300,-0.0,0.0]}"#,
+    )?;
+    let want = 6.409172656049549e-16 * 0.7083867011074669 - 6.409172656049549e-201 * 1e-300;
+    assert!(
+        (num(&v, "expected_reward") - want).abs() <= 4.0 * f64::EPSILON * want,
+        "{v}"
+    );
+    Ok(())
+}

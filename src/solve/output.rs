@@ -10,8 +10,8 @@
 
 use super::tilt::{
     budget_case, budget_limit, budget_met, budget_multiplier, finish_at_root, rescaled, rescaling,
-    scaled_beta, summarize, tilt_stats_in, times_pow2, unscale_beta, BudgetCase, BudgetRegime,
-    TiltSummary, SEARCH_SPREAD, TILT_SPREAD,
+    scaled_beta, summarize, tilt_rescaling, tilt_stats_in, times_pow2, unscale_beta, BudgetCase,
+    BudgetRegime, TiltSummary, SEARCH_SPREAD,
 };
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
@@ -101,7 +101,7 @@ pub fn tilt_into_slices(
     check_reward(base, reward)?;
     require_positive("beta", beta)?;
     check_buffers(base, policy, log_policy)?;
-    if let Some(k) = rescaling(base, reward, TILT_SPREAD) {
+    if let Some(k) = tilt_rescaling(base, reward) {
         // A spread beyond f64::MAX: the tilt of `r 2^k` at `beta 2^k`, as in `tilt`.
         let scaled = rescaled(base, reward, k);
         let t = tilt_into_slices(base, &scaled, scaled_beta(beta, k), policy, log_policy)?;

@@ -81,8 +81,10 @@ pub(super) struct TiltStats {
     log_z: f64,
     /// `KL(pi_beta || pi0)`.
     kl: f64,
-    /// `sum pi_beta (r* - r) = r* - E[r] >= 0`.
+    /// `sum pi_beta (r* - r) = r* - E[r] >= 0` (what the target search iterates on).
     mean_gap: f64,
+    /// `sum pi_beta (r - r_mode) = E[r] - r_mode`.
+    mode_offset: f64,
     /// `Var_{pi_beta}(r)`.
     variance: f64,
     /// `E_{pi_beta}[r] - E_pi0[r]`, or NaN when its sum overflowed.
@@ -180,6 +182,7 @@ pub(super) fn tilt_stats_in(
         log_z: (r_mode - r_max) / beta + part.log_z,
         kl,
         mean_gap: m.gap.max(0.0),
+        mode_offset: offset,
         variance,
         gain: normalized_lift(m.lift, m.e, offset),
     }
@@ -234,7 +237,11 @@ pub struct TiltSummary {
 
 /// The scalar results of one tilt evaluation.
 pub(super) fn summarize((base, reward): (&Dist, &[f64]), s: TiltStats, beta: f64) -> TiltSummary {
-    let expected_reward = s.r_max - s.mean_gap;
+    // `E = r_mode + sum pi (r - r_mode)`: the mode (the outcome of largest tilted mass, so
+    // `pi(mode) >= 1/n`) is where the policy sits, so nothing cancels; `r* - sum pi (r* - r)`
+    // would lose `E` entirely when the policy sits far below `r*` (a mass of 6e-16 at
+    // `r* = 0.7` above a base at 0: `E = 4.5e-16`, which that form rounds to `2^-51`).
+    let expected_reward = (s.r_mode + s.mode_offset).min(s.r_max);
     // The lift overflows only for rewards more than ~1e308 apart; the difference of means is
     // the fallback there.
     let gain = if s.gain.is_finite() {
@@ -339,8 +346,15 @@ pub(super) fn rescaled(base: &Dist, reward: &[f64], k: i32) -> Vec<f64> {
         .collect()
 }
 
-/// The tilt rescales only a spread beyond `f64::MAX` (`2^1024`).
-pub(super) const TILT_SPREAD: (i32, i32) = (i32::MIN, 1023);
+/// The tilt's rescaling: `Some(-1)` (halve the rewards and `beta`) when the reward's spread on
+/// the support is beyond `f64::MAX`, else `None`. Halving suffices (`|r| <= f64::MAX`, so the
+/// spread is below `2^1025`) and is exact except for subnormal rewards and a subnormal `beta`
+/// (an absolute change of at most `2^-1075`): a stronger rescaling would flush rewards that are
+/// tiny against the spread to zero, although at a small `beta` their differences decide the
+/// tilt (rewards `-f64::MAX`, `1e-300`, `-3e-91` at `beta = 1e-300`).
+pub(super) fn tilt_rescaling(base: &Dist, reward: &[f64]) -> Option<i32> {
+    rescaling(base, reward, (i32::MIN, 1023)).map(|_| -1)
+}
 
 /// `beta 2^k` for the rescaled tilt (the smallest subnormal if it underflows, where the tilt is
 /// the argmax limit either way).
@@ -364,6 +378,31 @@ impl TiltSummary {
 /// The spread range `[2^-500, 2^500]` within which the multiplier searches work unscaled: the
 /// variance (up to `spread^2`) and `spread * e^{+-745}` stay finite.
 pub(super) const SEARCH_SPREAD: (i32, i32) = (-500, 500);
+
+impl Tilt {
+    /// The tilt of `r 2^k` at `beta 2^k` mapped back to `r` at `beta` (the policy is the same).
+    fn unscaled(self, k: i32, beta: f64) -> Self {
+        let s = TiltSummary {
+            beta: self.beta,
+            expected_reward: self.solution.expected_reward,
+            kl: self.solution.kl,
+            log_partition: self.log_partition,
+            reward_variance: self.reward_variance,
+            reward_gain: self.reward_gain,
+        }
+        .unscaled(k, beta);
+        Self {
+            solution: Solution {
+                expected_reward: s.expected_reward,
+                ..self.solution
+            },
+            beta,
+            log_partition: s.log_partition,
+            reward_variance: s.reward_variance,
+            reward_gain: s.reward_gain,
+        }
+    }
+}
 
 /// Maps a solution of the rescaled problem (rewards times `2^k`) back.
 fn unscale(mut s: Solution, k: i32) -> Solution {
@@ -404,13 +443,10 @@ pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
     require_positive("beta", beta)?;
     // A spread beyond f64::MAX (rewards near +-1.8e308): solve on r/2 at beta/2 (the smallest
     // subnormal if beta/2 underflows, where the tilt is the argmax limit either way).
-    if let Some(k) = rescaling(base, reward, TILT_SPREAD) {
-        let mut t = assemble(base, &rescaled(base, reward, k), scaled_beta(beta, k));
-        t.solution = unscale(t.solution, k);
-        t.beta = beta;
-        t.reward_variance = times_pow2(t.reward_variance, -2 * k);
-        t.reward_gain = times_pow2(t.reward_gain, -k);
-        return Ok(t);
+    if let Some(k) = tilt_rescaling(base, reward) {
+        return Ok(
+            assemble(base, &rescaled(base, reward, k), scaled_beta(beta, k)).unscaled(k, beta),
+        );
     }
     Ok(assemble(base, reward, beta))
 }
