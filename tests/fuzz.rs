@@ -119,3 +119,28 @@ fn a_slow_case_is_flagged() {
     let (_, f, _) = fuzz::run_case(&c, Duration::ZERO);
     assert!(f.iter().any(|x| x.check == "time bound"));
 }
+
+/// An open item excuses a finding only on an extreme problem: the same (solver, check) pair on
+/// a problem whose numbers all lie in `[1e-100, 1e100]` is a new finding.
+#[test]
+fn open_items_excuse_only_extreme_problems() {
+    let moderate = json!({"solver": "tilt", "base": [0.5, 0.5], "reward": [0.0, 1.0], "beta": 0.1});
+    let extreme =
+        json!({"solver": "tilt", "base": [0.5, 0.5], "reward": [0.0, 1e308], "beta": 0.1});
+    let tiny_mass =
+        json!({"solver": "tilt", "base": [1e-300, 1.0], "reward": [0.0, 1.0], "beta": 0.1});
+    assert!(!fuzz::is_extreme(&moderate));
+    assert!(fuzz::is_extreme(&extreme) && fuzz::is_extreme(&tiny_mass));
+    let failure = |problem: &Value| fuzz::Failure {
+        index: 0,
+        solver: "tilt".into(),
+        input: problem.to_string(),
+        finding: fuzz::Finding {
+            check: "expected reward equals sum pi r",
+            detail: String::new(),
+        },
+        extreme: fuzz::is_extreme(problem),
+    };
+    assert!(failure(&extreme).is_known_open());
+    assert!(!failure(&moderate).is_known_open());
+}

@@ -232,3 +232,19 @@ fn the_expected_reward_keeps_relative_accuracy_far_below_the_top_reward() -> Res
     );
     Ok(())
 }
+
+/// The quantilizer's masses are `pi0(x)/q` directly: `5.7e-49 / 0.192` to an ulp (they were
+/// `exp(log pi0(x) - log q)`, off by `eps |log pi_q(x)| = 1.2e-14` relative here).
+#[test]
+fn quantilizer_masses_are_divided_not_exponentiated() -> Result<(), String> {
+    let (p, q) = (5.714852292383908e-49, 0.19221087248493762);
+    let v = solve(&format!(
+        r#"{{"solver":"quantilizer","base":[5e-324,{p},1.0],"reward":[0,1e308,-3],"q":{q}}}"#
+    ))?;
+    let want = p / q;
+    assert!(
+        (policy(&v)[1] - want).abs() <= 2.0 * f64::EPSILON * want,
+        "{v}"
+    );
+    Ok(())
+}

@@ -143,12 +143,19 @@ pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
     let (mut probs, mut logs) = (vec![0.0; len], vec![f64::NEG_INFINITY; len]);
     let log_q = q.ln();
     let log_frac = log_kept_fraction(boundary, q, kept);
-    for (k, _) in classes.classes.iter().enumerate().skip(b) {
+    // The masses directly, `pi0(x)/q` and `(pi0(x)/pi0(b)) (kept/q)` (each factor at most 1, so
+    // nothing overflows; a few roundings), not `exp` of the log view, whose rounding
+    // `eps |log pi_q(x)|` is 1.5e-13 relative at `q = 1e-300`.
+    let kept_over_q = kept / q;
+    for (k, class) in classes.classes.iter().enumerate().skip(b) {
         let shift = if k == b { log_frac - log_q } else { -log_q };
         for &i in classes.members(k) {
-            let l = base.log_prob(i) + shift;
-            logs[i] = l;
-            probs[i] = l.exp();
+            logs[i] = base.log_prob(i) + shift;
+            probs[i] = if k == b {
+                base.prob(i) / class.mass * kept_over_q
+            } else {
+                base.prob(i) / q
+            };
         }
     }
     let total = boundary.above + kept;
