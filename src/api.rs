@@ -802,32 +802,32 @@ pub fn grpo_config(
 /// Parses a JSON problem and solves it. Malformed JSON, unknown solvers and missing fields are
 /// [`Error::InvalidInput`].
 pub fn solve_str(input: &str) -> Result<Value> {
-    let value: Value = serde_json::from_str(input).map_err(bad_problem)?;
-    match batch_of(&value) {
-        Some(problems) => Ok(solve_batch(problems)),
-        None => solve_value(&value),
+    if let Ok(b) = serde_json::from_str::<BatchInput>(input) {
+        return Ok(solve_batch(&b.batch));
     }
+    let r: Request = serde_json::from_str(input).map_err(bad_problem)?;
+    solve_with(&r.problem, r.output)
+}
+
+/// A problem and its `"output"` option.
+#[derive(Deserialize)]
+struct Request {
+    #[serde(flatten)]
+    problem: Problem,
+    #[serde(default)]
+    output: Output,
 }
 
 /// Solves one problem given as a JSON value: the [`Problem`] and its optional `"output"`
 /// (`"policy"`, the default, or `"log_policy"`; see [`Output`]).
 pub fn solve_value(problem: &Value) -> Result<Value> {
-    let output = match problem.get("output") {
-        None => Output::default(),
-        Some(o) => Output::deserialize(o).map_err(bad_problem)?,
-    };
-    solve_with(&Problem::deserialize(problem).map_err(bad_problem)?, output)
+    let r = Request::deserialize(problem).map_err(bad_problem)?;
+    solve_with(&r.problem, r.output)
 }
 
 /// The [`Error::InvalidInput`] of a parser error, its message clipped.
 fn bad_problem(e: serde_json::Error) -> Error {
     Error::InvalidInput(format!("bad problem: {}", clipped(&e.to_string())))
-}
-
-/// The problems of `{"batch": [problem, ...]}` (that key only), else `None`.
-fn batch_of(value: &Value) -> Option<&[Value]> {
-    let object = value.as_object().filter(|o| o.len() == 1)?;
-    object.get("batch")?.as_array().map(Vec::as_slice)
 }
 
 /// The longest parser message echoed (it quotes the input, e.g. an unknown solver name, which
@@ -870,6 +870,13 @@ fn draws_from_json(n: &serde_json::Number) -> Result<u64> {
     } else {
         Err(invalid(x))
     }
+}
+
+/// `{"batch": [problem, ...]}`: the batch form of `solve` (only this key).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchInput {
+    batch: Vec<Value>,
 }
 
 /// Solves every problem of a batch, in parallel for large batches, and returns

@@ -312,6 +312,16 @@ fn malformed_combinations_are_typed_errors() {
     for (p, kind) in cases {
         assert_eq!(kind_of(&p), kind, "{p}");
     }
+    // A repeated key is refused, not read as its last value.
+    for dup in [
+        r#"{"solver": "tilt", "base_logits": [0, 0], "base_logits": [0, 1], "reward": [0, 1], "beta": 1}"#,
+        r#"{"solver": "tilt", "base": [0.5, 0.5], "reward": [0, 1], "beta": 1, "output": "log_policy", "output": "policy"}"#,
+    ] {
+        assert!(
+            matches!(solve_str(dup), Err(ref e) if e.kind() == "invalid_input"),
+            "{dup}"
+        );
+    }
     // The same inputs with the defect removed are solved (the errors are the defects').
     let fine = json!({"solver": "tilt", "base_logits": [0.0, 0.0], "reward": [0.0, 1.0], "beta": 1.0, "output": "log_policy"});
     assert!(kind_of(&fine).starts_with("solved"));
