@@ -5,6 +5,21 @@
 //! Arrays are read without a copy when they are contiguous `float64` (a `Dist` keeps its own
 //! copy of the base, as in Rust); anything array-like is converted first. The solvers run with
 //! the GIL released.
+//!
+//! # Batches, logits, log-policies
+//!
+//! The solvers of `rlhf_claims::solve::batch` (`tilt`, `kl_budget`, `reward_target`,
+//! `condition_on_threshold`, `best_of_n`, `quantilize`, `soft_best_of_n`, `grpo_stationary`)
+//! accept 1-D arrays (one problem, as before) or 2-D `B x V` arrays (one problem per row; a 1-D
+//! base or reward beside a 2-D one is shared by every row), each scalar parameter one value or a
+//! 1-D array of length `B`. A batch's answer has `B x V` arrays, length-`B` arrays of numbers
+//! (`NaN` where a single answer has `None`) and lists of strings; row `i` is, bit for bit, the
+//! answer of row `i` alone (the batch runs the single-row solver on each row, rows on threads).
+//! Their inputs are copied into row-major buffers (one copy of `B x V`). `logits=` (`float64`,
+//! or `float32` read as its exact `float64` values; `-inf` masks an outcome) replaces `base`
+//! and is read by `Dist::from_logits`; every answer with `policy`, `expected_reward` and `kl`
+//! also has `log_policy`, the solver's log view (for the tilt family extended to where the
+//! policy underflows, by `Solution::tilt_log_policy`).
 
 use numpy::{AllowTypeChange, PyArray1, PyArrayLike1, PyArrayLike2, PyArrayMethods};
 use pyo3::create_exception;
@@ -210,9 +225,10 @@ impl<'py> Fields<'py> {
         self.set(name, a)
     }
 
-    /// `policy`, `expected_reward`, `kl` of a [`solve::Solution`].
+    /// `policy`, `log_policy`, `expected_reward`, `kl` of a [`solve::Solution`].
     fn solution(self, s: &solve::Solution) -> PyResult<Self> {
         self.array("policy", s.policy.probs().to_vec())?
+            .array("log_policy", s.policy.log_probs().to_vec())?
             .set("expected_reward", s.expected_reward)?
             .set("kl", s.kl)
     }
