@@ -410,16 +410,48 @@ fn tilt_record(
     })
 }
 
+/// [`tilt_record`] with `beta` and `regime` (the KL-budget and reward-target answers).
+fn regime_record<R: serde::Serialize>(
+    s: &solve::Solution,
+    problem: (&Dist, &[f64]),
+    beta: Option<f64>,
+    regime: &R,
+) -> rlhf_claims::Result<Record> {
+    let mut rec = tilt_record(s, problem, beta)?;
+    rec.extend([
+        ("beta", Val::OptF(beta)),
+        ("regime", Val::S(serde_name(regime))),
+    ]);
+    Ok(rec)
+}
+
 /// The answer of one problem or of a batch, as records.
 enum Answer {
     One(Record),
     Many(Vec<Record>),
 }
 
-/// Solves one problem (`base` and `reward` 1-D) with `one`, or a batch (either 2-D) with
-/// `many`, with the GIL released, and turns each result into a record with `record` (given the
-/// row's base and reward). A 1-D `reward` with a 2-D base is the reward of every row; a 1-D
-/// base with a 2-D `reward` is the base of every row.
+/// Solves one problem (base and `reward` 1-D) with `one`, or a batch (either 2-D) with
+/// `many`, with the GIL released, turns each result into a record with `record` (given the
+/// row's base and reward), and returns the [`Solution`] of `solver`. The base is `base` or
+/// `logits` ([`BaseGrid::read`]); a 1-D `reward` with a 2-D base is the reward of every row, a
+/// 1-D base with a 2-D `reward` the base of every row.
+fn batched<T: Send>(
+    py: Python<'_>,
+    (solver, base, logits, reward): (&'static str, Arg<'_, '_>, Arg<'_, '_>, Arg<'_, '_>),
+    one: impl FnOnce(&Dist, &[f64]) -> rlhf_claims::Result<T> + Send,
+    many: impl FnOnce(Bases, Rows) -> rlhf_claims::Result<Vec<T>> + Send,
+    record: impl Fn(&T, &Dist, &[f64]) -> rlhf_claims::Result<Record> + Sync,
+) -> PyResult<Solution> {
+    let base = &BaseGrid::read(base, logits)?;
+    let reward = required("reward", reward)?;
+    solve_any(py, (base, reward), one, many, record)?.into_solution(py, solver)
+}
+
+/// An optional argument.
+type Arg<'a, 'py> = Option<&'a Bound<'py, PyAny>>;
+
+/// The [`Answer`] of [`batched`].
 fn solve_any<T: Send>(
     py: Python<'_>,
     (base, reward): (&BaseGrid, &Bound<'_, PyAny>),
@@ -561,10 +593,9 @@ fn tilt(
     logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
     let beta = ParamArg::<f64>::read("beta", beta.as_ref())?;
-    let base = BaseGrid::read(base.as_ref(), logits.as_ref())?;
-    solve_any(
+    batched(
         py,
-        (&base, required("reward", reward.as_ref())?),
+        ("tilt", base.as_ref(), logits.as_ref(), reward.as_ref()),
         |b, r| solve::tilt(b, r, beta.one("beta")?),
         |b, r| batch::tilt(b, r, beta.param()),
         |t, b, r| {
@@ -578,8 +609,7 @@ fn tilt(
             ]);
             Ok(rec)
         },
-    )?
-    .into_solution(py, "tilt")
+    )
 }
 
 /// A required argument (its absence a `TypeError`, as for a missing positional argument).
@@ -606,22 +636,13 @@ fn kl_budget(
     logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
     let eps = ParamArg::<f64>::read("eps", eps.as_ref())?;
-    let base = BaseGrid::read(base.as_ref(), logits.as_ref())?;
-    solve_any(
+    batched(
         py,
-        (&base, required("reward", reward.as_ref())?),
+        ("kl_budget", base.as_ref(), logits.as_ref(), reward.as_ref()),
         |b, r| solve::kl_budget(b, r, eps.one("eps")?),
         |b, r| batch::kl_budget(b, r, eps.param()),
-        |s, b, r| {
-            let mut rec = tilt_record(&s.solution, (b, r), s.beta)?;
-            rec.extend([
-                ("beta", Val::OptF(s.beta)),
-                ("regime", Val::S(serde_name(&s.regime))),
-            ]);
-            Ok(rec)
-        },
-    )?
-    .into_solution(py, "kl_budget")
+        |s, b, r| regime_record(&s.solution, (b, r), s.beta, &s.regime),
+    )
 }
 
 /// `min KL(pi||base) s.t. E_pi[r] >= c`.
@@ -638,22 +659,18 @@ fn reward_target(
     logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
     let c = ParamArg::<f64>::read("c", c.as_ref())?;
-    let base = BaseGrid::read(base.as_ref(), logits.as_ref())?;
-    solve_any(
+    batched(
         py,
-        (&base, required("reward", reward.as_ref())?),
+        (
+            "reward_target",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
         |b, r| solve::reward_target(b, r, c.one("c")?),
         |b, r| batch::reward_target(b, r, c.param()),
-        |s, b, r| {
-            let mut rec = tilt_record(&s.solution, (b, r), s.beta)?;
-            rec.extend([
-                ("beta", Val::OptF(s.beta)),
-                ("regime", Val::S(serde_name(&s.regime))),
-            ]);
-            Ok(rec)
-        },
-    )?
-    .into_solution(py, "reward_target")
+        |s, b, r| regime_record(&s.solution, (b, r), s.beta, &s.regime),
+    )
 }
 
 /// The max-entropy policy `softmax(reward/alpha)` (`kl` is against the uniform policy).
@@ -683,15 +700,18 @@ fn condition_on_threshold(
     logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
     let threshold = ParamArg::<f64>::read("threshold", threshold.as_ref())?;
-    let base = BaseGrid::read(base.as_ref(), logits.as_ref())?;
-    solve_any(
+    batched(
         py,
-        (&base, required("reward", reward.as_ref())?),
+        (
+            "condition_on_threshold",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
         |b, r| solve::condition_on_threshold(b, r, threshold.one("threshold")?),
         |b, r| batch::condition(b, r, threshold.param()),
         |s, _, _| Ok(plain_record(s)),
-    )?
-    .into_solution(py, "condition_on_threshold")
+    )
 }
 
 /// The base conditioned on an event (a boolean per outcome): `policy`, `expected_reward`, `kl`.
@@ -724,10 +744,9 @@ fn best_of_n(
     logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
     let n = ParamArg::<u64>::read("n", n.as_ref())?;
-    let base = BaseGrid::read(base.as_ref(), logits.as_ref())?;
-    solve_any(
+    batched(
         py,
-        (&base, required("reward", reward.as_ref())?),
+        ("best_of_n", base.as_ref(), logits.as_ref(), reward.as_ref()),
         |b, r| solve::best_of_n(b, r, n.one("n")?),
         |b, r| batch::best_of_n(b, r, n.param()),
         |s, _, _| {
@@ -740,8 +759,7 @@ fn best_of_n(
             ]);
             Ok(rec)
         },
-    )?
-    .into_solution(py, "best_of_n")
+    )
 }
 
 fn quantilizer_fields(
@@ -770,10 +788,14 @@ fn quantilize(
     logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
     let q = ParamArg::<f64>::read("q", q.as_ref())?;
-    let base = BaseGrid::read(base.as_ref(), logits.as_ref())?;
-    solve_any(
+    batched(
         py,
-        (&base, required("reward", reward.as_ref())?),
+        (
+            "quantilize",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
         |b, r| solve::quantilize(b, r, q.one("q")?),
         |b, r| batch::quantilize(b, r, q.param()),
         |s, _, _| {
@@ -785,8 +807,7 @@ fn quantilize(
             ]);
             Ok(rec)
         },
-    )?
-    .into_solution(py, "quantilize")
+    )
 }
 
 /// The quantilizer whose KL to the base is `eps` (fields as for `quantilize`).
@@ -899,10 +920,14 @@ fn soft_best_of_n(
 ) -> PyResult<Solution> {
     let n = ParamArg::<u64>::read("n", n.as_ref())?;
     let temperature = ParamArg::<f64>::read("temperature", temperature.as_ref())?;
-    let base = BaseGrid::read(base.as_ref(), logits.as_ref())?;
-    solve_any(
+    batched(
         py,
-        (&base, required("reward", reward.as_ref())?),
+        (
+            "soft_best_of_n",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
         |b, r| solve::soft_best_of_n(b, r, n.one("n")?, temperature.one("temperature")?),
         |b, r| batch::soft_best_of_n(b, r, n.param(), temperature.param()),
         |s, _, _| {
@@ -915,8 +940,7 @@ fn soft_best_of_n(
             ]);
             Ok(rec)
         },
-    )?
-    .into_solution(py, "soft_best_of_n")
+    )
 }
 
 /// The chiPO optimum `argmax E[r] - beta (chi2(pi||base)/2 + KL(pi||base))`.
@@ -964,10 +988,14 @@ fn grpo_stationary(
             ParamArg::PerRow(bs.iter().map(|&b| config(b)).collect::<PyResult<_>>()?)
         }
     };
-    let base = BaseGrid::read(base.as_ref(), logits.as_ref())?;
-    solve_any(
+    batched(
         py,
-        (&base, required("reward", reward.as_ref())?),
+        (
+            "grpo_stationary",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
         |b, r| solve::grpo_stationary(b, r, &config.one("beta")?),
         |b, r| batch::grpo(b, r, config.param()),
         |s, _, _| {
@@ -979,8 +1007,7 @@ fn grpo_stationary(
             ]);
             Ok(rec)
         },
-    )?
-    .into_solution(py, "grpo_stationary")
+    )
 }
 
 /// Reads a name through the enum's serde names (`"k1"`, `"loss_ratio"`, ...).
