@@ -3,6 +3,15 @@
 Arrays in and out are NumPy ``float64`` (anything array-like is accepted); every solver returns a
 ``Solution`` whose fields are attributes (``keys()`` names them). Errors are subclasses of
 ``RlhfClaimsError`` (a ``ValueError``) with the Rust error's ``kind`` and message.
+
+Batches: ``tilt``, ``kl_budget``, ``reward_target``, ``condition_on_threshold``, ``best_of_n``,
+``quantilize``, ``soft_best_of_n`` and ``grpo_stationary`` take a 2-D ``base`` (or ``logits``)
+and/or ``reward`` (``B x V``, one problem per row; a 1-D one is shared by every row) and each
+scalar parameter as one value or a 1-D array of length ``B``. Their result's arrays are then
+``B x V``, its numbers length-``B`` arrays (NaN where a single answer has None), its strings
+lists; row ``i`` is bit for bit the answer of row ``i`` alone. ``logits=`` (``float64`` or
+``float32``, ``-inf`` masks an outcome) replaces ``base``; ``log_policy`` is ``log policy``
+(``-inf`` at zero mass; for the tilt family finite where ``policy`` underflows to 0).
 """
 
 from typing import Any, Dict, List, Literal, Optional, Sequence, Union
@@ -12,6 +21,9 @@ import numpy.typing as npt
 
 ArrayLike = npt.ArrayLike
 Array = npt.NDArray[np.float64]
+# One value, or one per row of a batch.
+PerRow = Union[float, ArrayLike]
+PerRowInt = Union[int, ArrayLike]
 
 __version__: str
 
@@ -35,8 +47,9 @@ class Solution:
     @property
     def solver(self) -> str: ...
     policy: Array
-    expected_reward: float
-    kl: float
+    log_policy: Array
+    expected_reward: Any  # float, or an array for a batch
+    kl: Any
     def keys(self) -> List[str]: ...
     def to_dict(self) -> Dict[str, Any]: ...
     def __getattr__(self, name: str) -> Any: ...
@@ -57,24 +70,60 @@ class LogLinearClass:
     def __init__(self, base: ArrayLike, features: ArrayLike) -> None: ...
     def dim(self) -> int: ...
 
-def tilt(base: ArrayLike, reward: ArrayLike, beta: float) -> Solution:
-    """policy, expected_reward, kl, beta, log_partition, reward_variance, reward_gain, objective."""
+def tilt(
+    base: Optional[ArrayLike] = None,
+    reward: Optional[ArrayLike] = None,
+    beta: Optional[PerRow] = None,
+    *,
+    logits: Optional[ArrayLike] = None,
+) -> Solution:
+    """policy, log_policy, expected_reward, kl, beta, log_partition, reward_variance, reward_gain, objective."""
 
-def kl_budget(base: ArrayLike, reward: ArrayLike, eps: float) -> Solution:
-    """Solution fields, beta (None when no finite beta), regime ("zero", "binding", "slack")."""
+def kl_budget(
+    base: Optional[ArrayLike] = None,
+    reward: Optional[ArrayLike] = None,
+    eps: Optional[PerRow] = None,
+    *,
+    logits: Optional[ArrayLike] = None,
+) -> Solution:
+    """Solution fields, beta (None when no finite beta; NaN in a batch), regime ("zero", "binding", "slack")."""
 
-def reward_target(base: ArrayLike, reward: ArrayLike, c: float) -> Solution:
-    """Solution fields, beta (None when no finite beta), regime."""
+def reward_target(
+    base: Optional[ArrayLike] = None,
+    reward: Optional[ArrayLike] = None,
+    c: Optional[PerRow] = None,
+    *,
+    logits: Optional[ArrayLike] = None,
+) -> Solution:
+    """Solution fields, beta (None when no finite beta; NaN in a batch), regime."""
 
 def maxent(reward: ArrayLike, alpha: float) -> Solution:
     """Solution fields (kl against uniform), alpha, value, entropy."""
 
-def condition_on_threshold(base: ArrayLike, reward: ArrayLike, threshold: float) -> Solution: ...
+def condition_on_threshold(
+    base: Optional[ArrayLike] = None,
+    reward: Optional[ArrayLike] = None,
+    threshold: Optional[PerRow] = None,
+    *,
+    logits: Optional[ArrayLike] = None,
+) -> Solution: ...
 def condition_on_event(base: ArrayLike, reward: ArrayLike, event: Sequence[bool]) -> Solution: ...
-def best_of_n(base: ArrayLike, reward: ArrayLike, n: int) -> Solution:
+def best_of_n(
+    base: Optional[ArrayLike] = None,
+    reward: Optional[ArrayLike] = None,
+    n: Optional[PerRowInt] = None,
+    *,
+    logits: Optional[ArrayLike] = None,
+) -> Solution:
     """Solution fields, n, kl_bound, win_rate_half_ties, win_rate_strict."""
 
-def quantilize(base: ArrayLike, reward: ArrayLike, q: float) -> Solution:
+def quantilize(
+    base: Optional[ArrayLike] = None,
+    reward: Optional[ArrayLike] = None,
+    q: Optional[PerRow] = None,
+    *,
+    logits: Optional[ArrayLike] = None,
+) -> Solution:
     """Solution fields, q, boundary_reward, boundary_fraction."""
 
 def quantilizer_at_kl(base: ArrayLike, reward: ArrayLike, eps: float) -> Solution: ...
@@ -90,19 +139,28 @@ def forward_kl(base: ArrayLike, reward: ArrayLike, gamma: float) -> Solution: ..
 def winrate_optimal(base: ArrayLike, reward: ArrayLike, eps: float) -> Solution:
     """Solution fields, win_rate, beta, regime."""
 
-def soft_best_of_n(base: ArrayLike, reward: ArrayLike, n: int, temperature: float) -> Solution:
+def soft_best_of_n(
+    base: Optional[ArrayLike] = None,
+    reward: Optional[ArrayLike] = None,
+    n: Optional[PerRowInt] = None,
+    temperature: Optional[PerRow] = None,
+    *,
+    logits: Optional[ArrayLike] = None,
+) -> Solution:
     """Solution fields, n, temperature, kl_to_tilt, nodes."""
 
 def chipo(base: ArrayLike, reward: ArrayLike, beta: float) -> Solution:
     """Solution fields, beta, lambda_."""
 
 def grpo_stationary(
-    base: ArrayLike,
-    reward: ArrayLike,
-    beta: float,
-    group_size: Union[int, Literal["infinite"]],
+    base: Optional[ArrayLike] = None,
+    reward: Optional[ArrayLike] = None,
+    beta: Optional[PerRow] = None,
+    group_size: Optional[Union[int, Literal["infinite"]]] = None,
     std: Literal["sample", "population"] = "sample",
     kl: Literal["k3_loss", "k3_ratio"] = "k3_loss",
+    *,
+    logits: Optional[ArrayLike] = None,
 ) -> Solution:
     """Solution fields, kl_forward, advantage (array), residual."""
 

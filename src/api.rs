@@ -24,6 +24,8 @@
 //! | `ipo` | as `dpo`, with `tau` in place of `beta` | only as `dpo` |
 //! | `class_optimum` | `base`, `features` (`n x k` rows, `k >= 1`: the class `pi ∝ base exp(features theta)`), `reward`, `beta` | only `policy`, `expected_reward`, `kl`, `theta`, `objective`, `gradient_norm`, `iterations` |
 //! | `frontier` | `base`, `truth` (the true utility), `eps` (KL budget) | only `eps`, `base_mean`, `low`, `high` (the range of `E_pi[truth]` over `KL(pi\|\|base) <= eps`), `pinsker`, `variance_proxy`, `sub_gaussian` |
+//! | `base_logits` | in place of `base`, in every problem that has one (exactly one of the two; both or neither is `invalid_input`): unnormalized natural-log weights, `null` for `-inf` (a masked outcome) | the fields of the problem with the normalized base |
+//! | `output` | `"policy"` (the default) or `"log_policy"`, in every problem whose answer has a `policy` (else `invalid_input`) | with `"log_policy"`: `log_policy`, `log policy(x)` per outcome as the solver formed it (finite where `policy` underflows to 0), `null` where the mass is zero (`-inf`) |
 //! | (batch) `{"batch": [problem, ...]}` | any problems above, each with its `"solver"` | `{"batch": [solution, ...]}` in order; a failing problem gets its `{"error": ..}` object in place, the others are solved ([`solve_batch`]) |
 //!
 //! `n` must be a whole number `>= 1`: an integer literal up to `u64::MAX` (`1000000000000`), or
@@ -37,11 +39,25 @@
 //! are written in the shortest form that round-trips to the same `f64`; input numbers are parsed
 //! correctly rounded. A quantity beyond the `f64` range is written as `null`; only the fields
 //! the table marks as nullable can be (`log_partition`, the multipliers `beta`, `maxent`'s
-//! `value`, `forward_kl`'s `lambda`, and `reverse_kl_gradient`). A `-0.0` in a base is mass
+//! `value`, `forward_kl`'s `lambda`, `reverse_kl_gradient`, and the entries of `log_policy`,
+//! where `null` is `-inf`, zero mass). A `-0.0` in a base is mass
 //! zero and comes back as `0.0`. A parser message that quotes the input is cut to 1000
 //! characters.
 //!
-//! [`SCHEMA`] holds this table as data (`rlhf-claims solve --schema` prints it); a test checks
+//! # Logits in, log-probabilities out
+//!
+//! A base given as `base_logits` is the softmax of [`Dist::from_logits`] (see [`BaseInput`]):
+//! the answer is the one for the normalized base that softmax yields, bit for bit, and
+//! `"output": "log_policy"` adds `log_policy`, the policy's log view as the solver formed it
+//! (the tilt family forms `log pi = log base + r/beta - log Z` without a logarithm of the
+//! rounded policy, so logits spread by thousands keep finite log-probabilities whose
+//! probabilities underflow to 0; the other solvers' log view is `ln` of their policy). JSON has no
+//! `-inf`, so a masked logit is written `null`, and a zero-mass outcome's log-probability comes
+//! back `null`. JSON numbers carry no width: `f32` logits written from their exact value (as
+//! Python's `json` writes a NumPy `float32` converted with `tolist()`) are read exactly. The
+//! batch form takes both options in each of its problems.
+//!
+//! [`SCHEMA`] and [`OPTIONS`] hold this table as data (`rlhf-claims solve --schema` prints it); a test checks
 //! that it names every [`Problem`] variant and matches the table above.
 
 use crate::error::{Error, Result};
@@ -56,8 +72,9 @@ use serde_json::{json, Value};
 pub enum Problem {
     /// The KL-regularized optimum at `beta`.
     Tilt {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// KL coefficient.
@@ -65,8 +82,9 @@ pub enum Problem {
     },
     /// `max E[r] s.t. KL <= kl_budget`.
     KlBudget {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// The KL budget in nats.
@@ -74,8 +92,9 @@ pub enum Problem {
     },
     /// `min KL s.t. E[r] >= target`.
     RewardTarget {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// The reward target.
@@ -83,8 +102,9 @@ pub enum Problem {
     },
     /// `pi0(. | r >= threshold)`.
     Condition {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// The bar.
@@ -106,8 +126,9 @@ pub enum Problem {
     },
     /// Best-of-N: draw `n` from the base, keep one of highest reward (ties uniformly).
     BestOfN {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// Number of draws, a whole number >= 1 (see the module docs for accepted forms).
@@ -115,8 +136,9 @@ pub enum Problem {
     },
     /// The q-quantilizer: the base restricted to its top `q` mass by reward.
     Quantilizer {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// Kept mass, in (0, 1].
@@ -124,8 +146,9 @@ pub enum Problem {
     },
     /// The pretraining-mix optimum `argmax E[r] + gamma E_base[log pi]`.
     ForwardKl {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// Weight of the pretraining term (`> 0`).
@@ -134,8 +157,9 @@ pub enum Problem {
     /// The exact expected gradient of a KL estimator in a placement
     /// ([`solve::kl_gradient::kl_gradients`]).
     KlGradient {
-        /// Reference probabilities `pi0`.
-        base: Vec<f64>,
+        /// The reference `pi0`: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Logits of the policy `pi = softmax(logits)` (finite).
         logits: Vec<f64>,
         /// Logits of the behaviour policy that drew the samples (default: `logits`).
@@ -148,8 +172,9 @@ pub enum Problem {
     },
     /// The stationary point of population GRPO ([`solve::grpo`]).
     Grpo {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// KL coefficient (`> 0`).
@@ -163,8 +188,9 @@ pub enum Problem {
     },
     /// `max W(pi) s.t. KL <= kl_budget`, `W` the win rate against the base (ties half).
     WinrateOptimal {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// The KL budget in nats.
@@ -173,8 +199,9 @@ pub enum Problem {
     /// Soft best-of-N: draw `n` from the base, return one with probability proportional to
     /// `exp(reward/temperature)`.
     SoftBestOfN {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// Number of draws, a whole number >= 1 (as for `best_of_n`).
@@ -184,8 +211,9 @@ pub enum Problem {
     },
     /// The chiPO optimum `argmax E[r] - beta (chi2(pi||base)/2 + KL(pi||base))`.
     Chipo {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// Regularization coefficient (`> 0`).
@@ -193,8 +221,9 @@ pub enum Problem {
     },
     /// `argmax E[r] - beta D_f(pi||base)` ([`solve::fdiv_optimum`]).
     Fdiv {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Rewards.
         reward: Vec<f64>,
         /// `"reverse_kl"`, `"forward_kl"`, `"chi_square"` or `{"alpha": a}`.
@@ -220,8 +249,9 @@ pub enum Problem {
     },
     /// The KL-regularized optimum within a log-linear class ([`solve::class_optimum`]).
     ClassOptimum {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// Features: `n` rows of `k >= 1` (row `x` is `phi(x)`).
         features: Vec<Vec<f64>>,
         /// Rewards.
@@ -232,8 +262,9 @@ pub enum Problem {
     /// The range of `E_pi[truth]` over `KL(pi||base) <= eps`
     /// ([`goodhart::frontier::true_utility_range`](crate::goodhart::frontier::true_utility_range)).
     Frontier {
-        /// Base probabilities.
-        base: Vec<f64>,
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
         /// The true utility.
         truth: Vec<f64>,
         /// The KL budget in nats.
@@ -241,11 +272,62 @@ pub enum Problem {
     },
 }
 
+/// The base of a problem: probabilities (`base`) or logits (`base_logits`), exactly one.
+///
+/// `base_logits` are unnormalized natural-log weights `w` (log-probabilities are accepted as
+/// they are), read into [`Dist::from_logits`]: `p_i = e^{w_i - max w} / sum_j e^{w_j - max w}`,
+/// with the log view `log p_i = (w_i - max w) - ln sum_j e^{w_j - max w}` formed from the
+/// logits (so a log-probability far below the underflow of `exp` survives into
+/// `"output": "log_policy"`). An entry `-inf` cannot be written in JSON: write `null` for a
+/// masked outcome (zero mass).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BaseInput {
+    /// Base probabilities (non-negative, summing to 1 within the crate's tolerance).
+    #[serde(default)]
+    pub base: Option<Vec<f64>>,
+    /// Base logits (`null` for `-inf`: a masked outcome).
+    #[serde(default)]
+    pub base_logits: Option<Vec<Option<f64>>>,
+}
+
+impl BaseInput {
+    /// The base distribution. Both or neither of `base` and `base_logits` is
+    /// [`Error::InvalidInput`]; bad entries are the errors of [`Dist::new`] and
+    /// [`Dist::from_logits`].
+    pub fn dist(&self) -> Result<Dist> {
+        match (&self.base, &self.base_logits) {
+            (Some(p), None) => Dist::new(p.clone()),
+            (None, Some(w)) => {
+                let w: Vec<f64> = w.iter().map(|x| x.unwrap_or(f64::NEG_INFINITY)).collect();
+                Dist::from_logits(&w)
+            }
+            (Some(_), Some(_)) => Err(Error::InvalidInput(
+                "give one of base (probabilities) and base_logits (logits), not both".into(),
+            )),
+            (None, None) => Err(Error::InvalidInput(
+                "missing the base: give base (probabilities) or base_logits (logits)".into(),
+            )),
+        }
+    }
+}
+
+/// What a solution reports of its policy (the optional field `"output"` of every problem).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// `policy` only (the default).
+    #[default]
+    Policy,
+    /// `policy` and `log_policy` (`log policy(x)`, `null` where the mass is zero).
+    LogPolicy,
+}
+
 /// The data of a `dpo` or `ipo` problem: a base and pairwise comparisons.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PairProblem {
-    /// Base probabilities.
-    pub base: Vec<f64>,
+    /// The base: `base` (probabilities) or `base_logits`.
+    #[serde(flatten)]
+    pub base: BaseInput,
     /// Pair weights `w(x, y)`, `n` rows of `n`.
     pub weight: Vec<Vec<f64>>,
     /// Bradley-Terry rewards (`P(x,y) = sigmoid(r(x) - r(y))`); exclusive with `prefs`.
@@ -273,7 +355,7 @@ impl PairProblem {
                 ))
             }
         };
-        Ok((Dist::new(self.base.clone())?, c))
+        Ok((self.base.dist()?, c))
     }
 }
 
@@ -321,10 +403,17 @@ pub const SCHEMA: &[ProblemSchema] = &[
     row("frontier", "`base`, `truth` (the true utility), `eps` (KL budget)", "only `eps`, `base_mean`, `low`, `high` (the range of `E_pi[truth]` over `KL(pi\\|\\|base) <= eps`), `pinsker`, `variance_proxy`, `sub_gaussian`"),
 ];
 
-/// [`SCHEMA`] as a Markdown table (what `rlhf-claims solve --schema` prints).
+/// The options of every problem, rows of the same table after [`SCHEMA`] (the same text as the
+/// module docs).
+pub const OPTIONS: &[ProblemSchema] = &[
+    row("base_logits", "in place of `base`, in every problem that has one (exactly one of the two; both or neither is `invalid_input`): unnormalized natural-log weights, `null` for `-inf` (a masked outcome)", "the fields of the problem with the normalized base"),
+    row("output", "`\"policy\"` (the default) or `\"log_policy\"`, in every problem whose answer has a `policy` (else `invalid_input`)", "with `\"log_policy\"`: `log_policy`, `log policy(x)` per outcome as the solver formed it (finite where `policy` underflows to 0), `null` where the mass is zero (`-inf`)"),
+];
+
+/// [`SCHEMA`] and [`OPTIONS`] as a Markdown table (what `rlhf-claims solve --schema` prints).
 pub fn schema_markdown() -> String {
     let mut s = String::from("| solver | fields | extra output |\n| --- | --- | --- |\n");
-    for r in SCHEMA {
+    for r in SCHEMA.iter().chain(OPTIONS) {
         // An empty cell is written `| |`, as in the module docs.
         let output = if r.output.is_empty() {
             String::new()
@@ -344,12 +433,60 @@ fn finite_or_null(x: f64) -> Value {
     }
 }
 
-fn solution_json(s: &solve::Solution) -> Value {
-    json!({
-        "policy": s.policy.probs(),
-        "expected_reward": s.expected_reward,
-        "kl": s.kl,
+fn solution_json(s: &solve::Solution, output: Output) -> Value {
+    with_logs(s, s.policy.log_probs(), output)
+}
+
+/// [`solution_json`] with `logs` as the log-policy.
+fn with_logs(s: &solve::Solution, logs: &[f64], output: Output) -> Value {
+    extend(
+        policy_json(s.policy.probs(), logs, output),
+        json!({"expected_reward": s.expected_reward, "kl": s.kl}),
+    )
+}
+
+/// [`solution_json`] of the tilt of `base` by `reward` at `beta` (`None`: a solution of the
+/// tilt family that is no tilt, such as a slack budget's), its log-policy extended to where
+/// the policy underflows ([`solve::Solution::tilt_log_policy`]) when asked for.
+fn tilt_json(
+    s: &solve::Solution,
+    (base, reward): (&Dist, &[f64]),
+    beta: Option<f64>,
+    output: Output,
+) -> Result<Value> {
+    Ok(match (output, beta) {
+        (Output::LogPolicy, Some(beta)) => {
+            with_logs(s, &s.tilt_log_policy(base, reward, beta)?, output)
+        }
+        _ => solution_json(s, output),
     })
+}
+
+/// `{"policy": [..]}`, with `"log_policy"` when asked: the log-policy `logs`, `null` for `-inf`
+/// (zero mass), which JSON cannot write.
+fn policy_json(probs: &[f64], logs: &[f64], output: Output) -> Value {
+    match output {
+        Output::Policy => json!({ "policy": probs }),
+        Output::LogPolicy => {
+            let logs: Vec<Value> = logs.iter().map(|&l| finite_or_null(l)).collect();
+            json!({ "policy": probs, "log_policy": logs })
+        }
+    }
+}
+
+/// [`policy_json`] of a distribution and its own log view.
+fn dist_json(policy: &Dist, output: Output) -> Value {
+    policy_json(policy.probs(), policy.log_probs(), output)
+}
+
+/// [`Error::InvalidInput`] when `"output": "log_policy"` is asked of a solver with no policy.
+fn no_policy(solver: &str, output: Output) -> Result<()> {
+    match output {
+        Output::Policy => Ok(()),
+        Output::LogPolicy => Err(Error::InvalidInput(format!(
+            "\"output\": \"log_policy\" needs a policy, and {solver} returns none"
+        ))),
+    }
 }
 
 fn extend(mut v: Value, extra: Value) -> Value {
@@ -359,13 +496,20 @@ fn extend(mut v: Value, extra: Value) -> Value {
     v
 }
 
-/// Solves one problem and returns its solution object.
+/// Solves one problem and returns its solution object (`"output": "policy"`).
 pub fn solve(problem: &Problem) -> Result<Value> {
+    solve_with(problem, Output::Policy)
+}
+
+/// Solves one problem and returns its solution object, with the log-policy when `output`
+/// asks for it (an error for the solvers whose answer has no policy).
+pub fn solve_with(problem: &Problem, output: Output) -> Result<Value> {
     Ok(match problem {
         Problem::Tilt { base, reward, beta } => {
-            let t = solve::tilt(&Dist::new(base.clone())?, reward, *beta)?;
+            let base = base.dist()?;
+            let t = solve::tilt(&base, reward, *beta)?;
             extend(
-                solution_json(&t.solution),
+                tilt_json(&t.solution, (&base, reward), Some(t.beta), output)?,
                 json!({"beta": t.beta, "log_partition": finite_or_null(t.log_partition)}),
             )
         }
@@ -374,9 +518,10 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             reward,
             kl_budget,
         } => {
-            let s = solve::kl_budget(&Dist::new(base.clone())?, reward, *kl_budget)?;
+            let base = base.dist()?;
+            let s = solve::kl_budget(&base, reward, *kl_budget)?;
             extend(
-                solution_json(&s.solution),
+                tilt_json(&s.solution, (&base, reward), s.beta, output)?,
                 json!({"beta": s.beta, "regime": s.regime}),
             )
         }
@@ -385,9 +530,10 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             reward,
             target,
         } => {
-            let s = solve::reward_target(&Dist::new(base.clone())?, reward, *target)?;
+            let base = base.dist()?;
+            let s = solve::reward_target(&base, reward, *target)?;
             extend(
-                solution_json(&s.solution),
+                tilt_json(&s.solution, (&base, reward), s.beta, output)?,
                 json!({"beta": s.beta, "regime": s.regime}),
             )
         }
@@ -396,17 +542,19 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             reward,
             threshold,
         } => {
-            let s = solve::condition_on_threshold(&Dist::new(base.clone())?, reward, *threshold)?;
-            solution_json(&s)
+            let s = solve::condition_on_threshold(&base.dist()?, reward, *threshold)?;
+            solution_json(&s, output)
         }
         Problem::Maxent { reward, alpha } => {
             let m = solve::maxent(reward, *alpha)?;
+            let uniform = Dist::uniform(reward.len())?;
             extend(
-                solution_json(&m.solution),
+                tilt_json(&m.solution, (&uniform, reward), Some(m.alpha), output)?,
                 json!({"alpha": m.alpha, "value": finite_or_null(m.value), "entropy": m.entropy}),
             )
         }
         Problem::GaussianBestOfN { n, rho } => {
+            no_policy("gaussian_best_of_n", output)?;
             let g = crate::goodhart::gaussian::best_of_n(draws_from_json(n)?, *rho)?;
             json!({
                 "expected_proxy": g.expected_proxy,
@@ -415,9 +563,9 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             })
         }
         Problem::BestOfN { base, reward, n } => {
-            let b = solve::best_of_n(&Dist::new(base.clone())?, reward, draws_from_json(n)?)?;
+            let b = solve::best_of_n(&base.dist()?, reward, draws_from_json(n)?)?;
             extend(
-                solution_json(&b.solution),
+                solution_json(&b.solution, output),
                 json!({
                     "n": b.n,
                     "kl_bound": b.kl_bound,
@@ -427,9 +575,9 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             )
         }
         Problem::Quantilizer { base, reward, q } => {
-            let s = solve::quantilize(&Dist::new(base.clone())?, reward, *q)?;
+            let s = solve::quantilize(&base.dist()?, reward, *q)?;
             extend(
-                solution_json(&s.solution),
+                solution_json(&s.solution, output),
                 json!({
                     "q": s.q,
                     "boundary_reward": s.boundary_reward,
@@ -442,9 +590,9 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             reward,
             gamma,
         } => {
-            let s = solve::forward_kl(&Dist::new(base.clone())?, reward, *gamma)?;
+            let s = solve::forward_kl(&base.dist()?, reward, *gamma)?;
             extend(
-                solution_json(&s.solution),
+                solution_json(&s.solution, output),
                 json!({"gamma": s.beta, "lambda": finite_or_null(s.lambda)}),
             )
         }
@@ -455,8 +603,9 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             estimator,
             placement,
         } => {
+            no_policy("kl_gradient", output)?;
             let g = solve::kl_gradient::kl_gradients(
-                &Dist::new(base.clone())?,
+                &base.dist()?,
                 logits,
                 behavior_logits.as_deref(),
                 *estimator,
@@ -477,9 +626,9 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             kl,
         } => {
             let config = grpo_config(*beta, group_size, std, kl)?;
-            let s = solve::grpo_stationary(&Dist::new(base.clone())?, reward, &config)?;
+            let s = solve::grpo_stationary(&base.dist()?, reward, &config)?;
             extend(
-                solution_json(&s.solution),
+                solution_json(&s.solution, output),
                 json!({"kl_forward": s.kl_forward, "truncation_bound": s.truncation_bound}),
             )
         }
@@ -488,9 +637,9 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             reward,
             kl_budget,
         } => {
-            let s = solve::winrate_optimal(&Dist::new(base.clone())?, reward, *kl_budget)?;
+            let s = solve::winrate_optimal(&base.dist()?, reward, *kl_budget)?;
             extend(
-                solution_json(&s.solution),
+                solution_json(&s.solution, output),
                 json!({"win_rate": s.win_rate, "beta": s.beta}),
             )
         }
@@ -500,20 +649,19 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             n,
             temperature,
         } => {
-            let s = solve::soft_best_of_n(
-                &Dist::new(base.clone())?,
-                reward,
-                draws_from_json(n)?,
-                *temperature,
-            )?;
+            let s =
+                solve::soft_best_of_n(&base.dist()?, reward, draws_from_json(n)?, *temperature)?;
             extend(
-                solution_json(&s.solution),
+                solution_json(&s.solution, output),
                 json!({"kl_to_tilt": s.kl_to_tilt}),
             )
         }
         Problem::Chipo { base, reward, beta } => {
-            let s = solve::chipo(&Dist::new(base.clone())?, reward, *beta)?;
-            extend(solution_json(&s.solution), json!({"lambda": s.lambda}))
+            let s = solve::chipo(&base.dist()?, reward, *beta)?;
+            extend(
+                solution_json(&s.solution, output),
+                json!({"lambda": s.lambda}),
+            )
         }
         Problem::Fdiv {
             base,
@@ -521,20 +669,28 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             divergence,
             beta,
         } => {
-            let s = solve::fdiv_optimum(&Dist::new(base.clone())?, reward, *divergence, *beta)?;
+            let s = solve::fdiv_optimum(&base.dist()?, reward, *divergence, *beta)?;
             extend(
-                solution_json(&s.solution),
+                solution_json(&s.solution, output),
                 json!({"divergence": s.divergence.label(), "beta": s.beta, "lambda": s.lambda,
                        "divergence_value": s.divergence_value}),
             )
         }
         Problem::Dpo { pairs, beta } => {
             let (base, c) = pairs.parts()?;
-            preference_json(&base, &solve::preference::dpo_minimizer(&base, &c, *beta)?)?
+            preference_json(
+                &base,
+                &solve::preference::dpo_minimizer(&base, &c, *beta)?,
+                output,
+            )?
         }
         Problem::Ipo { pairs, tau } => {
             let (base, c) = pairs.parts()?;
-            preference_json(&base, &solve::preference::ipo_minimizer(&base, &c, *tau)?)?
+            preference_json(
+                &base,
+                &solve::preference::ipo_minimizer(&base, &c, *tau)?,
+                output,
+            )?
         }
         Problem::ClassOptimum {
             base,
@@ -542,27 +698,26 @@ pub fn solve(problem: &Problem) -> Result<Value> {
             reward,
             beta,
         } => {
-            let base = Dist::new(base.clone())?;
+            let base = base.dist()?;
             let k = features.first().map_or(0, Vec::len);
             let phi = row_major("features", features, k)?;
             let class = solve::LogLinearClass::from_row_major(base.clone(), k, &phi)?;
             let s = solve::class_optimum(&class, reward, *beta)?;
-            json!({
-                "policy": s.policy.probs(),
-                "expected_reward": s.policy.expectation(reward)?,
-                "kl": crate::divergence::kl(&s.policy, &base)?,
-                "theta": s.theta,
-                "objective": s.objective,
-                "gradient_norm": s.gradient_norm,
-                "iterations": s.iterations,
-            })
+            extend(
+                dist_json(&s.policy, output),
+                json!({
+                    "expected_reward": s.policy.expectation(reward)?,
+                    "kl": crate::divergence::kl(&s.policy, &base)?,
+                    "theta": s.theta,
+                    "objective": s.objective,
+                    "gradient_norm": s.gradient_norm,
+                    "iterations": s.iterations,
+                }),
+            )
         }
         Problem::Frontier { base, truth, eps } => {
-            let r = crate::goodhart::frontier::true_utility_range(
-                &Dist::new(base.clone())?,
-                truth,
-                *eps,
-            )?;
+            no_policy("frontier", output)?;
+            let r = crate::goodhart::frontier::true_utility_range(&base.dist()?, truth, *eps)?;
             serde_json::to_value(r).map_err(|e| Error::InvalidInput(e.to_string()))?
         }
     })
@@ -578,15 +733,17 @@ fn row_major(what: &'static str, rows: &[Vec<f64>], cols: usize) -> Result<Vec<f
 }
 
 /// The output of a `dpo` or `ipo` problem; `kl` recomputed from the policy.
-fn preference_json(base: &Dist, s: &solve::PreferenceOptimum) -> Result<Value> {
-    Ok(json!({
-        "policy": s.policy.probs(),
-        "kl": crate::divergence::kl(&s.policy, base)?,
-        "log_ratio": s.log_ratio,
-        "loss": s.loss,
-        "gradient_norm": s.gradient_norm,
-        "iterations": s.iterations,
-    }))
+fn preference_json(base: &Dist, s: &solve::PreferenceOptimum, output: Output) -> Result<Value> {
+    Ok(extend(
+        dist_json(&s.policy, output),
+        json!({
+            "kl": crate::divergence::kl(&s.policy, base)?,
+            "log_ratio": s.log_ratio,
+            "loss": s.loss,
+            "gradient_norm": s.gradient_norm,
+            "iterations": s.iterations,
+        }),
+    ))
 }
 
 /// Reads a GRPO problem's configuration: `group_size` an integer `>= 2` or `"infinite"`
@@ -648,9 +805,29 @@ pub fn solve_str(input: &str) -> Result<Value> {
     if let Ok(b) = serde_json::from_str::<BatchInput>(input) {
         return Ok(solve_batch(&b.batch));
     }
-    let problem: Problem = serde_json::from_str(input)
-        .map_err(|e| Error::InvalidInput(format!("bad problem: {}", clipped(&e.to_string()))))?;
-    solve(&problem)
+    let r: Request = serde_json::from_str(input).map_err(bad_problem)?;
+    solve_with(&r.problem, r.output)
+}
+
+/// A problem and its `"output"` option.
+#[derive(Deserialize)]
+struct Request {
+    #[serde(flatten)]
+    problem: Problem,
+    #[serde(default)]
+    output: Output,
+}
+
+/// Solves one problem given as a JSON value: the [`Problem`] and its optional `"output"`
+/// (`"policy"`, the default, or `"log_policy"`; see [`Output`]).
+pub fn solve_value(problem: &Value) -> Result<Value> {
+    let r = Request::deserialize(problem).map_err(bad_problem)?;
+    solve_with(&r.problem, r.output)
+}
+
+/// The [`Error::InvalidInput`] of a parser error, its message clipped.
+fn bad_problem(e: serde_json::Error) -> Error {
+    Error::InvalidInput(format!("bad problem: {}", clipped(&e.to_string())))
 }
 
 /// The longest parser message echoed (it quotes the input, e.g. an unknown solver name, which
@@ -711,14 +888,14 @@ pub fn solve_batch(problems: &[Value]) -> Value {
     // worth starting.
     let outcomes = |p: &Value| {
         let field = |k: &str| p.get(k).and_then(Value::as_array).map(Vec::len);
-        field("base").or_else(|| field("reward")).unwrap_or(1)
+        field("base")
+            .or_else(|| field("base_logits"))
+            .or_else(|| field("reward"))
+            .unwrap_or(1)
     };
     let work = problems.iter().map(outcomes).sum();
     let results = solve::batch::map_items(problems.len(), work, |i| {
-        Problem::deserialize(&problems[i])
-            .map_err(|e| Error::InvalidInput(format!("bad problem: {e}")))
-            .and_then(|p| solve(&p))
-            .unwrap_or_else(|e| error_json(&e))
+        solve_value(&problems[i]).unwrap_or_else(|e| error_json(&e))
     });
     json!({ "batch": results })
 }

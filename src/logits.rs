@@ -33,7 +33,7 @@
 //! exactly.
 
 use crate::dist::Dist;
-use crate::error::{Error, Result};
+use crate::error::{require_same_len, Error, Result};
 use crate::exp_kernel::exp_expm1;
 use crate::numeric::{BlockSum, CompensatedSum};
 use crate::parallel::map_tiles;
@@ -95,6 +95,59 @@ impl Solution {
     /// formed directly, not the logarithm of the rounded probabilities.
     pub fn log_policy(&self) -> &[f64] {
         self.policy.log_probs()
+    }
+
+    /// The log-policy of a tilt `pi ∝ base e^{reward/beta}` (this solution, solved at `beta`)
+    /// on the whole support of the base, including where `pi` underflows to 0.
+    ///
+    /// The solver's log view is `-inf` wherever its policy rounds to 0, though `log pi(x)` is
+    /// finite for every `x` in the support of the base (with logits spread by thousands, most
+    /// of them). For such an `x` this takes, with `j` the mode of `pi` (largest mass, lowest
+    /// index on ties),
+    ///
+    /// ```text
+    /// log pi(x) = log pi0(x) + (r(x) - r(j))/beta + (log pi(j) - log pi0(j)),
+    /// ```
+    ///
+    /// the tilt's identity `log pi - log pi0 = r/beta - log Z` at `x` less at `j`, so no
+    /// partition function is needed; the result has an absolute error of a few eps times
+    /// `|log pi0(x)| + |r(x) - r(j)|/beta + |log pi(j) - log pi0(j)|`, a few eps relative to
+    /// `|log pi(x)| > 708`. Every other entry is the solver's own log view, bit for bit. A value
+    /// not below `ln f64::MIN_POSITIVE` (inconsistent with an underflow, which a rescaled
+    /// solve of rewards beyond the `f64` range could produce) or NaN is left at `-inf`.
+    ///
+    /// Errors: [`Error::LengthMismatch`] when `base` or `reward` has another length than the
+    /// policy.
+    ///
+    /// ```
+    /// use rlhf_claims::{solve, Dist};
+    /// let base = Dist::from_logits(&[0.0, -1500.0])?;
+    /// let t = solve::tilt(&base, &[0.0, 2.0], 1.0)?;
+    /// assert_eq!(t.solution.policy.prob(1), 0.0);
+    /// assert_eq!(t.solution.log_policy()[1], f64::NEG_INFINITY);
+    /// let full = t.solution.tilt_log_policy(&base, &[0.0, 2.0], 1.0)?;
+    /// assert_eq!(full[1], -1498.0);
+    /// # Ok::<(), rlhf_claims::Error>(())
+    /// ```
+    pub fn tilt_log_policy(&self, base: &Dist, reward: &[f64], beta: f64) -> Result<Vec<f64>> {
+        let (pi, logs) = (self.policy.probs(), self.policy.log_probs());
+        require_same_len("policy", pi.len(), "base", base.len())?;
+        require_same_len("policy", pi.len(), "reward", reward.len())?;
+        let lp = base.log_probs();
+        let mut out = logs.to_vec();
+        // The mode: the largest mass, the first on ties (the policy sums to 1, so it is > 0).
+        let j = (0..pi.len()).fold(0, |j, i| if pi[i] > pi[j] { i } else { j });
+        let at_mode = logs[j] - lp[j];
+        let underflow = f64::MIN_POSITIVE.ln();
+        for (i, l) in out.iter_mut().enumerate() {
+            if pi[i] == 0.0 && lp[i] > f64::NEG_INFINITY {
+                let v = lp[i] + ((reward[i] - reward[j]) / beta + at_mode);
+                if v < underflow {
+                    *l = v;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -5,13 +5,29 @@
 //! Arrays are read without a copy when they are contiguous `float64` (a `Dist` keeps its own
 //! copy of the base, as in Rust); anything array-like is converted first. The solvers run with
 //! the GIL released.
+//!
+//! # Batches, logits, log-policies
+//!
+//! The solvers of `rlhf_claims::solve::batch` (`tilt`, `kl_budget`, `reward_target`,
+//! `condition_on_threshold`, `best_of_n`, `quantilize`, `soft_best_of_n`, `grpo_stationary`)
+//! accept 1-D arrays (one problem, as before) or 2-D `B x V` arrays (one problem per row; a 1-D
+//! base or reward beside a 2-D one is shared by every row), each scalar parameter one value or a
+//! 1-D array of length `B`. A batch's answer has `B x V` arrays, length-`B` arrays of numbers
+//! (`NaN` where a single answer has `None`) and lists of strings; row `i` is, bit for bit, the
+//! answer of row `i` alone (the batch runs the single-row solver on each row, rows on threads).
+//! Their inputs are copied into row-major buffers (one copy of `B x V`). `logits=` (`float64`,
+//! or `float32` read as its exact `float64` values; `-inf` masks an outcome) replaces `base`
+//! and is read by `Dist::from_logits`; every answer with `policy`, `expected_reward` and `kl`
+//! also has `log_policy`, the solver's log view (for the tilt family extended to where the
+//! policy underflows, by `Solution::tilt_log_policy`).
 
-use numpy::{AllowTypeChange, PyArray1, PyArrayLike1, PyArrayLike2};
+use numpy::{AllowTypeChange, PyArray1, PyArrayLike1, PyArrayLike2, PyArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyAttributeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3::IntoPyObjectExt;
+use rlhf_claims::solve::batch::{self, Bases, Param, Rows};
 use rlhf_claims::solve::{self, Comparisons, Divergence, LogLinearClass};
 use rlhf_claims::{api, claims, goodhart, report, Dist};
 use std::borrow::Cow;
@@ -209,9 +225,10 @@ impl<'py> Fields<'py> {
         self.set(name, a)
     }
 
-    /// `policy`, `expected_reward`, `kl` of a [`solve::Solution`].
+    /// `policy`, `log_policy`, `expected_reward`, `kl` of a [`solve::Solution`].
     fn solution(self, s: &solve::Solution) -> PyResult<Self> {
         self.array("policy", s.policy.probs().to_vec())?
+            .array("log_policy", s.policy.log_probs().to_vec())?
             .set("expected_reward", s.expected_reward)?
             .set("kl", s.kl)
     }
@@ -224,51 +241,436 @@ impl<'py> Fields<'py> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// One problem or a batch: 1-D or 2-D inputs, a base as probabilities or logits.
+
+/// A per-outcome input: one problem (`rows = None`, a 1-D array) or a batch (`Some(B)`, a
+/// `B x V` array), entries in row-major order.
+struct Grid<T> {
+    rows: Option<usize>,
+    cols: usize,
+    data: Vec<T>,
+}
+
+/// The entries of a 1-D or 2-D array and its shape; other dimensions are
+/// [`InvalidInputError`].
+fn grid_of<T: numpy::Element + Copy>(
+    what: &str,
+    view: numpy::ndarray::ArrayViewD<'_, T>,
+) -> PyResult<Grid<T>> {
+    let shape = view.shape().to_vec();
+    let data: Vec<T> = view.iter().copied().collect();
+    match shape[..] {
+        [cols] => Ok(Grid {
+            rows: None,
+            cols,
+            data,
+        }),
+        [rows, cols] => Ok(Grid {
+            rows: Some(rows),
+            cols,
+            data,
+        }),
+        _ => Err(to_py_err(rlhf_claims::Error::InvalidInput(format!(
+            "{what} must be a 1-D array (one problem) or a 2-D array (a batch of rows), got shape {shape:?}"
+        )))),
+    }
+}
+
+/// A `float64` grid from anything array-like.
+fn f64_grid(what: &str, x: &Bound<'_, PyAny>) -> PyResult<Grid<f64>> {
+    let a: numpy::PyArrayLikeDyn<'_, f64, AllowTypeChange> = x.extract()?;
+    grid_of(what, a.as_array())
+}
+
+/// The base of a call: probabilities, or logits in `float64` or `float32`.
+enum BaseGrid {
+    Probs(Grid<f64>),
+    Logits(Grid<f64>),
+    Logits32(Grid<f32>),
+}
+
+impl BaseGrid {
+    /// Exactly one of `base` and `logits` (both or neither is [`InvalidInputError`]); a
+    /// `float32` NumPy array of logits is read as such, anything else as `float64`.
+    fn read(base: Option<&Bound<'_, PyAny>>, logits: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        match (base, logits) {
+            (Some(b), None) => Ok(Self::Probs(f64_grid("base", b)?)),
+            (None, Some(w)) => match w.cast::<numpy::PyArrayDyn<f32>>() {
+                Ok(a) => Ok(Self::Logits32(grid_of("logits", a.readonly().as_array())?)),
+                Err(_) => Ok(Self::Logits(f64_grid("logits", w)?)),
+            },
+            _ => Err(to_py_err(rlhf_claims::Error::InvalidInput(
+                "give exactly one of base (probabilities) and logits".into(),
+            ))),
+        }
+    }
+
+    fn shape(&self) -> (Option<usize>, usize) {
+        match self {
+            Self::Probs(g) | Self::Logits(g) => (g.rows, g.cols),
+            Self::Logits32(g) => (g.rows, g.cols),
+        }
+    }
+
+    /// The distribution of a 1-D base.
+    fn dist(&self) -> rlhf_claims::Result<Dist> {
+        match self {
+            Self::Probs(g) => Dist::new(g.data.clone()),
+            Self::Logits(g) => Dist::from_logits(&g.data),
+            Self::Logits32(g) => Dist::from_logits_f32(&g.data),
+        }
+    }
+
+    /// The distributions of the rows of a 2-D base (rows in parallel).
+    fn dists(&self) -> rlhf_claims::Result<Vec<Dist>> {
+        match self {
+            Self::Probs(g) => batch::dists_from_probs(Rows::new(&g.data, g.cols)?),
+            Self::Logits(g) => batch::dists_from_logits(Rows::new(&g.data, g.cols)?),
+            Self::Logits32(g) => batch::dists_from_logits_f32(Rows::new(&g.data, g.cols)?),
+        }
+    }
+}
+
+/// A scalar parameter: one value, or one per row of a batch (a 1-D array of length `B`).
+enum ParamArg<T> {
+    Shared(T),
+    PerRow(Vec<T>),
+}
+
+impl<T: Copy> ParamArg<T> {
+    /// Reads `x` (required: a missing one is a `TypeError` naming `what`).
+    fn read<'py>(what: &str, x: Option<&Bound<'py, PyAny>>) -> PyResult<Self>
+    where
+        T: pyo3::conversion::FromPyObjectOwned<'py>,
+        Vec<T>: pyo3::conversion::FromPyObjectOwned<'py>,
+    {
+        let x = required(what, x)?;
+        if let Ok(v) = x.extract::<T>() {
+            return Ok(Self::Shared(v));
+        }
+        x.extract::<Vec<T>>().map(Self::PerRow).map_err(Into::into)
+    }
+
+    /// The value for a single problem (a per-row array is [`rlhf_claims::Error::InvalidInput`]).
+    fn one(&self, what: &str) -> rlhf_claims::Result<T> {
+        match self {
+            Self::Shared(v) => Ok(*v),
+            Self::PerRow(_) => Err(rlhf_claims::Error::InvalidInput(format!(
+                "{what} is an array, which needs a batch (2-D base or reward)"
+            ))),
+        }
+    }
+
+    fn param(&self) -> Param<'_, T> {
+        match self {
+            Self::Shared(v) => Param::Shared(*v),
+            Self::PerRow(v) => Param::PerRow(v),
+        }
+    }
+}
+
+/// A field value of one row, before it becomes Python.
+enum Val {
+    F(f64),
+    OptF(Option<f64>),
+    U(u64),
+    S(String),
+    Arr(Vec<f64>),
+}
+
+/// The fields of one answer, in order.
+type Record = Vec<(&'static str, Val)>;
+
+/// `policy`, `log_policy`, `expected_reward`, `kl` of a solution with log-policy `logs`.
+fn solution_record(s: &solve::Solution, logs: Vec<f64>) -> Record {
+    vec![
+        ("policy", Val::Arr(s.policy.probs().to_vec())),
+        ("log_policy", Val::Arr(logs)),
+        ("expected_reward", Val::F(s.expected_reward)),
+        ("kl", Val::F(s.kl)),
+    ]
+}
+
+/// [`solution_record`] with the solver's own log view.
+fn plain_record(s: &solve::Solution) -> Record {
+    solution_record(s, s.policy.log_probs().to_vec())
+}
+
+/// [`solution_record`] of a tilt at `beta` (`None`: no tilt), the log view extended to where
+/// the policy underflows ([`solve::Solution::tilt_log_policy`]).
+fn tilt_record(
+    s: &solve::Solution,
+    (base, reward): (&Dist, &[f64]),
+    beta: Option<f64>,
+) -> rlhf_claims::Result<Record> {
+    Ok(match beta {
+        Some(beta) => solution_record(s, s.tilt_log_policy(base, reward, beta)?),
+        None => plain_record(s),
+    })
+}
+
+/// [`tilt_record`] with `beta` and `regime` (the KL-budget and reward-target answers).
+fn regime_record<R: serde::Serialize>(
+    s: &solve::Solution,
+    problem: (&Dist, &[f64]),
+    beta: Option<f64>,
+    regime: &R,
+) -> rlhf_claims::Result<Record> {
+    let mut rec = tilt_record(s, problem, beta)?;
+    rec.extend([
+        ("beta", Val::OptF(beta)),
+        ("regime", Val::S(serde_name(regime))),
+    ]);
+    Ok(rec)
+}
+
+/// The answer of one problem or of a batch, as records.
+enum Answer {
+    One(Record),
+    Many(Vec<Record>),
+}
+
+/// Solves one problem (base and `reward` 1-D) with `one`, or a batch (either 2-D) with
+/// `many`, with the GIL released, turns each result into a record with `record` (given the
+/// row's base and reward), and returns the [`Solution`] of `solver`. The base is `base` or
+/// `logits` ([`BaseGrid::read`]); a 1-D `reward` with a 2-D base is the reward of every row, a
+/// 1-D base with a 2-D `reward` the base of every row.
+fn batched<T: Send>(
+    py: Python<'_>,
+    (solver, base, logits, reward): (&'static str, Arg<'_, '_>, Arg<'_, '_>, Arg<'_, '_>),
+    one: impl FnOnce(&Dist, &[f64]) -> rlhf_claims::Result<T> + Send,
+    many: impl FnOnce(Bases, Rows) -> rlhf_claims::Result<Vec<T>> + Send,
+    record: impl Fn(&T, &Dist, &[f64]) -> rlhf_claims::Result<Record> + Sync,
+) -> PyResult<Solution> {
+    let base = &BaseGrid::read(base, logits)?;
+    let reward = required("reward", reward)?;
+    solve_any(py, (base, reward), one, many, record)?.into_solution(py, solver)
+}
+
+/// An optional argument.
+type Arg<'a, 'py> = Option<&'a Bound<'py, PyAny>>;
+
+/// The [`Answer`] of [`batched`].
+fn solve_any<T: Send>(
+    py: Python<'_>,
+    (base, reward): (&BaseGrid, &Bound<'_, PyAny>),
+    one: impl FnOnce(&Dist, &[f64]) -> rlhf_claims::Result<T> + Send,
+    many: impl FnOnce(Bases, Rows) -> rlhf_claims::Result<Vec<T>> + Send,
+    record: impl Fn(&T, &Dist, &[f64]) -> rlhf_claims::Result<Record> + Sync,
+) -> PyResult<Answer> {
+    let reward = f64_grid("reward", reward)?;
+    let (base_rows, cols) = base.shape();
+    let rows = match (base_rows, reward.rows) {
+        (None, None) => {
+            return run(py, || {
+                let b = base.dist()?;
+                let t = one(&b, &reward.data)?;
+                record(&t, &b, &reward.data)
+            })
+            .map(Answer::One);
+        }
+        (Some(b), Some(r)) => {
+            rlhf_claims::error::require_same_len("base rows", b, "reward rows", r)
+                .map_err(to_py_err)?;
+            b
+        }
+        (Some(b), None) | (None, Some(b)) => b,
+    };
+    rlhf_claims::error::require_same_len("base columns", cols, "reward columns", reward.cols)
+        .map_err(to_py_err)?;
+    let rewards = match reward.rows {
+        Some(_) => reward.data,
+        None => reward.data.repeat(rows),
+    };
+    run(py, || {
+        let (shared, dists) = match base_rows {
+            None => (Some(base.dist()?), Vec::new()),
+            Some(_) => (None, base.dists()?),
+        };
+        let bases = match &shared {
+            Some(d) => Bases::Shared(d),
+            None => Bases::PerRow(&dists),
+        };
+        let r = Rows::new(&rewards, cols.max(1))?;
+        let results = many(bases, r)?;
+        results
+            .iter()
+            .enumerate()
+            .map(|(i, t)| record(t, shared.as_ref().unwrap_or_else(|| &dists[i]), r.row(i)))
+            .collect::<rlhf_claims::Result<Vec<_>>>()
+    })
+    .map(Answer::Many)
+}
+
+impl Answer {
+    /// The [`Solution`] of one problem (arrays 1-D, scalars Python numbers), or of a batch:
+    /// each array field a `B x V` array, each number a length-`B` array (`NaN` where one
+    /// problem's answer has `None`), each string a list.
+    fn into_solution(self, py: Python<'_>, solver: &'static str) -> PyResult<Solution> {
+        let mut f = Fields::new(py, solver);
+        match self {
+            Answer::One(record) => {
+                for (k, v) in record {
+                    f = match v {
+                        Val::F(x) => f.set(k, x)?,
+                        Val::OptF(x) => f.set(k, x)?,
+                        Val::U(x) => f.set(k, x)?,
+                        Val::S(x) => f.set(k, x)?,
+                        Val::Arr(x) => f.array(k, x)?,
+                    };
+                }
+            }
+            Answer::Many(records) => {
+                let b = records.len();
+                let Some(first) = records.first() else {
+                    return Ok(f.done());
+                };
+                for (j, (k, v0)) in first.iter().enumerate() {
+                    let column = records.iter().map(|r| &r[j].1);
+                    f = match v0 {
+                        Val::F(_) | Val::OptF(_) => {
+                            let xs: Vec<f64> = column
+                                .map(|v| match v {
+                                    Val::F(x) => *x,
+                                    Val::OptF(x) => x.unwrap_or(f64::NAN),
+                                    _ => f64::NAN,
+                                })
+                                .collect();
+                            f.array(k, xs)?
+                        }
+                        Val::U(_) => {
+                            let xs: Vec<u64> = column
+                                .map(|v| if let Val::U(x) = v { *x } else { 0 })
+                                .collect();
+                            f.set(k, PyArray1::from_vec(py, xs))?
+                        }
+                        Val::S(_) => {
+                            let xs: Vec<String> = column
+                                .map(|v| {
+                                    if let Val::S(x) = v {
+                                        x.clone()
+                                    } else {
+                                        String::new()
+                                    }
+                                })
+                                .collect();
+                            f.set(k, xs)?
+                        }
+                        Val::Arr(a0) => {
+                            let len = a0.len();
+                            let mut all = Vec::with_capacity(b * len);
+                            for v in column {
+                                if let Val::Arr(x) = v {
+                                    all.extend_from_slice(x);
+                                }
+                            }
+                            let a = PyArray1::from_vec(py, all).reshape([b, len])?;
+                            f.set(k, a)?
+                        }
+                    };
+                }
+            }
+        }
+        Ok(f.done())
+    }
+}
+
 /// The KL-regularized optimum `pi_beta = argmax E_pi[r] - beta KL(pi||base)`, `pi_beta ∝ base
 /// exp(reward/beta)`.
 ///
-/// Returns `policy`, `expected_reward`, `kl` (KL(policy||base), nats), `beta`,
+/// Returns `policy`, `log_policy`, `expected_reward`, `kl` (KL(policy||base), nats), `beta`,
 /// `log_partition` (log E_base[exp(r/beta)]; may be inf), `reward_variance`, `reward_gain`
-/// (E_policy[r] - E_base[r]) and `objective` (E[r] - beta KL).
+/// (E_policy[r] - E_base[r]) and `objective` (E[r] - beta KL). Batched (2-D) as described in
+/// the module docs.
 #[pyfunction]
-fn tilt(py: Python<'_>, base: Array<'_>, reward: Array<'_>, beta: f64) -> PyResult<Solution> {
-    let t = on_problem(py, &base, &reward, |b, r| solve::tilt(b, r, beta))?;
-    Fields::new(py, "tilt")
-        .solution(&t.solution)?
-        .set("beta", t.beta)?
-        .set("log_partition", t.log_partition)?
-        .set("reward_variance", t.reward_variance)?
-        .set("reward_gain", t.reward_gain)?
-        .set("objective", t.objective())
-        .map(Fields::done)
+#[pyo3(signature = (base = None, reward = None, beta = None, *, logits = None))]
+fn tilt(
+    py: Python<'_>,
+    base: Option<Bound<'_, PyAny>>,
+    reward: Option<Bound<'_, PyAny>>,
+    beta: Option<Bound<'_, PyAny>>,
+    logits: Option<Bound<'_, PyAny>>,
+) -> PyResult<Solution> {
+    let beta = ParamArg::<f64>::read("beta", beta.as_ref())?;
+    batched(
+        py,
+        ("tilt", base.as_ref(), logits.as_ref(), reward.as_ref()),
+        |b, r| solve::tilt(b, r, beta.one("beta")?),
+        |b, r| batch::tilt(b, r, beta.param()),
+        |t, b, r| {
+            let mut rec = tilt_record(&t.solution, (b, r), Some(t.beta))?;
+            rec.extend([
+                ("beta", Val::F(t.beta)),
+                ("log_partition", Val::F(t.log_partition)),
+                ("reward_variance", Val::F(t.reward_variance)),
+                ("reward_gain", Val::F(t.reward_gain)),
+                ("objective", Val::F(t.objective())),
+            ]);
+            Ok(rec)
+        },
+    )
+}
+
+/// A required argument (its absence a `TypeError`, as for a missing positional argument).
+fn required<'a, 'py>(
+    what: &str,
+    x: Option<&'a Bound<'py, PyAny>>,
+) -> PyResult<&'a Bound<'py, PyAny>> {
+    x.ok_or_else(|| {
+        pyo3::exceptions::PyTypeError::new_err(format!("missing required argument {what}"))
+    })
 }
 
 /// `max E_pi[r] s.t. KL(pi||base) <= eps`.
 ///
-/// Returns the solution fields, `beta` (None when no finite beta attains it) and `regime`
-/// (`"zero"`, `"binding"` or `"slack"`).
+/// Returns the solution fields, `beta` (None when no finite beta attains it; NaN in a batch)
+/// and `regime` (`"zero"`, `"binding"` or `"slack"`).
 #[pyfunction]
-fn kl_budget(py: Python<'_>, base: Array<'_>, reward: Array<'_>, eps: f64) -> PyResult<Solution> {
-    let s = on_problem(py, &base, &reward, |b, r| solve::kl_budget(b, r, eps))?;
-    Fields::new(py, "kl_budget")
-        .solution(&s.solution)?
-        .set("beta", s.beta)?
-        .set("regime", serde_name(&s.regime))
-        .map(Fields::done)
+#[pyo3(signature = (base = None, reward = None, eps = None, *, logits = None))]
+fn kl_budget(
+    py: Python<'_>,
+    base: Option<Bound<'_, PyAny>>,
+    reward: Option<Bound<'_, PyAny>>,
+    eps: Option<Bound<'_, PyAny>>,
+    logits: Option<Bound<'_, PyAny>>,
+) -> PyResult<Solution> {
+    let eps = ParamArg::<f64>::read("eps", eps.as_ref())?;
+    batched(
+        py,
+        ("kl_budget", base.as_ref(), logits.as_ref(), reward.as_ref()),
+        |b, r| solve::kl_budget(b, r, eps.one("eps")?),
+        |b, r| batch::kl_budget(b, r, eps.param()),
+        |s, b, r| regime_record(&s.solution, (b, r), s.beta, &s.regime),
+    )
 }
 
 /// `min KL(pi||base) s.t. E_pi[r] >= c`.
 ///
-/// Returns the solution fields, `beta` (None when no finite beta attains it) and `regime`
-/// (`"unconstrained"`, `"interior"` or `"boundary"`).
+/// Returns the solution fields, `beta` (None when no finite beta attains it; NaN in a batch)
+/// and `regime` (`"unconstrained"`, `"interior"` or `"boundary"`).
 #[pyfunction]
-fn reward_target(py: Python<'_>, base: Array<'_>, reward: Array<'_>, c: f64) -> PyResult<Solution> {
-    let s = on_problem(py, &base, &reward, |b, r| solve::reward_target(b, r, c))?;
-    Fields::new(py, "reward_target")
-        .solution(&s.solution)?
-        .set("beta", s.beta)?
-        .set("regime", serde_name(&s.regime))
-        .map(Fields::done)
+#[pyo3(signature = (base = None, reward = None, c = None, *, logits = None))]
+fn reward_target(
+    py: Python<'_>,
+    base: Option<Bound<'_, PyAny>>,
+    reward: Option<Bound<'_, PyAny>>,
+    c: Option<Bound<'_, PyAny>>,
+    logits: Option<Bound<'_, PyAny>>,
+) -> PyResult<Solution> {
+    let c = ParamArg::<f64>::read("c", c.as_ref())?;
+    batched(
+        py,
+        (
+            "reward_target",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
+        |b, r| solve::reward_target(b, r, c.one("c")?),
+        |b, r| batch::reward_target(b, r, c.param()),
+        |s, b, r| regime_record(&s.solution, (b, r), s.beta, &s.regime),
+    )
 }
 
 /// The max-entropy policy `softmax(reward/alpha)` (`kl` is against the uniform policy).
@@ -286,20 +688,30 @@ fn maxent(py: Python<'_>, reward: Array<'_>, alpha: f64) -> PyResult<Solution> {
         .map(Fields::done)
 }
 
-/// The base conditioned on `reward >= threshold`: `policy`, `expected_reward`, `kl`.
+/// The base conditioned on `reward >= threshold`: `policy`, `log_policy`, `expected_reward`,
+/// `kl`.
 #[pyfunction]
+#[pyo3(signature = (base = None, reward = None, threshold = None, *, logits = None))]
 fn condition_on_threshold(
     py: Python<'_>,
-    base: Array<'_>,
-    reward: Array<'_>,
-    threshold: f64,
+    base: Option<Bound<'_, PyAny>>,
+    reward: Option<Bound<'_, PyAny>>,
+    threshold: Option<Bound<'_, PyAny>>,
+    logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
-    let s = on_problem(py, &base, &reward, |b, r| {
-        solve::condition_on_threshold(b, r, threshold)
-    })?;
-    Fields::new(py, "condition_on_threshold")
-        .solution(&s)
-        .map(Fields::done)
+    let threshold = ParamArg::<f64>::read("threshold", threshold.as_ref())?;
+    batched(
+        py,
+        (
+            "condition_on_threshold",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
+        |b, r| solve::condition_on_threshold(b, r, threshold.one("threshold")?),
+        |b, r| batch::condition(b, r, threshold.param()),
+        |s, _, _| Ok(plain_record(s)),
+    )
 }
 
 /// The base conditioned on an event (a boolean per outcome): `policy`, `expected_reward`, `kl`.
@@ -323,15 +735,31 @@ fn condition_on_event(
 /// Returns the solution fields, `n`, `kl_bound` (log n - (n-1)/n), `win_rate_half_ties` and
 /// `win_rate_strict` (against a fresh base draw).
 #[pyfunction]
-fn best_of_n(py: Python<'_>, base: Array<'_>, reward: Array<'_>, n: u64) -> PyResult<Solution> {
-    let b = on_problem(py, &base, &reward, |b, r| solve::best_of_n(b, r, n))?;
-    Fields::new(py, "best_of_n")
-        .solution(&b.solution)?
-        .set("n", b.n)?
-        .set("kl_bound", b.kl_bound)?
-        .set("win_rate_half_ties", b.win_rate_half_ties)?
-        .set("win_rate_strict", b.win_rate_strict)
-        .map(Fields::done)
+#[pyo3(signature = (base = None, reward = None, n = None, *, logits = None))]
+fn best_of_n(
+    py: Python<'_>,
+    base: Option<Bound<'_, PyAny>>,
+    reward: Option<Bound<'_, PyAny>>,
+    n: Option<Bound<'_, PyAny>>,
+    logits: Option<Bound<'_, PyAny>>,
+) -> PyResult<Solution> {
+    let n = ParamArg::<u64>::read("n", n.as_ref())?;
+    batched(
+        py,
+        ("best_of_n", base.as_ref(), logits.as_ref(), reward.as_ref()),
+        |b, r| solve::best_of_n(b, r, n.one("n")?),
+        |b, r| batch::best_of_n(b, r, n.param()),
+        |s, _, _| {
+            let mut rec = plain_record(&s.solution);
+            rec.extend([
+                ("n", Val::U(s.n)),
+                ("kl_bound", Val::F(s.kl_bound)),
+                ("win_rate_half_ties", Val::F(s.win_rate_half_ties)),
+                ("win_rate_strict", Val::F(s.win_rate_strict)),
+            ]);
+            Ok(rec)
+        },
+    )
 }
 
 fn quantilizer_fields(
@@ -351,9 +779,35 @@ fn quantilizer_fields(
 ///
 /// Returns the solution fields, `q`, `boundary_reward` and `boundary_fraction`.
 #[pyfunction]
-fn quantilize(py: Python<'_>, base: Array<'_>, reward: Array<'_>, q: f64) -> PyResult<Solution> {
-    let s = on_problem(py, &base, &reward, |b, r| solve::quantilize(b, r, q))?;
-    quantilizer_fields(py, "quantilize", &s)
+#[pyo3(signature = (base = None, reward = None, q = None, *, logits = None))]
+fn quantilize(
+    py: Python<'_>,
+    base: Option<Bound<'_, PyAny>>,
+    reward: Option<Bound<'_, PyAny>>,
+    q: Option<Bound<'_, PyAny>>,
+    logits: Option<Bound<'_, PyAny>>,
+) -> PyResult<Solution> {
+    let q = ParamArg::<f64>::read("q", q.as_ref())?;
+    batched(
+        py,
+        (
+            "quantilize",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
+        |b, r| solve::quantilize(b, r, q.one("q")?),
+        |b, r| batch::quantilize(b, r, q.param()),
+        |s, _, _| {
+            let mut rec = plain_record(&s.solution);
+            rec.extend([
+                ("q", Val::F(s.q)),
+                ("boundary_reward", Val::F(s.boundary_reward)),
+                ("boundary_fraction", Val::F(s.boundary_fraction)),
+            ]);
+            Ok(rec)
+        },
+    )
 }
 
 /// The quantilizer whose KL to the base is `eps` (fields as for `quantilize`).
@@ -455,23 +909,38 @@ fn winrate_optimal(
 /// Returns the solution fields, `n`, `temperature`, `kl_to_tilt` (KL(policy||tilt at beta =
 /// temperature)) and `nodes` (quadrature nodes used).
 #[pyfunction]
+#[pyo3(signature = (base = None, reward = None, n = None, temperature = None, *, logits = None))]
 fn soft_best_of_n(
     py: Python<'_>,
-    base: Array<'_>,
-    reward: Array<'_>,
-    n: u64,
-    temperature: f64,
+    base: Option<Bound<'_, PyAny>>,
+    reward: Option<Bound<'_, PyAny>>,
+    n: Option<Bound<'_, PyAny>>,
+    temperature: Option<Bound<'_, PyAny>>,
+    logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
-    let s = on_problem(py, &base, &reward, |b, r| {
-        solve::soft_best_of_n(b, r, n, temperature)
-    })?;
-    Fields::new(py, "soft_best_of_n")
-        .solution(&s.solution)?
-        .set("n", s.n)?
-        .set("temperature", s.temperature)?
-        .set("kl_to_tilt", s.kl_to_tilt)?
-        .set("nodes", s.nodes)
-        .map(Fields::done)
+    let n = ParamArg::<u64>::read("n", n.as_ref())?;
+    let temperature = ParamArg::<f64>::read("temperature", temperature.as_ref())?;
+    batched(
+        py,
+        (
+            "soft_best_of_n",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
+        |b, r| solve::soft_best_of_n(b, r, n.one("n")?, temperature.one("temperature")?),
+        |b, r| batch::soft_best_of_n(b, r, n.param(), temperature.param()),
+        |s, _, _| {
+            let mut rec = plain_record(&s.solution);
+            rec.extend([
+                ("n", Val::U(s.n)),
+                ("temperature", Val::F(s.temperature)),
+                ("kl_to_tilt", Val::F(s.kl_to_tilt)),
+                ("nodes", Val::U(s.nodes as u64)),
+            ]);
+            Ok(rec)
+        },
+    )
 }
 
 /// The chiPO optimum `argmax E[r] - beta (chi2(pi||base)/2 + KL(pi||base))`.
@@ -488,36 +957,57 @@ fn chipo(py: Python<'_>, base: Array<'_>, reward: Array<'_>, beta: f64) -> PyRes
 }
 
 /// The stationary point of population GRPO. The Rust `GrpoConfig` is given as its fields:
-/// `beta > 0`, `group_size` (an integer >= 2 or `"infinite"`), `std` (`"sample"` or
-/// `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`).
+/// `beta > 0` (one per row of a batch, or one for all), `group_size` (an integer >= 2 or
+/// `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`).
 ///
 /// Returns the solution fields, `kl_forward` (KL(base||policy)), `advantage` (per outcome)
 /// and `residual`.
 #[pyfunction]
-#[pyo3(signature = (base, reward, beta, group_size, std = "sample", kl = "k3_loss"))]
+#[pyo3(signature = (base = None, reward = None, beta = None, group_size = None, std = "sample", kl = "k3_loss", *, logits = None))]
+#[allow(clippy::too_many_arguments)]
 fn grpo_stationary(
     py: Python<'_>,
-    base: Array<'_>,
-    reward: Array<'_>,
-    beta: f64,
-    group_size: &Bound<'_, PyAny>,
+    base: Option<Bound<'_, PyAny>>,
+    reward: Option<Bound<'_, PyAny>>,
+    beta: Option<Bound<'_, PyAny>>,
+    group_size: Option<Bound<'_, PyAny>>,
     std: &str,
     kl: &str,
+    logits: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Solution> {
+    let beta = ParamArg::<f64>::read("beta", beta.as_ref())?;
+    let group_size = required("group_size", group_size.as_ref())?;
     let group_size = match group_size.extract::<u64>() {
         Ok(g) => serde_json::Value::from(g),
         Err(_) => serde_json::Value::from(group_size.extract::<String>()?),
     };
-    let config = api::grpo_config(beta, &group_size, std, kl).map_err(to_py_err)?;
-    let s = on_problem(py, &base, &reward, |b, r| {
-        solve::grpo_stationary(b, r, &config)
-    })?;
-    Fields::new(py, "grpo_stationary")
-        .solution(&s.solution)?
-        .set("kl_forward", s.kl_forward)?
-        .array("advantage", s.advantage)?
-        .set("residual", s.residual)
-        .map(Fields::done)
+    let config = |b: f64| api::grpo_config(b, &group_size, std, kl).map_err(to_py_err);
+    let config = match &beta {
+        ParamArg::Shared(b) => ParamArg::Shared(config(*b)?),
+        ParamArg::PerRow(bs) => {
+            ParamArg::PerRow(bs.iter().map(|&b| config(b)).collect::<PyResult<_>>()?)
+        }
+    };
+    batched(
+        py,
+        (
+            "grpo_stationary",
+            base.as_ref(),
+            logits.as_ref(),
+            reward.as_ref(),
+        ),
+        |b, r| solve::grpo_stationary(b, r, &config.one("beta")?),
+        |b, r| batch::grpo(b, r, config.param()),
+        |s, _, _| {
+            let mut rec = plain_record(&s.solution);
+            rec.extend([
+                ("kl_forward", Val::F(s.kl_forward)),
+                ("advantage", Val::Arr(s.advantage.clone())),
+                ("residual", Val::F(s.residual)),
+            ]);
+            Ok(rec)
+        },
+    )
 }
 
 /// Reads a name through the enum's serde names (`"k1"`, `"loss_ratio"`, ...).
