@@ -71,6 +71,10 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("winrate_optimal", n), |b| {
             b.iter(|| solve::winrate_optimal(black_box(&base), black_box(&r), KL_BUDGET))
         });
+        // chiPO: the root of sum pi0 W(e^{u - d}) = 1 by Newton's method, each step one pass.
+        g.bench_function(BenchmarkId::new("chipo", n), |b| {
+            b.iter(|| solve::chipo(black_box(&base), black_box(&r), BETA))
+        });
         g.finish();
     }
 }

@@ -162,3 +162,20 @@ fn chipo_at_ten_million_outcomes_within_ten_times_the_tilt() -> Result<(), rlhf_
     assert!(chipo <= 10.0 * tilt, "chipo {chipo} s vs tilt {tilt} s");
     Ok(())
 }
+
+/// The chiPO passes run over fixed tiles whose sums are combined in tile order, so one thread
+/// and four give the same bits (on `2^18` outcomes, four tiles' worth per thread).
+#[test]
+fn chipo_gives_the_same_bits_on_any_number_of_threads() -> Result<(), rlhf_claims::Error> {
+    use rlhf_claims::{solve::chipo::chipo, with_threads, Dist};
+    let n = 1 << 18;
+    let weights: Vec<f64> = (0..n).map(|i| 1.0 + (i % 97) as f64).collect();
+    let reward: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64 / 100.0).collect();
+    let base = Dist::from_weights(weights)?;
+    let one = with_threads(1, || chipo(&base, &reward, 0.7))?;
+    let four = with_threads(4, || chipo(&base, &reward, 0.7))?;
+    assert_eq!(one.lambda.to_bits(), four.lambda.to_bits());
+    assert_eq!(one.solution.kl.to_bits(), four.solution.kl.to_bits());
+    assert_eq!(one.solution.policy, four.solution.policy);
+    Ok(())
+}

@@ -246,5 +246,72 @@ fn quantilizer_masses_are_divided_not_exponentiated() -> Result<(), String> {
         (policy(&v)[1] - want).abs() <= 2.0 * f64::EPSILON * want,
         "{v}"
     );
+
+fn refusal(input: &str) -> String {
+    solve(input).err().unwrap_or_default()
+}
+
+/// chiPO at `beta = 1e300` with the reward `-f64::MAX`: the multiplier `lambda = r* - beta u`
+/// with the normalizing root `u >= 1` is below `-f64::MAX - 1e300`, beyond the doubles (it
+/// used to be written as `null`). A typed refusal that names it.
+#[test]
+fn chipo_refuses_a_multiplier_beyond_the_doubles() {
+    let err = refusal(
+        r#"{"solver":"chipo","base":[1.0],"reward":[-1.7976931348623157e308],"beta":1e300}"#,
+    );
+    assert!(err.contains("lambda") && err.contains("beta"), "{err}");
+}
+
+/// chiPO whose argmax has the base mass `5e-324`: at `beta = 5e-324` nearly all the policy's
+/// mass sits on it, a density ratio near `1/5e-324 = 2e323 > f64::MAX`, which no double
+/// multiplier reaches (the solver used to stop at the end of its bracket and report a KL of 846
+/// for a policy whose KL is `-ln 5e-324 = 744.4`). Refused, as documented.
+#[test]
+fn chipo_refuses_a_density_ratio_beyond_the_doubles() {
+    let err = refusal(
+        r#"{"solver":"chipo","base":[0.760370126665718,5e-324,0.2396298733342819],"reward":[0,2,1],"beta":5e-324}"#,
+    );
+    assert!(err.contains("no convergence"), "{err}");
+}
+
+/// chiPO at `beta = 1e300`: the policy is the base to `3/1e300` relative, so `E[r] = 3 p_1`
+/// (`p_1 = 1.1657e-15`) to `1e-14` relative. It used to be formed as `r* - beta E[d]`,
+/// `3 - 3 (1 - p_1)`, which cancelled to `3.5527e-15` (a 2% error).
+#[test]
+fn chipo_expected_reward_does_not_cancel_at_a_huge_beta() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"chipo","base":[0.9999999999999989,1.1657325976886879e-15],"reward":[0,3],"beta":1e300}"#,
+    )?;
+    let want = 3.0 * 1.1657325976886879e-15;
+    let got = num(&v, "expected_reward");
+    assert!((got - want).abs() <= 1e-14 * want, "{got} vs {want}");
+    let direct: f64 = policy(&v).iter().zip([0.0, 3.0]).map(|(p, r)| p * r).sum();
+    assert!((got - direct).abs() <= 1e-14 * want, "{got} vs {direct}");
+    Ok(())
+}
+
+/// chiPO at `beta = 1e-300` where the argmax's base mass is `1e-310`: the root `u` and the
+/// gaps `d = (r* - r)/beta` are both near `1e295` while the `y = u - d` that matter are of
+/// order 1, far below the spacing of doubles there (`1e279`); the solver used to return a
+/// policy summing to 1.03. Refused as unresolvable.
+#[test]
+fn chipo_refuses_a_root_that_doubles_cannot_resolve() {
+    let err = refusal(
+        r#"{"solver":"chipo","base":[0.0,0.276284468682894,1.0563972631590707e-15,0.7237155313171029,1.0563972631590707e-15,1.0563972631590707e-15,1.05639726315906e-310],"reward":[-1.0,-69.07985985243728,-3.0,-0.07008758565841881,-0.010155889749255166,-0.00001058005412055425,-1.0561357508161252e-6],"beta":1e-300}"#,
+    );
+    assert!(err.contains("cannot be resolved"), "{err}");
+}
+
+/// The win-rate optimum with a slack budget is the top reward class, here two outcomes of
+/// reward `f64::MAX` with masses `3/7` and `4/7`: `E[r] = f64::MAX` exactly. The compensated
+/// `sum pi r` overflowed (`3/7 MAX + 4/7 MAX` rounds above `MAX`) and wrote `NaN` as `null`.
+#[test]
+fn winrate_expected_reward_at_f64_max_is_finite() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"winrate_optimal","base":[0.3,0.4,0.3],"reward":[1.7976931348623157e308,1.7976931348623157e308,0],"kl_budget":1e308}"#,
+    )?;
+    let pi = policy(&v);
+    assert!(pi[2] == 0.0 && pi[0] > 0.0 && pi[1] > 0.0, "{pi:?}");
+    assert_eq!(num(&v, "expected_reward"), f64::MAX);
     Ok(())
 }

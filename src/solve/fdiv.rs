@@ -436,17 +436,28 @@ pub(crate) fn kl_from_log_ratios(base: &Dist, log_ratio: &[f64]) -> f64 {
         if p == 0.0 {
             continue;
         }
-        if a.abs() < 0.5 {
-            let (f, e) = super::tilt_passes::f_and_expm1_series(a);
-            f_sum.add(p * f);
-            e_sum.add(p * e);
-        } else {
-            let t = a.exp();
-            f_sum.add(if t > 0.0 { p + (a - 1.0) * p * t } else { p });
-            e_sum.add(p * t - p);
-        }
+        let (f, e) = kl_terms(p, a);
+        f_sum.add(f);
+        e_sum.add(e);
     }
-    let (f, e) = (f_sum.value(), e_sum.value());
+    kl_from_sums(f_sum.value(), e_sum.value())
+}
+
+/// The terms `(pi0 (1 + (a - 1) e^a), pi0 expm1(a))` of one outcome of mass `p = pi0 > 0` in
+/// [`kl_from_log_ratios`] (by the series where `|a| < 1/2`).
+#[inline]
+pub(crate) fn kl_terms(p: f64, a: f64) -> (f64, f64) {
+    if a.abs() < 0.5 {
+        let (f, e) = super::tilt_passes::f_and_expm1_series(a);
+        (p * f, p * e)
+    } else {
+        let t = a.exp();
+        (if t > 0.0 { p + (a - 1.0) * p * t } else { p }, p * t - p)
+    }
+}
+
+/// `KL = (F + e)/(1 + e) - log1p(e)` from the sums of [`kl_terms`] (clamped at 0).
+pub(crate) fn kl_from_sums(f: f64, e: f64) -> f64 {
     ((f + e) / (1.0 + e) - e.ln_1p()).max(0.0)
 }
 
