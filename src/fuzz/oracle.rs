@@ -573,6 +573,17 @@ fn quantilizer(c: &Context, f: &mut Findings) {
 }
 
 /// `forward_kl`: `pi = gamma pi0/(lambda - r)` at the returned `lambda`.
+///
+/// Tolerance of `pi (lambda - r)` against `gamma pi0`: each returned `pi` carries a relative
+/// error of a few `eps` (`64 eps` allowed, as below), `lambda` a rounding of `eps |lambda|/2`
+/// (which dominates when `lambda` is within rounding of `r`), and the difference and product
+/// one rounding each; and where the exact `pi` is below the smallest normal number it is
+/// rounded into the subnormal range twice, once by the solver and once by the renormalization
+/// of [`Dist::new`] here, each by at most half of `2^-1074`: `|pi - pi_exact| <= 2^-1074` on top
+/// of the relative error, so `pi (lambda - r)` may be off by `2^-1074 |lambda - r|` more (at
+/// `lambda - r = 1e308` that is `5e-16` absolute: a `gamma pi0 = 3.5e-4` is met by a
+/// subnormal `pi = 3.46e-312` only to `1.4e-12` relative, and one below `2^-1075 |lambda - r|`
+/// by `pi = 0`).
 fn forward_kl(c: &Context, f: &mut Findings) {
     let gamma = c.param("gamma");
     let Some(lambda) = c.answer["lambda"].as_f64() else {
@@ -585,7 +596,12 @@ fn forward_kl(c: &Context, f: &mut Findings) {
         if !(lhs.is_finite() && rhs.is_finite()) || p0 < f64::MIN_POSITIVE {
             continue;
         }
-        let tol = 64.0 * f64::EPSILON * (pi * (lambda.abs() + r.abs()) + rhs) + f64::MIN_POSITIVE;
+        let subnormal = f64::from_bits(1) * (lambda - r).abs();
+        // `pi |lambda| + pi |r|`, not `pi (|lambda| + |r|)`: the sum overflows at rewards near
+        // `f64::MAX`, and `0 * inf` would make the tolerance NaN.
+        let tol = 64.0 * f64::EPSILON * (pi * lambda.abs() + pi * r.abs() + rhs)
+            + subnormal
+            + f64::MIN_POSITIVE;
         f.require((lhs - rhs).abs() <= tol, "forward-KL stationarity", || {
             format!("outcome {i}: pi (lambda - r) {lhs} vs gamma pi0 {rhs}")
         });

@@ -35,6 +35,7 @@ pub struct Solution {
     pub kl: f64,
 }
 pub mod fdiv;
+mod forward_kl;
 pub use fdiv::{fdiv_optimum, forward_kl, Divergence, FdivOptimum};
 pub mod preference;
 pub use preference::{Comparisons, PreferenceOptimum};
