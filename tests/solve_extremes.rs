@@ -200,3 +200,72 @@ fn grpo_with_many_classes_is_refused_not_hung() {
     assert!(err.contains("group_size"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(10));
 }
+
+/// `forward_kl` with a reward gap `1e308` over `gamma = 1e-3` (beyond `f64::MAX`): the outcome
+/// at reward `4.07` has `pi = gamma pi0/(lambda - r) = 3.46e-4/1e308`, a subnormal number, which
+/// the solver rounded to 0 (its `(r* - r)/gamma` overflowed). `lambda - r` is `1e308` to a
+/// relative `1e-16` (`lambda - r* = gamma x < gamma`), so the IEEE quotient is the answer to
+/// one subnormal unit; the argmax keeps `1 - 3.5e-312`, so `KL = -ln pi0(0)`.
+#[test]
+fn forward_kl_keeps_a_subnormal_mass_beyond_an_overflowing_gap() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"forward_kl","base":[0.6535772169146954,5e-324,0.34642278308530466],"gamma":0.001,"reward":[1e308,-0.6013941399356586,4.06920359730119]}"#,
+    )?;
+    let pi = policy(&v);
+    let want = 0.001 * 0.34642278308530466 / 1e308;
+    let unit = f64::from_bits(1);
+    assert!((pi[2] - want).abs() <= unit, "{} vs {want}", pi[2]);
+    assert_eq!(pi[1], 0.0);
+    assert_eq!(pi[0], 1.0);
+    let kl = -(0.6535772169146954f64.ln());
+    assert!((num(&v, "kl") - kl).abs() <= 1e-14 * kl, "{v}");
+    Ok(())
+}
+
+/// `forward_kl` with a subnormal argmax mass `5e-324` and `r* = f64::MAX`: the policy is the
+/// point mass on the argmax up to `pi(1) = 1/(lambda - 0) = 1/f64::MAX` (subnormal), and
+/// `KL = -ln(5e-324) = 1074 ln 2` (it was reported as 0: the KL identity formed
+/// `e^744 = inf` and the NaN was clamped to 0).
+#[test]
+fn forward_kl_of_a_subnormal_argmax_has_its_kl() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"forward_kl","base":[5e-324,1.0],"gamma":1.0,"reward":[1.7976931348623157e308,0.0]}"#,
+    )?;
+    let pi = policy(&v);
+    let want = 1.0 / f64::MAX;
+    assert!(
+        (pi[1] - want).abs() <= f64::from_bits(1),
+        "{} vs {want}",
+        pi[1]
+    );
+    assert_eq!(pi[0], 1.0);
+    let kl = 1074.0 * std::f64::consts::LN_2;
+    assert!((num(&v, "kl") - kl).abs() <= 1e-14 * kl, "{v}");
+    assert_eq!(num(&v, "lambda"), f64::MAX);
+    Ok(())
+}
+
+/// `forward_kl` at `gamma = f64::MAX` with rewards `+-1e308`: `d = (r* - r)/gamma = 2e308/MAX =
+/// 1.11` is ordinary, but the gap `2e308` overflows, and the root search dropped the term
+/// (no convergence, or a wrong answer). With `x = (lambda - r*)/gamma`,
+/// `0.4/x + 0.6/(x + d) = 1` is the quadratic `x^2 + (d - 1) x - 0.4 d = 0`.
+#[test]
+fn forward_kl_with_a_gap_beyond_f64_max_at_a_huge_gamma() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"forward_kl","base":[0.4,0.6],"gamma":1.7976931348623157e308,"reward":[1e308,-1e308]}"#,
+    )?;
+    let d = 2.0 * (1e308 / f64::MAX);
+    let x = 0.5 * ((d - 1.0).powi(2) + 1.6 * d).sqrt() - 0.5 * (d - 1.0);
+    let want = [0.4 / x, 0.6 / (x + d)];
+    for (got, want) in policy(&v).iter().zip(want) {
+        // The quadratic's roundings and the solver's: 1e-14 relative.
+        assert!((got - want).abs() <= 1e-14 * want, "{got} vs {want}");
+    }
+    // E = sum pi r = 1e308 (pi(0) - pi(1)).
+    let e = 1e308 * (want[0] - want[1]);
+    assert!(
+        (num(&v, "expected_reward") - e).abs() <= 1e-14 * e.abs(),
+        "{v}"
+    );
+    Ok(())
+}
