@@ -97,6 +97,7 @@ fn nullable(solver: &str, key: &str) -> bool {
             | ("kl_budget" | "reward_target" | "winrate_optimal", "beta")
             | ("maxent", "value")
             | ("forward_kl", "lambda")
+            | ("soft_best_of_n", "kl_to_tilt")
             | ("kl_gradient", "reverse_kl_gradient")
     )
 }
@@ -340,6 +341,7 @@ fn defining_condition(solver: &str, c: &Context, f: &mut Findings) {
         "condition" => condition(c, f),
         "quantilizer" => quantilizer(c, f),
         "forward_kl" => forward_kl(c, f),
+        "soft_best_of_n" => soft_kl_to_tilt(c, f),
         "winrate_optimal" => {
             let eps = c.param("kl_budget");
             let tol = kl_tolerance(c.policy, c.base, c.kl) + CONSTRAINT * eps;
@@ -606,4 +608,31 @@ fn forward_kl(c: &Context, f: &mut Findings) {
             format!("outcome {i}: pi (lambda - r) {lhs} vs gamma pi0 {rhs}")
         });
     }
+}
+
+/// `soft_best_of_n`: a `null` `kl_to_tilt` only where `KL(pi||T)` is beyond the `f64` range,
+/// `T = pi0 e^{(r - r*)/lambda}/Z` the tilt at the temperature. With `Z >= pi0(argmax)`,
+/// `ln(1/T(i)) = (r* - r(i))/lambda + ln Z - ln pi0(i) >= (r* - r(i))/lambda - 745` (every
+/// positive mass is at least `2^-1074`, so `|ln pi0| <= 745`), and
+/// `KL = sum pi ln pi + sum pi ln(1/T) >= -ln n + sum pi (r* - r)/lambda - 745`. So the null is
+/// honest when `sum pi (r* - r)/lambda` exceeds `f64::MAX + 745 + ln n`; the check requires the
+/// halved sum over `lambda` to exceed `(f64::MAX/2)(1 + 4 eps)` (a margin of `4 eps MAX`, far
+/// above `745 + ln n`, for the rounding of the sum).
+fn soft_kl_to_tilt(c: &Context, f: &mut Findings) {
+    if !c.answer["kl_to_tilt"].is_null() {
+        return;
+    }
+    let lambda = c.param("temperature");
+    let (_, hi) = c.base.support_range(c.reward);
+    let half = crate::numeric::sum(
+        c.base
+            .support()
+            .map(|i| c.policy.prob(i) * (hi / 2.0 - c.reward[i] / 2.0)),
+    );
+    let bound = half / lambda;
+    f.require(
+        bound > f64::MAX / 2.0 * (1.0 + 4.0 * f64::EPSILON),
+        "null KL to the tilt beyond the f64 range",
+        || format!("sum pi (r* - r)/lambda / 2 = {bound}"),
+    );
 }

@@ -291,7 +291,7 @@ pub fn forward_kl(base: &Dist, reward: &[f64], gamma: f64) -> Result<FdivOptimum
     let lambda = r_max + g.mul(x).value();
     Ok(FdivOptimum {
         solution: Solution {
-            expected_reward: expected_reward(&policy, reward),
+            expected_reward: super::expected_reward(&policy, reward),
             policy,
             kl,
         },
@@ -300,26 +300,6 @@ pub fn forward_kl(base: &Dist, reward: &[f64], gamma: f64) -> Result<FdivOptimum
         lambda,
         divergence_value: forward_divergence(base, &a, z_sum),
     })
-}
-
-/// `E_pi[r] = sum pi r`, compensated, from the halved rewards when the plain sum overflows, and
-/// clamped to the range of `r` on the policy's support (which the exact value lies in).
-pub(crate) fn expected_reward(policy: &Dist, reward: &[f64]) -> f64 {
-    let sum = |scale: f64| {
-        crate::numeric::sum(
-            policy
-                .support()
-                .map(|i| policy.prob(i) * (reward[i] * scale)),
-        )
-    };
-    let plain = sum(1.0);
-    let e = if plain.is_finite() {
-        plain
-    } else {
-        2.0 * sum(0.5)
-    };
-    let (lo, hi) = policy.support_range(reward);
-    e.clamp(lo, hi)
 }
 
 /// `KL(pi0||pi) = sum pi0 (t - 1 - ln t)` with `t = pi/pi0 = e^b`, `b = a - ln Z` (the terms are
