@@ -49,6 +49,9 @@
 //!   integral carries rounding of `eps (N-1)|log M| <= 1e-13` at the nodes that matter) when
 //!   the span of `r/lambda` inside a cluster is moderate; the weights themselves are known only
 //!   to `eps |r/lambda|`, which limits any method.
+//! - The class probabilities are renormalized by their sum when it is within `1e-12` of 1; a
+//!   sum farther off (the quadrature at `N` near `2^64` with weights of nearly equal size lost
+//!   all its mass) is refused with `no_convergence` rather than returned.
 //! - `N = 1` is the base itself.
 //!
 //! Cost: `O(K log K)` to sort `K` reward classes, then two special functions per class per
