@@ -563,7 +563,30 @@ fn alpha_divergence(policy: &Dist, base: &Dist, a: f64) -> Result<f64> {
     Ok(sum.value())
 }
 
-/// The pretraining-mix optimum (claim `pref.forward-kl`): see [`super::forward_kl`].
+/// The pretraining-mix optimum (claim `pref.forward-kl`): the maximizer of
+/// `E_pi[r] + gamma E_pi0[log pi]`, equivalently of `E_pi[r] - gamma KL(pi0||pi)`, over policies
+/// on `supp pi0`:
+///
+/// ```text
+/// pi(x) = gamma pi0(x) / (lambda - r(x)),   lambda > max r the root of sum pi = 1,
+/// E_pi[r] = lambda - gamma.
+/// ```
+///
+/// Assumptions: `base` any distribution, `reward` finite of the same length, `0 < gamma < inf`.
+/// Each probability, `E` and the KLs to about `1e-14` relative over the whole `f64` range;
+/// `lambda` is `+inf` when beyond the `f64` range.
+///
+/// ```
+/// use rlhf_claims::{Dist, solve::forward_kl};
+/// let base = Dist::new(vec![0.5, 0.5])?;
+/// let s = forward_kl(&base, &[0.0, 1.0], 1.0)?;
+/// // lambda solves 0.5/lambda + 0.5/(lambda - 1) = 1, i.e. lambda^2 - 2 lambda + 1/2 = 0:
+/// // lambda = 1 + 1/sqrt(2).
+/// let lambda = 1.0 + 0.5f64.sqrt();
+/// assert!((s.lambda - lambda).abs() < 1e-15);
+/// assert!((s.solution.expected_reward - (lambda - 1.0)).abs() < 1e-15);
+/// # Ok::<(), rlhf_claims::Error>(())
+/// ```
 pub fn forward_kl(base: &Dist, reward: &[f64], gamma: f64) -> Result<FdivOptimum> {
     super::forward_kl::forward_kl(base, reward, gamma)
 }

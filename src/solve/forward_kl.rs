@@ -210,30 +210,8 @@ fn polish(base: &Dist, pi0: &[Scaled], d: &[Scaled], mut x: Scaled, total: f64) 
     Ok(x)
 }
 
-/// The pretraining-mix optimum (claim `pref.forward-kl`): the maximizer of
-/// `E_pi[r] + gamma E_pi0[log pi]`, equivalently of `E_pi[r] - gamma KL(pi0||pi)`, over policies
-/// on `supp pi0`:
-///
-/// ```text
-/// pi(x) = gamma pi0(x) / (lambda - r(x)),   lambda > max r the root of sum pi = 1,
-/// E_pi[r] = lambda - gamma.
-/// ```
-///
-/// Assumptions: `base` any distribution, `reward` finite of the same length, `0 < gamma < inf`.
-/// Each probability, `E` and the KLs to about `1e-14` relative (see the module docs);
-/// `lambda` is `+inf` when beyond the `f64` range.
-///
-/// ```
-/// use rlhf_claims::{Dist, solve::forward_kl};
-/// let base = Dist::new(vec![0.5, 0.5])?;
-/// let s = forward_kl(&base, &[0.0, 1.0], 1.0)?;
-/// // lambda solves 0.5/lambda + 0.5/(lambda - 1) = 1, i.e. lambda^2 - 2 lambda + 1/2 = 0:
-/// // lambda = 1 + 1/sqrt(2).
-/// let lambda = 1.0 + 0.5f64.sqrt();
-/// assert!((s.lambda - lambda).abs() < 1e-15);
-/// assert!((s.solution.expected_reward - (lambda - 1.0)).abs() < 1e-15);
-/// # Ok::<(), rlhf_claims::Error>(())
-/// ```
+/// The pretraining-mix optimum, as documented at [`super::fdiv::forward_kl`] (the public
+/// path), evaluated as in the module docs.
 pub fn forward_kl(base: &Dist, reward: &[f64], gamma: f64) -> Result<FdivOptimum> {
     check_reward(base, reward)?;
     require_positive("gamma", gamma)?;
