@@ -17,7 +17,7 @@
 //! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
 //! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)), `truncation_bound` (bound on the error of `P_G` from the pruned enumeration, 0 for `G = 2` and `"infinite"`); the stationary point of population GRPO |
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
-//! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature)) |
+//! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature); null beyond the `f64` range) |
 //! | `chipo` | `base`, `reward`, `beta` | `lambda` (`policy = base W(exp((reward - lambda)/beta))`) |
 //! | `fdiv` | `base`, `reward`, `divergence` (`"reverse_kl"`, `"forward_kl"`, `"chi_square"` or `{"alpha": a}`), `beta` | `divergence` (its label), `beta`, `lambda` (the normalization multiplier), `divergence_value` |
 //! | `dpo` | `base`, `weight` (`n x n` rows: pair weights, symmetric, >= 0), exactly one of `reward` (Bradley-Terry preferences) or `prefs` (`n x n` rows, `P(x,y) + P(y,x) = 1`), `beta` | only `policy`, `kl`, `log_ratio` (log policy/base), `loss`, `gradient_norm`, `iterations`; `infeasible` when the DPO loss has no minimizer |
@@ -39,8 +39,9 @@
 //! are written in the shortest form that round-trips to the same `f64`; input numbers are parsed
 //! correctly rounded. A quantity beyond the `f64` range is written as `null`; only the fields
 //! the table marks as nullable can be (`log_partition`, the multipliers `beta`, `maxent`'s
-//! `value`, `forward_kl`'s `lambda`, `reverse_kl_gradient`, and the entries of `log_policy`,
-//! where `null` is `-inf`, zero mass). A `-0.0` in a base is mass
+//! `value`, `forward_kl`'s `lambda`, `soft_best_of_n`'s `kl_to_tilt`, `reverse_kl_gradient`,
+//! and the entries of `log_policy`, where `null` is `-inf`, zero mass). A `-0.0` in a base is
+//! mass
 //! zero and comes back as `0.0`. A parser message that quotes the input is cut to 1000
 //! characters.
 //!
@@ -394,7 +395,7 @@ pub const SCHEMA: &[ProblemSchema] = &[
     row("kl_gradient", "`base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`\"k1\"`, `\"k2\"`, `\"k3\"`), `placement` (`\"reward\"`, `\"loss\"`, `\"loss_ratio\"`)", "only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits`"),
     row("grpo", "`base`, `reward`, `beta`, `group_size` (integer >= 2 or `\"infinite\"`), `std` (`\"sample\"` or `\"population\"`), `kl` (`\"k3_loss\"` or `\"k3_ratio\"`)", "`kl_forward` (KL(base\\|\\|policy)), `truncation_bound` (bound on the error of `P_G` from the pruned enumeration, 0 for `G = 2` and `\"infinite\"`); the stationary point of population GRPO"),
     row("winrate_optimal", "`base`, `reward`, `kl_budget`", "`win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta)"),
-    row("soft_best_of_n", "`base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0)", "`kl_to_tilt` (KL(policy \\|\\| tilt at beta = temperature))"),
+    row("soft_best_of_n", "`base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0)", "`kl_to_tilt` (KL(policy \\|\\| tilt at beta = temperature); null beyond the `f64` range)"),
     row("chipo", "`base`, `reward`, `beta`", "`lambda` (`policy = base W(exp((reward - lambda)/beta))`)"),
     row("fdiv", "`base`, `reward`, `divergence` (`\"reverse_kl\"`, `\"forward_kl\"`, `\"chi_square\"` or `{\"alpha\": a}`), `beta`", "`divergence` (its label), `beta`, `lambda` (the normalization multiplier), `divergence_value`"),
     row("dpo", "`base`, `weight` (`n x n` rows: pair weights, symmetric, >= 0), exactly one of `reward` (Bradley-Terry preferences) or `prefs` (`n x n` rows, `P(x,y) + P(y,x) = 1`), `beta`", "only `policy`, `kl`, `log_ratio` (log policy/base), `loss`, `gradient_norm`, `iterations`; `infeasible` when the DPO loss has no minimizer"),

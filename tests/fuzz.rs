@@ -144,3 +144,50 @@ fn open_items_excuse_only_extreme_problems() {
     assert!(failure(&extreme).is_known_open());
     assert!(!failure(&moderate).is_known_open());
 }
+
+/// `forward_kl` at a reward gap `1e308` over `gamma = 1e-3`: the correct answer, with its
+/// subnormal `pi(2) = 3.46e-312`, passes the stationarity check (whose tolerance carries the
+/// subnormal rounding `2^-1074 |lambda - r|`); that mass set to 0 (what the solver returned when
+/// `(r* - r)/gamma` overflowed) or moved by a relative `1e-9` is flagged, as is a `lambda` moved
+/// by a relative `1e-12` in an ordinary problem.
+#[test]
+fn forward_kl_stationarity_flags_a_lost_subnormal_mass_and_a_moved_lambda() {
+    let p = json!({"solver": "forward_kl", "base": [0.6535772169146954, 5e-324, 0.34642278308530466],
+                   "gamma": 0.001, "reward": [1e308, -0.6013941399356586, 4.06920359730119]});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let x = a["policy"][2].as_f64().unwrap_or(f64::NAN);
+    for wrong in [0.0, x * (1.0 + 1e-9)] {
+        let mut b = a.clone();
+        b["policy"][2] = json!(wrong);
+        assert!(findings(&p, &b).contains(&"forward-KL stationarity"), "{b}");
+    }
+    let p = json!({"solver": "forward_kl", "base": [0.5, 0.5], "gamma": 1.0, "reward": [0.0, 1.0]});
+    let mut a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let lambda = a["lambda"].as_f64().unwrap_or(f64::NAN);
+    a["lambda"] = json!(lambda * (1.0 + 1e-12));
+    assert!(findings(&p, &a).contains(&"forward-KL stationarity"), "{a}");
+}
+
+/// `soft_best_of_n`'s `kl_to_tilt` may be `null` only beyond the `f64` range: at `N = 1` with
+/// rewards `(-1e308, 0)` and temperature `1e-310` the KL to the tilt (the point mass on the
+/// second outcome) is `0.57 * 1e308/1e-310 = 5.7e617`, and the `null` passes; in an ordinary
+/// problem (temperature 1) a `null` there is flagged.
+#[test]
+fn a_null_kl_to_the_tilt_is_flagged_unless_beyond_the_range() {
+    let p = json!({"solver": "soft_best_of_n", "base": [0.5651616319205208, 0.4348383680794793],
+                   "n": 1, "reward": [-1e308, 0.0], "temperature": 1e-310});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert!(a["kl_to_tilt"].is_null(), "{a}");
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let p = json!({"solver": "soft_best_of_n", "base": [0.5, 0.5], "n": 3, "reward": [0.0, 1.0],
+                   "temperature": 1.0});
+    let mut a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    a["kl_to_tilt"] = Value::Null;
+    assert!(
+        findings(&p, &a).contains(&"null KL to the tilt beyond the f64 range"),
+        "{a}"
+    );
+}

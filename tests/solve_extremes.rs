@@ -246,6 +246,8 @@ fn quantilizer_masses_are_divided_not_exponentiated() -> Result<(), String> {
         (policy(&v)[1] - want).abs() <= 2.0 * f64::EPSILON * want,
         "{v}"
     );
+    Ok(())
+}
 
 fn refusal(input: &str) -> String {
     solve(input).err().unwrap_or_default()
@@ -313,5 +315,148 @@ fn winrate_expected_reward_at_f64_max_is_finite() -> Result<(), String> {
     let pi = policy(&v);
     assert!(pi[2] == 0.0 && pi[0] > 0.0 && pi[1] > 0.0, "{pi:?}");
     assert_eq!(num(&v, "expected_reward"), f64::MAX);
+    Ok(())
+}
+
+/// `forward_kl` with a reward gap `1e308` over `gamma = 1e-3` (beyond `f64::MAX`): the outcome
+/// at reward `4.07` has `pi = gamma pi0/(lambda - r) = 3.46e-4/1e308`, a subnormal number, which
+/// the solver rounded to 0 (its `(r* - r)/gamma` overflowed). `lambda - r` is `1e308` to a
+/// relative `1e-16` (`lambda - r* = gamma x < gamma`), so the IEEE quotient is the answer to
+/// one subnormal unit; the argmax keeps `1 - 3.5e-312`, so `KL = -ln pi0(0)`.
+#[test]
+fn forward_kl_keeps_a_subnormal_mass_beyond_an_overflowing_gap() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"forward_kl","base":[0.6535772169146954,5e-324,0.34642278308530466],"gamma":0.001,"reward":[1e308,-0.6013941399356586,4.06920359730119]}"#,
+    )?;
+    let pi = policy(&v);
+    let want = 0.001 * 0.34642278308530466 / 1e308;
+    let unit = f64::from_bits(1);
+    assert!((pi[2] - want).abs() <= unit, "{} vs {want}", pi[2]);
+    assert_eq!(pi[1], 0.0);
+    assert_eq!(pi[0], 1.0);
+    let kl = -(0.6535772169146954f64.ln());
+    assert!((num(&v, "kl") - kl).abs() <= 1e-14 * kl, "{v}");
+    Ok(())
+}
+
+/// `forward_kl` with a subnormal argmax mass `5e-324` and `r* = f64::MAX`: the policy is the
+/// point mass on the argmax up to `pi(1) = 1/(lambda - 0) = 1/f64::MAX` (subnormal), and
+/// `KL = -ln(5e-324) = 1074 ln 2` (it was reported as 0: the KL identity formed
+/// `e^744 = inf` and the NaN was clamped to 0).
+#[test]
+fn forward_kl_of_a_subnormal_argmax_has_its_kl() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"forward_kl","base":[5e-324,1.0],"gamma":1.0,"reward":[1.7976931348623157e308,0.0]}"#,
+    )?;
+    let pi = policy(&v);
+    let want = 1.0 / f64::MAX;
+    assert!(
+        (pi[1] - want).abs() <= f64::from_bits(1),
+        "{} vs {want}",
+        pi[1]
+    );
+    assert_eq!(pi[0], 1.0);
+    let kl = 1074.0 * std::f64::consts::LN_2;
+    assert!((num(&v, "kl") - kl).abs() <= 1e-14 * kl, "{v}");
+    assert_eq!(num(&v, "lambda"), f64::MAX);
+    Ok(())
+}
+
+/// `forward_kl` at `gamma = f64::MAX` with rewards `+-1e308`: `d = (r* - r)/gamma = 2e308/MAX =
+/// 1.11` is ordinary, but the gap `2e308` overflows, and the root search dropped the term
+/// (no convergence, or a wrong answer). With `x = (lambda - r*)/gamma`,
+/// `0.4/x + 0.6/(x + d) = 1` is the quadratic `x^2 + (d - 1) x - 0.4 d = 0`.
+#[test]
+fn forward_kl_with_a_gap_beyond_f64_max_at_a_huge_gamma() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"forward_kl","base":[0.4,0.6],"gamma":1.7976931348623157e308,"reward":[1e308,-1e308]}"#,
+    )?;
+    let d = 2.0 * (1e308 / f64::MAX);
+    let x = 0.5 * ((d - 1.0).powi(2) + 1.6 * d).sqrt() - 0.5 * (d - 1.0);
+    let want = [0.4 / x, 0.6 / (x + d)];
+    for (got, want) in policy(&v).iter().zip(want) {
+        // The quadratic's roundings and the solver's: 1e-14 relative.
+        assert!((got - want).abs() <= 1e-14 * want, "{got} vs {want}");
+    }
+    // E = sum pi r = 1e308 (pi(0) - pi(1)).
+    let e = 1e308 * (want[0] - want[1]);
+    assert!(
+        (num(&v, "expected_reward") - e).abs() <= 1e-14 * e.abs(),
+        "{v}"
+    );
+    Ok(())
+}
+
+/// `best_of_n` at `N = 1` is the base itself: the policy was the exponential of the base's
+/// log-masses (`eps |log pi0|` off, up to `1.5e-13` relative at `4e-300`), so `E` fell below
+/// `E0 = sum pi0 r` by `2e-14` relative (reward `-1e308` at mass `4.2e-300`). Now the masses and
+/// `E = E0` are exact up to the compensated sum's rounding.
+#[test]
+fn best_of_one_is_the_base_exactly() -> Result<(), String> {
+    let base = [
+        4.221857630342643e-15,
+        4.221857630342643e-300,
+        0.9999999999999958,
+    ];
+    let reward = [-5e-324, -1e308, -1e-300];
+    let v = solve(&format!(
+        r#"{{"solver":"best_of_n","base":{base:?},"reward":{reward:?},"n":1}}"#
+    ))?;
+    let pi0 = rlhf_claims::Dist::new(base.to_vec()).map_err(|e| e.to_string())?;
+    assert_eq!(policy(&v), pi0.probs().to_vec());
+    // E0 by hand: the three products, largest magnitude last.
+    let e0 = pi0.prob(0) * reward[0] + pi0.prob(2) * reward[2] + pi0.prob(1) * reward[1];
+    let e = num(&v, "expected_reward");
+    assert!(
+        (e - e0).abs() <= 4.0 * f64::EPSILON * e0.abs(),
+        "{e} vs {e0}"
+    );
+    Ok(())
+}
+
+/// `soft_best_of_n` whose tilt sits on `r* = f64::MAX` (base mass `7e-311`, temperature 1):
+/// `KL(P_N||tilt) = sum P (log(P/pi0) + log Z) + (r* - E)/lambda` with `E = 0.63` and the first
+/// sum of order `10^3`, so the KL is `f64::MAX - O(10^3)`, which rounds to `f64::MAX` (the
+/// spacing of doubles there is `2e292`). It was `null` (the terms' sum rounded past `f64::MAX`).
+#[test]
+fn soft_best_of_n_kl_to_a_tilt_at_f64_max_is_in_range() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"soft_best_of_n","base":[1.118281761579058e-54,7.2760581132503e-311,7.276058113250532e-16,0.27620469691051797,0.06880354719541497,0.6549917558940663,5.485708849934309e-166,1.4231668046924072e-44],"n":14,"reward":[-1e-300,1.7976931348623157e+308,-3.0,0.9388903747049258,-0.00005330647415692778,-0.00001739564484652696,5e-324,1.0],"temperature":1.0}"#,
+    )?;
+    let kl = num(&v, "kl_to_tilt");
+    assert!((kl - f64::MAX).abs() <= 1e-12 * f64::MAX, "{v}");
+    Ok(())
+}
+
+/// `soft_best_of_n` at `N = 2^64 - 1` and temperature `f64::MAX`: the quadrature's class
+/// probabilities summed to `5.7e-19`, and that was returned as a policy. A sum off 1 by more
+/// than `1e-12` is now refused with `no_convergence` (the policy is the base conditioned on the
+/// top class up to `O(1/N)`, which the quadrature does not resolve there).
+#[test]
+fn soft_best_of_n_refuses_a_quadrature_that_lost_its_mass() -> Result<(), String> {
+    match solve_str(
+        r#"{"solver":"soft_best_of_n","base":[7.64996881657936e-301,7.649968816579357e-21,0.7457292147737022,0.2542707852235419,5e-324],"n":18446744073709551615,"reward":[-1.7976931348623157e+308,-1.0,-1e-300,2.9000947786376714e-63,2.9000947786376714e-63],"temperature":1.7976931348623157e+308}"#,
+    ) {
+        Err(e) => assert_eq!(e.kind(), "no_convergence", "{e}"),
+        Ok(v) => {
+            let sum: f64 = policy(&v).iter().sum();
+            assert!((sum - 1.0).abs() <= 1e-12, "{v}");
+        }
+    }
+    Ok(())
+}
+
+/// `grpo` with an infinite group and base masses `2e-310` and `1e-323` beside a mass of 1: the
+/// policy's masses there underflow to 0 while the exact ones are positive, and
+/// `KL(pi0||pi)` was `+inf` (`null`). It is `sum pi0 log(pi0/pi)` over the log views, finite:
+/// the off-argmax base mass is below `3e-20` and each log ratio `log((lambda - r)/gamma)` is
+/// bounded by the exponent range (`< 2000`), so the KL is below `1e-16`.
+#[test]
+fn grpo_forward_kl_survives_an_underflowed_mass() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"grpo","base":[2.00456166578317e-310,1e-323,2.004561665783155e-100,1.0,0.0,2.0045616657831548e-20],"beta":1000000000000000.0,"group_size":"infinite","kl":"k3_loss","reward":[1e-300,1e+308,1.0,-1.0,-1.0,5e-324],"std":"sample"}"#,
+    )?;
+    let k = num(&v, "kl_forward");
+    assert!((0.0..=1e-16).contains(&k), "{v}");
     Ok(())
 }

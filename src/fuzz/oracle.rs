@@ -97,6 +97,7 @@ fn nullable(solver: &str, key: &str) -> bool {
             | ("kl_budget" | "reward_target" | "winrate_optimal", "beta")
             | ("maxent", "value")
             | ("forward_kl", "lambda")
+            | ("soft_best_of_n", "kl_to_tilt")
             | ("kl_gradient", "reverse_kl_gradient")
     )
 }
@@ -348,6 +349,7 @@ fn defining_condition(solver: &str, c: &Context, f: &mut Findings) {
         "condition" => condition(c, f),
         "quantilizer" => quantilizer(c, f),
         "forward_kl" => forward_kl(c, f),
+        "soft_best_of_n" => soft_kl_to_tilt(c, f),
         "winrate_optimal" => {
             let eps = c.param("kl_budget");
             let tol = kl_tolerance(c.policy, c.base, c.kl) + CONSTRAINT * eps;
@@ -625,6 +627,17 @@ fn quantilizer(c: &Context, f: &mut Findings) {
 }
 
 /// `forward_kl`: `pi = gamma pi0/(lambda - r)` at the returned `lambda`.
+///
+/// Tolerance of `pi (lambda - r)` against `gamma pi0`: each returned `pi` carries a relative
+/// error of a few `eps` (`64 eps` allowed, as below), `lambda` a rounding of `eps |lambda|/2`
+/// (which dominates when `lambda` is within rounding of `r`), and the difference and product
+/// one rounding each; and where the exact `pi` is below the smallest normal number it is
+/// rounded into the subnormal range twice, once by the solver and once by the renormalization
+/// of [`Dist::new`] here, each by at most half of `2^-1074`: `|pi - pi_exact| <= 2^-1074` on top
+/// of the relative error, so `pi (lambda - r)` may be off by `2^-1074 |lambda - r|` more (at
+/// `lambda - r = 1e308` that is `5e-16` absolute: a `gamma pi0 = 3.5e-4` is met by a
+/// subnormal `pi = 3.46e-312` only to `1.4e-12` relative, and one below `2^-1075 |lambda - r|`
+/// by `pi = 0`).
 fn forward_kl(c: &Context, f: &mut Findings) {
     let gamma = c.param("gamma");
     let Some(lambda) = c.answer["lambda"].as_f64() else {
@@ -637,9 +650,41 @@ fn forward_kl(c: &Context, f: &mut Findings) {
         if !(lhs.is_finite() && rhs.is_finite()) || p0 < f64::MIN_POSITIVE {
             continue;
         }
-        let tol = 64.0 * f64::EPSILON * (pi * (lambda.abs() + r.abs()) + rhs) + f64::MIN_POSITIVE;
+        let subnormal = f64::from_bits(1) * (lambda - r).abs();
+        // `pi |lambda| + pi |r|`, not `pi (|lambda| + |r|)`: the sum overflows at rewards near
+        // `f64::MAX`, and `0 * inf` would make the tolerance NaN.
+        let tol = 64.0 * f64::EPSILON * (pi * lambda.abs() + pi * r.abs() + rhs)
+            + subnormal
+            + f64::MIN_POSITIVE;
         f.require((lhs - rhs).abs() <= tol, "forward-KL stationarity", || {
             format!("outcome {i}: pi (lambda - r) {lhs} vs gamma pi0 {rhs}")
         });
     }
+}
+
+/// `soft_best_of_n`: a `null` `kl_to_tilt` only where `KL(pi||T)` is beyond the `f64` range,
+/// `T = pi0 e^{(r - r*)/lambda}/Z` the tilt at the temperature. With `Z >= pi0(argmax)`,
+/// `ln(1/T(i)) = (r* - r(i))/lambda + ln Z - ln pi0(i) >= (r* - r(i))/lambda - 745` (every
+/// positive mass is at least `2^-1074`, so `|ln pi0| <= 745`), and
+/// `KL = sum pi ln pi + sum pi ln(1/T) >= -ln n + sum pi (r* - r)/lambda - 745`. So the null is
+/// honest when `sum pi (r* - r)/lambda` exceeds `f64::MAX + 745 + ln n`; the check requires the
+/// halved sum over `lambda` to exceed `(f64::MAX/2)(1 + 4 eps)` (a margin of `4 eps MAX`, far
+/// above `745 + ln n`, for the rounding of the sum).
+fn soft_kl_to_tilt(c: &Context, f: &mut Findings) {
+    if !c.answer["kl_to_tilt"].is_null() {
+        return;
+    }
+    let lambda = c.param("temperature");
+    let (_, hi) = c.base.support_range(c.reward);
+    let half = crate::numeric::sum(
+        c.base
+            .support()
+            .map(|i| c.policy.prob(i) * (hi / 2.0 - c.reward[i] / 2.0)),
+    );
+    let bound = half / lambda;
+    f.require(
+        bound > f64::MAX / 2.0 * (1.0 + 4.0 * f64::EPSILON),
+        "null KL to the tilt beyond the f64 range",
+        || format!("sum pi (r* - r)/lambda / 2 = {bound}"),
+    );
 }

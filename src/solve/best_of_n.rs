@@ -144,7 +144,7 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
     let mut sorted_logs = support.spare(support.len(), 0.0);
     let chunk_sums = support.map_classes(
         &mut sorted_logs,
-        || [CompensatedSum::new(); 4], // E[r], KL, half-tie win, strict win
+        || [CompensatedSum::new(); 3], // KL, half-tie win, strict win
         |c, members, out, sums| {
             // N = 1 is the base itself: P_1(C) = pi0(C) exactly, so the KL is exactly 0.
             let lp = if n == 1 {
@@ -164,14 +164,13 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
             // underflow at large N), so it is formed here rather than for every class.
             let pc = exp_or_zero(lp);
             if pc > 0.0 {
-                sums[0].add(pc * c.reward);
-                sums[1].add(pc * (lp - c.log_mass()));
-                sums[2].add(pc * (c.below + 0.5 * c.mass));
-                sums[3].add(pc * c.below);
+                sums[0].add(pc * (lp - c.log_mass()));
+                sums[1].add(pc * (c.below + 0.5 * c.mass));
+                sums[2].add(pc * c.below);
             }
         },
     );
-    let mut sums = [CompensatedSum::new(); 4];
+    let mut sums = [CompensatedSum::new(); 3];
     for chunk in &chunk_sums {
         for (s, c) in sums.iter_mut().zip(chunk) {
             s.add(c.value());
@@ -193,15 +192,25 @@ pub fn best_of_n(base: &Dist, reward: &[f64], n: u64) -> Result<BestOfN> {
             }
         }
     });
+    // N = 1 is the base itself (its masses exactly, not the exponentials of their logarithms,
+    // which carry `eps |log pi0|` and moved `E` below `E0` by 2e-14 relative). `E` is
+    // `sum pi r` of the returned policy (a class sum would round `P_N(C)` differently from its
+    // members' masses).
+    let policy = if n == 1 {
+        base.clone()
+    } else {
+        Dist::from_parts_unchecked(probs, logs)
+    };
+    let expected_reward = super::expected_reward(&policy, reward);
     Ok(BestOfN {
         solution: Solution {
-            policy: Dist::from_parts_unchecked(probs, logs),
-            expected_reward: sums[0].value(),
-            kl: sums[1].value().max(0.0),
+            policy,
+            expected_reward,
+            kl: sums[0].value().max(0.0),
         },
         n,
         kl_bound: kl_bound(n),
-        win_rate_half_ties: sums[2].value(),
-        win_rate_strict: sums[3].value(),
+        win_rate_half_ties: sums[1].value(),
+        win_rate_strict: sums[2].value(),
     })
 }

@@ -316,7 +316,7 @@ fn single_term_edge(base: &Dist, d: &[f64], c: f64) -> f64 {
 ///
 /// Each edge is then moved inward to the tightest single-term edge ([`single_term_edge`]),
 /// where no term of the sum exceeds 1.
-fn alpha_root(base: &Dist, d: &[f64], neg_log_p_top: f64, c: f64) -> Result<f64> {
+pub(super) fn alpha_root(base: &Dist, d: &[f64], neg_log_p_top: f64, c: f64) -> Result<f64> {
     let p = base.probs();
     // Compare with the total of pi0 computed in the same arithmetic as h (not with 1), so
     // that at v = 0 with d = 0 the sign of F is exactly right whatever the rounding.
@@ -430,13 +430,19 @@ fn solve_alpha(
 /// `e = sum pi0 expm1(a)` (`= 0` up to rounding), the identity the tilt solver uses; exact for
 /// any `a` once `pi` is renormalized, and free of cancellation when `pi` is close to `pi0`.
 pub(crate) fn kl_from_log_ratios(base: &Dist, log_ratio: &[f64]) -> f64 {
-    let (mut f_sum, mut e_sum) = (CompensatedSum::new(), CompensatedSum::new());
-    for (i, &a) in log_ratio.iter().enumerate() {
+    kl_from_terms(log_ratio.iter().enumerate().filter_map(|(i, &a)| {
         let p = base.prob(i);
-        if p == 0.0 {
-            continue;
-        }
-        let (f, e) = kl_terms(p, a);
+        (p != 0.0).then(|| (p, a, p * a.exp()))
+    }))
+}
+
+/// [`kl_from_log_ratios`] from the terms `(pi0, a, pi0 e^a)` of the support, for a caller that
+/// has `pi0 e^a` without forming `e^a` (which overflows where `pi0` is subnormal and `pi` of
+/// order one).
+pub(crate) fn kl_from_terms(terms: impl Iterator<Item = (f64, f64, f64)>) -> f64 {
+    let (mut f_sum, mut e_sum) = (CompensatedSum::new(), CompensatedSum::new());
+    for (p, a, pt) in terms {
+        let (f, e) = kl_terms_given(p, a, pt);
         f_sum.add(f);
         e_sum.add(e);
     }
@@ -447,12 +453,18 @@ pub(crate) fn kl_from_log_ratios(base: &Dist, log_ratio: &[f64]) -> f64 {
 /// [`kl_from_log_ratios`] (by the series where `|a| < 1/2`).
 #[inline]
 pub(crate) fn kl_terms(p: f64, a: f64) -> (f64, f64) {
+    let pt = if a.abs() < 0.5 { 0.0 } else { p * a.exp() };
+    kl_terms_given(p, a, pt)
+}
+
+/// [`kl_terms`] given `pt = pi0 e^a` (read only where `|a| >= 1/2`).
+#[inline]
+fn kl_terms_given(p: f64, a: f64, pt: f64) -> (f64, f64) {
     if a.abs() < 0.5 {
         let (f, e) = super::tilt_passes::f_and_expm1_series(a);
         (p * f, p * e)
     } else {
-        let t = a.exp();
-        (if t > 0.0 { p + (a - 1.0) * p * t } else { p }, p * t - p)
+        (if pt > 0.0 { p + (a - 1.0) * pt } else { p }, pt - p)
     }
 }
 
@@ -490,6 +502,9 @@ pub fn fdiv_optimum(
             value: divergence.as_alpha().0,
             requirement: "finite",
         });
+    }
+    if divergence == Divergence::ForwardKl {
+        return super::forward_kl::forward_kl(base, reward, beta);
     }
     let s = solve_alpha(base, reward, divergence, beta)?;
     let log_weights: Vec<f64> = (0..base.len())
@@ -575,20 +590,23 @@ fn alpha_divergence(policy: &Dist, base: &Dist, a: f64) -> Result<f64> {
 /// E_pi[r] = lambda - gamma.
 /// ```
 ///
+/// Assumptions: `base` any distribution, `reward` finite of the same length, `0 < gamma < inf`.
+/// Each probability, `E` and the KLs to about `1e-14` relative over the whole `f64` range;
+/// `lambda` is `+inf` when beyond the `f64` range.
+///
 /// ```
 /// use rlhf_claims::{Dist, solve::forward_kl};
 /// let base = Dist::new(vec![0.5, 0.5])?;
 /// let s = forward_kl(&base, &[0.0, 1.0], 1.0)?;
-/// // lambda solves 0.5/lambda + 0.5/(lambda - 1) = 1: lambda = 1 + sqrt(2)/2... exactly
-/// // lambda^2 - 2 lambda + 1/2 = 0, lambda = 1 + 1/sqrt(2).
+/// // lambda solves 0.5/lambda + 0.5/(lambda - 1) = 1, i.e. lambda^2 - 2 lambda + 1/2 = 0:
+/// // lambda = 1 + 1/sqrt(2).
 /// let lambda = 1.0 + 0.5f64.sqrt();
 /// assert!((s.lambda - lambda).abs() < 1e-15);
 /// assert!((s.solution.expected_reward - (lambda - 1.0)).abs() < 1e-15);
 /// # Ok::<(), rlhf_claims::Error>(())
 /// ```
 pub fn forward_kl(base: &Dist, reward: &[f64], gamma: f64) -> Result<FdivOptimum> {
-    require_positive("gamma", gamma)
-        .and_then(|g| fdiv_optimum(base, reward, Divergence::ForwardKl, g))
+    super::forward_kl::forward_kl(base, reward, gamma)
 }
 
 #[cfg(test)]

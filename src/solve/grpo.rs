@@ -364,7 +364,7 @@ pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Resu
     let policy = if ratio.len() == 1 {
         base.clone()
     } else {
-        Dist::from_weights(weights)?
+        with_log_view(Dist::from_weights(weights)?, base, &classes, &ratio)
     };
     let x = Columns {
         values: cols.values,
@@ -823,6 +823,40 @@ pub fn solve_dense(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Result<Vec<f64>> {
     Ok(z)
 }
 
+/// The policy `pi0 t / sum pi0 t` with the log view `log pi0 + log t - log sum pi0 t` where the
+/// linear mass underflowed to 0 (a base mass of `1e-310` at a ratio of `1e-15`), so that
+/// `KL(pi0||pi)` stays finite, as it is for every positive ratio.
+fn with_log_view(policy: Dist, base: &Dist, classes: &RewardClasses, ratio: &[f64]) -> Dist {
+    let total = crate::numeric::sum(
+        ratio
+            .iter()
+            .enumerate()
+            .flat_map(|(k, r)| classes.members(k).iter().map(move |&i| base.prob(i) * r)),
+    );
+    let mut logs = policy.log_probs().to_vec();
+    for (k, r) in ratio.iter().enumerate() {
+        for &i in classes.members(k) {
+            if policy.prob(i) == 0.0 && base.prob(i) > 0.0 && *r > 0.0 {
+                logs[i] = base.log_prob(i) + r.ln() - total.ln();
+            }
+        }
+    }
+    Dist::from_parts_unchecked(policy.probs().to_vec(), logs)
+}
+
+/// `KL(pi0||pi)`: [`kl`], or where it is infinite because a mass of `pi` underflowed, the sum
+/// `sum pi0 (log pi0 - log pi)` over the log views (infinite only where `log pi` is).
+fn forward_kl_of(base: &Dist, policy: &Dist) -> Result<f64> {
+    let k = kl(base, policy)?;
+    if k.is_finite() {
+        return Ok(k);
+    }
+    let terms = base
+        .support()
+        .map(|i| base.prob(i) * (base.log_prob(i) - policy.log_prob(i)));
+    Ok(crate::numeric::sum(terms).max(0.0))
+}
+
 /// Verifies the returned policy (class-level expected update within tolerance, widened by the
 /// truncation bound: an error `e` in `P_G` moves `F_j = pi_j P_j + ..` by at most `pi_j e <= e`)
 /// and assembles the answer.
@@ -849,7 +883,7 @@ fn finish(
     }
     let expected_reward = policy.expectation(reward)?;
     let kl_rev = kl(&policy, base)?;
-    let kl_forward = kl(base, &policy)?;
+    let kl_forward = forward_kl_of(base, &policy)?;
     Ok(GrpoStationary {
         solution: Solution {
             policy,

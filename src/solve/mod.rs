@@ -35,6 +35,7 @@ pub struct Solution {
     pub kl: f64,
 }
 pub mod fdiv;
+mod forward_kl;
 pub use fdiv::{fdiv_optimum, forward_kl, Divergence, FdivOptimum};
 pub mod preference;
 pub use preference::{Comparisons, PreferenceOptimum};
@@ -57,3 +58,24 @@ pub mod output;
 pub use output::{kl_budget_into, tilt_into, BudgetSummary, PolicyBuffers};
 pub use tilt::TiltSummary;
 pub mod batch;
+
+/// `E_pi[r] = sum pi r`, compensated, from the halved rewards when the plain sum overflows, and
+/// clamped to the range of `r` on the policy's support (which the exact value lies in).
+pub(crate) fn expected_reward(policy: &Dist, reward: &[f64]) -> f64 {
+    let sum = |scale: f64| {
+        crate::numeric::sum(
+            policy
+                .support()
+                .map(|i| policy.prob(i) * (reward[i] * scale)),
+        )
+    };
+    let plain = sum(1.0);
+    let e = if plain.is_finite() {
+        plain
+    } else {
+        2.0 * sum(0.5)
+    };
+    let (lo, hi) = policy.support_range(reward);
+    // (Not `clamp`, which panics on an empty range.)
+    e.max(lo).min(hi)
+}

@@ -49,6 +49,9 @@
 //!   integral carries rounding of `eps (N-1)|log M| <= 1e-13` at the nodes that matter) when
 //!   the span of `r/lambda` inside a cluster is moderate; the weights themselves are known only
 //!   to `eps |r/lambda|`, which limits any method.
+//! - The class probabilities are renormalized by their sum when it is within `1e-12` of 1; a
+//!   sum farther off (the quadrature at `N` near `2^64` with weights of nearly equal size lost
+//!   all its mass) is refused with `no_convergence` rather than returned.
 //! - `N = 1` is the base itself.
 //!
 //! Cost: `O(K log K)` to sort `K` reward classes, then two special functions per class per
@@ -464,13 +467,28 @@ pub fn soft_best_of_n_with_step(
             start = end;
         }
     }
-    assemble(base, &classes, &log_p, r_max, n, lambda, nodes)
+    assemble(base, reward, &classes, &log_p, r_max, n, lambda, nodes)
 }
 
+/// Largest `|sum P_N - 1|` accepted from the quadrature (each probability is accurate to about
+/// `1e-13` relative, see the module docs); beyond it the answer is refused, not renormalized.
+const MASS_DEFECT: f64 = 1e-12;
+
 /// The policy and its summaries from the classes' log-probabilities.
+///
+/// The class probabilities are renormalized by their sum `S` (within [`MASS_DEFECT`] of 1,
+/// else [`Error::NoConvergence`]), so that the policy is a distribution to rounding and
+/// `KL(P_N||pi0) = sum_C P(C) log(P(C)/pi0(C))` and `E = sum pi r` are those of the returned
+/// policy. `KL(P_N||tilt) = sum_C T(C) phi(l_C)` with `l = log(P(C)/T(C))` and
+/// `phi(l) = l e^l - expm1(l)`, formed as `P l - P + T` for `|l| >= 1/2` (no `e^l`, which
+/// overflows when the tilt's mass underflows) with `P l` split as
+/// `P (log P - log pi0(C) + log Z) + P (r* - r_C)/lambda`, the last product formed without
+/// overflowing `(r* - r_C)/lambda`; it is `+inf` (reported as `null`) only beyond the `f64`
+/// range.
 #[allow(clippy::too_many_arguments)]
 fn assemble(
     base: &Dist,
+    reward: &[f64],
     classes: &[Class],
     log_p: &[f64],
     r_max: f64,
@@ -478,6 +496,14 @@ fn assemble(
     lambda: f64,
     nodes: usize,
 ) -> Result<SoftBestOfN> {
+    let total = crate::numeric::sum(log_p.iter().map(|l| l.exp()));
+    if !((total - 1.0).abs() <= MASS_DEFECT) {
+        return Err(Error::NoConvergence(format!(
+            "soft best-of-N quadrature: the probabilities sum to {total}, not to 1 within \
+             {MASS_DEFECT} (N = {n}, temperature {lambda})"
+        )));
+    }
+    let ln_total = total.ln();
     let mut logs = vec![f64::NEG_INFINITY; base.len()];
     let mut probs = vec![0.0; base.len()];
     // The tilt's class log-masses: log pi0(C) + (r_C - r_max)/lambda - log Z.
@@ -486,12 +512,11 @@ fn assemble(
         .map(|c| c.mass.ln() - scaled_gap(r_max, c.reward, lambda))
         .collect();
     let log_z = log_sum_exp(&tilt_logs);
-    let (mut er, mut kl, mut kl_tilt) = (
-        CompensatedSum::new(),
-        CompensatedSum::new(),
-        CompensatedSum::new(),
-    );
+    let mut kl = CompensatedSum::new();
+    let mut tilt_terms = Vec::with_capacity(classes.len());
+    let mut log_terms = CompensatedSum::new();
     for ((c, &lp), &tl) in classes.iter().zip(log_p).zip(&tilt_logs) {
+        let lp = lp - ln_total;
         let shift = lp - c.mass.ln();
         for &i in &c.members {
             logs[i] = base.log_prob(i) + shift;
@@ -500,29 +525,66 @@ fn assemble(
         let pc = lp.exp();
         let tc = (tl - log_z).exp();
         if pc > 0.0 {
-            er.add(pc * c.reward);
             kl.add(pc * shift);
+            log_terms.add(pc * (shift + log_z));
         }
         let l = lp - (tl - log_z);
-        if l.is_finite() {
-            kl_tilt.add(tc * phi_of_log(l));
-        } else if pc > 0.0 {
-            kl_tilt.add(f64::INFINITY);
+        tilt_terms.push(if pc == 0.0 {
+            tc
+        } else if l.abs() < 0.5 {
+            tc * phi_of_log(l)
         } else {
-            kl_tilt.add(tc);
-        }
+            pc * (shift + log_z) + times_scaled_gap(pc, r_max, c.reward, lambda) - pc + tc
+        });
     }
+    let policy = Dist::from_parts_unchecked(probs, logs);
+    let expected_reward = super::expected_reward(&policy, reward);
+    // Where the sum of the phi terms overflows, the KL is huge and has no cancellation to
+    // avoid: `sum P l = sum P (log P - log pi0(C) + log Z) + (r* - E)/lambda`.
+    let phi_sum = sum_without_overflow(&tilt_terms);
+    let kl_to_tilt = if phi_sum.is_finite() {
+        phi_sum
+    } else {
+        log_terms.value() + times_scaled_gap(1.0, r_max, expected_reward, lambda)
+    };
     Ok(SoftBestOfN {
         solution: Solution {
-            policy: Dist::from_parts_unchecked(probs, logs),
-            expected_reward: er.value(),
+            expected_reward,
+            policy,
             kl: kl.value().max(0.0),
         },
         n,
         temperature: lambda,
-        kl_to_tilt: kl_tilt.value().max(0.0),
+        kl_to_tilt: kl_to_tilt.max(0.0),
         nodes,
     })
+}
+
+/// A compensated sum of non-negative terms, from their halves when the plain sum overflows (a
+/// KL to a tilt whose mass sits at `r* = f64::MAX` is about `f64::MAX - 700`, in range, while
+/// its partial sums may round past it).
+fn sum_without_overflow(terms: &[f64]) -> f64 {
+    let plain = crate::numeric::sum(terms.iter().copied());
+    if plain.is_finite() {
+        plain
+    } else {
+        2.0 * crate::numeric::sum(terms.iter().map(|t| t / 2.0))
+    }
+}
+
+/// `p (a - b)/lambda` for `p` in `[0, 1]` and `a >= b`, without overflowing the difference or the quotient
+/// when the product is in range (`+inf` when it is not).
+fn times_scaled_gap(p: f64, a: f64, b: f64, lambda: f64) -> f64 {
+    let q = scaled_gap(a, b, lambda);
+    if q.is_finite() {
+        return p * q;
+    }
+    let d = a - b;
+    if d.is_finite() {
+        (p * d) / lambda
+    } else {
+        2.0 * ((p * (a / 2.0 - b / 2.0)) / lambda)
+    }
 }
 
 #[cfg(test)]
