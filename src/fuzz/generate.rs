@@ -297,6 +297,9 @@ fn some_field(rng: &mut ChaCha20Rng, v: &Value) -> Option<String> {
     keys.choose(rng).cloned()
 }
 
+/// Fields that a problem may omit or set to `null`.
+const OPTIONAL_FIELDS: [&str; 1] = ["behavior_logits"];
+
 /// `v` with `key` replaced by a placeholder, written, and the placeholder replaced by `raw`.
 fn with_raw(v: &Value, key: &str, raw: &str) -> Vec<u8> {
     let mut w = v.clone();
@@ -328,6 +331,12 @@ fn malformed(rng: &mut ChaCha20Rng, v: &Value, sizes: Sizes) -> (Vec<u8>, &'stat
             let raw = *["\"1\"", "true", "null", "{}", "[[1]]", "[\"a\"]"]
                 .choose(rng)
                 .unwrap_or(&"true");
+            // `null` is a valid value of an optional field (it means "absent").
+            let raw = if raw == "null" && OPTIONAL_FIELDS.contains(&key.as_str()) {
+                "true"
+            } else {
+                raw
+            };
             (with_raw(v, &key, raw), "wrong type")
         }
         2 => {

@@ -81,79 +81,42 @@ pub fn answer(input: &[u8]) -> serde_json::Value {
 /// regression while the open items stay visible in every report. An entry is removed when its
 /// solver is fixed.
 pub const KNOWN_OPEN: &[(&str, &str)] = &[
-    // E[r] formed as r* - sum pi (r* - r) cancels when the mass sits far below r*.
-    ("tilt", "expected reward equals sum pi r"),
-    ("tilt", "expected reward within the support's range"),
-    ("maxent", "expected reward equals sum pi r"),
-    ("maxent", "expected reward within the support's range"),
-    ("maxent", "Gibbs form of the tilt"),
+    // The multiplier searches on rewards rescaled by 2^-1024 when their spread overflows (a
+    // reward of -f64::MAX next to rewards of order one, which the rescaling flushes to
+    // subnormals): the target or budget met only to ~1e-10, E off where the policy sits on the
+    // flushed rewards, and some valid problems refused with no_convergence.
+    ("kl_budget", "valid problem refused with no_convergence"),
     ("kl_budget", "expected reward equals sum pi r"),
     ("kl_budget", "expected reward within the support's range"),
+    ("kl_budget", "binding budget: KL = budget"),
+    ("kl_budget", "KL budget met"),
+    ("kl_budget", "KL budget met (as reported)"),
+    ("kl_budget", "slack budget reaches max r"),
+    ("kl_budget", "Gibbs form of the tilt"),
+    ("winrate_optimal", "KL budget met"),
+    ("reward_target", "valid problem refused with no_convergence"),
     ("reward_target", "expected reward equals sum pi r"),
     (
         "reward_target",
         "expected reward within the support's range",
     ),
-    ("reward_target", "policy sums to 1"),
-    ("reward_target", "KL equals divergence::kl(pi, pi0)"),
-    // The policy's rounding against a budget met by the claimed KL (KL of the returned
-    // policy above the budget by more than the tolerance), and the claimed KL off by up to
-    // 1e-10 relative where the multiplier search stops early.
-    ("kl_budget", "KL budget met"),
-    ("kl_budget", "KL budget met (as reported)"),
-    ("kl_budget", "binding budget: KL = budget"),
-    ("kl_budget", "valid problem refused with no_convergence"),
-    ("reward_target", "reward target met"),
     ("reward_target", "interior target: E = target"),
-    ("quantilizer", "quantilizer density ratio"),
-    ("quantilizer", "expected reward equals sum pi r"),
-    // Solvers outside this round's fixes.
-    ("forward_kl", "forward-KL stationarity"),
-    ("forward_kl", "KL equals divergence::kl(pi, pi0)"),
-    ("forward_kl", "expected reward equals sum pi r"),
-    ("chipo", "KL equals divergence::kl(pi, pi0)"),
-    ("chipo", "expected reward equals sum pi r"),
-    ("chipo", "undocumented null"),
-    ("soft_best_of_n", "KL equals divergence::kl(pi, pi0)"),
-    ("soft_best_of_n", "expected reward equals sum pi r"),
-    (
-        "soft_best_of_n",
-        "expected reward within the support's range",
-    ),
-    ("soft_best_of_n", "policy sums to 1"),
-    ("soft_best_of_n", "policy is a distribution"),
-    ("soft_best_of_n", "undocumented null"),
-    ("grpo", "undocumented null"),
-    ("winrate_optimal", "KL budget met"),
-    ("winrate_optimal", "KL equals divergence::kl(pi, pi0)"),
-    ("best_of_n", "KL equals divergence::kl(pi, pi0)"),
-    // Found by the 10^5-case run at seed 7 (docs/fuzzing.md), rarer than one in 2000 cases.
-    ("tilt", "Gibbs form of the tilt"),
-    ("tilt", "Gibbs form of the tilt (underflow)"),
-    ("tilt", "near-base KL = Var(r/beta)/2"),
+    ("reward_target", "reward target met"),
+    ("reward_target", "policy sums to 1"),
+    // The tilt at a beta of order f64::MAX or near the subnormal range: the policy's sum and the
+    // near-base KL off by a few eps beyond the tolerance, and E on a flushed reward.
     ("tilt", "policy sums to 1"),
-    ("maxent", "Gibbs form of the tilt (underflow)"),
-    ("kl_budget", "slack budget reaches max r"),
-    ("kl_budget", "Gibbs form of the tilt"),
-    ("reward_target", "valid problem refused with no_convergence"),
-    ("reward_target", "undocumented null"),
-    ("quantilizer", "expected reward within the support's range"),
-    ("quantilizer", "undocumented null"),
-    ("condition", "undocumented null"),
-    ("condition", "expected reward within the support's range"),
-    ("condition", "expected reward equals sum pi r"),
-    ("condition", "conditioning keeps pi0 / pi0(kept)"),
-    ("best_of_n", "best-of-n E >= E0"),
-    ("best_of_n", "expected reward equals sum pi r"),
-    ("chipo", "expected reward within the support's range"),
-    ("forward_kl", "expected reward within the support's range"),
-    ("forward_kl", "undocumented null"),
-    ("winrate_optimal", "undocumented null"),
-    (
-        "winrate_optimal",
-        "expected reward within the support's range",
-    ),
-    ("winrate_optimal", "expected reward equals sum pi r"),
+    ("tilt", "near-base KL = Var(r/beta)/2"),
+    ("tilt", "expected reward equals sum pi r"),
+    // Rarer than one in 10^4 cases (seed 1): the KL of a reward_target answer at 345 nats off
+    // by 1.5e-15 relative beyond its tolerance; maxent's Gibbs form at alpha near the subnormal
+    // range off by 5e-14; a soft best-of-N `null` KL to the tilt where the bound says it is
+    // finite.
+    ("reward_target", "KL equals divergence::kl(pi, pi0)"),
+    ("maxent", "Gibbs form of the tilt"),
+    ("soft_best_of_n", "null KL to the tilt beyond the f64 range"),
+    // GRPO at G = inf with a reward of -f64::MAX: 1/(v_max - v + s) overflows, KL(pi0||pi) = inf.
+    ("grpo", "undocumented null"),
 ];
 
 /// The range of magnitudes outside which an input number makes a problem extreme.

@@ -17,7 +17,7 @@ pub fn condition_on_event(base: &Dist, reward: &[f64], event: &[bool]) -> Result
     require_same_len("base", base.len(), "event", event.len())?;
     let policy = base.condition(|i| event[i])?;
     let kl = base.neg_log_mass_where(|i| event[i]);
-    let expected_reward = policy.expectation(reward)?;
+    let expected_reward = super::expected_reward(&policy, reward);
     Ok(Solution {
         policy,
         expected_reward,

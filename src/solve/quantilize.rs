@@ -99,7 +99,7 @@ fn from_log_view(
 ) -> Result<Quantilizer> {
     let policy = Dist::from_log_weights(logs)?;
     let kl = crate::divergence::kl(&policy, base)?;
-    let expected_reward = policy.expectation(reward)?;
+    let expected_reward = super::expected_reward(&policy, reward);
     Ok(Quantilizer {
         solution: Solution {
             policy,
@@ -162,11 +162,6 @@ pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
     if total < LINEAR_VIEW_FLOOR {
         return from_log_view(base, reward, &logs, q, boundary.reward, fraction);
     }
-    let mut e = CompensatedSum::new();
-    for c in &classes.classes[b + 1..] {
-        e.add(c.mass * c.reward);
-    }
-    e.add(kept * boundary.reward);
     let above_share = boundary.above / total;
     let kept_share = kept / total;
     let mut kl = CompensatedSum::new();
@@ -177,10 +172,11 @@ pub fn quantilize(base: &Dist, reward: &[f64], q: f64) -> Result<Quantilizer> {
         kl.add(kept_share * log_boundary_ratio(boundary, q, kept, log_frac));
     }
     let policy = Dist::from_parts_unchecked(probs, logs);
+    let expected_reward = super::expected_reward(&policy, reward);
     Ok(Quantilizer {
         solution: Solution {
             policy,
-            expected_reward: e.value() / total,
+            expected_reward,
             kl: kl.value().max(0.0),
         },
         q,
