@@ -301,49 +301,37 @@ fn eval_tile(p: &[f64], r: &[f64], w: &mut [f64], at: [f64; 3], grid: &Grid) -> 
 }
 
 /// The sums of one block in lanes, every `y = u - d` taken into the grid's range (`at =
-/// [r*, beta, u]`); `None` if some `y` was outside it. Outcome `j` of the block goes to lane
-/// `j % LANES`, also in a last, partial group.
+/// [r*, beta, u]`); `None` if some `y` was outside it. The `W`s are computed first, in a loop
+/// with no dependence between outcomes (so it vectorizes, the grid read as a gather), then
+/// summed: outcome `j` of the block goes to lane `j % LANES`, also in a last, partial group.
 #[inline(always)]
 fn eval_block(p: &[f64], r: &[f64], w: &mut [f64], at: [f64; 3], grid: &Grid) -> Option<[f64; 2]> {
-    let mut lanes = Lanes {
-        h: [0.0; LANES],
-        dh: [0.0; LANES],
-        inside: true,
+    let [r_max, beta, u] = at;
+    let mut inside = true;
+    for ((&pi0, &ri), wi) in p.iter().zip(r).zip(w.iter_mut()) {
+        let y = u - if pi0 > 0.0 { (r_max - ri) / beta } else { 0.0 };
+        inside &= (GRID_LO..=GRID_HI).contains(&y);
+        *wi = w_near(y.clamp(GRID_LO, GRID_HI), grid);
+    }
+    if !inside {
+        return None;
+    }
+    let (mut h, mut dh) = ([0.0; LANES], [0.0; LANES]);
+    let mut add = |j: usize, pi0: f64, wv: f64| {
+        h[j] += pi0 * wv;
+        dh[j] += pi0 * (wv / (1.0 + wv));
     };
-    let groups = p.chunks_exact(LANES).zip(r.chunks_exact(LANES));
-    for ((p, r), w) in groups.zip(w.chunks_exact_mut(LANES)) {
+    let groups = p.chunks_exact(LANES).zip(w.chunks_exact(LANES));
+    for (p, w) in groups {
         for j in 0..LANES {
-            w[j] = lanes.add(j, p[j], r[j], at, grid);
+            add(j, p[j], w[j]);
         }
     }
     let full = p.len() / LANES * LANES;
     for j in 0..p.len() - full {
-        w[full + j] = lanes.add(j, p[full + j], r[full + j], at, grid);
+        add(j, p[full + j], w[full + j]);
     }
-    lanes
-        .inside
-        .then(|| [lanes.h.iter().sum(), lanes.dh.iter().sum()])
-}
-
-/// The lane sums of [`eval_block`].
-struct Lanes {
-    h: [f64; LANES],
-    dh: [f64; LANES],
-    inside: bool,
-}
-
-impl Lanes {
-    /// Adds one outcome's `pi0 W` and `pi0 W/(1 + W)` to lane `j`; returns `W`.
-    #[inline(always)]
-    fn add(&mut self, j: usize, p: f64, r: f64, [r_max, beta, u]: [f64; 3], grid: &Grid) -> f64 {
-        let d = (r_max - r) / beta;
-        let y = u - if p > 0.0 { d } else { 0.0 };
-        self.inside &= (GRID_LO..=GRID_HI).contains(&y);
-        let w = w_near(y.clamp(GRID_LO, GRID_HI), grid);
-        self.h[j] += p * w;
-        self.dh[j] += p * (w / (1.0 + w));
-        w
-    }
+    Some([h.iter().sum(), dh.iter().sum()])
 }
 
 /// The sums of one block element by element, with [`w_any`] (every `y`).
