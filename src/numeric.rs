@@ -5,6 +5,7 @@
 //! states the regime in which it is accurate.
 
 use crate::error::{Error, Result};
+use std::f64::consts::LN_2;
 
 /// Neumaier's compensated sum: the running error of naive summation is carried in a second
 /// accumulator, so the result has relative error about `2 eps` independent of the number of terms
@@ -265,6 +266,125 @@ where
         "monotone root finder reached {} iterations with bracket [{lo}, {hi}]",
         tol.max_iter
     )))
+}
+
+/// A non-negative number `m 2^e` with `m` in `[1, 2)` (or `m = 0`): the exponent is unbounded,
+/// so products and quotients of doubles never overflow or lose bits to the subnormal range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Scaled {
+    m: f64,
+    e: i64,
+}
+
+/// `2^k` for `k` in `[-1022, 1023]`.
+fn pow2(k: i64) -> f64 {
+    f64::from_bits(((k + 1023) as u64) << 52)
+}
+
+/// `m 2^k` for `m` in `[0, 4)`, rounded once (into the subnormal range, or to `+inf`).
+fn ldexp(m: f64, k: i64) -> f64 {
+    if m == 0.0 || k < -1100 {
+        // m 2^k < 2^-1098: below half the smallest subnormal.
+        0.0
+    } else if k > 1025 {
+        f64::INFINITY
+    } else if k > 1023 {
+        m * pow2(1023) * pow2(k - 1023)
+    } else if k >= -1022 {
+        m * pow2(k)
+    } else {
+        // The first product is exact (normal), the second rounds once.
+        m * pow2(k + 200) * pow2(-200)
+    }
+}
+
+impl Scaled {
+    pub(crate) const ZERO: Scaled = Scaled { m: 0.0, e: 0 };
+
+    /// A finite non-negative double, exactly.
+    pub(crate) fn new(x: f64) -> Scaled {
+        if x == 0.0 {
+            return Scaled::ZERO;
+        }
+        let bits = x.to_bits();
+        let field = ((bits >> 52) & 0x7ff) as i64;
+        if field == 0 {
+            // Subnormal: scale into the normal range first (exact).
+            let s = Scaled::new(x * pow2(64));
+            return Scaled {
+                m: s.m,
+                e: s.e - 64,
+            };
+        }
+        let m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
+        Scaled { m, e: field - 1023 }
+    }
+
+    /// `e^v` (to the accuracy of `exp` at the reduced argument; `v - k ln 2` carries
+    /// `eps |v|`).
+    pub(crate) fn exp(v: f64) -> Scaled {
+        let k = (v / LN_2).floor();
+        let s = Scaled::new((v - k * LN_2).exp());
+        Scaled {
+            m: s.m,
+            e: s.e + k as i64,
+        }
+    }
+
+    /// `m 2^e` for a finite `m >= 0`, normalized.
+    fn renormalized(m: f64, e: i64) -> Scaled {
+        let s = Scaled::new(m);
+        if s.m == 0.0 {
+            Scaled::ZERO
+        } else {
+            Scaled { m: s.m, e: s.e + e }
+        }
+    }
+
+    pub(crate) fn mul(self, o: Scaled) -> Scaled {
+        Scaled::renormalized(self.m * o.m, self.e + o.e)
+    }
+
+    /// `self / o` (`o` non-zero).
+    pub(crate) fn div(self, o: Scaled) -> Scaled {
+        Scaled::renormalized(self.m / o.m, self.e - o.e)
+    }
+
+    pub(crate) fn add(self, o: Scaled) -> Scaled {
+        let (hi, lo) = if self.m == 0.0 || (o.m != 0.0 && o.e > self.e) {
+            (o, self)
+        } else {
+            (self, o)
+        };
+        Scaled::renormalized(hi.m + ldexp(lo.m, lo.e - hi.e), hi.e)
+    }
+
+    /// The binary exponent `e` of `m 2^e` (0 for zero).
+    pub(crate) fn exponent(self) -> i64 {
+        self.e
+    }
+
+    /// `self 2^k`, exactly.
+    pub(crate) fn times_pow2(self, k: i64) -> Scaled {
+        Scaled {
+            m: self.m,
+            e: self.e + k,
+        }
+    }
+
+    /// The nearest double (`+inf` beyond the range).
+    pub(crate) fn value(self) -> f64 {
+        ldexp(self.m, self.e)
+    }
+
+    /// `ln` (`-inf` at zero).
+    pub(crate) fn ln(self) -> f64 {
+        if self.m == 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            self.m.ln() + self.e as f64 * LN_2
+        }
+    }
 }
 
 #[cfg(test)]
