@@ -66,7 +66,7 @@
 use crate::dist::{check_reward, Dist};
 use crate::divergence::kl;
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{monotone_root, CompensatedSum, RootTolerance};
+use crate::numeric::{monotone_root, CompensatedSum, RootTolerance, Scaled};
 use crate::solve::{RewardClasses, Solution};
 use composition::Budget;
 use serde::Serialize;
@@ -352,7 +352,7 @@ pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Resu
     let ratio = if cols.values.len() == 1 {
         vec![1.0]
     } else {
-        class_ratio(&cols, config, &budget)?
+        scaled_to_unit_max(class_ratio(&cols, config, &budget)?)
     };
     let mut weights = vec![0.0; base.len()];
     for (k, r) in ratio.iter().enumerate() {
@@ -823,9 +823,28 @@ pub fn solve_dense(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Result<Vec<f64>> {
     Ok(z)
 }
 
+/// The class ratios `t` scaled by the power of two that puts the largest in `[1, 2)`. The policy
+/// `pi0 t / sum pi0 t` does not change (every product and sum scales exactly while it stays
+/// normal, so the bits are the same), but no weight `pi0 t` underflows that the normalized
+/// policy keeps: ratios of `5.6e-309` beside `6.5e-209` flushed a base mass of `8.6e-101` to a
+/// policy mass of 0 where it is `7.4e-201`, and with it a share of `-1.3e108` of `E[r]` at a
+/// reward of `-f64::MAX`. Ratios that become subnormal (below `2^-1022` of the largest) round.
+fn scaled_to_unit_max(ratio: Vec<f64>) -> Vec<f64> {
+    let max = ratio.iter().copied().fold(0.0, f64::max);
+    if !(max > 0.0 && max.is_finite()) {
+        return ratio;
+    }
+    let e = Scaled::new(max).exponent();
+    ratio
+        .into_iter()
+        .map(|t| Scaled::new(t).times_pow2(-e).value())
+        .collect()
+}
+
 /// The policy `pi0 t / sum pi0 t` with the log view `log pi0 + log t - log sum pi0 t` where the
 /// linear mass underflowed to 0 (a base mass of `1e-310` at a ratio of `1e-15`), so that
-/// `KL(pi0||pi)` stays finite, as it is for every positive ratio.
+/// `KL(pi0||pi)` stays finite, as it is for every positive ratio; the linear mass there is
+/// then `exp` of that log view (a subnormal the product `pi0 t` lost, or 0).
 fn with_log_view(policy: Dist, base: &Dist, classes: &RewardClasses, ratio: &[f64]) -> Dist {
     let total = crate::numeric::sum(
         ratio
@@ -833,15 +852,17 @@ fn with_log_view(policy: Dist, base: &Dist, classes: &RewardClasses, ratio: &[f6
             .enumerate()
             .flat_map(|(k, r)| classes.members(k).iter().map(move |&i| base.prob(i) * r)),
     );
-    let mut logs = policy.log_probs().to_vec();
+    let (mut probs, mut logs) = (policy.probs().to_vec(), policy.log_probs().to_vec());
     for (k, r) in ratio.iter().enumerate() {
         for &i in classes.members(k) {
             if policy.prob(i) == 0.0 && base.prob(i) > 0.0 && *r > 0.0 {
                 logs[i] = base.log_prob(i) + r.ln() - total.ln();
+                // A subnormal mass lost in the product `pi0 t` (rounded once from the log).
+                probs[i] = logs[i].exp();
             }
         }
     }
-    Dist::from_parts_unchecked(policy.probs().to_vec(), logs)
+    Dist::from_parts_unchecked(probs, logs)
 }
 
 /// `KL(pi0||pi)`: [`kl`], or where it is infinite because a mass of `pi` underflowed, the sum
@@ -925,6 +946,31 @@ pub fn expected_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Class ratios far below 1 (`5.6e-309` for the class at `-f64::MAX`, `6.5e-209` for the
+    /// others): the policy mass `pi0 t / sum pi0 t = 8.6e-101 * 5.6e-309 / 6.5e-209 = 7.4e-201`
+    /// is representable, and with it the class's share of `E[r]`, `7.4e-201 * -1.8e308 =
+    /// -1.3e108`. Unscaled, `pi0 t` underflowed: the policy reported 0 there (its log view,
+    /// formed separately, was right) and `E[r]` was `-25`.
+    #[test]
+    fn tiny_class_ratios_keep_the_masses_they_normalize_to() -> Result<()> {
+        let ninf = f64::NEG_INFINITY;
+        let logits = [-4.400116531518021, ninf, -2.036787519533948, -230.41102666046262];
+        let base = Dist::from_logits(&logits)?;
+        let reward = [-2.317844999560006e-6, 0.0, 1.7993516006898447e-253, -f64::MAX];
+        let config = GrpoConfig {
+            beta: 1.0,
+            group_size: GroupSize::Infinite,
+            std: GroupStd::Sample,
+            kl: KlPlacement::K3Loss,
+        };
+        let s = grpo_stationary(&base, &reward, &config)?;
+        let pi = &s.solution.policy;
+        assert!(pi.prob(3) > 0.0, "{:?}", pi.probs());
+        assert!((pi.prob(3).ln() - pi.log_prob(3)).abs() < 1e-12);
+        assert!(s.solution.expected_reward < -1e100, "{}", s.solution.expected_reward);
+        Ok(())
+    }
 
     /// A reward constant on the support (the shift -1.25 of `2.5 r - 1.25` applied to `r = 0`):
     /// every advantage is 0 and the stationary point is the base, for every group size and
