@@ -122,6 +122,29 @@ fn a_slow_case_is_flagged() {
 
 /// An open item excuses a finding only on an extreme problem: the same (solver, check) pair on
 /// a problem whose numbers all lie in `[1e-100, 1e100]` is a new finding.
+/// `"output": "log_policy"`: the solver's log-policy passes; the same moved by `1e-6`, a `null`
+/// on a positive mass, or the field missing is flagged.
+#[test]
+fn a_wrong_or_missing_log_policy_is_flagged() {
+    let p = json!({"solver": "tilt", "base_logits": [0.0, 1.0, null], "reward": [0.0, 1.0, 2.0],
+        "beta": 1.0, "output": "log_policy"});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    assert!(a["log_policy"][2].is_null(), "{a}");
+    let first = a["log_policy"][0].as_f64().unwrap_or(f64::NAN);
+    let mut moved = a.clone();
+    moved["log_policy"][0] = json!(first + 1e-6);
+    assert!(findings(&p, &moved).contains(&"log_policy is ln policy"));
+    let mut null = a.clone();
+    null["log_policy"][1] = Value::Null;
+    assert!(findings(&p, &null).contains(&"log_policy is ln policy"));
+    let mut missing = a.clone();
+    if let Some(o) = missing.as_object_mut() {
+        o.remove("log_policy");
+    }
+    assert!(findings(&p, &missing).contains(&"log_policy reported"));
+}
+
 #[test]
 fn open_items_excuse_only_extreme_problems() {
     let moderate = json!({"solver": "tilt", "base": [0.5, 0.5], "reward": [0.0, 1.0], "beta": 0.1});
@@ -129,8 +152,15 @@ fn open_items_excuse_only_extreme_problems() {
         json!({"solver": "tilt", "base": [0.5, 0.5], "reward": [0.0, 1e308], "beta": 0.1});
     let tiny_mass =
         json!({"solver": "tilt", "base": [1e-300, 1.0], "reward": [0.0, 1.0], "beta": 0.1});
-    assert!(!fuzz::is_extreme(&moderate));
+    // Logits: a mass below 1e-100 of the largest (a logit more than ln 1e100 = 230.3 below)
+    // is extreme, however moderate the logits themselves are.
+    let tiny_logit = json!({"solver": "tilt", "base_logits": [0.0, -231.0, null],
+        "reward": [0.0, 1.0, 2.0], "beta": 0.1});
+    let moderate_logits = json!({"solver": "tilt", "base_logits": [500.0, 270.0, null],
+        "reward": [0.0, 1.0, 2.0], "beta": 0.1});
+    assert!(!fuzz::is_extreme(&moderate) && !fuzz::is_extreme(&moderate_logits));
     assert!(fuzz::is_extreme(&extreme) && fuzz::is_extreme(&tiny_mass));
+    assert!(fuzz::is_extreme(&tiny_logit));
     let failure = |problem: &Value| fuzz::Failure {
         index: 0,
         solver: "tilt".into(),

@@ -297,8 +297,19 @@ fn some_field(rng: &mut ChaCha20Rng, v: &Value) -> Option<String> {
     keys.choose(rng).cloned()
 }
 
-/// Fields that a problem may omit or set to `null`.
-const OPTIONAL_FIELDS: [&str; 1] = ["behavior_logits"];
+/// Whether a problem may omit `key`: the fields [`crate::api::SCHEMA`] marks "(optional", and
+/// the options of [`crate::api::OPTIONS`] that have a default. Leaving such a field out (or
+/// setting one of the former to `null`, its "absent") is not a defect, so the "wrong type" and
+/// "missing" defects put a wrong value there instead.
+fn is_optional(key: &str) -> bool {
+    let marked = format!("`{key}` (optional");
+    crate::api::SCHEMA
+        .iter()
+        .any(|row| row.fields.contains(&marked))
+        || crate::api::OPTIONS
+            .iter()
+            .any(|row| row.solver == key && row.fields.contains("(the default)"))
+}
 
 /// `v` with `key` replaced by a placeholder, written, and the placeholder replaced by `raw`.
 fn with_raw(v: &Value, key: &str, raw: &str) -> Vec<u8> {
@@ -331,8 +342,8 @@ fn malformed(rng: &mut ChaCha20Rng, v: &Value, sizes: Sizes) -> (Vec<u8>, &'stat
             let raw = *["\"1\"", "true", "null", "{}", "[[1]]", "[\"a\"]"]
                 .choose(rng)
                 .unwrap_or(&"true");
-            // `null` is a valid value of an optional field (it means "absent").
-            let raw = if raw == "null" && OPTIONAL_FIELDS.contains(&key.as_str()) {
+            // `null` may be a valid value of an optional field (it means "absent").
+            let raw = if raw == "null" && is_optional(&key) {
                 "true"
             } else {
                 raw
@@ -388,8 +399,8 @@ fn malformed(rng: &mut ChaCha20Rng, v: &Value, sizes: Sizes) -> (Vec<u8>, &'stat
                 obj.remove(&key);
             }
             // A missing optional field is not a defect.
-            if key == "behavior_logits" {
-                w["behavior_logits"] = json!("x");
+            if is_optional(&key) {
+                w[&key] = json!("x");
             }
             (text(&w), "missing or mistyped field")
         }
@@ -402,6 +413,43 @@ fn malformed(rng: &mut ChaCha20Rng, v: &Value, sizes: Sizes) -> (Vec<u8>, &'stat
     }
 }
 
+/// One problem in this many (that has a base) gets it as `base_logits`, and one in this many
+/// (whose answer has a policy) asks for `"output": "log_policy"`.
+const OPTION_EVERY: u32 = 8;
+
+/// Offsets added to the logits of a base given as `base_logits` (the softmax ignores them up
+/// to rounding; `1e5` leaves `ln pi0` to the rounding of numbers near `1e5`).
+const LOGIT_OFFSETS: [f64; 5] = [0.0, 0.0, 500.0, -500.0, 1e5];
+
+/// Mixed into the seed of the options' stream.
+const OPTION_SALT: u64 = 0x6f70_7469_6f6e_7321;
+
+/// `v` with the options of [`crate::api::OPTIONS`] drawn from `rng`: the base as `base_logits`
+/// (`ln pi0` plus an offset from [`LOGIT_OFFSETS`], `null` for a zero mass) and the log-policy
+/// output, each for one problem in [`OPTION_EVERY`].
+fn with_options(rng: &mut ChaCha20Rng, mut v: Value) -> Value {
+    let solver = v["solver"].as_str().unwrap_or("").to_string();
+    if rng.gen_ratio(1, OPTION_EVERY) {
+        if let (Some(obj), Some(offset)) = (v.as_object_mut(), LOGIT_OFFSETS.choose(rng)) {
+            if let Some(Value::Array(base)) = obj.remove("base") {
+                let logits: Vec<Value> = base
+                    .iter()
+                    .map(|m| match m.as_f64() {
+                        Some(m) if m > 0.0 => json!(m.ln() + offset),
+                        _ => Value::Null,
+                    })
+                    .collect();
+                obj.insert("base_logits".into(), Value::Array(logits));
+            }
+        }
+    }
+    let has_policy = !matches!(solver.as_str(), "gaussian_best_of_n" | "kl_gradient");
+    if has_policy && rng.gen_ratio(1, OPTION_EVERY) {
+        v["output"] = json!("log_policy");
+    }
+    v
+}
+
 /// Case `index` of the run with `seed`: a valid problem for a solver (cycling through
 /// [`SOLVERS`]) or, one time in four, a malformed input. Cases are independent of each other
 /// (each has its own generator state), so a failing case is reproduced from `(seed, index)`.
@@ -411,6 +459,11 @@ pub fn case(seed: u64, index: u64, sizes: Sizes) -> Case {
     rng.set_stream(index);
     let solver = SOLVERS[(index % SOLVERS.len() as u64) as usize];
     let v = problem(&mut rng, solver, sizes);
+    // The options come from a stream of their own, so that adding them left every other
+    // draw (and so every problem without options) as it was.
+    let mut option_rng = ChaCha20Rng::seed_from_u64(seed ^ OPTION_SALT);
+    option_rng.set_stream(index);
+    let v = with_options(&mut option_rng, v);
     if rng.gen_ratio(1, 4) {
         let small = Sizes {
             large_every: 0,
@@ -432,6 +485,37 @@ pub fn case(seed: u64, index: u64, sizes: Sizes) -> Case {
             text: text(&v),
             problem: Some(v),
             defect: "",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The optional fields come from the schema's marks: `behavior_logits` ("(optional") and
+    /// `output` (an option with a default); a base or a required parameter is not optional.
+    #[test]
+    fn optional_fields_are_read_from_the_schema() {
+        assert!(is_optional("behavior_logits") && is_optional("output"));
+        for key in ["base", "base_logits", "reward", "beta", "solver"] {
+            assert!(!is_optional(key), "{key}");
+        }
+    }
+
+    /// Some problems carry the options, drawn from their own stream: the problems without them
+    /// are those the generator made before the options existed (compared here by solver and
+    /// reward).
+    #[test]
+    fn options_reach_some_problems_and_leave_the_others_unchanged() {
+        let cases: Vec<Value> = (0..400)
+            .filter_map(|i| case(3, i, Sizes::default()).problem)
+            .collect();
+        let logits = cases.iter().filter(|v| v.get("base_logits").is_some()).count();
+        let logs = cases.iter().filter(|v| v["output"] == "log_policy").count();
+        assert!(logits > 10 && logs > 10, "{logits} {logs}");
+        for v in cases.iter().filter(|v| v.get("base_logits").is_some()) {
+            assert!(v.get("base").is_none(), "{v}");
         }
     }
 }

@@ -123,17 +123,33 @@ pub const KNOWN_OPEN: &[(&str, &str)] = &[
 pub const MODERATE: (f64, f64) = (1e-100, 1e100);
 
 /// Whether a well-formed problem carries a number outside [`MODERATE`] (a non-zero mass, reward,
-/// logit or parameter below `1e-100` or above `1e100` in magnitude). Every [`KNOWN_OPEN`] item
-/// is an accuracy limit at such extremes; the same break on a moderate problem is a new finding.
+/// logit or parameter below `1e-100` or above `1e100` in magnitude; for a base given as
+/// `base_logits`, a mass outside it relative to the largest, i.e. a logit more than
+/// `ln 1e100` below the greatest). Every [`KNOWN_OPEN`] item is an accuracy limit at such
+/// extremes; the same break on a moderate problem is a new finding.
 pub fn is_extreme(problem: &serde_json::Value) -> bool {
     use serde_json::Value;
     let outside = |x: f64| x != 0.0 && !(x.abs() >= MODERATE.0 && x.abs() <= MODERATE.1);
     match problem {
         Value::Number(n) => n.as_f64().is_some_and(outside),
         Value::Array(items) => items.iter().any(is_extreme),
-        Value::Object(fields) => fields.values().any(is_extreme),
+        Value::Object(fields) => fields.iter().any(|(key, v)| match key.as_str() {
+            "base_logits" => extreme_logits(v) || is_extreme(v),
+            _ => is_extreme(v),
+        }),
         _ => false,
     }
+}
+
+/// Whether some finite logit of `logits` is more than `ln(1/MODERATE.0)` below the greatest
+/// (its mass, relative to the largest, below `1e-100`).
+fn extreme_logits(logits: &serde_json::Value) -> bool {
+    let finite: Vec<f64> = logits
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+        .unwrap_or_default();
+    let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    finite.iter().any(|&l| max - l > -MODERATE.0.ln())
 }
 
 impl Failure {

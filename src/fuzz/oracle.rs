@@ -99,6 +99,7 @@ fn nullable(solver: &str, key: &str) -> bool {
             | ("forward_kl", "lambda")
             | ("soft_best_of_n", "kl_to_tilt")
             | ("kl_gradient", "reverse_kl_gradient")
+            | (_, "log_policy")
     )
 }
 
@@ -176,12 +177,55 @@ fn shape(solver: &str, answer: &Value, f: &mut Findings) {
     }
 }
 
-/// The base of a problem (`uniform` for `maxent`), if it has one.
+/// The base of a problem (`uniform` for `maxent`; the softmax of `base_logits`, `null` for
+/// `-inf`, when given so), if it has one.
 fn base_of(p: &Value) -> Option<Dist> {
     if p["solver"] == "maxent" {
         return Dist::uniform(numbers(&p["reward"])?.len()).ok();
     }
+    if let Some(logits) = p["base_logits"].as_array() {
+        let w: Vec<f64> = logits
+            .iter()
+            .map(|x| x.as_f64().unwrap_or(f64::NEG_INFINITY))
+            .collect();
+        return Dist::from_logits(&w).ok();
+    }
     Dist::new(numbers(&p["base"])?).ok()
+}
+
+/// How far `log_policy` may be from `ln policy` where the policy is a normal double: the two
+/// are formed by different roundings (the mass through an `exp` or a division, its logarithm
+/// as a sum of logarithms), so they agree to a few ulps of the largest term, which the oracle
+/// does not see; `1e-9` absolute is far above that for every input the generator makes, and a
+/// log-policy of another solution (or of a shifted multiplier) is off by far more.
+const LOG_POLICY_TOLERANCE: f64 = 1e-9;
+
+/// With `"output": "log_policy"`: one entry per outcome, `null` exactly where the mass is zero
+/// and the rest of it is `ln policy` (to [`LOG_POLICY_TOLERANCE`] where the mass is normal,
+/// below the logarithm of the smallest normal double where it is subnormal, below `-744`, the
+/// logarithm of half the smallest subnormal, where it underflows to 0).
+fn log_policy(p: &Value, answer: &Value, pi: &[f64], f: &mut Findings) {
+    if p["output"] != "log_policy" {
+        return;
+    }
+    let Some(logs) = answer["log_policy"].as_array() else {
+        f.fail("log_policy reported", truncate(&answer.to_string()));
+        return;
+    };
+    f.require(logs.len() == pi.len(), "log_policy length", || {
+        format!("{} vs {}", logs.len(), pi.len())
+    });
+    for (i, (l, &m)) in logs.iter().zip(pi).enumerate() {
+        let ok = match l.as_f64() {
+            None => m == 0.0,
+            Some(l) if m >= f64::MIN_POSITIVE => (l - m.ln()).abs() <= LOG_POLICY_TOLERANCE,
+            Some(l) if m > 0.0 => l < f64::MIN_POSITIVE.ln() + LOG_POLICY_TOLERANCE,
+            Some(l) => l < -744.0,
+        };
+        f.require(ok, "log_policy is ln policy", || {
+            format!("outcome {i}: log_policy {l}, policy {m}")
+        });
+    }
 }
 
 /// The checks on a solution object.
@@ -213,6 +257,7 @@ fn solution(p: &Value, answer: &Value, f: &mut Findings) {
         "policy within the support of the base",
         String::new,
     );
+    log_policy(p, answer, &pi, f);
     let Ok(policy) = Dist::new(pi.clone()) else {
         f.fail("policy is a distribution", format!("sum {sum}"));
         return;
@@ -416,25 +461,32 @@ fn near_base(c: &Context, beta: f64, f: &mut Findings) {
     if !(spread > 0.0 && s <= 1e-4) {
         return;
     }
-    // Var of x = (r - lo)/spread in [0, 1], two passes, then scaled by s^2.
-    let x = |r: f64| (r - lo) / spread;
-    let mut mean = CompensatedSum::new();
-    for i in c.base.support() {
-        mean.add(c.base.prob(i) * x(c.reward[i]));
-    }
-    let m = mean.value();
-    let mut var = CompensatedSum::new();
-    for i in c.base.support() {
-        let d = x(c.reward[i]) - m;
-        var.add(c.base.prob(i) * d * d);
-    }
-    let want = var.value() / 2.0 * s * s;
+    // Var of x = (r - lo)/spread in [0, 1], then scaled by s^2.
+    let var = variance_over_support(c.base, |i| (c.reward[i] - lo) / spread);
+    let want = var / 2.0 * s * s;
     let tol = want * ((2.0 / 3.0) * s + s * s + CONSTRAINT) + 1e-305;
     f.require(
         (c.kl - want).abs() <= tol,
         "near-base KL = Var(r/beta)/2",
         || format!("KL {} vs {want} (s = {s:e})", c.kl),
     );
+}
+
+/// `Var_dist(x)` over the support of `dist`, in two compensated passes (mean, then the mean
+/// squared deviation), so that it keeps relative accuracy when the spread of `x` is tiny next
+/// to its values.
+fn variance_over_support(dist: &Dist, x: impl Fn(usize) -> f64) -> f64 {
+    let mut mean = CompensatedSum::new();
+    for i in dist.support() {
+        mean.add(dist.prob(i) * x(i));
+    }
+    let m = mean.value();
+    let mut var = CompensatedSum::new();
+    for i in dist.support() {
+        let d = x(i) - m;
+        var.add(dist.prob(i) * d * d);
+    }
+    var.value()
 }
 
 /// The relative accuracy to which a double-precision multiplier can meet a KL budget, beyond
@@ -449,17 +501,7 @@ fn budget_conditioning(c: &Context) -> f64 {
         return 0.0;
     };
     let (lo, hi) = c.policy.support_range(c.reward);
-    let mut mean = CompensatedSum::new();
-    for i in c.policy.support() {
-        mean.add(c.policy.prob(i) * ((c.reward[i] - lo) / beta));
-    }
-    let m = mean.value();
-    let mut var = CompensatedSum::new();
-    for i in c.policy.support() {
-        let d = (c.reward[i] - lo) / beta - m;
-        var.add(c.policy.prob(i) * d * d);
-    }
-    let kappa = var.value() / c.kl;
+    let kappa = variance_over_support(c.policy, |i| (c.reward[i] - lo) / beta) / c.kl;
     let u = ((hi - lo) / beta).ln().abs();
     let tol = 8.0 * f64::EPSILON * kappa * (1.0 + u);
     if tol.is_finite() {
