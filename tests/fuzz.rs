@@ -120,8 +120,6 @@ fn a_slow_case_is_flagged() {
     assert!(f.iter().any(|x| x.check == "time bound"));
 }
 
-/// An open item excuses a finding only on an extreme problem: the same (solver, check) pair on
-/// a problem whose numbers all lie in `[1e-100, 1e100]` is a new finding.
 /// `"output": "log_policy"`: the solver's log-policy passes; the same moved by `1e-6`, a `null`
 /// on a positive mass, or the field missing is flagged.
 #[test]
@@ -145,6 +143,8 @@ fn a_wrong_or_missing_log_policy_is_flagged() {
     assert!(findings(&p, &missing).contains(&"log_policy reported"));
 }
 
+/// An open item excuses a finding only on an extreme problem: the same (solver, check) pair on
+/// a problem whose numbers all lie in `[1e-100, 1e100]` is a new finding.
 #[test]
 fn open_items_excuse_only_extreme_problems() {
     let moderate = json!({"solver": "tilt", "base": [0.5, 0.5], "reward": [0.0, 1.0], "beta": 0.1});
