@@ -511,7 +511,10 @@ mod tests {
         let cases: Vec<Value> = (0..400)
             .filter_map(|i| case(3, i, Sizes::default()).problem)
             .collect();
-        let logits = cases.iter().filter(|v| v.get("base_logits").is_some()).count();
+        let logits = cases
+            .iter()
+            .filter(|v| v.get("base_logits").is_some())
+            .count();
         let logs = cases.iter().filter(|v| v["output"] == "log_policy").count();
         assert!(logits > 10 && logs > 10, "{logits} {logs}");
         for v in cases.iter().filter(|v| v.get("base_logits").is_some()) {

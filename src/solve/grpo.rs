@@ -955,9 +955,19 @@ mod tests {
     #[test]
     fn tiny_class_ratios_keep_the_masses_they_normalize_to() -> Result<()> {
         let ninf = f64::NEG_INFINITY;
-        let logits = [-4.400116531518021, ninf, -2.036787519533948, -230.41102666046262];
+        let logits = [
+            -4.400116531518021,
+            ninf,
+            -2.036787519533948,
+            -230.41102666046262,
+        ];
         let base = Dist::from_logits(&logits)?;
-        let reward = [-2.317844999560006e-6, 0.0, 1.7993516006898447e-253, -f64::MAX];
+        let reward = [
+            -2.317844999560006e-6,
+            0.0,
+            1.7993516006898447e-253,
+            -f64::MAX,
+        ];
         let config = GrpoConfig {
             beta: 1.0,
             group_size: GroupSize::Infinite,
@@ -968,7 +978,11 @@ mod tests {
         let pi = &s.solution.policy;
         assert!(pi.prob(3) > 0.0, "{:?}", pi.probs());
         assert!((pi.prob(3).ln() - pi.log_prob(3)).abs() < 1e-12);
-        assert!(s.solution.expected_reward < -1e100, "{}", s.solution.expected_reward);
+        assert!(
+            s.solution.expected_reward < -1e100,
+            "{}",
+            s.solution.expected_reward
+        );
         Ok(())
     }
 
