@@ -123,7 +123,7 @@ pub fn win_rate(policy: &Dist, values: &[f64]) -> Result<f64> {
 pub fn winrate_optimal(base: &Dist, reward: &[f64], eps: f64) -> Result<WinRateOptimum> {
     let values = win_values(base, reward)?;
     let budget = kl_budget(base, &values, eps)?;
-    let expected_reward = expected_reward(&budget.solution.policy, reward);
+    let expected_reward = super::expected_reward(&budget.solution.policy, reward);
     Ok(WinRateOptimum {
         win_rate: budget.solution.expected_reward,
         solution: Solution {
@@ -133,22 +133,6 @@ pub fn winrate_optimal(base: &Dist, reward: &[f64], eps: f64) -> Result<WinRateO
         beta: budget.beta,
         regime: budget.regime,
     })
-}
-
-/// `E_pi[r]` as the compensated `2 sum pi (r/2)`, kept within `[min r, max r]` over the
-/// policy's support (where the exact value lies). Halving first keeps every partial sum finite
-/// for rewards up to `f64::MAX` (with `sum pi` a rounding above 1, `sum pi r` itself could
-/// overflow and leave `inf - inf = NaN` in the compensation); it is exact except for subnormal
-/// rewards, which lose at most `2^-1075` each.
-fn expected_reward(policy: &Dist, reward: &[f64]) -> f64 {
-    let (mut s, mut lo, mut hi) = (CompensatedSum::new(), f64::INFINITY, f64::NEG_INFINITY);
-    for (&p, &r) in policy.probs().iter().zip(reward) {
-        if p > 0.0 {
-            s.add(p * (0.5 * r));
-            (lo, hi) = (lo.min(r), hi.max(r));
-        }
-    }
-    (2.0 * s.value()).max(lo).min(hi)
 }
 
 /// Bisection steps of [`quantilizer_at_kl`]: the kept mass of the boundary class halves its
