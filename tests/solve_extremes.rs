@@ -460,3 +460,92 @@ fn grpo_forward_kl_survives_an_underflowed_mass() -> Result<(), String> {
     assert!((0.0..=1e-16).contains(&k), "{v}");
     Ok(())
 }
+
+/// `sum pi r` of an answer, compensated enough for these few outcomes.
+fn sum_pi_r(v: &Value, reward: &[f64]) -> f64 {
+    policy(v).iter().zip(reward).map(|(p, r)| p * r).sum()
+}
+
+/// A budget of `1e-300` where a reward of `-1e308` forces the search onto rescaled rewards: the
+/// rewards `-3` and `-1` (at base masses `2.85e-300`) became subnormals, and `E` came back 0
+/// where it is `sum pi r = -3 (9.6e-301) - 1 (2.0e-300) = -4.8e-300` for the returned policy
+/// (the budget moves those tiny masses, which cost little KL). `E` is now recomputed from the
+/// returned policy and the original rewards.
+#[test]
+fn the_expected_reward_survives_a_rescaling_that_flushes_the_rewards() -> Result<(), String> {
+    let reward = [-3.0, -1e308, 0.0, -1.0];
+    let v = solve(
+        r#"{"solver":"kl_budget","base":[2.8517563582361022e-300,1.5e-323,1.0,2.8517563582361022e-300],"kl_budget":1e-300,"reward":[-3.0,-1e308,0.0,-1.0]}"#,
+    )?;
+    let e = num(&v, "expected_reward");
+    let direct = sum_pi_r(&v, &reward);
+    assert!(
+        direct < -1e-300 && (e - direct).abs() <= 1e-14 * direct.abs(),
+        "{v}"
+    );
+    Ok(())
+}
+
+/// A reward of `-1e308` next to rewards of order one and a budget that binds at `beta` of
+/// order `1e-2`: rescaled by `2^-1023`, the rewards that matter were subnormals and the search
+/// found no bracket (`no_convergence`). The rewards below `max r - 2^499` are now raised to
+/// that floor, which changes no mass at a multiplier `<= 2^499/1500` (those masses are 0 in
+/// doubles either way), and the answer is the tilt of the original rewards at the root: the
+/// budget is met to `1e-12`, the Gibbs form holds, and `kl_budget_into` gives the same bits.
+#[test]
+fn a_budget_beside_a_reward_of_minus_1e308_is_met() -> Result<(), String> {
+    use rlhf_claims::{solve, Dist};
+    let base = [
+        1.0,
+        2.603375836285554e-31,
+        1.2278966619329e-310,
+        1.2278966619328617e-300,
+    ];
+    let reward = [-1.0, 5e-324, -0.00009531812512479401, -1e308];
+    let d = Dist::new(base.to_vec()).map_err(|e| e.to_string())?;
+    let b = solve::kl_budget(&d, &reward, 1e-15).map_err(|e| e.to_string())?;
+    assert_eq!(b.regime, solve::BudgetRegime::Binding);
+    let kl = rlhf_claims::divergence::kl(&b.solution.policy, &d).map_err(|e| e.to_string())?;
+    assert!((kl - 1e-15).abs() <= 1e-12 * 1e-15, "{kl}");
+    let beta = b.beta.ok_or("no beta")?;
+    // Gibbs form between outcomes 0 and 1: log(pi1/pi0) = log(b1/b0) + (r1 - r0)/beta.
+    let pi = &b.solution.policy;
+    let lhs = pi.log_prob(1) - pi.log_prob(0);
+    let rhs = (base[1] / base[0]).ln() + (reward[1] - reward[0]) / beta;
+    assert!((lhs - rhs).abs() <= 1e-12 * rhs.abs(), "{lhs} vs {rhs}");
+    let mut out = solve::PolicyBuffers::default();
+    let s = solve::kl_budget_into(&d, &reward, 1e-15, &mut out).map_err(|e| e.to_string())?;
+    assert_eq!(out.policy, pi.probs());
+    assert_eq!((s.kl, s.beta), (b.solution.kl, b.beta));
+    Ok(())
+}
+
+/// A target beside a reward of `-f64::MAX`, met on the raised rewards: `E = target` to `1e-12`
+/// of `max r - target`, recomputed from the policy.
+#[test]
+fn a_target_beside_a_reward_of_minus_f64_max_is_met() -> Result<(), String> {
+    let reward = [-f64::MAX, 0.0, 1.0, 2.0];
+    let v = solve(
+        r#"{"solver":"reward_target","base":[0.25,0.25,0.25,0.25],"reward":[-1.7976931348623157e308,0.0,1.0,2.0],"target":1.5}"#,
+    )?;
+    assert_eq!(v["regime"], "interior", "{v}");
+    let direct = sum_pi_r(&v, &reward);
+    assert!((direct - 1.5).abs() <= 1e-12 * 0.5, "{v}");
+    assert!(
+        (num(&v, "expected_reward") - 1.5).abs() <= 1e-12 * 0.5,
+        "{v}"
+    );
+    Ok(())
+}
+
+/// A budget of `5e-324`, the smallest double: no KL meets it to a relative accuracy (the KLs
+/// beside it are 0 and `1e-323`), so it is met to two steps of `2^-1074`; it was refused with
+/// `no_convergence`. The policy is `pi0` to the last bit.
+#[test]
+fn a_subnormal_budget_is_met_to_the_resolution_of_the_doubles() -> Result<(), String> {
+    let v = solve(r#"{"solver":"kl_budget","base":[0.5,0.5],"reward":[0,1],"kl_budget":5e-324}"#)?;
+    assert_eq!(v["regime"], "binding", "{v}");
+    assert!(num(&v, "kl") <= 1e-323 + 5e-324, "{v}");
+    assert_eq!(policy(&v), vec![0.5, 0.5]);
+    Ok(())
+}

@@ -9,9 +9,9 @@
 //! `&mut [f64]` of length `n`, such as the rows of a batch ([`super::batch`]).
 
 use super::tilt::{
-    budget_case, budget_limit, budget_met, budget_multiplier, finish_at_root, rescaled, rescaling,
-    scaled_beta, summarize, tilt_rescaling, tilt_stats_in, times_pow2, unscale_beta, BudgetCase,
-    BudgetRegime, TiltSummary, SEARCH_SPREAD,
+    budget_by_raising, budget_case, budget_limit, budget_met, budget_multiplier, finish_at_root,
+    rescaled, rescaling, scaled_beta, summarize, tilt_rescaling, tilt_stats_in, unscale_beta,
+    BudgetCase, BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
 };
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
@@ -136,21 +136,18 @@ pub fn kl_budget_into_slices(
     let BudgetCase::Binding { r_max, spread } = case else {
         // pi0 or pi0(. | argmax r): no pass with exp; the allocating form, copied.
         let k = budget_limit(base, reward, &case)?;
-        policy.copy_from_slice(k.solution.policy.probs());
-        log_policy.copy_from_slice(k.solution.policy.log_probs());
-        return Ok(BudgetSummary {
-            expected_reward: k.solution.expected_reward,
-            kl: k.solution.kl,
-            beta: None,
-            regime: k.regime,
-        });
+        return Ok(copied(&k, policy, log_policy));
     };
     if let Some(k) = rescaling(base, reward, SEARCH_SPREAD) {
         // Rewards whose spread is beyond the searches' range: solved on `r 2^k` (see
-        // `kl_budget`), the answer mapped back.
+        // `kl_budget`), the answer mapped back; or, first, on raised low rewards (the
+        // allocating form's answer, copied).
+        if let Some(b) = budget_by_raising(base, reward, eps)? {
+            return Ok(copied(&b, policy, log_policy));
+        }
         let scaled = rescaled(base, reward, k);
         let mut s = kl_budget_into_slices(base, &scaled, eps, policy, log_policy)?;
-        s.expected_reward = times_pow2(s.expected_reward, -k);
+        s.expected_reward = super::expected_reward_of(policy, reward);
         s.beta = unscale_beta(s.beta, k);
         return Ok(s);
     }
@@ -164,6 +161,18 @@ pub fn kl_budget_into_slices(
         beta: Some(beta),
         regime: BudgetRegime::Binding,
     })
+}
+
+/// An allocating answer copied into the caller's slices, and its numbers.
+fn copied(b: &KlBudget, policy: &mut [f64], log_policy: &mut [f64]) -> BudgetSummary {
+    policy.copy_from_slice(b.solution.policy.probs());
+    log_policy.copy_from_slice(b.solution.policy.log_probs());
+    BudgetSummary {
+        expected_reward: b.solution.expected_reward,
+        kl: b.solution.kl,
+        beta: b.beta,
+        regime: b.regime,
+    }
 }
 
 /// Both output slices have the base's length.

@@ -379,6 +379,87 @@ impl TiltSummary {
 /// variance (up to `spread^2`) and `spread * e^{+-745}` stay finite.
 pub(super) const SEARCH_SPREAD: (i32, i32) = (-500, 500);
 
+/// How far below `r* = max r` [`raised_low_rewards`] raises the rewards: `2^499`, so that the
+/// raised rewards' spread is inside [`SEARCH_SPREAD`].
+const RAISED_GAP: f64 = f64::from_bits((1023 + 499) << 52);
+
+/// The reward on the support raised to `floor = r* - RAISED_GAP` where it is lower (and
+/// `floor` off the support), with the gap `r* - floor`; `None` when no reward on the support is
+/// below the floor (a spread below `2^499`: nothing to raise) or when `r*` is too large for the
+/// gap to be resolved (`r* - RAISED_GAP == r*`). The raised rewards' spread is then the gap,
+/// inside [`SEARCH_SPREAD`], so the searches on them never rescale (nor come back here).
+///
+/// At a multiplier `beta <= (r* - floor)/1500` (see [`raised_rewards_are_invisible`]) the
+/// tilts of the raised and of the original reward are the same in doubles: an outcome at or
+/// below the floor has `pi = pi0 e^{(r - r*)/beta}/Z <= e^{-1500}/pi0(A) < e^{-755}`, which
+/// is 0 either way, as `pi0(A) >= 5e-324 = e^{-744.4}`. So a multiplier search on the raised
+/// reward (whose spread is inside the searches' range, so nothing is rescaled and no reward of
+/// order one is flushed to a subnormal) solves the original problem whenever its root is in
+/// that range; the answer is then the tilt of the original reward at that root.
+fn raised_low_rewards(base: &Dist, reward: &[f64]) -> Option<(Vec<f64>, f64)> {
+    let (r_min, r_max) = base.support_range(reward);
+    let floor = r_max - RAISED_GAP;
+    if !(r_min < floor && floor < r_max) {
+        return None;
+    }
+    let raised = reward
+        .iter()
+        .zip(base.probs())
+        .map(|(&r, &p)| if p > 0.0 { r.max(floor) } else { floor })
+        .collect();
+    Some((raised, r_max - floor))
+}
+
+/// Whether outcomes `gap` below the top reward have a policy mass of exactly 0 at `beta`
+/// (the condition `gap/beta >= 1500` of [`raised_low_rewards`]).
+fn raised_rewards_are_invisible(gap: f64, beta: Option<f64>) -> bool {
+    beta.is_some_and(|b| gap / b >= 1500.0)
+}
+
+/// `kl_budget` on the raised rewards of [`raised_low_rewards`], answered as the tilt of the
+/// original reward at its multiplier when that multiplier leaves the raised rewards invisible;
+/// `None` otherwise (or when the search on the raised rewards fails).
+pub(super) fn budget_by_raising(base: &Dist, reward: &[f64], eps: f64) -> Result<Option<KlBudget>> {
+    let Some((raised, gap)) = raised_low_rewards(base, reward) else {
+        return Ok(None);
+    };
+    let Ok(s) = kl_budget(base, &raised, eps) else {
+        return Ok(None);
+    };
+    if !(s.regime == BudgetRegime::Binding && raised_rewards_are_invisible(gap, s.beta)) {
+        return Ok(None);
+    }
+    let beta = s.beta.unwrap_or(f64::NAN);
+    let t = tilt(base, reward, beta)?;
+    budget_met(t.solution.kl, eps)?;
+    Ok(Some(KlBudget {
+        solution: t.solution,
+        beta: Some(beta),
+        regime: BudgetRegime::Binding,
+    }))
+}
+
+/// `reward_target` on the raised rewards of [`raised_low_rewards`], as [`budget_by_raising`].
+fn target_by_raising(base: &Dist, reward: &[f64], c: f64) -> Result<Option<RewardTarget>> {
+    let Some((raised, gap)) = raised_low_rewards(base, reward) else {
+        return Ok(None);
+    };
+    let Ok(s) = reward_target(base, &raised, c) else {
+        return Ok(None);
+    };
+    if !(s.regime == TargetRegime::Interior && raised_rewards_are_invisible(gap, s.beta)) {
+        return Ok(None);
+    }
+    let beta = s.beta.unwrap_or(f64::NAN);
+    let t = tilt(base, reward, beta)?;
+    target_met(t.solution.expected_reward, c, gap)?;
+    Ok(Some(RewardTarget {
+        solution: t.solution,
+        beta: Some(beta),
+        regime: TargetRegime::Interior,
+    }))
+}
+
 impl Tilt {
     /// The tilt of `r 2^k` at `beta 2^k` mapped back to `r` at `beta` (the policy is the same).
     fn unscaled(self, k: i32, beta: f64) -> Self {
@@ -404,9 +485,12 @@ impl Tilt {
     }
 }
 
-/// Maps a solution of the rescaled problem (rewards times `2^k`) back.
-fn unscale(mut s: Solution, k: i32) -> Solution {
-    s.expected_reward = times_pow2(s.expected_reward, -k);
+/// Maps a solution of the rescaled problem (rewards times `2^k`) back: the policy and KL are
+/// those of the original problem, and `E[r]` is recomputed from the policy and the original
+/// rewards (the rescaled rewards lose what underflowed: rewards of `-3` rescaled by `2^-1023`
+/// at masses of `3e-300` left `E = 0` where it is `-4.8e-300`).
+fn unscale(mut s: Solution, reward: &[f64]) -> Solution {
+    s.expected_reward = super::expected_reward(&s.policy, reward);
     s
 }
 
@@ -645,9 +729,12 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         return budget_limit(base, reward, &case);
     };
     if let Some(k) = rescaling(base, reward, SEARCH_SPREAD) {
+        if let Some(s) = budget_by_raising(base, reward, eps)? {
+            return Ok(s);
+        }
         let s = kl_budget(base, &rescaled(base, reward, k), eps)?;
         return Ok(KlBudget {
-            solution: unscale(s.solution, k),
+            solution: unscale(s.solution, reward),
             beta: unscale_beta(s.beta, k),
             regime: s.regime,
         });
@@ -754,12 +841,28 @@ pub(super) fn budget_multiplier(
 /// ~1e-15); a result further off is [`Error::NoConvergence`], never an answer.
 const MET: f64 = 1e-9;
 
+/// The absolute resolution of a KL below the smallest normal double, `2 * 2^-1074`: a budget
+/// of `5e-324` is met by a KL of 0 or `1e-323` (the neighbouring doubles), whose policies
+/// equal `pi0` in every mass; no relative accuracy is possible there.
+const SUBNORMAL_KL: f64 = 2.0 * 5e-324;
+
 /// Never a broken constraint reported as binding: the search meets the budget to ~1e-15
-/// relative; a KL beyond `MET` relative of the budget is a failure of the search, not an answer.
+/// relative (to [`SUBNORMAL_KL`] for a subnormal budget); a KL beyond `MET` relative of the
+/// budget is a failure of the search, not an answer.
 pub(super) fn budget_met(kl: f64, eps: f64) -> Result<()> {
-    if !((kl - eps).abs() <= MET * eps) {
+    if !((kl - eps).abs() <= MET * eps + SUBNORMAL_KL) {
         return Err(Error::NoConvergence(format!(
             "the multiplier search ended at KL {kl} for the budget {eps}"
+        )));
+    }
+    Ok(())
+}
+
+/// Never a missed target reported as met: `E[r]` within `MET (|c| + spread)` of the target `c`.
+fn target_met(e: f64, c: f64, spread: f64) -> Result<()> {
+    if !((e - c).abs() <= MET * (c.abs() + spread)) {
+        return Err(Error::NoConvergence(format!(
+            "the multiplier search ended at E[r] = {e} for the target {c}"
         )));
     }
     Ok(())
@@ -871,10 +974,13 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         });
     }
     if let Some(k) = rescaling(base, reward, SEARCH_SPREAD) {
+        if let Some(s) = target_by_raising(base, reward, c)? {
+            return Ok(s);
+        }
         // c lies strictly between E_pi0[r] and max r, so c 2^k is finite (up to underflow).
         let s = reward_target(base, &rescaled(base, reward, k), times_pow2(c, k))?;
         return Ok(RewardTarget {
-            solution: unscale(s.solution, k),
+            solution: unscale(s.solution, reward),
             beta: unscale_beta(s.beta, k),
             regime: s.regime,
         });
@@ -917,12 +1023,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         }
     };
     let t = tilt_at_root(base, reward, beta, scratch, last);
-    let e = t.solution.expected_reward;
-    if !((e - c).abs() <= MET * (c.abs() + spread)) {
-        return Err(Error::NoConvergence(format!(
-            "the multiplier search ended at E[r] = {e} for the target {c}"
-        )));
-    }
+    target_met(t.solution.expected_reward, c, spread)?;
     Ok(RewardTarget {
         solution: t.solution,
         beta: Some(beta),
