@@ -234,16 +234,11 @@ impl Dist {
     }
 
     /// `E_p[f] = sum_i p_i f_i` over the support (entries of `f` off the support are ignored, so
-    /// they may be anything, including infinite). Compensated summation.
+    /// they may be anything, including infinite). Compensated summation; finite whenever `f`
+    /// is finite on the support (see [`mean_over_support`]).
     pub fn expectation(&self, f: &[f64]) -> Result<f64> {
         require_same_len("distribution", self.len(), "function", f.len())?;
-        let mut s = CompensatedSum::new();
-        for (p, x) in self.p.iter().zip(f) {
-            if *p > 0.0 {
-                s.add(p * x);
-            }
-        }
-        Ok(s.value())
+        Ok(mean_over_support(&self.p, f))
     }
 
     /// `(min f, max f)` over the support (`(inf, -inf)` only if `f` is shorter than the
@@ -253,13 +248,7 @@ impl Dist {
         // min and max are exact, so the tiles (done in parallel for large n) give the same
         // answer as one sweep.
         let tiles = parallel::map_tiles(n, Vec::new(), |t, _| {
-            let (p, f) = (&self.p[t.clone()], &f[t]);
-            p.iter()
-                .zip(f)
-                .filter(|(p, _)| **p > 0.0)
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, x)| {
-                    (lo.min(*x), hi.max(*x))
-                })
+            range_over_support(&self.p[t.clone()], &f[t])
         });
         tiles
             .into_iter()
@@ -406,6 +395,32 @@ pub fn check_reward(base: &Dist, reward: &[f64]) -> Result<()> {
     }
     require_same_len("base", base.len(), "reward", reward.len())?;
     require_finite("reward", reward)
+}
+
+/// `sum p f` over the entries with `p > 0`, compensated. Where that sum overflows although
+/// every such `f` is finite (`f = f64::MAX` everywhere, with masses summing a rounding above 1),
+/// it is `2 sum p (f/2)` (exact halving but for subnormals) clamped to the range of `f` there,
+/// in which the exact value lies; a non-finite `f` on the support gives the plain sum.
+pub(crate) fn mean_over_support(p: &[f64], f: &[f64]) -> f64 {
+    let support = || p.iter().zip(f).filter(|(p, _)| **p > 0.0);
+    let sum = |scale: f64| crate::numeric::sum(support().map(|(p, x)| p * (x * scale)));
+    let plain = sum(1.0);
+    if plain.is_finite() || !support().all(|(_, x)| x.is_finite()) {
+        return plain;
+    }
+    let (lo, hi) = range_over_support(p, f);
+    (2.0 * sum(0.5)).max(lo).min(hi)
+}
+
+/// `(min f, max f)` over the entries with `p > 0` (`(inf, -inf)` when there is none), in one
+/// sweep.
+pub(crate) fn range_over_support(p: &[f64], f: &[f64]) -> (f64, f64) {
+    p.iter()
+        .zip(f)
+        .filter(|(p, _)| **p > 0.0)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, x)| {
+            (lo.min(*x), hi.max(*x))
+        })
 }
 
 #[cfg(test)]

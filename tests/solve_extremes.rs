@@ -549,3 +549,28 @@ fn a_subnormal_budget_is_met_to_the_resolution_of_the_doubles() -> Result<(), St
     assert_eq!(policy(&v), vec![0.5, 0.5]);
     Ok(())
 }
+
+/// Rewards of `f64::MAX` on the whole support with masses that sum a rounding above 1:
+/// `sum pi0 r` overflowed, so `reward_target`'s unconstrained answer had `expected_reward`
+/// `null`, and `E_pi0[r]` (the bound best-of-N must reach) was `inf`. It is `f64::MAX`: the
+/// exact mean of a constant reward.
+#[test]
+fn a_reward_of_f64_max_everywhere_has_a_finite_mean() -> Result<(), String> {
+    use rlhf_claims::Dist;
+    let v = solve(
+        r#"{"solver":"reward_target","base":[0.45361343462044823,0.5463865653795519],"reward":[1.7976931348623157e308,1.7976931348623157e308],"target":-1.7976931348623157e308}"#,
+    )?;
+    assert_eq!(num(&v, "expected_reward"), f64::MAX, "{v}");
+    let base =
+        Dist::new(vec![0.6350732867028288, 0.3649267132971713]).map_err(|e| e.to_string())?;
+    let e0 = base
+        .expectation(&[f64::MAX, f64::MAX])
+        .map_err(|e| e.to_string())?;
+    assert_eq!(e0, f64::MAX);
+    // A non-finite value on the support still gives the plain sum.
+    assert!(base
+        .expectation(&[f64::NAN, 0.0])
+        .map_err(|e| e.to_string())?
+        .is_nan());
+    Ok(())
+}

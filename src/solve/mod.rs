@@ -67,17 +67,8 @@ pub(crate) fn expected_reward(policy: &Dist, reward: &[f64]) -> f64 {
 
 /// [`expected_reward`] of a probability vector given as a slice (a caller's buffer).
 pub(crate) fn expected_reward_of(probs: &[f64], reward: &[f64]) -> f64 {
-    let support = || probs.iter().zip(reward).filter(|(p, _)| **p > 0.0);
-    let sum = |scale: f64| crate::numeric::sum(support().map(|(p, r)| p * (r * scale)));
-    let plain = sum(1.0);
-    let e = if plain.is_finite() {
-        plain
-    } else {
-        2.0 * sum(0.5)
-    };
-    let (lo, hi) = support().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, r)| {
-        (lo.min(*r), hi.max(*r))
-    });
+    let e = crate::dist::mean_over_support(probs, reward);
+    let (lo, hi) = crate::dist::range_over_support(probs, reward);
     // (Not `clamp`, which panics on an empty range.)
     e.max(lo).min(hi)
 }
