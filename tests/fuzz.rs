@@ -221,3 +221,20 @@ fn a_null_kl_to_the_tilt_is_flagged_unless_beyond_the_range() {
         "{a}"
     );
 }
+
+/// A multiplier below the smallest normal double (`1.1e-316` for rewards of `1.3e-316`) is
+/// reported rounded to `2^-1075`, a relative `2e-8` here: the Gibbs check allows for it, and
+/// still flags a policy whose masses are moved by `1e-6`.
+#[test]
+fn a_subnormal_multiplier_is_judged_at_its_rounding() {
+    let p = json!({"solver": "reward_target", "base": [0.547157255640273, 0.45284274435972716],
+        "reward": [-5e-324, 1.32994167e-316], "target": 9.7166127e-317});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert!(a["beta"].as_f64().is_some_and(|b| b < f64::MIN_POSITIVE), "{a}");
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let mut moved = a.clone();
+    let pi0 = a["policy"][0].as_f64().unwrap_or(f64::NAN);
+    moved["policy"][0] = json!(pi0 + 1e-6);
+    moved["policy"][1] = json!(1.0 - (pi0 + 1e-6));
+    assert!(findings(&p, &moved).contains(&"Gibbs form of the tilt"), "{moved}");
+}

@@ -434,11 +434,21 @@ fn gibbs(c: &Context, beta: f64, f: &mut Findings) {
     let Some(j) = (0..pi.len()).max_by(|&a, &b| pi.prob(a).total_cmp(&pi.prob(b))) else {
         return;
     };
+    // A multiplier below the smallest normal double is reported to an absolute `2^-1075` (its
+    // rounding when mapped back from a rescaled problem, e.g. rewards of `5e-315`), a relative
+    // error of `2^-1075/beta` in every `delta`.
+    let beta_rounding = if beta < f64::MIN_POSITIVE {
+        0.5 * (f64::from_bits(1) / beta)
+    } else {
+        0.0
+    };
     for i in base.support() {
         let delta = scaled_difference(c.reward[i], c.reward[j], beta);
         let (li, lj) = (base.log_prob(i), base.log_prob(j));
         let predicted = pi.log_prob(j) + (li - lj) + delta;
-        let tol = 4.0 * U + 8.0 * f64::EPSILON * (li.abs() + lj.abs() + delta.abs());
+        let tol = 4.0 * U
+            + 8.0 * f64::EPSILON * (li.abs() + lj.abs() + delta.abs())
+            + delta.abs() * beta_rounding;
         if predicted > -700.0 {
             let got = pi.log_prob(i);
             f.require(
