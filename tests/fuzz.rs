@@ -230,11 +230,17 @@ fn a_subnormal_multiplier_is_judged_at_its_rounding() {
     let p = json!({"solver": "reward_target", "base": [0.547157255640273, 0.45284274435972716],
         "reward": [-5e-324, 1.32994167e-316], "target": 9.7166127e-317});
     let a = fuzz::answer(p.to_string().as_bytes());
-    assert!(a["beta"].as_f64().is_some_and(|b| b < f64::MIN_POSITIVE), "{a}");
+    assert!(
+        a["beta"].as_f64().is_some_and(|b| b < f64::MIN_POSITIVE),
+        "{a}"
+    );
     assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
     let mut moved = a.clone();
     let pi0 = a["policy"][0].as_f64().unwrap_or(f64::NAN);
     moved["policy"][0] = json!(pi0 + 1e-6);
     moved["policy"][1] = json!(1.0 - (pi0 + 1e-6));
-    assert!(findings(&p, &moved).contains(&"Gibbs form of the tilt"), "{moved}");
+    assert!(
+        findings(&p, &moved).contains(&"Gibbs form of the tilt"),
+        "{moved}"
+    );
 }

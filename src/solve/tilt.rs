@@ -412,50 +412,60 @@ fn raised_low_rewards(base: &Dist, reward: &[f64]) -> Option<(Vec<f64>, f64)> {
 
 /// Whether outcomes `gap` below the top reward have a policy mass of exactly 0 at `beta`
 /// (the condition `gap/beta >= 1500` of [`raised_low_rewards`]).
-fn raised_rewards_are_invisible(gap: f64, beta: Option<f64>) -> bool {
-    beta.is_some_and(|b| gap / b >= 1500.0)
+fn raised_rewards_are_invisible(gap: f64, beta: f64) -> bool {
+    gap / beta >= 1500.0
 }
 
-/// `kl_budget` on the raised rewards of [`raised_low_rewards`], answered as the tilt of the
-/// original reward at its multiplier when that multiplier leaves the raised rewards invisible;
-/// `None` otherwise (or when the search on the raised rewards fails).
-pub(super) fn budget_by_raising(base: &Dist, reward: &[f64], eps: f64) -> Result<Option<KlBudget>> {
+/// The tilt of the original reward at the multiplier that `search` finds on the raised
+/// rewards of [`raised_low_rewards`], with the gap, when that multiplier leaves the raised
+/// outcomes invisible; `None` otherwise (no multiplier, or one too large).
+fn tilt_by_raising(
+    base: &Dist,
+    reward: &[f64],
+    search: impl FnOnce(&[f64]) -> Option<f64>,
+) -> Result<Option<(Tilt, f64)>> {
     let Some((raised, gap)) = raised_low_rewards(base, reward) else {
         return Ok(None);
     };
-    let Ok(s) = kl_budget(base, &raised, eps) else {
+    match search(&raised) {
+        Some(beta) if raised_rewards_are_invisible(gap, beta) => {
+            Ok(Some((tilt(base, reward, beta)?, gap)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `kl_budget` solved on raised rewards (see [`raised_low_rewards`]) when its binding
+/// multiplier leaves them invisible; `None` otherwise (or when that search fails).
+pub(super) fn budget_by_raising(base: &Dist, reward: &[f64], eps: f64) -> Result<Option<KlBudget>> {
+    let found = tilt_by_raising(base, reward, |raised| {
+        let s = kl_budget(base, raised, eps).ok()?;
+        s.beta.filter(|_| s.regime == BudgetRegime::Binding)
+    })?;
+    let Some((t, _)) = found else {
         return Ok(None);
     };
-    if !(s.regime == BudgetRegime::Binding && raised_rewards_are_invisible(gap, s.beta)) {
-        return Ok(None);
-    }
-    let beta = s.beta.unwrap_or(f64::NAN);
-    let t = tilt(base, reward, beta)?;
     budget_met(t.solution.kl, eps)?;
     Ok(Some(KlBudget {
         solution: t.solution,
-        beta: Some(beta),
+        beta: Some(t.beta),
         regime: BudgetRegime::Binding,
     }))
 }
 
-/// `reward_target` on the raised rewards of [`raised_low_rewards`], as [`budget_by_raising`].
+/// `reward_target` solved on raised rewards, as [`budget_by_raising`].
 fn target_by_raising(base: &Dist, reward: &[f64], c: f64) -> Result<Option<RewardTarget>> {
-    let Some((raised, gap)) = raised_low_rewards(base, reward) else {
+    let found = tilt_by_raising(base, reward, |raised| {
+        let s = reward_target(base, raised, c).ok()?;
+        s.beta.filter(|_| s.regime == TargetRegime::Interior)
+    })?;
+    let Some((t, gap)) = found else {
         return Ok(None);
     };
-    let Ok(s) = reward_target(base, &raised, c) else {
-        return Ok(None);
-    };
-    if !(s.regime == TargetRegime::Interior && raised_rewards_are_invisible(gap, s.beta)) {
-        return Ok(None);
-    }
-    let beta = s.beta.unwrap_or(f64::NAN);
-    let t = tilt(base, reward, beta)?;
     target_met(t.solution.expected_reward, c, gap)?;
     Ok(Some(RewardTarget {
         solution: t.solution,
-        beta: Some(beta),
+        beta: Some(t.beta),
         regime: TargetRegime::Interior,
     }))
 }
