@@ -574,3 +574,48 @@ fn a_reward_of_f64_max_everywhere_has_a_finite_mean() -> Result<(), String> {
         .is_nan());
     Ok(())
 }
+
+/// A spread beyond `f64::MAX` at a subnormal `beta`: the tilt of `(1/2, 1/4, 1/4)` with rewards
+/// `(-f64::MAX, 5e-324, -5e-324)` at `beta = 5e-324` is `(0, e, e^-1)/(e + e^-1)` on the last
+/// two outcomes (`r/beta = +-1`). Halving the rewards and `beta` flushed both to 0 and gave
+/// `(0, 1/2, 1/2)`; the rewards are now raised to `max r - 2^1022` instead, which changes no
+/// mass at such a `beta`.
+#[test]
+fn a_subnormal_beta_beside_a_reward_of_minus_f64_max_keeps_its_reward_differences(
+) -> Result<(), String> {
+    use rlhf_claims::{solve, Dist};
+    let d = Dist::new(vec![0.5, 0.25, 0.25]).map_err(|e| e.to_string())?;
+    let reward = [-f64::MAX, 5e-324, -5e-324];
+    let t = solve::tilt(&d, &reward, 5e-324).map_err(|e| e.to_string())?;
+    let e = std::f64::consts::E;
+    let want = e / (e + 1.0 / e);
+    let pi = t.solution.policy.probs();
+    assert!(pi[0] == 0.0 && (pi[1] - want).abs() <= 1e-15, "{pi:?}");
+    let mut out = solve::PolicyBuffers::default();
+    let s = solve::tilt_into(&d, &reward, 5e-324, &mut out).map_err(|e| e.to_string())?;
+    assert_eq!(out.policy, pi);
+    assert_eq!(s.kl, t.solution.kl);
+    Ok(())
+}
+
+/// On the raised path (a spread beyond `f64::MAX`, `beta <= 2^1022/1500`) the log-policy of an
+/// outcome whose mass underflows is that of its own reward, not of the floor `1 - 2^1022`: at
+/// `beta = 1e300` with rewards `(-f64::MAX, 0, 1)` on the uniform base, `log pi(0) =
+/// ln(1/3) + (-f64::MAX - 1)/1e300 - ln(2/3 + 1/3 e^{-1e-300}) = -ln 2 - 1.7976931348623157e8`
+/// (to rounding).
+#[test]
+fn a_raised_outcome_keeps_its_own_log_policy() -> Result<(), String> {
+    use rlhf_claims::{solve, Dist};
+    let d = Dist::new(vec![1.0 / 3.0; 3]).map_err(|e| e.to_string())?;
+    let reward = [-f64::MAX, 0.0, 1.0];
+    let t = solve::tilt(&d, &reward, 1e300).map_err(|e| e.to_string())?;
+    assert_eq!(t.solution.policy.prob(0), 0.0);
+    let want = -std::f64::consts::LN_2 - f64::MAX / 1e300;
+    let logs = t
+        .solution
+        .tilt_log_policy(&d, &reward, 1e300)
+        .map_err(|e| e.to_string())?;
+    let got = logs[0];
+    assert!((got - want).abs() <= 1e-15 * want.abs(), "{got} vs {want}");
+    Ok(())
+}

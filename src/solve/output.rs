@@ -10,8 +10,8 @@
 
 use super::tilt::{
     budget_by_raising, budget_case, budget_limit, budget_met, budget_multiplier, finish_at_root,
-    rescaled, rescaling, scaled_beta, summarize, tilt_rescaling, tilt_stats_in, unscale_beta,
-    BudgetCase, BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
+    rescaled, rescaling, scaled_beta, summarize, tilt_of_raised, tilt_rescaling, tilt_stats_in,
+    unscale_beta, BudgetCase, BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
 };
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
@@ -102,7 +102,13 @@ pub fn tilt_into_slices(
     require_positive("beta", beta)?;
     check_buffers(base, policy, log_policy)?;
     if let Some(k) = tilt_rescaling(base, reward) {
-        // A spread beyond f64::MAX: the tilt of `r 2^k` at `beta 2^k`, as in `tilt`.
+        // A spread beyond f64::MAX: the tilt of raised rewards (copied) or of `r 2^k` at
+        // `beta 2^k`, as in `tilt`.
+        if let Some(t) = tilt_of_raised(base, reward, beta) {
+            policy.copy_from_slice(t.solution.policy.probs());
+            log_policy.copy_from_slice(t.solution.policy.log_probs());
+            return Ok(t.summary());
+        }
         let scaled = rescaled(base, reward, k);
         let t = tilt_into_slices(base, &scaled, scaled_beta(beta, k), policy, log_policy)?;
         return Ok(t.unscaled(k, beta));

@@ -379,15 +379,19 @@ impl TiltSummary {
 /// variance (up to `spread^2`) and `spread * e^{+-745}` stay finite.
 pub(super) const SEARCH_SPREAD: (i32, i32) = (-500, 500);
 
-/// How far below `r* = max r` [`raised_low_rewards`] raises the rewards: `2^499`, so that the
-/// raised rewards' spread is inside [`SEARCH_SPREAD`].
-const RAISED_GAP: f64 = f64::from_bits((1023 + 499) << 52);
+/// How far below `r* = max r` the multiplier searches raise the rewards (see
+/// [`raised_low_rewards`]): `2^499`, so that the raised rewards' spread is inside
+/// [`SEARCH_SPREAD`] and the searches on them never rescale (nor come back here).
+const SEARCH_RAISED_GAP: f64 = f64::from_bits((1023 + 499) << 52);
 
-/// The reward on the support raised to `floor = r* - RAISED_GAP` where it is lower (and
-/// `floor` off the support), with the gap `r* - floor`; `None` when no reward on the support is
-/// below the floor (a spread below `2^499`: nothing to raise) or when `r*` is too large for the
-/// gap to be resolved (`r* - RAISED_GAP == r*`). The raised rewards' spread is then the gap,
-/// inside [`SEARCH_SPREAD`], so the searches on them never rescale (nor come back here).
+/// How far below `r* = max r` the tilt raises a reward whose spread is beyond `f64::MAX`:
+/// `2^1022`, a spread every difference of which is finite.
+const TILT_RAISED_GAP: f64 = f64::from_bits((1023 + 1022) << 52);
+
+/// The reward on the support raised to `floor = r* - gap` where it is lower (and `floor` off
+/// the support), with the gap `r* - floor` as rounded; `None` when no reward on the support is
+/// below the floor (a spread below `gap`: nothing to raise) or when `r*` is too large for the
+/// gap to be resolved (`r* - gap == r*`). The raised rewards' spread is then that gap.
 ///
 /// At a multiplier `beta <= (r* - floor)/1500` (see [`raised_rewards_are_invisible`]) the
 /// tilts of the raised and of the original reward are the same in doubles: an outcome at or
@@ -396,9 +400,9 @@ const RAISED_GAP: f64 = f64::from_bits((1023 + 499) << 52);
 /// reward (whose spread is inside the searches' range, so nothing is rescaled and no reward of
 /// order one is flushed to a subnormal) solves the original problem whenever its root is in
 /// that range; the answer is then the tilt of the original reward at that root.
-fn raised_low_rewards(base: &Dist, reward: &[f64]) -> Option<(Vec<f64>, f64)> {
+fn raised_low_rewards(base: &Dist, reward: &[f64], gap: f64) -> Option<(Vec<f64>, f64)> {
     let (r_min, r_max) = base.support_range(reward);
-    let floor = r_max - RAISED_GAP;
+    let floor = r_max - gap;
     if !(r_min < floor && floor < r_max) {
         return None;
     }
@@ -416,6 +420,26 @@ fn raised_rewards_are_invisible(gap: f64, beta: f64) -> bool {
     gap / beta >= 1500.0
 }
 
+/// The tilt of a reward whose spread is beyond `f64::MAX`, at a `beta <= 2^1022/1500`, from the
+/// rewards raised to `r* - 2^1022` (see [`raised_low_rewards`]): the policy, `E`, the KL,
+/// `log Z`, the variance and the log view (`-inf` where a mass is 0, as for every tilt; the
+/// finite log-policy there is [`Solution::tilt_log_policy`], formed from the original reward)
+/// are those of the raised problem, the same in doubles; the gain is taken against `E_pi0` of
+/// the original reward. `None` at a larger `beta` (where halving the rewards and `beta`
+/// loses nothing that matters: a reward difference of `2^-1074` is then `0` against `beta`).
+/// Halving at every `beta` lost a subnormal `beta` and the subnormal rewards whose differences
+/// decide the tilt there (rewards `+-5e-324` at `beta = 5e-324`: a factor `e^2`).
+pub(super) fn tilt_of_raised(base: &Dist, reward: &[f64], beta: f64) -> Option<Tilt> {
+    let (raised, gap) = raised_low_rewards(base, reward, TILT_RAISED_GAP)?;
+    if !raised_rewards_are_invisible(gap, beta) {
+        return None;
+    }
+    let mut t = assemble(base, &raised, beta);
+    let e0 = base.expectation(reward).unwrap_or(f64::NAN);
+    t.reward_gain = (t.solution.expected_reward - e0).max(0.0);
+    Some(t)
+}
+
 /// The tilt of the original reward at the multiplier that `search` finds on the raised
 /// rewards of [`raised_low_rewards`], with the gap, when that multiplier leaves the raised
 /// outcomes invisible; `None` otherwise (no multiplier, or one too large).
@@ -424,7 +448,7 @@ fn tilt_by_raising(
     reward: &[f64],
     search: impl FnOnce(&[f64]) -> Option<f64>,
 ) -> Result<Option<(Tilt, f64)>> {
-    let Some((raised, gap)) = raised_low_rewards(base, reward) else {
+    let Some((raised, gap)) = raised_low_rewards(base, reward, SEARCH_RAISED_GAP) else {
         return Ok(None);
     };
     match search(&raised) {
@@ -471,9 +495,9 @@ fn target_by_raising(base: &Dist, reward: &[f64], c: f64) -> Result<Option<Rewar
 }
 
 impl Tilt {
-    /// The tilt of `r 2^k` at `beta 2^k` mapped back to `r` at `beta` (the policy is the same).
-    fn unscaled(self, k: i32, beta: f64) -> Self {
-        let s = TiltSummary {
+    /// Its scalar results.
+    pub(super) fn summary(&self) -> TiltSummary {
+        TiltSummary {
             beta: self.beta,
             expected_reward: self.solution.expected_reward,
             kl: self.solution.kl,
@@ -481,7 +505,11 @@ impl Tilt {
             reward_variance: self.reward_variance,
             reward_gain: self.reward_gain,
         }
-        .unscaled(k, beta);
+    }
+
+    /// The tilt of `r 2^k` at `beta 2^k` mapped back to `r` at `beta` (the policy is the same).
+    fn unscaled(self, k: i32, beta: f64) -> Self {
+        let s = self.summary().unscaled(k, beta);
         Self {
             solution: Solution {
                 expected_reward: s.expected_reward,
@@ -538,6 +566,9 @@ pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
     // A spread beyond f64::MAX (rewards near +-1.8e308): solve on r/2 at beta/2 (the smallest
     // subnormal if beta/2 underflows, where the tilt is the argmax limit either way).
     if let Some(k) = tilt_rescaling(base, reward) {
+        if let Some(t) = tilt_of_raised(base, reward, beta) {
+            return Ok(t);
+        }
         return Ok(
             assemble(base, &rescaled(base, reward, k), scaled_beta(beta, k)).unscaled(k, beta),
         );
