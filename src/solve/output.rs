@@ -52,7 +52,7 @@ impl PolicyBuffers {
     }
 }
 
-/// The numbers of a [`KlBudget`](super::KlBudget) without its policy.
+/// The numbers of a [`KlBudget`] without its policy.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BudgetSummary {
     /// `E_pi[r]`.
