@@ -235,7 +235,9 @@ impl Dist {
 
     /// `E_p[f] = sum_i p_i f_i` over the support (entries of `f` off the support are ignored, so
     /// they may be anything, including infinite). Compensated summation; finite whenever `f`
-    /// is finite on the support (see [`mean_over_support`]).
+    /// is finite on the support: where the plain sum overflows (`f = f64::MAX` everywhere, with
+    /// masses summing a rounding above 1) it is `2 sum p (f/2)` clamped to the range of `f` on
+    /// the support, in which the exact value lies.
     pub fn expectation(&self, f: &[f64]) -> Result<f64> {
         require_same_len("distribution", self.len(), "function", f.len())?;
         Ok(mean_over_support(&self.p, f))
