@@ -7,6 +7,11 @@
 //! passes (the same functions, so the results are the same bits as the allocating solvers',
 //! which the tests check) and return only the scalars. The `_slices` forms write into any
 //! `&mut [f64]` of length `n`, such as the rows of a batch ([`super::batch`]).
+//!
+//! Three rare cases allocate and copy the allocating solver's answer: a budget that is 0 or
+//! slack (no `exp` pass), and the raised-reward paths for a reward spread beyond the
+//! searches' range (a reward near `-f64::MAX` beside rewards of order one) or beyond
+//! `f64::MAX` at a small `beta`.
 
 use super::tilt::{
     budget_by_raising, budget_case, budget_limit, budget_met, budget_multiplier, finish_at_root,
