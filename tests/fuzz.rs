@@ -244,3 +244,27 @@ fn a_subnormal_multiplier_is_judged_at_its_rounding() {
         "{moved}"
     );
 }
+
+/// Case 227640 of seed 0 in the 10^6-case run: two heavy outcomes whose rewards differ by
+/// 0.0035, far (507.7) from the lowest reward. The oracle once took the variance of `r - lo`,
+/// whose rounding cancelled to `1.5e-11` relative and flagged the solver's KL, which agrees
+/// with a 80-digit reference (`9.25420689522395788e-37`) to the last digit printed. Taken about
+/// the reward of the heaviest outcome, the variance is accurate to a few `eps`, and a KL off by
+/// `1e-10` relative is still flagged.
+#[test]
+fn the_near_base_kl_is_judged_about_the_heaviest_outcome() {
+    let p = json!({"solver": "tilt",
+        "base": [0.18025819738410764, 0.0, 0.819741802615891, 1.3627695968620966e-15],
+        "reward": [-0.003538810662906744, -9776.712824251379, -0.0, -507.7264733936666],
+        "beta": 1e15});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    let kl = a["kl"].as_f64().unwrap_or(f64::NAN);
+    assert!((kl / 9.254_206_895_223_958e-37 - 1.0).abs() < 1e-15, "{a}");
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let mut moved = a.clone();
+    moved["kl"] = json!(kl * (1.0 + 1e-10));
+    assert!(
+        findings(&p, &moved).contains(&"near-base KL = Var(r/beta)/2"),
+        "{moved}"
+    );
+}

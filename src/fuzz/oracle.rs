@@ -24,7 +24,9 @@
 //!   smallest normal number;
 //! - near-base tilt (`s = spread/beta <= 1e-4`): `KL = Var_pi0(r/beta)/2 (1 + c)` with
 //!   `|c| <= (2/3) s + s^2` (the cumulant series `KL = k2/(2 beta^2) + k3/(3 beta^3) + ...`,
-//!   `|k3| <= spread k2`), plus `1e-12` relative for the rounding of both sides and an absolute
+//!   `|k3| <= spread k2`), plus `1e-12` relative for the solver's rounding, `16 eps
+//!   sqrt(1 + 1/p_m)` for the oracle's (the variance taken about the reward of the outcome `m` of
+//!   largest mass), and an absolute
 //!   `1e-305` below which doubles lose relative precision;
 //! - a constraint (budget, target) met to `1e-12` relative (the solvers iterate to ~`1e-15`).
 
@@ -475,10 +477,22 @@ fn near_base(c: &Context, beta: f64, f: &mut Findings) {
     if !(spread > 0.0 && s <= 1e-4) {
         return;
     }
-    // Var of x = (r - lo)/spread in [0, 1], then scaled by s^2.
-    let var = variance_over_support(c.base, |i| (c.reward[i] - lo) / spread);
+    // Var of x = (r - r_m)/spread, then scaled by s^2, where m is the outcome of largest mass.
+    // Shifting by `lo` instead lost the small differences between rewards far from `lo`
+    // (`x - mean` cancelled to 1e-11 relative). With the pivot `m`, each `x` carries 2 rounding
+    // errors relative to itself, and `p_m mean^2 <= Var` bounds the mean (so `E x^2 <=
+    // Var (1 + 1/p_m)`): the computed variance is off by at most
+    // `16 eps sqrt(1 + 1/p_m)` relative.
+    let m = c
+        .base
+        .support()
+        .max_by(|&i, &j| c.base.prob(i).total_cmp(&c.base.prob(j)))
+        .unwrap_or(0);
+    let pivot = c.reward[m];
+    let var = variance_over_support(c.base, |i| (c.reward[i] - pivot) / spread);
     let want = var / 2.0 * s * s;
-    let tol = want * ((2.0 / 3.0) * s + s * s + CONSTRAINT) + 1e-305;
+    let rounding = 16.0 * f64::EPSILON * (1.0 + 1.0 / c.base.prob(m)).sqrt();
+    let tol = want * ((2.0 / 3.0) * s + s * s + CONSTRAINT + rounding) + 1e-305;
     f.require(
         (c.kl - want).abs() <= tol,
         "near-base KL = Var(r/beta)/2",
