@@ -276,6 +276,14 @@ pub(crate) struct Scaled {
     e: i64,
 }
 
+/// `x 2^k` for `|k| <= 2200`, in two exact power-of-two factors (each within the normal range),
+/// so the only rounding is the final under- or overflow.
+pub(crate) fn times_pow2(x: f64, k: i32) -> f64 {
+    let half = k / 2;
+    let pow = |m: i32| 2f64.powi(m);
+    x * pow(half) * pow(k - half)
+}
+
 /// `2^k` for `k` in `[-1022, 1023]`.
 fn pow2(k: i64) -> f64 {
     f64::from_bits(((k + 1023) as u64) << 52)

@@ -38,7 +38,7 @@ use super::Solution;
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{monotone_root, RootTolerance};
+use crate::numeric::{monotone_root, times_pow2, RootTolerance};
 use serde::Serialize;
 
 /// The tilt `pi_beta` with the quantities around it.
@@ -303,14 +303,6 @@ pub(super) fn finish_at_root(
         }
         _ => tilt_stats_in(base, reward, beta, policy, Some(logs)),
     }
-}
-
-/// `x 2^k` for `|k| <= 2200`, in two exact power-of-two factors (each within the normal range),
-/// so the only rounding is the final under- or overflow.
-pub(crate) fn times_pow2(x: f64, k: i32) -> f64 {
-    let half = k / 2;
-    let pow = |m: i32| 2f64.powi(m);
-    x * pow(half) * pow(k - half)
 }
 
 /// The exponent `k` of a power-of-two rescaling `r -> r 2^k` that brings the reward's spread on
