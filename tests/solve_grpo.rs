@@ -177,3 +177,96 @@ fn bad_input_gets_a_json_error() {
         assert_eq!(out["error"]["kind"], kind, "{input}: {out}");
     }
 }
+
+/// Case 523820 of the fuzzer's seed 0: `G = 8`, sample std, ratio placement, `beta = 0.001`.
+/// Its stationary point puts all mass on the top reward (outcome 3): there every other outcome
+/// is a lone outlier below seven copies of the top reward, whose standardized advantage is
+/// `-(7/8) d / ((d/8) sqrt 8) = -7/sqrt 8`, and the ratio placement's condition
+/// `ln(pi_j/pi0_j) = P_j/beta + KL` with `KL = -ln pi0_3` gives
+/// `ln pi_j = ln pi0_j - 7/(sqrt(8) beta) - ln pi0_3`, about -2440 for outcome 0: far below
+/// the doubles, so the policy is `e_3` and only the log view holds the rest. The solver once
+/// accepted a Newton stall at a point with all mass on outcome 1 (base mass 3.6e-25), where the
+/// top class's logit still moved at rate 4.1 (its mass underflowed, so `F = pi E` was 0), and
+/// reported `kl_forward` as `null`.
+#[test]
+fn the_ratio_placement_finds_the_stationary_point_beyond_the_doubles() {
+    let base = [
+        1.0000000001604215,
+        3.5803344021572073e-25,
+        1.968442080460109e-90,
+        1.0275594666712458e-15,
+    ];
+    let input = format!(
+        r#"{{"solver":"grpo","base":{base:?},"reward":[-8.063852762672818,-0.00007192651426392023,-0.056168689430300046,1.0],"beta":0.001,"group_size":8,"std":"sample","kl":"k3_ratio","output":"log_policy"}}"#
+    );
+    let (code, out) = run_solve(&input);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(policy(&out), vec![0.0, 0.0, 0.0, 1.0], "{out}");
+    let total: f64 = base.iter().sum();
+    let log_base: Vec<f64> = base.iter().map(|b| (b / total).ln()).collect();
+    let shift = -7.0 / (8f64.sqrt() * 0.001) - log_base[3];
+    let logs: Vec<f64> = out["log_policy"]
+        .as_array()
+        .map(|a| a.iter().map(num).collect())
+        .unwrap_or_default();
+    assert_eq!(logs.len(), 4, "{out}");
+    for j in 0..3 {
+        let want = log_base[j] + shift;
+        // The Newton tolerance on E (~4e-13) divided by beta, with margin.
+        assert!((logs[j] - want).abs() <= 1e-9, "{j}: {} vs {want}", logs[j]);
+    }
+    let kl_forward: f64 = (0..3)
+        .map(|j| base[j] / total * (log_base[j] - logs[j]))
+        .sum();
+    let got = num(&out["kl_forward"]);
+    assert!(
+        (got - kl_forward).abs() <= 1e-12 * kl_forward,
+        "{got} vs {kl_forward}"
+    );
+    assert!((num(&out["kl"]) + log_base[3]).abs() <= 1e-12, "{out}");
+}
+
+/// Case 73286 of the fuzzer's seed 0: `G = inf`, ratio placement, the top reward `f64::MAX` on a
+/// subnormal base mass (`1.3e-310`). The stationary tilt keeps masses of about `1e-14` on three
+/// ordinary outcomes, whose weights `pi0 t` underflowed beside the top class's: they came back
+/// only from the log view, and the policy summed to `1 + 5.6e-14` with the top mass at 1. Formed
+/// as `m 2^e`, the weights are normalized together: the policy sums to 1 to rounding and the
+/// expected reward (`f64::MAX` times the top mass) equals `sum pi r` recomputed.
+#[test]
+fn a_top_class_on_a_subnormal_base_mass_leaves_a_normalized_policy() {
+    let input = r#"{"solver":"grpo","base":[6.2486639788394884e-220,-0.0,1.31716368773633e-310,0.288794712381554,1.3171636877363345e-15,0.23046527593119748,0.4807400116872471],"reward":[-8007.422073682888,2.0970398437837284e+199,1.7976931348623157e+308,3.0,3.0,-0.07704849927951325,818.0569583038946],"beta":0.001,"group_size":"infinite","std":"population","kl":"k3_ratio"}"#;
+    let reward = [
+        -8007.422073682888,
+        2.0970398437837284e+199,
+        f64::MAX,
+        3.0,
+        3.0,
+        -0.07704849927951325,
+        818.0569583038946,
+    ];
+    let (code, out) = run_solve(input);
+    assert_eq!(code, 0, "{out}");
+    let pi = policy(&out);
+    let others: f64 = pi
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, p)| p)
+        .sum();
+    assert!(others > 5e-14, "{pi:?}");
+    assert!(
+        (pi.iter().sum::<f64>() - 1.0).abs() <= 4.0 * f64::EPSILON,
+        "{pi:?}"
+    );
+    assert!(
+        (pi[2] - (1.0 - others)).abs() <= 2.0 * f64::EPSILON,
+        "{pi:?}"
+    );
+    // `sum pi r` halved, so that the terms at f64::MAX do not overflow.
+    let half: f64 = pi.iter().zip(&reward).map(|(p, r)| p * (r / 2.0)).sum();
+    let e = num(&out["expected_reward"]);
+    assert!(
+        (e / 2.0 - half).abs() <= 8.0 * f64::EPSILON * half,
+        "{e} vs 2 * {half}"
+    );
+}

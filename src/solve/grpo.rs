@@ -349,26 +349,23 @@ pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Resu
         mass: classes.classes.iter().map(|c| c.mass).collect(),
     };
     let budget = Budget::new(MAX_ENUMERATION_WORK, config.group_size.finite_or_zero());
-    let ratio = if cols.values.len() == 1 {
-        vec![1.0]
+    let ratios = if cols.values.len() == 1 {
+        Ratios::from_linear(vec![1.0])
     } else {
-        scaled_to_unit_max(class_ratio(&cols, config, &budget)?)
+        class_ratio(&cols, config, &budget)?
     };
-    let mut weights = vec![0.0; base.len()];
-    for (k, r) in ratio.iter().enumerate() {
-        for &i in classes.members(k) {
-            weights[i] = base.prob(i) * r;
-        }
-    }
+    let k = ratios.t.len();
     // One reward class: the base itself (renormalizing its masses could move them by an ulp).
-    let policy = if ratio.len() == 1 {
+    let policy = if k == 1 {
         base.clone()
     } else {
-        with_log_view(Dist::from_weights(weights)?, base, &classes, &ratio)
+        let (weights, e) = scaled_weights(base, &classes, &ratios);
+        let policy = Dist::from_weights(weights.clone())?;
+        with_log_view(policy, base, &classes, (&weights, e), &ratios.log_t)
     };
     let x = Columns {
         values: cols.values,
-        mass: (0..ratio.len())
+        mass: (0..k)
             .map(|k| classes.members(k).iter().map(|&i| policy.prob(i)).sum())
             .collect(),
     };
@@ -386,11 +383,34 @@ pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Resu
     finish(base, reward, policy, bounded, config)
 }
 
+/// The class ratios `t = pi(class)/pi0(class)` of a stationary point and their logarithms.
+/// The ratio placement's stationary ratios are `exp(P/beta + ...)`: at `beta = 0.001` a class
+/// of advantage `-2.6` has `ln t` near `-2600`, so `t` underflows to 0 while `ln t` (and with it
+/// `KL(pi0||pi)`) is finite; solvers that know `ln t` report it.
+struct Ratios {
+    /// `t`, one per class in increasing reward.
+    t: Vec<f64>,
+    /// `ln t`.
+    log_t: Vec<f64>,
+}
+
+impl Ratios {
+    /// Ratios that never underflow, with `ln t` taken from `t`.
+    fn from_linear(t: Vec<f64>) -> Self {
+        let log_t = t.iter().map(|x| x.ln()).collect();
+        Self { t, log_t }
+    }
+}
+
 /// `pi(class)/pi0(class)` at the stationary point, `K >= 2` classes.
-fn class_ratio(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Vec<f64>> {
+fn class_ratio(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Ratios> {
     match (config.group_size, config.kl) {
-        (GroupSize::Finite(2), KlPlacement::K3Loss) => Ok(pairwise_k3_loss(c, config)),
-        (GroupSize::Infinite, KlPlacement::K3Loss) => infinite_k3_loss(c, config.beta),
+        (GroupSize::Finite(2), KlPlacement::K3Loss) => {
+            Ok(Ratios::from_linear(pairwise_k3_loss(c, config)))
+        }
+        (GroupSize::Infinite, KlPlacement::K3Loss) => {
+            infinite_k3_loss(c, config.beta).map(Ratios::from_linear)
+        }
         (GroupSize::Infinite, KlPlacement::K3Ratio) => infinite_k3_ratio(c, config.beta),
         _ => newton_multistart(c, config, budget),
     }
@@ -461,8 +481,13 @@ fn infinite_k3_loss(c: &Columns, beta: f64) -> Result<Vec<f64>> {
 
 /// The tilt of the classes at temperature `tau`: ratios `exp((v - vmax)/tau)`, unnormalized.
 fn tilt_ratio(c: &Columns, tau: f64) -> Vec<f64> {
+    tilt_log_ratio(c, tau).into_iter().map(f64::exp).collect()
+}
+
+/// `(v - vmax)/tau`, the logarithms of [`tilt_ratio`].
+fn tilt_log_ratio(c: &Columns, tau: f64) -> Vec<f64> {
     let vmax = c.values[c.values.len() - 1];
-    c.values.iter().map(|v| ((v - vmax) / tau).exp()).collect()
+    c.values.iter().map(|v| (v - vmax) / tau).collect()
 }
 
 /// `sigma_tau(r)/tau - 1/beta` for the tilt at temperature `tau = e^u`.
@@ -490,7 +515,7 @@ fn standard_deviation(values: &[f64], mass: &[f64]) -> f64 {
 }
 
 /// `G = inf`, ratio placement: the self-consistent tilts `tau = beta sigma_tau(r)`.
-fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Vec<f64>> {
+fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Ratios> {
     let k = c.values.len();
     let range = c.values[k - 1] - c.values[0];
     let gap = c
@@ -515,7 +540,11 @@ fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Vec<f64>> {
         prev = cur;
     }
     match roots.as_slice() {
-        [u] => Ok(tilt_ratio(c, u.exp())),
+        [u] => {
+            let log_t = tilt_log_ratio(c, u.exp());
+            let t = log_t.iter().map(|x| x.exp()).collect();
+            Ok(Ratios { t, log_t })
+        }
         [] => Err(Error::Infeasible(format!(
             "GRPO with the k3 ratio at G = infinity has no stationary point at beta = {beta}: \
 no tilt satisfies tau = beta sigma_tau(r) (the finite-G points collapse onto the top reward)"
@@ -580,8 +609,16 @@ fn advantage_and_jacobian(
     Ok((scale(p), j.into_iter().map(scale).collect()))
 }
 
-/// The per-mass expected update `E_k = F_k / x_k` on classes and `KL(x||q)`.
-fn scaled_update(c: &Columns, q: &[f64], p: &[f64], config: &GrpoConfig) -> (Vec<f64>, f64) {
+/// The per-mass expected update `E_k = F_k / x_k` on classes and `KL(x||q)`, given the log
+/// masses `log_x` beside the masses `x = c.mass` (the ratio placement's `ln(x_k/q_k)` stays
+/// finite where `x_k` underflows).
+fn scaled_update(
+    c: &Columns,
+    log_x: &[f64],
+    q: &[f64],
+    p: &[f64],
+    config: &GrpoConfig,
+) -> (Vec<f64>, f64) {
     let x = &c.mass;
     let klx: f64 = x
         .iter()
@@ -593,22 +630,34 @@ fn scaled_update(c: &Columns, q: &[f64], p: &[f64], config: &GrpoConfig) -> (Vec
     let e = (0..x.len())
         .map(|k| match config.kl {
             KlPlacement::K3Loss => p[k] + beta * (q[k] / x[k] - 1.0),
-            KlPlacement::K3Ratio => p[k] - beta * ((x[k] / q[k]).ln() - klx),
+            KlPlacement::K3Ratio => p[k] - beta * (log_ratio(x[k], log_x[k], q[k]) - klx),
         })
         .collect();
     (e, klx)
 }
 
-/// Softmax of logits `y` (`y` has `K` entries).
-fn softmax(y: &[f64]) -> Vec<f64> {
+/// `ln(x/q)`: from the quotient while `x` is a normal number, else `log_x - ln q` from the log
+/// mass (so a mass that underflowed, `x = 0`, keeps its finite logarithm).
+fn log_ratio(x: f64, log_x: f64, q: f64) -> f64 {
+    if x >= f64::MIN_POSITIVE {
+        (x / q).ln()
+    } else {
+        log_x - q.ln()
+    }
+}
+
+/// Softmax of logits `y` (`y` has `K` entries) and its logarithm `y - max y - ln z`, which
+/// stays finite where the softmax underflows.
+fn softmax(y: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let m = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let w: Vec<f64> = y.iter().map(|v| (v - m).exp()).collect();
     let z: f64 = w.iter().sum();
-    w.into_iter().map(|v| v / z).collect()
+    let log_x = y.iter().map(|v| v - m - z.ln()).collect();
+    (w.into_iter().map(|v| v / z).collect(), log_x)
 }
 
 /// Newton from each start; all converged points must agree.
-fn newton_multistart(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Vec<f64>> {
+fn newton_multistart(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Ratios> {
     let k = c.values.len();
     if k > MAX_NEWTON_CLASSES {
         return Err(Error::InvalidInput(format!(
@@ -643,7 +692,17 @@ fn newton_multistart(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Resul
                 .collect(),
         );
     }
-    let mut found: Vec<Vec<f64>> = Vec::new();
+    let mut starts: Vec<Vec<f64>> = starts
+        .iter()
+        .map(|s| s.iter().map(|x| x.ln()).collect())
+        .collect();
+    if matches!(config.kl, KlPlacement::K3Ratio) {
+        // (An advantage that cannot be evaluated at the point mass leaves the other starts.)
+        if let Ok(start) = top_class_start(c, config, budget) {
+            starts.push(start);
+        }
+    }
+    let mut found: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
     let mut last_err = None;
     for s in starts {
         match newton(c, config, &s, budget) {
@@ -651,10 +710,10 @@ fn newton_multistart(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Resul
             Err(e) => last_err = Some(e),
         }
     }
-    let Some(first) = found.first() else {
+    let Some((first, log_first)) = found.first() else {
         return Err(last_err.unwrap_or_else(|| Error::NoConvergence("no start".into())));
     };
-    for other in &found[1..] {
+    for (other, _) in &found[1..] {
         let d: f64 = first.iter().zip(other).map(|(a, b)| (a - b).abs()).sum();
         if !(d <= 1e-8) {
             return Err(Error::NotUnique(format!(
@@ -663,31 +722,64 @@ fn newton_multistart(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Resul
             )));
         }
     }
-    Ok(first.iter().zip(q).map(|(x, m)| x / m).collect())
+    Ok(Ratios {
+        t: first.iter().zip(q).map(|(x, m)| x / m).collect(),
+        log_t: (0..k)
+            .map(|i| log_ratio(first[i], log_first[i], q[i]))
+            .collect(),
+    })
 }
 
-/// One evaluation of the Newton system: class masses, `E`, its Jacobian, `max |P|`.
-type Evaluation = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>, f64);
+/// Log masses `ln q + P(e_K)/beta`: one step, from all mass on the top class `e_K`, of the map
+/// `x -> softmax(ln q + P(x)/beta)` whose fixed points are the ratio placement's stationary
+/// points (`E = 0` is `ln(x/q) = P/beta + KL`, and `sum x P = 0`, the advantages of a group
+/// summing to zero, makes the normalizer `e^-KL`). At small `beta` the other classes' masses
+/// there are like `q e^{-2470}`, which a start given as masses cannot express.
+fn top_class_start(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Vec<f64>> {
+    let k = c.values.len();
+    let top = Columns {
+        values: c.values.clone(),
+        mass: (0..k).map(|i| if i + 1 == k { 1.0 } else { 0.0 }).collect(),
+    };
+    let (p, _) = advantage_and_jacobian(&top, config, budget)?;
+    Ok(c.mass
+        .iter()
+        .zip(&p)
+        .map(|(q, p)| q.ln() + p / config.beta)
+        .collect())
+}
+
+/// One evaluation of the Newton system: class masses and their logs, `E`, its Jacobian,
+/// `max |P|`.
+type Evaluation = ((Vec<f64>, Vec<f64>), Vec<f64>, Vec<Vec<f64>>, f64);
 
 /// Levenberg-Marquardt (Newton's method damped where the Jacobian is singular or the step
 /// fails) on `sum_k E_k^2` in the free logits `y_0..y_{K-2}` (`y_{K-1} = 0`). The step solves
 /// `(J^T J + mu I) d = -J^T E`; `mu` shrinks tenfold after an accepted step (Newton's quadratic
 /// convergence as `mu -> 0`) and grows tenfold after a rejected one.
-fn newton(c: &Columns, config: &GrpoConfig, start: &[f64], budget: &Budget) -> Result<Vec<f64>> {
+/// Starts from the log masses `start` (up to a constant); returns the class masses and their
+/// logarithms.
+fn newton(
+    c: &Columns,
+    config: &GrpoConfig,
+    start: &[f64],
+    budget: &Budget,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let k = c.values.len();
     let q = &c.mass;
-    let last = start[k - 1].ln();
-    let mut y: Vec<f64> = start.iter().map(|x| x.ln() - last).collect();
+    let last = start[k - 1];
+    let mut y: Vec<f64> = start.iter().map(|x| x - last).collect();
     let eval = |y: &[f64]| -> Result<Evaluation> {
-        let x = softmax(y);
+        let (x, log_x) = softmax(y);
         let cx = Columns {
             values: c.values.clone(),
             mass: x.clone(),
         };
         let (p, j) = advantage_and_jacobian(&cx, config, budget)?;
-        let (e, klx) = scaled_update(&cx, q, &p, config);
-        let jac = scaled_jacobian(&x, q, &j, klx, config);
-        Ok((x, e, jac, p.iter().fold(0.0f64, |a, b| a.max(b.abs()))))
+        let (e, klx) = scaled_update(&cx, &log_x, q, &p, config);
+        let jac = scaled_jacobian((&x, &log_x), q, &j, klx, config);
+        let pmax = p.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+        Ok(((x, log_x), e, jac, pmax))
     };
     let merit = |e: &[f64]| e.iter().map(|v| v * v).sum::<f64>();
     let (mut x, mut e, mut jac, mut pmax) = eval(&y)?;
@@ -737,9 +829,17 @@ fn newton(c: &Columns, config: &GrpoConfig, start: &[f64], budget: &Budget) -> R
         }
     }
     // Stalled at rounding level: accept if the update itself, F = x E, is that small; `finish`
-    // verifies the returned policy again.
+    // verifies the returned policy again. Not so for the ratio placement, whose `E` is computed
+    // from log masses at any mass: there a small `x E` with a large `E` is a class whose mass
+    // underflowed (or nearly), and its logit still moves at the rate `E`. (At beta = 0.001 such
+    // a point put all mass on a class of base mass 3.6e-25 with `E = 4.1` on the top class at
+    // mass e^-1628, where the stationary point is near the top class.)
     let tol = 1e-11 * (config.beta + pmax + 1.0);
-    if x.iter().zip(&e).all(|(a, v)| (a * v).abs() <= tol) {
+    let stalled_at_a_stationary_point = match config.kl {
+        KlPlacement::K3Loss => x.0.iter().zip(&e).all(|(a, v)| (a * v).abs() <= tol),
+        KlPlacement::K3Ratio => e.iter().all(|v| v.abs() <= tol),
+    };
+    if stalled_at_a_stationary_point {
         Ok(x)
     } else {
         Err(Error::NoConvergence(format!(
@@ -758,7 +858,7 @@ fn newton(c: &Columns, config: &GrpoConfig, start: &[f64], budget: &Budget) -> R
 /// ratio `E_k = P_k - beta (ln(x_k/q_k) - KL)`: `(J D)_kl - beta (delta_kl - x_l) + beta x_l
 /// (ln(x_l/q_l) - KL)`.
 fn scaled_jacobian(
-    x: &[f64],
+    (x, log_x): (&[f64], &[f64]),
     q: &[f64],
     j: &[Vec<f64>],
     klx: f64,
@@ -784,7 +884,8 @@ fn scaled_jacobian(
                     match config.kl {
                         KlPlacement::K3Loss => jd - beta * q[kk] / x[kk] * (delta - x[l]),
                         KlPlacement::K3Ratio => {
-                            jd - beta * (delta - x[l]) + beta * x[l] * ((x[l] / q[l]).ln() - klx)
+                            let lr = log_ratio(x[l], log_x[l], q[l]);
+                            jd - beta * (delta - x[l]) + beta * x[l] * (lr - klx)
                         }
                     }
                 })
@@ -823,40 +924,67 @@ pub fn solve_dense(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Result<Vec<f64>> {
     Ok(z)
 }
 
-/// The class ratios `t` scaled by the power of two that puts the largest in `[1, 2)`. The policy
-/// `pi0 t / sum pi0 t` does not change (every product and sum scales exactly while it stays
-/// normal, so the bits are the same), but no weight `pi0 t` underflows that the normalized
-/// policy keeps: ratios of `5.6e-309` beside `6.5e-209` flushed a base mass of `8.6e-101` to a
-/// policy mass of 0 where it is `7.4e-201`, and with it a share of `-1.3e108` of `E[r]` at a
-/// reward of `-f64::MAX`. Ratios that become subnormal (below `2^-1022` of the largest) round.
-fn scaled_to_unit_max(ratio: Vec<f64>) -> Vec<f64> {
-    let max = ratio.iter().copied().fold(0.0, f64::max);
-    if !(max > 0.0 && max.is_finite()) {
-        return ratio;
+/// The weights `pi0 t 2^-e`, with `2^-e` the power of two that puts the largest in `[1, 2)`,
+/// and `e`. Each product is formed as `m 2^e` ([`Scaled`]), so no weight underflows that the
+/// normalized policy keeps, and the policy `pi0 t / sum pi0 t` is the same, bit for bit, as
+/// from unscaled doubles wherever those stay normal:
+/// - ratios of `5.6e-309` beside `6.5e-209` flushed a base mass of `8.6e-101` to a policy mass
+///   of 0 where it is `7.4e-201`, and with it a share of `-1.3e108` of `E[r]` at a reward of
+///   `-f64::MAX`;
+/// - a top class of base mass `1.3e-310` (a reward of `f64::MAX`) made every other weight
+///   underflow: their masses, `1e-14` each, came back only from the log view and the policy
+///   summed to `1 + 5.6e-14`.
+///
+/// A ratio that is not a normal double (it underflowed, `ln t` near `-2600`) is taken from
+/// `ln t`. Weights below `2^-1074` of the largest round (to 0 at the end).
+fn scaled_weights(base: &Dist, classes: &RewardClasses, ratios: &Ratios) -> (Vec<f64>, i64) {
+    let mut scaled = vec![Scaled::ZERO; base.len()];
+    for (k, (&t, &log_t)) in ratios.t.iter().zip(&ratios.log_t).enumerate() {
+        let t = if t >= f64::MIN_POSITIVE {
+            Scaled::new(t)
+        } else if log_t > f64::NEG_INFINITY {
+            Scaled::exp(log_t)
+        } else {
+            Scaled::ZERO
+        };
+        for &i in classes.members(k) {
+            scaled[i] = Scaled::new(base.prob(i)).mul(t);
+        }
     }
-    let e = Scaled::new(max).exponent();
-    ratio
-        .into_iter()
-        .map(|t| Scaled::new(t).times_pow2(-e).value())
-        .collect()
+    let e = scaled
+        .iter()
+        .filter(|w| **w != Scaled::ZERO)
+        .map(|w| w.exponent())
+        .max()
+        .unwrap_or(0);
+    let weights = scaled.iter().map(|w| w.times_pow2(-e).value()).collect();
+    (weights, e)
 }
 
 /// The policy `pi0 t / sum pi0 t` with the log view `log pi0 + log t - log sum pi0 t` where the
-/// linear mass underflowed to 0 (a base mass of `1e-310` at a ratio of `1e-15`), so that
-/// `KL(pi0||pi)` stays finite, as it is for every positive ratio; the linear mass there is
-/// then `exp` of that log view (a subnormal the product `pi0 t` lost, or 0).
-fn with_log_view(policy: Dist, base: &Dist, classes: &RewardClasses, ratio: &[f64]) -> Dist {
-    let total = crate::numeric::sum(
-        ratio
-            .iter()
-            .enumerate()
-            .flat_map(|(k, r)| classes.members(k).iter().map(move |&i| base.prob(i) * r)),
-    );
+/// linear mass underflowed to 0 (a base mass of `1e-310` at a ratio of `1e-15`, or a ratio of
+/// `e^-2600` that underflowed itself), so that `KL(pi0||pi)` stays finite, as it is for every
+/// positive ratio; the linear mass there is then `exp` of that log view (a subnormal the
+/// product `pi0 t` lost, or 0). `weights` are `pi0 t 2^-e` from [`scaled_weights`], `log_t`
+/// the logarithms of the unscaled ratios.
+fn with_log_view(
+    policy: Dist,
+    base: &Dist,
+    classes: &RewardClasses,
+    (weights, e): (&[f64], i64),
+    log_t: &[f64],
+) -> Dist {
+    let total = crate::numeric::sum(weights.iter().copied());
+    // `ln sum pi0 t` of the unscaled ratios.
+    let log_total = total.ln() + e as f64 * std::f64::consts::LN_2;
     let (mut probs, mut logs) = (policy.probs().to_vec(), policy.log_probs().to_vec());
-    for (k, r) in ratio.iter().enumerate() {
+    for (k, lt) in log_t.iter().enumerate() {
         for &i in classes.members(k) {
-            if policy.prob(i) == 0.0 && base.prob(i) > 0.0 && *r > 0.0 {
-                logs[i] = base.log_prob(i) + r.ln() - total.ln();
+            if policy.prob(i) == 0.0
+                && base.log_prob(i) > f64::NEG_INFINITY
+                && *lt > f64::NEG_INFINITY
+            {
+                logs[i] = base.log_prob(i) + lt - log_total;
                 // A subnormal mass lost in the product `pi0 t` (rounded once from the log).
                 probs[i] = logs[i].exp();
             }
@@ -1045,7 +1173,8 @@ mod tests {
         for (std, beta) in [(GroupStd::Population, 0.3), (GroupStd::Sample, 2.0)] {
             let config = cfg(GroupSize::Finite(2), std, KlPlacement::K3Loss, beta);
             let closed = pairwise_k3_loss(&c, &config);
-            let x = newton(&c, &config, &c.mass, &Budget::new(1e9, 3))?;
+            let start: Vec<f64> = c.mass.iter().map(|m| m.ln()).collect();
+            let (x, _) = newton(&c, &config, &start, &Budget::new(1e9, 3))?;
             for k in 0..4 {
                 assert!((x[k] / c.mass[k] - closed[k]).abs() < 1e-12);
             }
@@ -1152,14 +1281,17 @@ mod jacobian_tests {
                 kl,
             };
             let ev = |y: &[f64]| -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
-                let x = softmax(y);
+                let (x, log_x) = softmax(y);
                 let cx = Columns {
                     values: values.clone(),
                     mass: x.clone(),
                 };
                 let (p, j) = advantage_and_jacobian(&cx, &config, &Budget::new(1e9, 3))?;
-                let (e, klx) = scaled_update(&cx, &q, &p, &config);
-                Ok((e.clone(), scaled_jacobian(&x, &q, &j, klx, &config)))
+                let (e, klx) = scaled_update(&cx, &log_x, &q, &p, &config);
+                Ok((
+                    e.clone(),
+                    scaled_jacobian((&x, &log_x), &q, &j, klx, &config),
+                ))
             };
             let y = vec![0.3, -0.2, 0.1, 0.0];
             let (_, jac) = ev(&y)?;
