@@ -329,8 +329,17 @@ impl Scaled {
     }
 
     /// `e^v` (to the accuracy of `exp` at the reduced argument; `v - k ln 2` carries
-    /// `eps |v|`).
+    /// `eps |v|`). The exponent is kept within `+-2^40`, so that sums of a few exponents stay
+    /// integers: below `e^{-2^40 ln 2}` the result is 0, above `e^{2^40 ln 2}` it saturates
+    /// there (no double is within either bound of 1 by a factor `2^1100`).
     pub(crate) fn exp(v: f64) -> Scaled {
+        const LIMIT: f64 = (1u64 << 40) as f64;
+        if !(v / LN_2 > -LIMIT) {
+            return Scaled::ZERO;
+        }
+        if v / LN_2 > LIMIT {
+            return Scaled { m: 1.0, e: 1 << 40 };
+        }
         let k = (v / LN_2).floor();
         let s = Scaled::new((v - k * LN_2).exp());
         Scaled {
@@ -398,6 +407,21 @@ impl Scaled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `e^v` for `v` far beyond the doubles: an exponent of `-1e300 / ln 2` would leave the
+    /// integers, and adding two of them (a product) overflowed; below `e^{-2^40 ln 2}` the value
+    /// is 0, and `e^-2000` keeps its exponent `floor(-2000 / ln 2) = -2886`.
+    #[test]
+    fn scaled_exp_far_below_the_doubles_is_zero_and_multiplies() {
+        let tiny = Scaled::exp(-1e300);
+        assert_eq!(tiny, Scaled::ZERO);
+        assert_eq!(tiny.mul(tiny), Scaled::ZERO);
+        let small = Scaled::exp(-2000.0);
+        assert_eq!(small.exponent(), -2886);
+        assert_eq!(small.mul(small).exponent(), -5771);
+        assert_eq!(small.value(), 0.0);
+        assert_eq!(Scaled::exp(f64::NAN), Scaled::ZERO);
+    }
 
     #[test]
     fn log_sum_exp_handles_huge_and_neg_infinite_entries() {
