@@ -270,3 +270,20 @@ fn a_top_class_on_a_subnormal_base_mass_leaves_a_normalized_policy() {
         "{e} vs 2 * {half}"
     );
 }
+
+/// Case 3314 of the fuzzer's seed 0: `G = inf`, k3 loss, a reward of `-f64::MAX` on a mass of
+/// `1e-200`. The class ratio `1/(v_max - v + s)` has the logarithm `-ln(v_max - v + s)`, which
+/// is now carried into the log view: `kl_forward` was `null` (the ratio's log was taken from a
+/// ratio that had lost it). `beta = 1e100` leaves the policy at the base to rounding, so
+/// `KL(pi0||pi)` is at the rounding level, and the policy's log view matches its mass.
+#[test]
+fn an_infinite_group_beside_a_reward_of_minus_f64_max_has_a_finite_forward_kl() {
+    let input = r#"{"solver":"grpo","base_logits":[39.10011720334893,499.1219811913229,499.4628210056396],"reward":[-1.7976931348623157e+308,5e-324,-0.1841379763148021],"beta":1e100,"group_size":"infinite","std":"population","kl":"k3_loss","output":"log_policy"}"#;
+    let (code, out) = run_solve(input);
+    assert_eq!(code, 0, "{out}");
+    let kl_forward = num(&out["kl_forward"]);
+    assert!((0.0..=1e-15).contains(&kl_forward), "{out}");
+    let pi = policy(&out);
+    let log0 = num(&out["log_policy"][0]);
+    assert!(pi[0] > 0.0 && (pi[0].ln() - log0).abs() <= 1e-12, "{out}");
+}

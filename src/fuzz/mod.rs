@@ -115,8 +115,6 @@ pub const KNOWN_OPEN: &[(&str, &str)] = &[
     ("reward_target", "KL equals divergence::kl(pi, pi0)"),
     ("maxent", "Gibbs form of the tilt"),
     ("soft_best_of_n", "null KL to the tilt beyond the f64 range"),
-    // GRPO at G = inf with a reward of -f64::MAX: 1/(v_max - v + s) overflows, KL(pi0||pi) = inf.
-    ("grpo", "undocumented null"),
 ];
 
 /// The range of magnitudes outside which an input number makes a problem extreme.

@@ -408,9 +408,7 @@ fn class_ratio(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Rati
         (GroupSize::Finite(2), KlPlacement::K3Loss) => {
             Ok(Ratios::from_linear(pairwise_k3_loss(c, config)))
         }
-        (GroupSize::Infinite, KlPlacement::K3Loss) => {
-            infinite_k3_loss(c, config.beta).map(Ratios::from_linear)
-        }
+        (GroupSize::Infinite, KlPlacement::K3Loss) => infinite_k3_loss(c, config.beta),
         (GroupSize::Infinite, KlPlacement::K3Ratio) => infinite_k3_ratio(c, config.beta),
         _ => newton_multistart(c, config, budget),
     }
@@ -441,7 +439,7 @@ fn pairwise_k3_loss(c: &Columns, config: &GrpoConfig) -> Vec<f64> {
 
 /// `G = inf`, k3 loss: ratio `∝ 1/(lambda - v)` with `g(lambda) = sum q (v - mu0)/(lambda - v)
 /// = 1/beta^2`, solved in `u = ln(lambda - v_max)`.
-fn infinite_k3_loss(c: &Columns, beta: f64) -> Result<Vec<f64>> {
+fn infinite_k3_loss(c: &Columns, beta: f64) -> Result<Ratios> {
     let vmax = c.values[c.values.len() - 1];
     let mu0: f64 = c.mass.iter().zip(&c.values).map(|(m, v)| m * v).sum();
     let target = 1.0 / (beta * beta);
@@ -476,7 +474,23 @@ fn infinite_k3_loss(c: &Columns, beta: f64) -> Result<Vec<f64>> {
     }
     let u = monotone_root(f, lo, hi, RootTolerance::default())?;
     let s = u.exp();
-    Ok(c.values.iter().map(|v| 1.0 / (vmax - v + s)).collect())
+    let (t, log_t) = c
+        .values
+        .iter()
+        .map(|v| reciprocal_with_log(vmax - v + s, (vmax / 2.0 - v / 2.0) + s / 2.0))
+        .unzip();
+    Ok(Ratios { t, log_t })
+}
+
+/// `(1/d, -ln d)` for a positive `d` given also as `half = d/2` (computed from halved terms):
+/// where `d` overflowed (`v_max - v` at a reward of `-f64::MAX`), from `half`, so that the ratio
+/// (about `2.8e-309`, subnormal) and its logarithm stay finite.
+fn reciprocal_with_log(d: f64, half: f64) -> (f64, f64) {
+    if d.is_finite() {
+        (1.0 / d, -d.ln())
+    } else {
+        (0.5 / half, -(half.ln() + std::f64::consts::LN_2))
+    }
 }
 
 /// The tilt of the classes at temperature `tau`: ratios `exp((v - vmax)/tau)`, unnormalized.
