@@ -619,3 +619,25 @@ fn a_raised_outcome_keeps_its_own_log_policy() -> Result<(), String> {
     assert!((got - want).abs() <= 1e-15 * want.abs(), "{got} vs {want}");
     Ok(())
 }
+
+/// Case 6260 of the fuzzer's seed 0: a target of `-0.5` between a reward of 0 on a subnormal
+/// mass and a reward of `-1` on the rest, beside a reward of `-1e308`. The raised search finds
+/// the root at `u = ln(spread/beta) = 352` (spread `2^499`, `beta = 1.4e-3`), where a double
+/// holds `u`, and so `beta`, only to `8e-14` relative; at `1/beta = 712` that moved `E` by
+/// `3e-12` relative. Polished by Newton steps on `beta` itself, `E = -pi(2)` meets the target
+/// to the tilt's own rounding.
+#[test]
+fn a_target_found_at_a_large_u_is_met_to_rounding() -> Result<(), String> {
+    let reward = [0.0, -1e308, -1.0];
+    let v = solve(
+        r#"{"solver":"reward_target","base":[2.41169333763346e-310,2.4116933376334466e-15,0.9999999999999976],"reward":[0.0,-1e308,-1.0],"target":-0.5}"#,
+    )?;
+    assert_eq!(v["regime"], "interior", "{v}");
+    let direct = sum_pi_r(&v, &reward);
+    assert!((direct + 0.5).abs() <= 1e-13 * 0.5, "{v}");
+    assert!(
+        (num(&v, "expected_reward") + 0.5).abs() <= 1e-13 * 0.5,
+        "{v}"
+    );
+    Ok(())
+}
