@@ -105,15 +105,26 @@ impl BlockSum {
 /// overflows. Entries may be `-inf` (zero weight); returns `-inf` if all are (or the slice is
 /// empty), `+inf` if any entry is `+inf`. NaN entries give NaN (callers validate first).
 pub fn log_sum_exp(xs: &[f64]) -> f64 {
-    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (m, ln_s) = log_sum_exp_parts(xs);
     if m.is_infinite() {
         return m;
+    }
+    m + ln_s
+}
+
+/// `(m, ln s)` with `m = max xs` and `s = sum e^{x - m}`, so that `log_sum_exp = m + ln s`; kept
+/// apart, `x - m - ln s` has no rounding from a sum `m + ln s` of size `|m|` (`(-inf, 0)` for
+/// an empty slice or all `-inf`).
+pub(crate) fn log_sum_exp_parts(xs: &[f64]) -> (f64, f64) {
+    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m.is_infinite() {
+        return (m, 0.0);
     }
     let mut s = BlockSum::new();
     for &x in xs {
         s.add((x - m).exp());
     }
-    m + s.value().ln()
+    (m, s.value().ln())
 }
 
 /// `log(exp(a) + exp(b))` without overflow.

@@ -641,3 +641,26 @@ fn a_target_found_at_a_large_u_is_met_to_rounding() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// The tilt of the problem above at its multiplier: the mode (reward 0) has the subnormal base
+/// mass `2.4e-310`, so the unnormalized weights (`2.4e-310` and `e^-712.9 = 1.7e-310`) are
+/// subnormal and the masses come from the log view. Formed as `exp(log pi0 + v - log z)`, each
+/// carried the rounding of `log z = -712.2` (`6e-14`) and the policy summed to `1 + 5e-14`;
+/// formed from the same terms `log z` was summed from, it sums to 1 to rounding, and each
+/// mass agrees with a 40-digit reference (`0.4999999999985206`, `0.5000000000014794`) to
+/// `1e-14` relative (the quotient `v = -1/beta = -712.9` is itself rounded, `2e-16 * 713`).
+#[test]
+fn a_tilt_with_a_subnormal_mode_sums_to_one() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"tilt","base":[2.41169333763346e-310,2.4116933376334466e-15,0.9999999999999976],"reward":[0.0,-1e308,-1.0],"beta":0.001402679862551539}"#,
+    )?;
+    let pi = policy(&v);
+    assert!(
+        (pi.iter().sum::<f64>() - 1.0).abs() <= 4.0 * f64::EPSILON,
+        "{v}"
+    );
+    for (got, want) in [(pi[0], 0.4999999999985206), (pi[2], 0.5000000000014794)] {
+        assert!((got / want - 1.0).abs() <= 1e-14, "{got} vs {want}");
+    }
+    Ok(())
+}

@@ -166,6 +166,7 @@ pub(super) fn tilt_stats_in(
         over_z: Divide::by(part.z),
         log_z: part.log_z,
         shift: part.shift.unwrap_or(0.0),
+        log_z_parts: part.log_z_parts,
     };
     let m = normalize(x, norm, q, logs);
     let (f, e) = (m.f, m.e);

@@ -20,7 +20,7 @@
 //! block be evaluated again, element by element, with the exact scalar form.
 
 use crate::exp_kernel::{exp_expm1, expm1_tail};
-use crate::numeric::{log_sum_exp, BlockSum, CompensatedSum};
+use crate::numeric::{log_sum_exp_parts, BlockSum, CompensatedSum};
 use crate::parallel::map_tiles;
 use multiversion::multiversion;
 
@@ -296,6 +296,8 @@ pub(super) struct Partition {
     pub(super) z: f64,
     pub(super) log_z: f64,
     pub(super) shift: Option<f64>,
+    /// `log z` as `(m, ln s)` (see [`crate::numeric::log_sum_exp_parts`]) when `z <= 1e-280`.
+    pub(super) log_z_parts: Option<(f64, f64)>,
 }
 
 /// `(q, q - pi0, exact)` for the unnormalized weight `q = pi0 e^v` of one outcome, `exact`
@@ -346,19 +348,19 @@ pub(super) fn unnormalized_tilt(
     });
     let [z, z_m1, moment] = combine(parts);
     let shift = moment / z;
-    let log_z = if z > 0.5 {
-        z_m1.ln_1p()
-    } else if z > 1e-280 {
-        z.ln()
-    } else {
-        // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear
-        // weights have lost relative precision, so take log z from the log view of pi0.
-        log_space_log_z(x.lp, x.reward, r_mode, over_beta)
+    // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear weights
+    // have lost relative precision, so take log z from the log view of pi0.
+    let log_z_parts = (z <= 1e-280).then(|| log_space_log_z(x.lp, x.reward, r_mode, over_beta));
+    let log_z = match log_z_parts {
+        Some((m, ln_s)) => m + ln_s,
+        None if z > 0.5 => z_m1.ln_1p(),
+        None => z.ln(),
     };
     Partition {
         z,
         log_z,
         shift: (z > 1e-280 && shift.is_finite()).then_some(shift),
+        log_z_parts,
     }
 }
 
@@ -458,14 +460,15 @@ fn weights_block_exact<S: Scale>(
     acc.totals()
 }
 
-/// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities, by [`log_sum_exp`]
-/// over the support (only when `z <= 1e-280`, so the temporary vector is no concern).
-fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, over_beta: Divide) -> f64 {
+/// `log sum_x pi0(x) e^{(r(x) - r_mode)/beta}` from the log-probabilities, as the parts of
+/// [`log_sum_exp_parts`] over the support (only when `z <= 1e-280`, so the temporary vector is
+/// no concern).
+fn log_space_log_z(lp: &[f64], reward: &[f64], r_mode: f64, over_beta: Divide) -> (f64, f64) {
     let terms: Vec<f64> = (0..lp.len())
         .filter(|&i| lp[i] > f64::NEG_INFINITY)
         .map(|i| lp[i] + over_beta.of(reward[i] - r_mode))
         .collect();
-    log_sum_exp(&terms)
+    log_sum_exp_parts(&terms)
 }
 
 /// Sums of pass 2 over the support: `F`, `e`, `sum pi (r* - r)`, `sum pi (r - r_mode)`,
@@ -490,6 +493,11 @@ pub(super) struct Normalization<S: Scale = Divide> {
     pub(super) over_z: S,
     pub(super) log_z: f64,
     pub(super) shift: f64,
+    /// [`Partition::log_z_parts`]: where given, every mass is formed in the log view as
+    /// `exp(((log pi0 + v) - m) - ln s)`, the same terms `log z` was summed from, so the masses
+    /// sum to 1 to rounding (`exp(log pi0 + v - log z)` carried the rounding of `log z ~ -712`,
+    /// `6e-14`, into every mass alike, and the policy summed to `1 + 5e-14`).
+    pub(super) log_z_parts: Option<(f64, f64)>,
 }
 
 /// One outcome of pass 2: `(pi, log pi, [F term, e term, gap, offset, square, lift])`.
@@ -508,10 +516,15 @@ fn normalized<S: Scale, const LOG_FORM: bool>(
     q: f64,
 ) -> (f64, f64, [f64; 6]) {
     let dev = r - n.r_mode;
-    let d = n.over_beta.of(dev) - n.log_z;
+    let v = n.over_beta.of(dev);
+    let d = v - n.log_z;
     let linear = n.over_z.of(q);
-    let pi = if LOG_FORM && p > 0.0 && q < f64::MIN_POSITIVE {
-        exp_expm1(lp + d).0
+    let log_pi = match n.log_z_parts {
+        Some((m, ln_s)) => ((lp + v) - m) - ln_s,
+        None => lp + d,
+    };
+    let pi = if LOG_FORM && p > 0.0 && (q < f64::MIN_POSITIVE || n.log_z_parts.is_some()) {
+        exp_expm1(log_pi).0
     } else {
         linear
     };
@@ -536,7 +549,7 @@ fn normalized<S: Scale, const LOG_FORM: bool>(
         weighted(centred * centred),
         if p > 0.0 { e * dev } else { 0.0 },
     ];
-    (pi, if positive { lp + d } else { f64::NEG_INFINITY }, terms)
+    (pi, if positive { log_pi } else { f64::NEG_INFINITY }, terms)
 }
 
 /// Pass 2 of a tilt evaluation: turns `q` into the normalized policy, writes `log pi` into
@@ -645,6 +658,7 @@ fn normalize_tile(
                 r_mode: n.r_mode,
                 log_z: n.log_z,
                 shift: n.shift,
+                log_z_parts: n.log_z_parts,
             };
             normalize_sums(p, lp, reward, n, q, logs)
         }
@@ -669,9 +683,10 @@ fn normalize_sums<S: Scale>(
         let qb = &mut q[b.clone()];
         // Whether some `q` underflowed on the support (a fold without short cut, so it
         // vectorizes).
-        let log_form = pb.iter().zip(qb.iter()).fold(false, |any, (&p, &q)| {
-            any | (p > 0.0 && q < f64::MIN_POSITIVE)
-        });
+        let log_form = n.log_z_parts.is_some()
+            | pb.iter().zip(qb.iter()).fold(false, |any, (&p, &q)| {
+                any | (p > 0.0 && q < f64::MIN_POSITIVE)
+            });
         let logs_b = logs.as_deref_mut().map(|l| &mut l[b]);
         let sums = if log_form {
             normalize_block::<S, true>(n, pb, lb, rb, qb, logs_b)
