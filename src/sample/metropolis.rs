@@ -247,6 +247,9 @@ mod tests {
         let e = std::f64::consts::E;
         let eps = regeneration_probability(&base, &[0.0, 1.0], 1.0)?;
         assert!((eps - (1.0 + e) / (2.0 * e)).abs() < 4.0 * f64::EPSILON);
+        // At beta = 2 (where dividing and multiplying by beta differ): eps = (e^{-1/2} + 1)/2.
+        let eps = regeneration_probability(&base, &[0.0, 1.0], 2.0)?;
+        assert!((eps - ((-0.5f64).exp() + 1.0) / 2.0).abs() < 4.0 * f64::EPSILON);
         // Constant reward on the support (off-support reward ignored): eps = 1, k = 1.
         let base = Dist::new(vec![0.5, 0.0, 0.5])?;
         assert_eq!(regeneration_probability(&base, &[3.0, 9.0, 3.0], 1.0)?, 1.0);
