@@ -287,3 +287,28 @@ fn an_infinite_group_beside_a_reward_of_minus_f64_max_has_a_finite_forward_kl() 
     let log0 = num(&out["log_policy"][0]);
     assert!(pi[0] > 0.0 && (pi[0].ln() - log0).abs() <= 1e-12, "{out}");
 }
+
+/// A case of the fuzzer's 10^6-case run of seed 0: `G = 2`, sample std, k3 loss, `beta = 1e-15`,
+/// the top reward on a base mass of `1.9e-15`. In a group of two distinct rewards the sample
+/// std is `d/sqrt 2`, so the higher one has advantage `s = 1/sqrt 2`, and the expected update of
+/// the top class is `pi (1 - pi) s + beta (q - pi) = 0`: the low class keeps
+/// `1 - pi = 2 beta (1 - q) / ((s + beta) + sqrt((s - beta)^2 + 4 s beta q))` (the root written
+/// without cancellation), about `beta sqrt 2`. The closed form's denominator `b - C_{K-1}` once
+/// cancelled to rounding and the policy went to the low class (with `kl_forward` null).
+#[test]
+fn the_pairwise_closed_form_at_a_tiny_beta_keeps_the_top_class() {
+    let base = [1.873493359957836e-15, 1.0000000005229652];
+    let input = format!(
+        r#"{{"solver":"grpo","base":{base:?},"reward":[5e-324,-1.7976931348623157e+308],"beta":1e-15,"group_size":2,"std":"sample","kl":"k3_loss"}}"#
+    );
+    let (code, out) = run_solve(&input);
+    assert_eq!(code, 0, "{out}");
+    let q = base[0] / (base[0] + base[1]);
+    let (s, beta) = (0.5f64.sqrt(), 1e-15);
+    let low = 2.0 * beta * (1.0 - q)
+        / ((s + beta) + ((s - beta) * (s - beta) + 4.0 * s * beta * q).sqrt());
+    let pi = policy(&out);
+    assert!((pi[1] / low - 1.0).abs() <= 1e-12, "{pi:?} vs {low}");
+    assert!((pi[0] - (1.0 - low)).abs() <= 2.0 * f64::EPSILON, "{pi:?}");
+    assert!(num(&out["kl_forward"]).is_finite(), "{out}");
+}

@@ -415,25 +415,41 @@ fn class_ratio(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Rati
 }
 
 /// The `G = 2` k3-loss closed form: `C_k` the smaller root of `(b+1) C - C^2 = b Q_k` for
-/// `k < K`, `C_K = 1`, ratio `b / (b + 1 - C_{k-1} - C_k)`.
+/// `k < K` (`Q_k` the base mass of the classes up to `k`), `C_K = 1`, ratio
+/// `b / (b + 1 - C_{k-1} - C_k)`.
+///
+/// Formed without cancellation: with `A_k = 1 - Q_k` (the mass above class `k`, summed from the
+/// top) the discriminant is `D_k = (b+1)^2 - 4 b Q_k = (1 - b)^2 + 4 b A_k` and
+/// `(b + 1) - 2 C_k = sqrt(D_k)`, so for `k < K` the denominator is
+/// `(sqrt(D_{k-1}) + sqrt(D_k))/2` (`D_{-1} = (1 + b)^2`), and for the top class it is
+/// `b - C_{K-1} = (sqrt(D) - (1 - b))/2 = 2 b A/(sqrt(D) + (1 - b))` (`D = D_{K-1}`,
+/// `A = A_{K-1}` the top class's mass), the first form for `b >= 1`, the second for `b < 1`.
+/// (Formed as written, `b - C_{K-1}` at `b = 1e-15` with a top mass of `1.9e-15` cancelled to
+/// rounding, and the policy went to the wrong class.)
 fn pairwise_k3_loss(c: &Columns, config: &GrpoConfig) -> Vec<f64> {
     let b = config.beta / config.std_factor();
     let k = c.mass.len();
-    let mut q = CompensatedSum::new();
-    let mut prev = 0.0;
+    // A_i, the mass above class i, summed from the top.
+    let mut above = vec![0.0; k];
+    let mut sum = CompensatedSum::new();
+    for i in (0..k).rev() {
+        above[i] = sum.value();
+        sum.add(c.mass[i]);
+    }
+    let root_d = |a: f64| ((1.0 - b) * (1.0 - b) + 4.0 * b * a).sqrt();
+    let mut prev = 1.0 + b;
     let mut out = Vec::with_capacity(k);
-    for (i, &m) in c.mass.iter().enumerate() {
-        q.add(m);
-        let cur = if i + 1 == k {
-            1.0
-        } else {
-            let bq = b * q.value().min(1.0);
-            let disc = ((b + 1.0) * (b + 1.0) - 4.0 * bq).max(0.0);
-            2.0 * bq / ((b + 1.0) + disc.sqrt())
-        };
-        out.push(b / (b + 1.0 - prev - cur));
+    for &a in &above[..k - 1] {
+        let cur = root_d(a);
+        out.push(2.0 * b / (prev + cur));
         prev = cur;
     }
+    let a = above[k - 2];
+    out.push(if b >= 1.0 {
+        2.0 * b / (prev + (b - 1.0))
+    } else {
+        (prev + (1.0 - b)) / (2.0 * a)
+    });
     out
 }
 
