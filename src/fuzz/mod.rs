@@ -115,10 +115,10 @@ pub const KNOWN_OPEN: &[(&str, &str)] = &[
     ("reward_target", "KL equals divergence::kl(pi, pi0)"),
     ("maxent", "Gibbs form of the tilt"),
     ("soft_best_of_n", "null KL to the tilt beyond the f64 range"),
-    // GRPO at a finite G solved by Newton (G >= 3, or the ratio placement) at beta = 1e-15 with
-    // a class of base mass near 5e-324: kl_forward null (2 cases in 10^6 of seed 0, 212712 and
-    // 429670). The G = inf and G = 2 forms carry their log ratios and are guarded by
-    // tests/solve_grpo.rs.
+    // GRPO at a finite G solved by Newton (G >= 3, or the ratio placement) at a tiny beta (1e-15
+    // down to 1e-310) where a class's mass or ratio leaves the doubles: kl_forward null (2 cases
+    // in 10^6 of seed 0, 212712 and 429670; 0 to 2 per 20000 cases). The G = inf and G = 2 forms
+    // carry their log ratios and are guarded by tests/solve_grpo.rs.
     ("grpo", "undocumented null"),
 ];
 
