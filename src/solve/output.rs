@@ -162,7 +162,7 @@ pub fn kl_budget_into_slices(
         s.beta = unscale_beta(s.beta, k);
         return Ok(s);
     }
-    let (beta, last) = budget_multiplier(base, reward, eps, (r_max, spread), policy)?;
+    let (beta, last) = budget_multiplier(base, reward, eps, (r_max, spread), None, policy)?;
     let s = finish_at_root(base, reward, beta, last, policy, log_policy);
     let t = summarize((base, reward), s, beta);
     budget_met(t.kl, eps)?;

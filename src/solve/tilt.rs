@@ -758,6 +758,19 @@ fn log_ratio(a: f64, b: f64) -> f64 {
 ///
 /// Errors: `eps` negative or non-finite, bad base or reward.
 pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
+    kl_budget_from(base, reward, eps, None)
+}
+
+/// [`kl_budget`] with the multiplier search started at `beta_guess` (a positive finite guess
+/// of the answer's beta; otherwise, or on rescaled rewards, from the small-`1/beta` expansion).
+/// The guess changes only where the search starts: the bracket and the root finder that
+/// follow it are the same, and so is the accuracy of the answer.
+pub(super) fn kl_budget_from(
+    base: &Dist,
+    reward: &[f64],
+    eps: f64,
+    beta_guess: Option<f64>,
+) -> Result<KlBudget> {
     let case = budget_case(base, reward, eps)?;
     let BudgetCase::Binding { r_max, spread } = case else {
         return budget_limit(base, reward, &case);
@@ -774,7 +787,8 @@ pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
         });
     }
     let mut scratch = zeroed(base.len());
-    let (beta, last) = budget_multiplier(base, reward, eps, (r_max, spread), &mut scratch)?;
+    let range = (r_max, spread);
+    let (beta, last) = budget_multiplier(base, reward, eps, range, beta_guess, &mut scratch)?;
     let t = tilt_at_root(base, reward, beta, scratch, last);
     budget_met(t.solution.kl, eps)?;
     Ok(KlBudget {
@@ -843,15 +857,24 @@ pub(super) fn budget_limit(base: &Dist, reward: &[f64], case: &BudgetCase) -> Re
 }
 
 /// The multiplier of a binding budget, with the root finder's last evaluation (whose policy
-/// is left in `scratch`, of length `n`).
+/// is left in `scratch`, of length `n`); the search starts at `beta_guess` when one is given.
 pub(super) fn budget_multiplier(
     base: &Dist,
     reward: &[f64],
     eps: f64,
     (r_max, spread): (f64, f64),
+    beta_guess: Option<f64>,
     scratch: &mut [f64],
 ) -> Result<(f64, Option<(f64, TiltStats)>)> {
-    let var0 = scaled_variance(base.probs(), reward, r_max, spread);
+    let start = match beta_guess {
+        Some(b) if b > 0.0 && b.is_finite() => (spread / b).ln().clamp(-U_MAX, U_MAX),
+        // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) = var0 e^{2u} / 2 (var0 =
+        // Var0/spread^2).
+        _ => {
+            let var0 = scaled_variance(base.probs(), reward, r_max, spread);
+            (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX)
+        }
+    };
     let mut last = None;
     let mut g = |beta: f64| -> Result<(f64, f64)> {
         let s = tilt_stats_in(base, reward, beta, scratch, None);
@@ -862,9 +885,6 @@ pub(super) fn budget_multiplier(
         let dkl = s.variance / (beta * beta);
         Ok((log_ratio(s.kl, eps), dkl / s.kl))
     };
-    // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) = var0 e^{2u} / 2 (var0 = Var0/spread^2)
-    // gives the starting point.
-    let start = (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX);
     let beta = solve_in_u(&mut g, start, spread)?;
     Ok((beta, last))
 }

@@ -18,7 +18,7 @@
 //!
 //! One radix sort of the support by reward and one walk over the reward classes (compensated
 //! sums of the masses below each class, see [`super::classes`]), a scatter of `w` back to index
-//! order, then [`kl_budget`] on `w`: the cost of best-of-N's sort plus the budget solver's
+//! order, then [`kl_budget`](super::kl_budget()) on `w`: the cost of best-of-N's sort plus the budget solver's
 //! handful of tilt evaluations. At `10^7` outcomes with distinct rewards (bench
 //! `winrate_optimal` in `benches/solvers.rs`), timed once on a shared two-core machine under a
 //! load average of 12: one tilt 0.28-0.98 s, `kl_budget` 2.0-2.5 s, `winrate_optimal`
@@ -26,7 +26,7 @@
 
 use super::classes::{RewardClasses, SortedSupport};
 use super::quantilize::{quantilize, Quantilizer};
-use super::tilt::{kl_budget, BudgetRegime};
+use super::tilt::{kl_budget_from, BudgetRegime};
 use super::Solution;
 use crate::buffer::filled;
 use crate::dist::Dist;
@@ -122,7 +122,8 @@ pub fn win_rate(policy: &Dist, values: &[f64]) -> Result<f64> {
 /// ```
 pub fn winrate_optimal(base: &Dist, reward: &[f64], eps: f64) -> Result<WinRateOptimum> {
     let values = win_values(base, reward)?;
-    let budget = kl_budget(base, &values, eps)?;
+    let guess = (eps.is_finite() && eps > 0.0).then(|| uniform_value_beta(eps));
+    let budget = kl_budget_from(base, &values, eps, guess)?;
     let expected_reward = super::expected_reward(&budget.solution.policy, reward);
     Ok(WinRateOptimum {
         win_rate: budget.solution.expected_reward,
@@ -134,6 +135,53 @@ pub fn winrate_optimal(base: &Dist, reward: &[f64], eps: f64) -> Result<WinRateO
         regime: budget.regime,
     })
 }
+
+/// `KL(pi_a || U(0, 1))` for the tilt `pi_a(w) = a e^{a w}/(e^a - 1)` of the uniform law on
+/// `[0, 1]` at `a = 1/beta`:
+///
+/// ```text
+/// KL = a E[w] - ln Z,   Z = (e^a - 1)/a,   E[w] = 1/(1 - e^-a) - 1/a,
+/// ```
+///
+/// written with `e^-a` so that it holds for every `a > 0`; below `a = 1e-3` the series
+/// `a^2/24` (the variance `1/12` times `a^2/2`), whose next term is `-a^4/960` (at most
+/// `2.5e-8` relative): this is only the start of a search.
+fn uniform_tilt_kl(a: f64) -> f64 {
+    if a < 1e-3 {
+        return a * a / 24.0;
+    }
+    let one_minus = -(-a).exp_m1();
+    a / one_minus - 1.0 - a - one_minus.ln() + a.ln()
+}
+
+/// The beta at which the tilt of `w ~ U(0, 1)` has KL `eps`: where the search for the
+/// win-rate optimum's beta starts.
+///
+/// Under `pi0` the mid-rank `w` is a midpoint-rule sample of `U(0, 1)`: each outcome stands for
+/// the interval `[pi0(r < r(x)), pi0(r <= r(x))]` of width `pi0(x)` at its midpoint. So every
+/// expectation of a smooth function of `w` under `pi0` is its uniform integral up to
+/// `O(max_x pi0(x)^2)`, and the tilt's KL is [`uniform_tilt_kl`] to that order: for bases
+/// with small masses the search starts within rounding of the root and needs a step or two.
+/// Ties are no exception (a reward class is one interval of the rule); a class of large mass
+/// makes the guess rougher, and the bracket then widens as from any start. The guess only
+/// places the start. `uniform_tilt_kl` increases in `a`, so the guess
+/// is found by bisection in `ln a` over `[-30, 40]`, far wider than any binding budget below
+/// `ln(e^40) - 1`; larger budgets get the end of the range.
+fn uniform_value_beta(eps: f64) -> f64 {
+    let (mut lo, mut hi) = (-30.0f64, 40.0f64);
+    for _ in 0..GUESS_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if uniform_tilt_kl(mid.exp()) < eps {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (-0.5 * (lo + hi)).exp()
+}
+
+/// Bisection steps of [`uniform_value_beta`]: `70 / 2^60` is below `1e-16`.
+const GUESS_STEPS: usize = 60;
 
 /// Bisection steps of [`quantilizer_at_kl`]: the kept mass of the boundary class halves its
 /// interval each step, so 1100 steps reach the spacing of doubles anywhere in `(0, 1]`.
@@ -257,6 +305,68 @@ mod tests {
         assert_eq!(top.regime, BudgetRegime::Slack);
         assert!((top.win_rate - 0.9).abs() < 1e-15);
         assert!(top.win_rate > s.win_rate);
+        Ok(())
+    }
+
+    /// On a uniform base of `n` outcomes with distinct rewards, `w_i = (i + 1/2)/n` is the
+    /// midpoint rule for `U(0, 1)`, whose relative error on `int e^{a w}` (and, to first order,
+    /// on the KL) is about `a^2 / (24 n^2)`: the discrete KL must agree with the closed form to
+    /// within `a^2 / n^2` (a wrong closed form, e.g. one that drops its `- 1`, is off by 1).
+    #[test]
+    fn the_uniform_closed_form_is_the_limit_of_the_midpoint_values() -> Result<()> {
+        let n = 1000;
+        let base = Dist::new(vec![1.0 / n as f64; n])?;
+        let reward: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let w = win_values(&base, &reward)?;
+        for a in [0.5, 5.0, 40.0] {
+            let t = crate::solve::tilt(&base, &w, 1.0 / a)?;
+            let closed = uniform_tilt_kl(a);
+            let bound = a * a / (n * n) as f64 * closed.max(1.0);
+            assert!(
+                (t.solution.kl - closed).abs() <= bound,
+                "a {a}: {} vs {closed}",
+                t.solution.kl
+            );
+        }
+        Ok(())
+    }
+
+    /// The two branches of `uniform_tilt_kl` meet at `a = 1e-3`: the series' next term is
+    /// `-a^4/960` (from the cumulants `K(a) = a/2 + a^2/24 - a^4/2880 + ...` of `U(0, 1)`,
+    /// `KL = a K'(a) - K(a)`), `a^2/40 = 2.5e-8` relative; the closed form cancels `O(1)` terms
+    /// down to `4e-8`, and its five roundings of about `eps` each cost up to `3e-8` relative.
+    /// Bound `1e-7`. And the guess inverts the closed form.
+    #[test]
+    fn the_uniform_guess_inverts_the_closed_form() {
+        let a: f64 = 1e-3;
+        let series = a * a / 24.0;
+        let one_minus = -(-a).exp_m1();
+        let closed = a / one_minus - 1.0 - a - one_minus.ln() + a.ln();
+        assert!(
+            (series - closed).abs() <= 1e-7 * series,
+            "{series} vs {closed}"
+        );
+        for eps in [1e-12, 1e-3, 0.5, 1.0, 5.0, 20.0] {
+            let kl = uniform_tilt_kl(1.0 / uniform_value_beta(eps));
+            assert!((kl - eps).abs() <= 1e-12 * eps, "eps {eps}: {kl}");
+        }
+    }
+
+    /// The guess moves only where the search starts: the optimum is the plain budget search's
+    /// (to its own accuracy, 1e-15 relative in beta) at budgets near 0, near the slack edge and
+    /// on a base with one heavy atom, where the uniform guess is far off.
+    #[test]
+    fn the_guessed_start_finds_the_plain_search_optimum() -> Result<()> {
+        let base = Dist::new(vec![0.9, 0.05, 0.03, 0.02])?;
+        let reward = [0.0, 1.0, 2.0, 3.0];
+        let w = win_values(&base, &reward)?;
+        for eps in [1e-9, 0.1, 1.0, 3.9] {
+            let s = winrate_optimal(&base, &reward, eps)?;
+            let plain = crate::solve::kl_budget(&base, &w, eps)?;
+            let (b, p) = (s.beta.unwrap_or(0.0), plain.beta.unwrap_or(0.0));
+            assert!((b - p).abs() <= 1e-13 * p, "eps {eps}: {b} vs {p}");
+            assert!((s.solution.kl - eps).abs() <= 1e-12 * eps, "eps {eps}");
+        }
         Ok(())
     }
 
