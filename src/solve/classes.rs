@@ -83,10 +83,13 @@ fn order_key(x: f64) -> u64 {
 pub(crate) struct SortedSupport {
     /// Keys, outcome indices and masses in increasing reward (ties by increasing index).
     sorted: radix::Columns,
-    /// `pi0(r > r_C)` at the first position of each class `C` (other entries unspecified).
+    /// `pi0(r > r_C)` at the first position of each class `C` (other entries unspecified);
+    /// empty for a support sorted by [`SortedSupport::without_above`].
     above: Vec<f64>,
     /// The sort's scratch space, already paged in, for [`SortedSupport::spare`].
     spare: Vec<u64>,
+    /// The sort's scratch masses, for `above`.
+    spare_masses: Vec<f64>,
 }
 
 /// Sorted positions per chunk of [`SortedSupport::map_classes`] (moved forward to the next
@@ -94,8 +97,19 @@ pub(crate) struct SortedSupport {
 const CHUNK: usize = 1 << 14;
 
 impl SortedSupport {
-    /// Sorts the support of `base` by reward (`-0.0` taken as `0.0`).
+    /// Sorts the support of `base` by reward (`-0.0` taken as `0.0`), with the masses above
+    /// each class.
     pub(crate) fn new(base: &Dist, reward: &[f64]) -> Result<Self> {
+        let mut support = Self::without_above(base, reward)?;
+        support.above = support.take_spare_masses();
+        support.sum_from_above();
+        Ok(support)
+    }
+
+    /// [`SortedSupport::new`] without the backward pass for the masses above each class (one
+    /// sequential pass over the support), for walks that read only `below` and `mass`: their
+    /// classes carry `above = NaN`.
+    pub(crate) fn without_above(base: &Dist, reward: &[f64]) -> Result<Self> {
         check_reward(base, reward)?;
         let p = base.probs();
         let mut sorted = radix::Columns {
@@ -113,13 +127,23 @@ impl SortedSupport {
         let len = sorted.keys.len();
         let mut scratch = radix::Columns::zeroed(len);
         radix::sort(&mut sorted, &mut scratch);
-        let mut support = Self {
+        Ok(Self {
             sorted,
-            above: scratch.mass,
+            above: Vec::new(),
             spare: scratch.keys,
-        };
-        support.sum_from_above();
-        Ok(support)
+            spare_masses: scratch.mass,
+        })
+    }
+
+    /// The sort's scratch column of masses (paged in, as long as the support, its contents
+    /// unspecified); empty after [`SortedSupport::new`], which keeps `above` there. Once.
+    pub(crate) fn take_spare_masses(&mut self) -> Vec<f64> {
+        std::mem::take(&mut self.spare_masses)
+    }
+
+    /// The sorted masses column, paged in, for reuse once the walks are done.
+    pub(crate) fn into_masses(self) -> Vec<f64> {
+        self.sorted.mass
     }
 
     /// `vec![value; len]`, reusing the sort's scratch space (paged in already, so no fresh
@@ -167,7 +191,7 @@ impl SortedSupport {
             reward: key_value(key),
             mass,
             below: below.value(),
-            above: self.above[start],
+            above: self.above.get(start).copied().unwrap_or(f64::NAN),
         };
         below.add(mass);
         (class, len)
@@ -234,7 +258,8 @@ impl SortedSupport {
     /// of the chunk holding the class. The sorted positions are cut into chunks of about
     /// [`CHUNK`] at class starts, each chunk's classes are visited in increasing reward with a
     /// fresh `init()`, and the accumulators come back in increasing reward: the result does not
-    /// depend on the number of threads.
+    /// depend on the number of threads. (On a support from [`SortedSupport::without_above`]
+    /// the classes carry `above = NaN`.)
     pub(crate) fn map_classes<A: Send>(
         &self,
         values: &mut [f64],
@@ -383,6 +408,15 @@ mod tests {
                 .flatten()
                 .collect();
             assert_eq!(threaded, sequential);
+            // Without the backward pass the walk is the same but for `above`.
+            let bare = SortedSupport::without_above(&base, &reward)?;
+            let mut bare_walk = Vec::new();
+            bare.for_each_class(|c, _, members| bare_walk.push((c, members.to_vec())));
+            assert_eq!(bare_walk.len(), sequential.len());
+            for ((b, bm), (s, sm)) in bare_walk.iter().zip(&sequential) {
+                assert!(b.above.is_nan() && bm == sm);
+                assert_eq!((b.reward, b.mass, b.below), (s.reward, s.mass, s.below));
+            }
             let mut dest = vec![-1.0; n];
             support.scatter(&values, &mut dest);
             assert!(dest.iter().enumerate().all(|(i, &v)| v == i as f64));

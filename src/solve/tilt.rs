@@ -263,19 +263,20 @@ pub(super) fn summarize((base, reward): (&Dist, &[f64]), s: TiltStats, beta: f64
 
 /// The tilt at the multiplier `beta` found by a root finder whose last evaluation, `last`,
 /// left the normalized policy in `policy`: when that evaluation was at this very beta, only
-/// the log-policy `log pi0 + (r - r_mode)/beta - log z` remains to be formed (the same
+/// the log-policy `log pi0 + (r - r_mode)/beta - log z` remains to be formed, in `logs` (the
+/// same
 /// expression as in [`normalize`], so the result is identical to [`assemble`]'s), saving the
 /// passes with `exp`.
 fn tilt_at_root(
     base: &Dist,
     reward: &[f64],
     beta: f64,
-    policy: Vec<f64>,
+    [policy, logs]: [Vec<f64>; 2],
     last: Option<(f64, TiltStats)>,
 ) -> Tilt {
     match last {
-        Some((b, _)) if b == beta && policy.len() == base.len() => {
-            let (mut policy, mut logs) = (policy, zeroed(base.len()));
+        Some((b, _)) if b == beta && policy.len() == base.len() && logs.len() == base.len() => {
+            let (mut policy, mut logs) = (policy, logs);
             let s = finish_at_root(base, reward, beta, last, &mut policy, &mut logs);
             tilt_from_parts((base, reward), s, beta, policy, logs)
         }
@@ -758,18 +759,21 @@ fn log_ratio(a: f64, b: f64) -> f64 {
 ///
 /// Errors: `eps` negative or non-finite, bad base or reward.
 pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
-    kl_budget_from(base, reward, eps, None)
+    kl_budget_from(base, reward, eps, None, [Vec::new(), Vec::new()])
 }
 
 /// [`kl_budget`] with the multiplier search started at `beta_guess` (a positive finite guess
-/// of the answer's beta; otherwise, or on rescaled rewards, from the small-`1/beta` expansion).
-/// The guess changes only where the search starts: the bracket and the root finder that
-/// follow it are the same, and so is the accuracy of the answer.
+/// of the answer's beta; otherwise, or on rescaled rewards, from the small-`1/beta` expansion),
+/// and the policy and its logarithms written into `buffers` when they have the base's length
+/// (any contents; memory already paged in saves the kernel's zeroing of fresh pages). The
+/// guess changes only where the search starts: the bracket and the root finder that follow it
+/// are the same, and so is the accuracy of the answer.
 pub(super) fn kl_budget_from(
     base: &Dist,
     reward: &[f64],
     eps: f64,
     beta_guess: Option<f64>,
+    buffers: [Vec<f64>; 2],
 ) -> Result<KlBudget> {
     let case = budget_case(base, reward, eps)?;
     let BudgetCase::Binding { r_max, spread } = case else {
@@ -786,10 +790,11 @@ pub(super) fn kl_budget_from(
             regime: s.regime,
         });
     }
-    let mut scratch = zeroed(base.len());
+    let n = base.len();
+    let [mut scratch, logs] = buffers.map(|b| if b.len() == n { b } else { zeroed(n) });
     let range = (r_max, spread);
     let (beta, last) = budget_multiplier(base, reward, eps, range, beta_guess, &mut scratch)?;
-    let t = tilt_at_root(base, reward, beta, scratch, last);
+    let t = tilt_at_root(base, reward, beta, [scratch, logs], last);
     budget_met(t.solution.kl, eps)?;
     Ok(KlBudget {
         solution: t.solution,
@@ -1112,7 +1117,7 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
             }
         }
     };
-    let t = tilt_at_root(base, reward, beta, scratch, last);
+    let t = tilt_at_root(base, reward, beta, [scratch, zeroed(base.len())], last);
     target_met(t.solution.expected_reward, c, spread)?;
     Ok(RewardTarget {
         solution: t.solution,

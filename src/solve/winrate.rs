@@ -18,11 +18,11 @@
 //!
 //! One radix sort of the support by reward and one walk over the reward classes (compensated
 //! sums of the masses below each class, see [`super::classes`]), a scatter of `w` back to index
-//! order, then [`kl_budget`](super::kl_budget()) on `w`: the cost of best-of-N's sort plus the budget solver's
-//! handful of tilt evaluations. At `10^7` outcomes with distinct rewards (bench
-//! `winrate_optimal` in `benches/solvers.rs`), timed once on a shared two-core machine under a
-//! load average of 12: one tilt 0.28-0.98 s, `kl_budget` 2.0-2.5 s, `winrate_optimal`
-//! 3.9-4.7 s, of which `win_values` (the sort) is the larger part.
+//! order, then the budget search on `w`, started where the tilt of a uniform `w` spends the
+//! budget (see `uniform_value_beta`): about three tilt passes. The policy and its logarithms
+//! are written into two of the sort's columns, which are no longer needed, instead of into
+//! fresh memory. At `10^7` outcomes with distinct rewards (bench `winrate_optimal` in
+//! `benches/solvers.rs`, `benches/RESULTS.md`) it takes 9-10 times one tilt.
 
 use super::classes::{RewardClasses, SortedSupport};
 use super::quantilize::{quantilize, Quantilizer};
@@ -65,9 +65,18 @@ type ClassRow = (f64, f64, f64);
 /// # Ok::<(), rlhf_claims::Error>(())
 /// ```
 pub fn win_values(base: &Dist, reward: &[f64]) -> Result<Vec<f64>> {
-    let mut support = SortedSupport::new(base, reward)?;
+    Ok(win_values_and_spares(base, reward)?.0)
+}
+
+/// [`win_values`], with two paged-in buffers as long as the support that the computation no
+/// longer needs (their contents unspecified): the policy and its logarithms can be written
+/// there instead of into fresh memory, whose pages the kernel would zero first (at `10^7`
+/// outcomes, 160 MB).
+fn win_values_and_spares(base: &Dist, reward: &[f64]) -> Result<(Vec<f64>, [Vec<f64>; 2])> {
+    let mut support = SortedSupport::without_above(base, reward)?;
     let off_support = support.len() < base.len();
-    let mut sorted = support.spare(support.len(), 0.0);
+    // Every sorted position belongs to one class, so the walk writes all of `sorted`.
+    let mut sorted = support.take_spare_masses();
     let rows = support.map_classes(&mut sorted, Vec::new, |c, _, out, rows| {
         out.fill(c.below + 0.5 * c.mass);
         if off_support {
@@ -82,7 +91,7 @@ pub fn win_values(base: &Dist, reward: &[f64]) -> Result<Vec<f64>> {
             values[x] = value_off_support(&rows, reward[x]);
         }
     }
-    Ok(values)
+    Ok((values, [sorted, support.into_masses()]))
 }
 
 /// `w` at a reward `r` that no support outcome need have, from the class rows in increasing
@@ -121,9 +130,9 @@ pub fn win_rate(policy: &Dist, values: &[f64]) -> Result<f64> {
 /// # Ok::<(), rlhf_claims::Error>(())
 /// ```
 pub fn winrate_optimal(base: &Dist, reward: &[f64], eps: f64) -> Result<WinRateOptimum> {
-    let values = win_values(base, reward)?;
+    let (values, spares) = win_values_and_spares(base, reward)?;
     let guess = (eps.is_finite() && eps > 0.0).then(|| uniform_value_beta(eps));
-    let budget = kl_budget_from(base, &values, eps, guess)?;
+    let budget = kl_budget_from(base, &values, eps, guess, spares)?;
     let expected_reward = super::expected_reward(&budget.solution.policy, reward);
     Ok(WinRateOptimum {
         win_rate: budget.solution.expected_reward,
