@@ -190,6 +190,12 @@ pub(crate) fn map_parts<T: Send, R: Send>(
     map_runs(items, 1, |(start, part)| f(start, part))
 }
 
+/// `work(item)` for every item, one thread per item (the calling thread takes the first, and
+/// every item whose thread could not be started); the results in item order.
+pub(crate) fn map_each<I: Send, R: Send>(items: Vec<I>, work: impl Fn(I) -> R + Sync) -> Vec<R> {
+    map_runs(items, 1, work)
+}
+
 /// `work(item)` for every item, in item order, the items cut into runs of `per_run`
 /// consecutive items with one thread per run (the calling thread takes the first run and every
 /// run whose thread could not be started).

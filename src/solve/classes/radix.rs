@@ -13,8 +13,11 @@
 //! costs `O(len)`; at 10^7 rewards uniform on `[-1, 1)` the first split streams through memory
 //! (24 bytes moved per outcome) and the rest (one more split, insertion sorts) runs in cache,
 //! where a least-significant-digit sort makes six full passes. Each level consumes at least one
-//! key bit, so there are at most 64 levels. After the first split the buckets are sorted on all
-//! cores (each thread takes a stretch of whole buckets; the result is the same).
+//! key bit, so there are at most 64 levels. The first split itself runs on all cores: each
+//! thread takes a stretch of the run, counts its digits, and writes its items of each bucket
+//! after those of the stretches before it, so the split is the stable one whatever the number
+//! of threads. After it the buckets are sorted on all cores (each thread takes a stretch of
+//! whole buckets; the result is the same).
 
 use super::key_value;
 use crate::buffer::zeroed;
@@ -79,6 +82,15 @@ impl<'a> Run<'a> {
                 mass: m1,
             },
         )
+    }
+
+    /// The same stretch, borrowed again (so that `self` can be used afterwards).
+    fn reborrow(&mut self) -> Run<'_> {
+        Run {
+            keys: self.keys,
+            index: self.index,
+            mass: self.mass,
+        }
     }
 
     fn copy_from(&mut self, src: &Run<'_>) {
@@ -176,7 +188,14 @@ const VALUE_SPLIT_MIN: usize = 1 << 16;
 /// The digit for splitting a run with these keys (least `min`, greatest `max`, differing in the
 /// bits `varying`), and its histogram: by bits, or for long runs by value when that leaves the
 /// largest bucket smaller.
-fn choose_digit(keys: &[u64], min: u64, max: u64, varying: u64) -> (Digit, Vec<usize>) {
+/// Its histogram is taken per part of the run (cut at `bounds`, one thread per part), and so
+/// comes back as one histogram per part.
+fn choose_digit(
+    keys: &[u64],
+    bounds: &[usize],
+    (min, max): (u64, u64),
+    varying: u64,
+) -> (Digit, Vec<Vec<usize>>) {
     let top = u64::BITS - varying.leading_zeros();
     let bits = digit_bits(keys.len());
     let by_bits = Digit::Bits {
@@ -184,11 +203,13 @@ fn choose_digit(keys: &[u64], min: u64, max: u64, varying: u64) -> (Digit, Vec<u
         mask: (1u64 << bits.min(top)) - 1,
     };
     let histogram = |digit: Digit, buckets: usize| {
-        let mut counts = vec![0usize; buckets];
-        for &k in keys {
-            counts[digit.of(k)] += 1;
-        }
-        counts
+        per_part(keys, bounds, |part| {
+            let mut counts = vec![0usize; buckets];
+            for &k in part {
+                counts[digit.of(k)] += 1;
+            }
+            counts
+        })
     };
     let bit_counts = histogram(by_bits, 1 << bits.min(top));
     if keys.len() < VALUE_SPLIT_MIN {
@@ -202,24 +223,114 @@ fn choose_digit(keys: &[u64], min: u64, max: u64, varying: u64) -> (Digit, Vec<u
     }
     let by_value = Digit::Value { lo, scale, last };
     let value_counts = histogram(by_value, last + 1);
-    let largest = |c: &[usize]| c.iter().copied().max().unwrap_or(0);
-    if largest(&value_counts) < largest(&bit_counts) {
+    if largest_bucket(&value_counts) < largest_bucket(&bit_counts) {
         (by_value, value_counts)
     } else {
         (by_bits, bit_counts)
     }
 }
 
+/// The size of the largest bucket of a histogram given per part.
+fn largest_bucket(counts: &[Vec<usize>]) -> usize {
+    let buckets = counts.first().map_or(0, Vec::len);
+    (0..buckets)
+        .map(|d| counts.iter().map(|c| c[d]).sum::<usize>())
+        .max()
+        .unwrap_or(0)
+}
+
+/// `f(part)` for each part of `keys` cut at `bounds`, each part on its own thread when there
+/// are several; the results in part order.
+fn per_part<R: Send>(keys: &[u64], bounds: &[usize], f: impl Fn(&[u64]) -> R + Sync) -> Vec<R> {
+    let parts = bounds.windows(2).map(|w| &keys[w[0]..w[1]]).collect();
+    parallel::map_each(parts, f)
+}
+
+/// `(all, any, min, max)` of the keys: the bits set in every key, in some key, and the least
+/// and greatest key.
+fn key_summary(keys: &[u64], bounds: &[usize]) -> (u64, u64, u64, u64) {
+    let fold = |part: &[u64]| {
+        part.iter()
+            .fold((u64::MAX, 0, u64::MAX, 0), |(all, any, min, max), &k| {
+                (all & k, any | k, min.min(k), max.max(k))
+            })
+    };
+    per_part(keys, bounds, fold).into_iter().fold(
+        (u64::MAX, 0, u64::MAX, 0),
+        |(all, any, min, max), (a, o, lo, hi)| (all & a, any | o, min.min(lo), max.max(hi)),
+    )
+}
+
+/// `dest` cut into the places of each part's items of each bucket: `out[t][d]` has
+/// `counts[t][d]` places, laid out bucket by bucket and, within a bucket, part by part.
+fn carve<'a, T>(dest: &'a mut [T], counts: &[Vec<usize>]) -> Vec<Vec<&'a mut [T]>> {
+    let buckets = counts.first().map_or(0, Vec::len);
+    let mut out: Vec<Vec<&mut [T]>> = counts.iter().map(|_| Vec::with_capacity(buckets)).collect();
+    let mut rest = dest;
+    for d in 0..buckets {
+        for (places, c) in out.iter_mut().zip(counts) {
+            let (here, tail) = std::mem::take(&mut rest).split_at_mut(c[d]);
+            places.push(here);
+            rest = tail;
+        }
+    }
+    out
+}
+
+/// The places of one part's items, per bucket and column (see [`carve`]).
+struct Places<'a> {
+    keys: Vec<&'a mut [u64]>,
+    index: Vec<&'a mut [usize]>,
+    mass: Vec<&'a mut [f64]>,
+}
+
+/// Writes the items of `part` to their places, bucket by bucket in the order they come.
+fn scatter_part(part: &Run<'_>, digit: Digit, mut places: Places<'_>) {
+    let mut next = vec![0usize; places.keys.len()];
+    for ((&k, &x), &m) in part
+        .keys
+        .iter()
+        .zip(part.index.iter())
+        .zip(part.mass.iter())
+    {
+        let d = digit.of(k);
+        let pos = next[d];
+        next[d] += 1;
+        places.keys[d][pos] = k;
+        places.index[d][pos] = x;
+        places.mass[d][pos] = m;
+    }
+}
+
+/// The split of `data` into `scratch` by `digit` on one thread per part (the parts cut at
+/// `bounds`, with the histograms `counts` per part): each part's items of a bucket go after
+/// those of the parts before it, so the split is the stable one whatever the parts.
+fn split_in_parts(
+    data: Run<'_>,
+    scratch: Run<'_>,
+    digit: Digit,
+    counts: &[Vec<usize>],
+    bounds: &[usize],
+) {
+    let keys = carve(scratch.keys, counts);
+    let index = carve(scratch.index, counts);
+    let mass = carve(scratch.mass, counts);
+    let mut rest = data;
+    let mut parts = Vec::with_capacity(counts.len());
+    for (((keys, index), mass), w) in keys.into_iter().zip(index).zip(mass).zip(bounds.windows(2)) {
+        let (part, tail) = rest.split_at(w[1] - w[0]);
+        rest = tail;
+        parts.push((part, Places { keys, index, mass }));
+    }
+    parallel::map_each(parts, |(part, places)| scatter_part(&part, digit, places));
+}
+
 /// Sorts `data` stably by key, leaving the result in `scratch` if `into_scratch`, else in
 /// `data`; the other one is clobbered. After the first split the parts are sorted on up to
 /// `threads` threads (each takes a stretch of whole parts; the result is the same).
 fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool, threads: usize) {
-    let (all, any, min, max) = data
-        .keys
-        .iter()
-        .fold((u64::MAX, 0, u64::MAX, 0), |(all, any, min, max), &k| {
-            (all & k, any | k, min.min(k), max.max(k))
-        });
+    let bounds = parallel::even_bounds(data.keys.len(), threads);
+    let (all, any, min, max) = key_summary(data.keys, &bounds);
     let varying = all ^ any;
     if varying == 0 || data.keys.len() <= SHORT_RUN {
         if varying != 0 {
@@ -230,12 +341,57 @@ fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool, threads
         }
         return;
     }
-    let (digit, mut next) = choose_digit(data.keys, min, max, varying);
+    let (digit, counts) = choose_digit(data.keys, &bounds, (min, max), varying);
+    // The end of each bucket.
+    let mut next = Vec::with_capacity(counts[0].len());
+    let mut end = 0;
+    for d in 0..counts[0].len() {
+        end += counts.iter().map(|c| c[d]).sum::<usize>();
+        next.push(end);
+    }
+    if threads <= 1 {
+        split_sequentially(&data, &mut scratch, digit, &counts[0]);
+        finish_buckets(scratch, data, &next, into_scratch);
+        return;
+    }
+    split_in_parts(data.reborrow(), scratch.reborrow(), digit, &counts, &bounds);
+    let len = data.keys.len();
+    let cuts: Vec<usize> = parallel::even_bounds(len, threads)
+        .into_iter()
+        .map(|b| match b {
+            0 => 0,
+            _ => next
+                .get(next.partition_point(|&e| e < b))
+                .map_or(len, |&e| e),
+        })
+        .collect();
+    let (mut rest_sorted, mut rest_other) = (scratch, data);
+    let mut stretches = Vec::with_capacity(threads);
+    for w in cuts.windows(2) {
+        let (sorted, tail) = rest_sorted.split_at(w[1] - w[0]);
+        let (other, tail2) = rest_other.split_at(w[1] - w[0]);
+        rest_sorted = tail;
+        rest_other = tail2;
+        let ends: Vec<usize> = next
+            .iter()
+            .filter(|&&e| e > w[0] && e <= w[1])
+            .map(|&e| e - w[0])
+            .collect();
+        stretches.push((sorted, other, ends));
+    }
+    parallel::map_each(stretches, |(sorted, other, ends)| {
+        finish_buckets(sorted, other, &ends, into_scratch)
+    });
+}
+
+/// The split of `data` into `scratch` by `digit`, whose histogram is `counts`, on this thread
+/// (for runs in cache, where carving per-bucket places would cost more than the split).
+fn split_sequentially(data: &Run<'_>, scratch: &mut Run<'_>, digit: Digit, counts: &[usize]) {
+    let mut next = Vec::with_capacity(counts.len());
     let mut start = 0;
-    for slot in next.iter_mut() {
-        let count = *slot;
-        *slot = start;
-        start += count;
+    for &c in counts {
+        next.push(start);
+        start += c;
     }
     for ((&k, &x), &m) in data
         .keys
@@ -250,36 +406,6 @@ fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool, threads
         scratch.index[pos] = x;
         scratch.mass[pos] = m;
     }
-    // `next[d]` is now the end of bucket `d`.
-    if threads <= 1 {
-        finish_buckets(scratch, data, &next, into_scratch);
-        return;
-    }
-    let len = data.keys.len();
-    let cuts: Vec<usize> = parallel::even_bounds(len, threads)
-        .into_iter()
-        .map(|b| match b {
-            0 => 0,
-            _ => next
-                .get(next.partition_point(|&e| e < b))
-                .map_or(len, |&e| e),
-        })
-        .collect();
-    std::thread::scope(|scope| {
-        let (mut rest_sorted, mut rest_other) = (scratch, data);
-        for w in cuts.windows(2) {
-            let (sorted, tail) = rest_sorted.split_at(w[1] - w[0]);
-            let (other, tail2) = rest_other.split_at(w[1] - w[0]);
-            rest_sorted = tail;
-            rest_other = tail2;
-            let ends: Vec<usize> = next
-                .iter()
-                .filter(|&&e| e > w[0] && e <= w[1])
-                .map(|&e| e - w[0])
-                .collect();
-            scope.spawn(move || finish_buckets(sorted, other, &ends, into_scratch));
-        }
-    });
 }
 
 /// Sorts the buckets of `sorted` (which end at `ends`, increasing) one after the other, each
@@ -320,7 +446,8 @@ mod tests {
     }
 
     /// Against the standard library's stable sort, on keys that exercise every path: long runs
-    /// of ties, keys differing only in low bits, only in the top bit, spread over all bits.
+    /// of ties, keys differing only in low bits, only in the top bit, spread over all bits; on
+    /// one thread and on three (runs from `2^16` keys are split in parts, one per thread).
     #[test]
     fn matches_a_stable_sort() {
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -345,7 +472,10 @@ mod tests {
             for shape in shapes {
                 let keys: Vec<u64> = (0..len).map(|_| shape(next())).collect();
                 let mut sorted = columns(keys.clone());
-                sort(&mut sorted, &mut Columns::zeroed(len));
+                let mut on_one = columns(keys.clone());
+                parallel::with_threads(3, || sort(&mut sorted, &mut Columns::zeroed(len)));
+                parallel::with_threads(1, || sort(&mut on_one, &mut Columns::zeroed(len)));
+                assert_eq!((&sorted.keys, &sorted.index), (&on_one.keys, &on_one.index));
                 let mut expected: Vec<(u64, usize)> = keys.iter().copied().zip(0..).collect();
                 expected.sort_by_key(|&(k, _)| k);
                 let got: Vec<(u64, usize)> = sorted
