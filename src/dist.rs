@@ -59,6 +59,12 @@ impl Dist {
 
     /// Builds a distribution proportional to non-negative weights (any positive total).
     pub fn from_weights(weights: Vec<f64>) -> Result<Self> {
+        Ok(Self::from_weights_with_total(weights)?.0)
+    }
+
+    /// [`Dist::from_weights`], with the total `sum w_i` it divided by (for callers that patch
+    /// the log view from logarithms of their own and so need `ln` of the same total).
+    pub(crate) fn from_weights_with_total(weights: Vec<f64>) -> Result<(Self, f64)> {
         Self::validate(&weights)?;
         let total = numeric::sum(weights.iter().copied());
         if !(total > 0.0) || !total.is_finite() {
@@ -66,7 +72,7 @@ impl Dist {
                 "weights must have a finite positive total, got {total}"
             )));
         }
-        Ok(Self::from_weights_unchecked(weights, total))
+        Ok((Self::from_weights_unchecked(weights, total), total))
     }
 
     /// Builds the distribution with `p_i` proportional to `exp(w_i)`.
@@ -388,11 +394,14 @@ impl Dist {
                 (true, _) => (self.log_p[i] + shift).exp(),
             })
             .collect();
-        let log_total = numeric::sum(weights.iter().copied()).ln();
-        let mut conditioned = Self::from_weights(weights.clone())?;
-        for (i, w) in weights.iter().enumerate() {
-            if keep[i] && *w == 0.0 && self.log_p[i] > f64::NEG_INFINITY {
-                conditioned.log_p[i] = self.log_p[i] + shift - log_total;
+        let (mut conditioned, total) = Self::from_weights_with_total(weights)?;
+        let log_total = total.ln();
+        // A kept mass whose scaled weight underflowed (or whose quotient did): its logarithm
+        // from the log view.
+        let patched = conditioned.p.iter().zip(conditioned.log_p.iter_mut());
+        for ((&kept, &source), (&p, log_p)) in keep.iter().zip(&self.log_p).zip(patched) {
+            if kept && p == 0.0 && source > f64::NEG_INFINITY {
+                *log_p = source + shift - log_total;
             }
         }
         Ok(conditioned)

@@ -360,8 +360,8 @@ pub fn grpo_stationary(base: &Dist, reward: &[f64], config: &GrpoConfig) -> Resu
         base.clone()
     } else {
         let (weights, e) = scaled_weights(base, &classes, &ratios);
-        let policy = Dist::from_weights(weights.clone())?;
-        with_log_view(policy, base, &classes, (&weights, e), &ratios.log_t)
+        let (policy, total) = Dist::from_weights_with_total(weights)?;
+        with_log_view(policy, base, &classes, (total, e), &ratios.log_t)
     };
     let x = Columns {
         values: cols.values,
@@ -660,7 +660,7 @@ fn scaled_update(
     let e = (0..x.len())
         .map(|k| match config.kl {
             KlPlacement::K3Loss => p[k] + beta * (q[k] / x[k] - 1.0),
-            KlPlacement::K3Ratio => p[k] - beta * (log_ratio(x[k], log_x[k], q[k]) - klx),
+            KlPlacement::K3Ratio => p[k] - beta * (log_mass_ratio(x[k], log_x[k], q[k]) - klx),
         })
         .collect();
     (e, klx)
@@ -668,7 +668,7 @@ fn scaled_update(
 
 /// `ln(x/q)`: from the quotient while `x` is a normal number, else `log_x - ln q` from the log
 /// mass (so a mass that underflowed, `x = 0`, keeps its finite logarithm).
-fn log_ratio(x: f64, log_x: f64, q: f64) -> f64 {
+fn log_mass_ratio(x: f64, log_x: f64, q: f64) -> f64 {
     if x >= f64::MIN_POSITIVE {
         (x / q).ln()
     } else {
@@ -755,7 +755,7 @@ fn newton_multistart(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Resul
     Ok(Ratios {
         t: first.iter().zip(q).map(|(x, m)| x / m).collect(),
         log_t: (0..k)
-            .map(|i| log_ratio(first[i], log_first[i], q[i]))
+            .map(|i| log_mass_ratio(first[i], log_first[i], q[i]))
             .collect(),
     })
 }
@@ -914,7 +914,7 @@ fn scaled_jacobian(
                     match config.kl {
                         KlPlacement::K3Loss => jd - beta * q[kk] / x[kk] * (delta - x[l]),
                         KlPlacement::K3Ratio => {
-                            let lr = log_ratio(x[l], log_x[l], q[l]);
+                            let lr = log_mass_ratio(x[l], log_x[l], q[l]);
                             jd - beta * (delta - x[l]) + beta * x[l] * (lr - klx)
                         }
                     }
@@ -995,16 +995,16 @@ fn scaled_weights(base: &Dist, classes: &RewardClasses, ratios: &Ratios) -> (Vec
 /// linear mass underflowed to 0 (a base mass of `1e-310` at a ratio of `1e-15`, or a ratio of
 /// `e^-2600` that underflowed itself), so that `KL(pi0||pi)` stays finite, as it is for every
 /// positive ratio; the linear mass there is then `exp` of that log view (a subnormal the
-/// product `pi0 t` lost, or 0). `weights` are `pi0 t 2^-e` from [`scaled_weights`], `log_t`
-/// the logarithms of the unscaled ratios.
+/// product `pi0 t` lost, or 0). `total` is the sum of the weights `pi0 t 2^-e` from
+/// [`scaled_weights`] that `policy` was normalized by, `log_t` the logarithms of the unscaled
+/// ratios.
 fn with_log_view(
     policy: Dist,
     base: &Dist,
     classes: &RewardClasses,
-    (weights, e): (&[f64], i64),
+    (total, e): (f64, i64),
     log_t: &[f64],
 ) -> Dist {
-    let total = crate::numeric::sum(weights.iter().copied());
     // `ln sum pi0 t` of the unscaled ratios.
     let log_total = total.ln() + e as f64 * std::f64::consts::LN_2;
     let (mut probs, mut logs) = (policy.probs().to_vec(), policy.log_probs().to_vec());
