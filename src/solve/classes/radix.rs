@@ -286,19 +286,29 @@ struct Places<'a> {
 
 /// Writes the items of `part` to their places, bucket by bucket in the order they come.
 fn scatter_part(part: &Run<'_>, digit: Digit, mut places: Places<'_>) {
-    let mut next = vec![0usize; places.keys.len()];
-    for ((&k, &x), &m) in part
-        .keys
-        .iter()
-        .zip(part.index.iter())
-        .zip(part.mass.iter())
-    {
-        let d = digit.of(k);
-        let pos = next[d];
-        next[d] += 1;
+    let starts = vec![0usize; places.keys.len()];
+    split_items(part, digit, starts, |d, pos, (k, x, m)| {
         places.keys[d][pos] = k;
         places.index[d][pos] = x;
         places.mass[d][pos] = m;
+    });
+}
+
+/// `write(d, pos, item)` for each item of `run` in order, `d` its bucket by `digit` and `pos`
+/// the next place of that bucket (counted up from `starts[d]`).
+#[inline(always)]
+fn split_items(
+    run: &Run<'_>,
+    digit: Digit,
+    mut next: Vec<usize>,
+    mut write: impl FnMut(usize, usize, (u64, usize, f64)),
+) {
+    let items = run.keys.iter().zip(run.index.iter()).zip(run.mass.iter());
+    for ((&k, &x), &m) in items {
+        let d = digit.of(k);
+        let pos = next[d];
+        next[d] += 1;
+        write(d, pos, (k, x, m));
     }
 }
 
@@ -387,25 +397,17 @@ fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool, threads
 /// The split of `data` into `scratch` by `digit`, whose histogram is `counts`, on this thread
 /// (for runs in cache, where carving per-bucket places would cost more than the split).
 fn split_sequentially(data: &Run<'_>, scratch: &mut Run<'_>, digit: Digit, counts: &[usize]) {
-    let mut next = Vec::with_capacity(counts.len());
+    let mut starts = Vec::with_capacity(counts.len());
     let mut start = 0;
     for &c in counts {
-        next.push(start);
+        starts.push(start);
         start += c;
     }
-    for ((&k, &x), &m) in data
-        .keys
-        .iter()
-        .zip(data.index.iter())
-        .zip(data.mass.iter())
-    {
-        let d = digit.of(k);
-        let pos = next[d];
-        next[d] += 1;
+    split_items(data, digit, starts, |_, pos, (k, x, m)| {
         scratch.keys[pos] = k;
         scratch.index[pos] = x;
         scratch.mass[pos] = m;
-    }
+    });
 }
 
 /// Sorts the buckets of `sorted` (which end at `ends`, increasing) one after the other, each
