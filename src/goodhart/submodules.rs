@@ -224,9 +224,10 @@ mod tests {
     /// `P = (1, 2, 0)`), conditioning on `P >= 1` raises truth at every noise correlation (the
     /// gain is 0.63 at `rho = -1` and 2.10 at `rho = 1`), so it has no root in `[-1, 1]` and
     /// `neutral_rho` must refuse; a noise-free truth (`sigma_T = 0`) must be refused too. The
-    /// crate's witness model has its root inside.
+    /// crate's witness model has its root inside, and so does a shifted model, where the root
+    /// is checked against the conditioned truth.
     #[test]
-    fn neutral_rho_refuses_when_the_gain_keeps_its_sign() -> Result<()> {
+    fn neutral_rho_refuses_without_a_sign_change_and_finds_the_root() -> Result<()> {
         let aligned = SubmoduleModel {
             truth: [10.0, 20.0, 0.0],
             ..SubmoduleModel::WITNESS
@@ -244,6 +245,22 @@ mod tests {
         assert!(noiseless.neutral_rho(c).is_err());
         let root = SubmoduleModel::WITNESS.neutral_rho(c)?;
         assert!(root > -1.0 && root < 1.0, "{root}");
+        // At the root, conditioning leaves the expected truth where the base has it
+        // (recomputed here; the bisection stops at the spacing of doubles in rho, and the gain
+        // has a slope of order one: from -0.81 at rho = -1 to 0.65 at rho = 1, so `1e-12`
+        // absolute is a wide margin). The model's base truth is 1/15, not 0 as in the witness,
+        // so a gain measured from the wrong side of it moves the root.
+        let shifted = SubmoduleModel {
+            truth: [1.0, -1.0, 0.2],
+            ..SubmoduleModel::WITNESS
+        };
+        let root = shifted.neutral_rho(c)?;
+        let at_root = shifted.with_rho(root).condition(c)?.0.truth;
+        let base_truth = shifted.base()?.truth;
+        assert!(
+            (at_root - base_truth).abs() <= 1e-12,
+            "{at_root} vs {base_truth}"
+        );
         Ok(())
     }
 }
