@@ -230,13 +230,15 @@ fn choose_digit(
     }
 }
 
+/// The size of each bucket of a histogram given per part.
+fn bucket_sizes(counts: &[Vec<usize>]) -> impl Iterator<Item = usize> + '_ {
+    let buckets = counts.first().map_or(0, Vec::len);
+    (0..buckets).map(|d| counts.iter().map(|c| c[d]).sum())
+}
+
 /// The size of the largest bucket of a histogram given per part.
 fn largest_bucket(counts: &[Vec<usize>]) -> usize {
-    let buckets = counts.first().map_or(0, Vec::len);
-    (0..buckets)
-        .map(|d| counts.iter().map(|c| c[d]).sum::<usize>())
-        .max()
-        .unwrap_or(0)
+    bucket_sizes(counts).max().unwrap_or(0)
 }
 
 /// `f(part)` for each part of `keys` cut at `bounds`, each part on its own thread when there
@@ -353,12 +355,12 @@ fn sort_run(mut data: Run<'_>, mut scratch: Run<'_>, into_scratch: bool, threads
     }
     let (digit, counts) = choose_digit(data.keys, &bounds, (min, max), varying);
     // The end of each bucket.
-    let mut next = Vec::with_capacity(counts[0].len());
-    let mut end = 0;
-    for d in 0..counts[0].len() {
-        end += counts.iter().map(|c| c[d]).sum::<usize>();
-        next.push(end);
-    }
+    let next: Vec<usize> = bucket_sizes(&counts)
+        .scan(0, |end, size| {
+            *end += size;
+            Some(*end)
+        })
+        .collect();
     if threads <= 1 {
         split_sequentially(&data, &mut scratch, digit, &counts[0]);
         finish_buckets(scratch, data, &next, into_scratch);
