@@ -664,3 +664,65 @@ fn a_tilt_with_a_subnormal_mode_sums_to_one() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Budgets met on rewards of order `1e-300` (fuzz cases 449 and 13679 of seed 1 at 20000
+/// cases): the tilt's `Var(r)` underflows there although `r/beta` is about 266, so the search's
+/// Newton polish had no slope and `beta` stayed at the `u`-search's resolution, `eps |u|`
+/// relative, which moved the KL by `2.7e-11` and `2.1e-12` relative. With the slope taken by a
+/// forward difference, `beta` is held to a few ulps: the KL's sensitivity `d ln KL/d ln beta`
+/// is about `r/beta = 266`, so 4 ulps of `beta` move it by `266 * 4 * 1.1e-16 = 1.2e-13`; the
+/// bound `1e-12` leaves a factor 8.
+#[test]
+fn budgets_on_rewards_of_order_1e_300_are_met_to_the_last_digits() -> Result<(), String> {
+    for input in [
+        r#"{"base":[1.0000000005642544,1.070734304217407e-27,1.291399363101614e-100,6.5635004604645e-134],"kl_budget":1e-15,"reward":[-5e-324,-7.180592071571996e-93,-0.0,1e-300],"solver":"kl_budget"}"#,
+        r#"{"base":[0.9999999999999983,1.677588274918114e-200,1e-323,1.677588274918114e-15],"kl_budget":3.979498857181991e-9,"reward":[-1e-300,-1.0,-5e-324,5e-324],"solver":"kl_budget"}"#,
+    ] {
+        let v = solve(input)?;
+        let eps = serde_json::from_str::<Value>(input).map_err(|e| e.to_string())?["kl_budget"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        assert_eq!(v["regime"], "binding", "{v}");
+        assert!((num(&v, "kl") - eps).abs() <= 1e-12 * eps, "{v}");
+    }
+    Ok(())
+}
+
+/// Rewards `+-1e-300` beside a reward of `-f64::MAX` of mass `5e-324` (fuzz case 15597 of seed 1
+/// at 20000 cases): the budget binds at `beta = 1.7e-293`, which the search on the raised
+/// rewards (spread `2^499`) could not reach within `|ln(spread/beta)| <= 745`; the rescaled
+/// fallback flushed the small rewards to 0 and answered "slack" with `E = 4.99e-301 < 1e-300`.
+/// The answer must be the budget on the three other outcomes (the fourth has mass
+/// `e^{-1.8e308/beta} = 0` at every finite beta that matters): solved on them alone, a path
+/// with no raising or rescaling.
+#[test]
+fn a_budget_beside_a_reward_of_minus_f64_max_reaches_a_tiny_beta() -> Result<(), String> {
+    let v = solve(
+        r#"{"base":[0.6565174147737551,0.15719838915987394,5e-324,0.18628419606637095],"kl_budget":1e-15,"reward":[1e-300,-1e-300,-1.7976931348623157e+308,5e-324],"solver":"kl_budget"}"#,
+    )?;
+    assert_eq!(v["regime"], "binding", "{v}");
+    assert!((num(&v, "kl") - 1e-15).abs() <= 1e-12 * 1e-15, "{v}");
+    let three = solve(
+        r#"{"base":[0.6565174147737551,0.15719838915987394,0.18628419606637095],"kl_budget":1e-15,"reward":[1e-300,-1e-300,5e-324],"solver":"kl_budget"}"#,
+    )?;
+    let (pi, want) = (policy(&v), policy(&three));
+    assert_eq!(pi[2], 0.0);
+    for (a, b) in [pi[0], pi[1], pi[3]].iter().zip(&want) {
+        // Both searches meet the budget to ~1e-15 relative; a mass moves by about its
+        // distance from the base (1e-8) times that: 1e-15 absolute is generous.
+        assert!((a - b).abs() <= 1e-15, "{pi:?} vs {want:?}");
+    }
+    // The Gibbs form at the returned beta, recomputed: ln(pi/pi0) differs between outcomes 0
+    // and 1 by (r0 - r1)/beta = 1.2e-7. Each ln(pi/pi0) = ln_1p((pi - pi0)/pi0) is about 1e-8
+    // with an absolute error of a few 1e-17 (pi - pi0 is exact, pi carries half an ulp), so
+    // the difference is good to ~1e-9 relative; 1e-6 is the bound.
+    let (beta, base) = (num(&v, "beta"), [0.6565174147737551, 0.15719838915987394]);
+    let log_ratio = |i: usize| ((pi[i] - base[i]) / base[i]).ln_1p();
+    let want = (1e-300 - -1e-300) / beta;
+    let got = log_ratio(0) - log_ratio(1);
+    assert!(
+        beta < 1e-290 && (got - want).abs() <= 1e-6 * want,
+        "{got} vs {want}"
+    );
+    Ok(())
+}

@@ -656,8 +656,17 @@ pub struct RewardTarget {
 }
 
 /// Root-finding variable: `u = ln(spread / beta)`, so `beta = spread * exp(-u)`; `|u| <= U_MAX`
-/// spans every beta for which the tilt is representable and distinct from its limits.
+/// spans every beta for which the tilt is representable and distinct from its limits when the
+/// spread is at most 1. A larger spread reaches further: see [`u_range`].
 const U_MAX: f64 = 745.0;
+
+/// The range of `u` a search covers: `[-U_MAX, U_MAX]`, extended on the small-`beta` side to
+/// `ln(spread / 2^-1022)` when that is larger, so that every normal `beta` is reachable. The
+/// raised searches (a spread of `2^499`) need it: there `U_MAX` stops at `beta = 3.5e-174`,
+/// while rewards of order `1e-300` beside the raised ones are decided at `beta ~ 1e-293`.
+fn u_range(spread: f64) -> (f64, f64) {
+    (-U_MAX, U_MAX.max(spread.ln() - f64::MIN_POSITIVE.ln()))
+}
 
 /// `pi0` as a solution (beta = +inf).
 fn base_solution(base: &Dist, reward: &[f64]) -> Result<Solution> {
@@ -677,7 +686,7 @@ fn argmax_solution(base: &Dist, reward: &[f64], r_max: f64) -> Result<Solution> 
 }
 
 /// Expands `[lo, hi]` around `start` until `g(lo) <= 0 <= g(hi)` for an increasing `g`, or
-/// reports which end of `[-U_MAX, U_MAX]` was hit.
+/// reports which end of the range `(u_lo, u_hi)` (from [`u_range`]) was hit.
 ///
 /// Each probe goes 10% beyond the Newton point of the last one (at least `1e-3`, at most
 /// `2^k` after `k` probes), so a good start brackets the root tightly in one or two probes: on
@@ -685,14 +694,18 @@ fn argmax_solution(base: &Dist, reward: &[f64], r_max: f64) -> Result<Solution> 
 /// which the 10% covers; on the concave side it already overshoots. Where the derivative is
 /// useless the step doubles.
 ///
-/// The caps double from 1, so the end of the range is reached within `log2(2 U_MAX) + 1 = 12`
-/// probes beyond the first; [`MAX_PROBES`] bounds the loop regardless (a NaN start or `g`
+/// The caps double from 1, so the end of the range (at most `745 + 1055` wide) is reached within
+/// `log2(1800) + 1 = 12` probes beyond the first; [`MAX_PROBES`] bounds the loop regardless (a NaN start or `g`
 /// ends it with [`Error::NoConvergence`] instead of probing forever).
-fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result<(f64, f64)> {
+fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(
+    g: &mut G,
+    start: f64,
+    (u_lo, u_hi): (f64, f64),
+) -> Result<(f64, f64)> {
     let mut edge = if start.is_nan() {
         0.0
     } else {
-        start.clamp(-U_MAX, U_MAX)
+        start.clamp(u_lo, u_hi)
     };
     let (g0, mut dg) = g(edge)?;
     if g0.is_nan() {
@@ -709,7 +722,7 @@ fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result
         } else {
             cap
         };
-        let next = if g0 < 0.0 { edge + step } else { edge - step }.clamp(-U_MAX, U_MAX);
+        let next = if g0 < 0.0 { edge + step } else { edge - step }.clamp(u_lo, u_hi);
         let (gn, dgn) = g(next)?;
         if g0 < 0.0 && gn >= 0.0 {
             return Ok((edge, next));
@@ -717,9 +730,9 @@ fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(g: &mut G, start: f64) -> Result
         if g0 >= 0.0 && gn <= 0.0 {
             return Ok((next, edge));
         }
-        if !(next.abs() < U_MAX && gn.is_finite()) {
+        if !(u_lo < next && next < u_hi && gn.is_finite()) {
             return Err(Error::NoConvergence(format!(
-                "no bracket for the multiplier within |ln(spread/beta)| <= {U_MAX}"
+                "no bracket for the multiplier within {u_lo} <= ln(spread/beta) <= {u_hi}"
             )));
         }
         (edge, g_edge, dg) = (next, gn, dgn);
@@ -871,13 +884,14 @@ pub(super) fn budget_multiplier(
     beta_guess: Option<f64>,
     scratch: &mut [f64],
 ) -> Result<(f64, Option<(f64, TiltStats)>)> {
+    let (u_lo, u_hi) = u_range(spread);
     let start = match beta_guess {
-        Some(b) if b > 0.0 && b.is_finite() => (spread / b).ln().clamp(-U_MAX, U_MAX),
+        Some(b) if b > 0.0 && b.is_finite() => (spread / b).ln().clamp(u_lo, u_hi),
         // Small-beta^-1 expansion KL ~ Var0 / (2 beta^2) = var0 e^{2u} / 2 (var0 =
         // Var0/spread^2).
         _ => {
             let var0 = scaled_variance(base.probs(), reward, r_max, spread);
-            (0.5 * (2.0 * eps / var0).ln()).clamp(-U_MAX, U_MAX)
+            (0.5 * (2.0 * eps / var0).ln()).clamp(u_lo, u_hi)
         }
     };
     let mut last = None;
@@ -960,12 +974,13 @@ fn solve_in_u<G: FnMut(f64) -> Result<(f64, f64)>>(
     let mut recent = Vec::with_capacity(RECENT);
     // Kept a positive normal number: spread * e^{-745} underflows for small spreads.
     let g = &mut |u: f64| remembered(&mut recent, &mut |u| g_beta(beta_at(u, spread)), u);
-    let (lo, hi) = match bracket(g, start) {
+    let range = u_range(spread);
+    let (lo, hi) = match bracket(g, start, range) {
         Ok(b) => b,
         Err(e) => {
-            let (g_hi, _) = g(U_MAX)?;
+            let (g_hi, _) = g(range.1)?;
             if g_hi.abs() <= 1e-12 {
-                return Ok(beta_at(U_MAX, spread));
+                return Ok(beta_at(range.1, spread));
             }
             return Err(e);
         }
@@ -997,31 +1012,78 @@ const POLISH_STEPS: usize = 3;
 /// `beta = 1.4e-3`), which moved a reward target met at `1/beta = 712` by `3e-12` relative. The
 /// Newton step in `u`, `-g/g'`, taken multiplicatively, `beta e^{g/g'}`, holds `beta` to an ulp;
 /// a step is kept only while it shrinks `|g|`.
+///
+/// The analytic slope carries `Var_pi(r)`, which underflows to 0 when the rewards that keep
+/// mass are tiny although `r/beta` is not (rewards of `1e-300` at `beta = 4e-303`); the slope is
+/// then the [`difference_slope`], and a later step whose own slope is unusable keeps the last
+/// usable one.
 fn polished<G: FnMut(f64) -> Result<(f64, f64)>>(
     g_beta: &mut G,
     mut beta: f64,
-    (mut gv, mut dg): (f64, f64),
+    (mut gv, dg): (f64, f64),
 ) -> Result<f64> {
+    let usable = |d: f64| d > 0.0 && d.is_finite();
+    let mut dg = if usable(dg) || gv == 0.0 {
+        dg
+    } else {
+        match difference_slope(g_beta, beta, gv)? {
+            Some(d) => d,
+            None => return Ok(beta),
+        }
+    };
     for _ in 0..POLISH_STEPS {
         let next = beta * (gv / dg).exp();
-        let usable = gv != 0.0 && dg > 0.0 && dg.is_finite();
-        if !(usable && next.is_finite() && next >= f64::MIN_POSITIVE && next != beta) {
+        if !(gv != 0.0
+            && usable(dg)
+            && next.is_finite()
+            && next >= f64::MIN_POSITIVE
+            && next != beta)
+        {
             break;
         }
         let (g_next, dg_next) = g_beta(next)?;
         if !(g_next.abs() < gv.abs()) {
             break;
         }
-        (beta, gv, dg) = (next, g_next, dg_next);
+        (beta, gv) = (next, g_next);
+        if usable(dg_next) {
+            dg = dg_next;
+        }
     }
     Ok(beta)
+}
+
+/// Step in `u` of [`difference_slope`]: `2^-20`, so that `g` moves by `2^-20 g'` (above its
+/// rounding, ~`1e-15`, for any slope above `1e-9`) while the forward difference's truncation,
+/// `g'' h / 2`, leaves the slope a relative `~1e-6` off: a Newton step from `|g| = 1e-10` then
+/// lands within `1e-16`.
+const SLOPE_STEP: f64 = 1.0 / 1_048_576.0;
+
+/// `dg/du` at `beta` (where `g = gv`) by a forward difference over [`SLOPE_STEP`]: one more
+/// evaluation, at `beta e^{-h}`. `None` when it is not a positive finite number.
+fn difference_slope<G: FnMut(f64) -> Result<(f64, f64)>>(
+    g_beta: &mut G,
+    beta: f64,
+    gv: f64,
+) -> Result<Option<f64>> {
+    let (g_step, _) = g_beta(beta * (-SLOPE_STEP).exp())?;
+    let d = (g_step - gv) / SLOPE_STEP;
+    Ok((d > 0.0 && d.is_finite()).then_some(d))
 }
 
 /// `beta = spread * e^{-u}`, kept a positive normal number: for small spreads `spread * e^{-745}`
 /// underflows to 0 (and a tilt at beta = 0 is undefined), while the smallest normal beta already
 /// gives the `beta -> 0` limit to within rounding.
+///
+/// Beyond `u = U_MAX` (only reached for spreads above 1, see [`u_range`]) `e^{-u}` would
+/// underflow, so `beta` is formed as `e^{ln spread - u}` there.
 fn beta_at(u: f64, spread: f64) -> f64 {
-    (spread * (-u).exp()).max(f64::MIN_POSITIVE)
+    let beta = if u <= U_MAX {
+        spread * (-u).exp()
+    } else {
+        (spread.ln() - u).exp()
+    };
+    beta.max(f64::MIN_POSITIVE)
 }
 
 /// `min KL(pi||pi0) s.t. E_pi[r] >= c` (claim `lagrange.reward-target`).
