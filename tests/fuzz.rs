@@ -268,3 +268,48 @@ fn the_near_base_kl_is_judged_about_the_heaviest_outcome() {
         "{moved}"
     );
 }
+
+/// A reward target at 506 nats whose masses carry `e^{v}` with `|v| = 714` (fuzz case 11440 of
+/// seed 0 at 20000 cases): the policy's masses are exact only to `~3 eps |v|` relative, which
+/// moves the KL recomputed from them by ~`1e-11` (an 50-digit computation of the returned
+/// policy's KL gives `506.569459129096957`, the solver's tilt at its beta `...091357`). The
+/// oracle's bound takes `u + 4 eps |d_i - d_m|` per mass and passes the answer; a KL moved by
+/// `1e-9` relative (`5e-7`, far beyond that bound's `~1e-10`) is still flagged.
+#[test]
+fn a_kl_of_masses_formed_from_large_exponents_is_judged_with_their_rounding() {
+    let p = json!({"solver": "reward_target",
+        "base_logits": [-713.9854472134555, -0.870769014923013, -226.19358061306343,
+                        -34.72284478021199, -0.5423670202377127],
+        "reward": [5.539668764958461, 2.0, 0.005685373520705208, 0.0, -1.0],
+        "target": 4.513112374671095});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let kl = a["kl"].as_f64().unwrap_or(f64::NAN);
+    let mut moved = a.clone();
+    moved["kl"] = json!(kl * (1.0 + 1e-9));
+    assert!(
+        findings(&p, &moved).contains(&"KL equals divergence::kl(pi, pi0)"),
+        "{moved}"
+    );
+}
+
+/// A reward target met through a mass of `3.0e-314` on a reward of `-1e308` (fuzz case 9354
+/// of seed 0 at 20000 cases): that subnormal mass is held only to `2^-1075`, so no policy in
+/// doubles pins `E` closer than `~5e-16` to the target `-5.7e-6` (`3e-11` relative, beyond
+/// the `1e-12` a search meets otherwise); the oracle counts that resolution. A target missed
+/// by `1e-13` absolute (200 times it) is still flagged.
+#[test]
+fn a_target_met_through_a_subnormal_mass_is_judged_at_its_resolution() {
+    let p = json!({"solver": "reward_target",
+        "base": [0.3002838903772153, 0.4419581420783891, 0.25775796754439556, 6.4865653497237e-311],
+        "reward": [-6.646610613711133e-6, -0.0, -1e308, 1e-300],
+        "target": -5.700983182842043e-6});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let mut moved = p.clone();
+    moved["target"] = json!(-5.700983182842043e-6 + 1e-13);
+    assert!(
+        findings(&moved, &a).contains(&"interior target: E = target"),
+        "{a}"
+    );
+}
