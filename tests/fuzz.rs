@@ -313,3 +313,23 @@ fn a_target_met_through_a_subnormal_mass_is_judged_at_its_resolution() {
         "{a}"
     );
 }
+
+/// The win-rate optimum at a budget spent on a base mass of `e^-691` (fuzz case 7529 of seed 1
+/// at 20000 cases): the KL's sensitivity to beta is `kappa = Var_pi(w/beta)/KL ~ 670`, so the
+/// search's accuracy in beta (a few eps) meets the budget only to `~1.6e-12` relative. The
+/// oracle now bounds it as for `kl_budget`, from the mid-rank values it recomputes; a KL over
+/// the budget by `1e-9` relative is still flagged.
+#[test]
+fn the_win_rate_budget_is_judged_with_its_conditioning() {
+    let p = json!({"solver": "winrate_optimal",
+        "base_logits": [-230.65280403709855, null, -0.6592201563768075, -691.1698226359076,
+                        -0.7282657930635327],
+        "reward": [2.417964019779517e-41, -5.874657654230051e-6, 0.00741725060874253,
+                   7.951413501211794, 0.00741725060874253],
+        "kl_budget": 6.394087513512232e-7});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let mut moved = a.clone();
+    moved["kl"] = json!(6.394087513512232e-7 * (1.0 + 1e-9));
+    assert!(findings(&p, &moved).contains(&"KL budget met"), "{moved}");
+}

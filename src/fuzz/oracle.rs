@@ -428,8 +428,13 @@ fn defining_condition(solver: &str, c: &Context, f: &mut Findings) {
         "forward_kl" => forward_kl(c, f),
         "soft_best_of_n" => soft_kl_to_tilt(c, f),
         "winrate_optimal" => {
+            // A KL budget on the mid-rank values: met to the search's accuracy in beta times
+            // the KL's sensitivity to it, as for `kl_budget`.
             let eps = c.param("kl_budget");
-            let tol = kl_tolerance(c.policy, c.base, c.kl) + CONSTRAINT * eps;
+            let met = c.answer["beta"].as_f64().map_or(0.0, |beta| {
+                conditioning(c.policy, &mid_ranks(c.base, c.reward), c.kl, beta)
+            });
+            let tol = kl_tolerance(c.policy, c.base, c.kl) + (CONSTRAINT + met) * eps;
             f.require(c.kl <= eps + tol, "KL budget met", || {
                 format!("KL {} > {eps}", c.kl)
             });
@@ -551,11 +556,16 @@ fn variance_over_support(dist: &Dist, x: impl Fn(usize) -> f64) -> f64 {
 /// of `1e-15` spent on a mass of `5e-324` at `beta = 1.4e-3` has `kappa = 700`, `u = 6.6`: the
 /// KL can only be met to `2.5e-12`.
 fn budget_conditioning(c: &Context) -> f64 {
-    let Some(beta) = c.answer["beta"].as_f64() else {
-        return 0.0;
-    };
-    let (lo, hi) = c.policy.support_range(c.reward);
-    let kappa = variance_over_support(c.policy, |i| (c.reward[i] - lo) / beta) / c.kl;
+    c.answer["beta"]
+        .as_f64()
+        .map_or(0.0, |beta| conditioning(c.policy, c.reward, c.kl, beta))
+}
+
+/// [`budget_conditioning`] of a tilt of the values `x` (the reward, or the win-rate optimum's
+/// mid-rank values) at `beta`, with KL `kl`.
+fn conditioning(policy: &Dist, x: &[f64], kl: f64, beta: f64) -> f64 {
+    let (lo, hi) = policy.support_range(x);
+    let kappa = variance_over_support(policy, |i| (x[i] - lo) / beta) / kl;
     let u = ((hi - lo) / beta).ln().abs();
     let tol = 8.0 * f64::EPSILON * kappa * (1.0 + u);
     if tol.is_finite() {
@@ -563,6 +573,24 @@ fn budget_conditioning(c: &Context) -> f64 {
     } else {
         0.0
     }
+}
+
+/// The mid-rank win values `w(x) = pi0(r < r(x)) + pi0(r = r(x))/2` over the base's support
+/// (0 off it), from one sort: the values the win-rate optimum tilts.
+fn mid_ranks(base: &Dist, reward: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = base.support().collect();
+    order.sort_by(|&a, &b| reward[a].total_cmp(&reward[b]));
+    let mut w = vec![0.0; reward.len()];
+    let (mut below, mut k) = (CompensatedSum::new(), 0);
+    while k < order.len() {
+        let tied = order[k..].partition_point(|&i| reward[i] == reward[order[k]]);
+        let mass = crate::numeric::sum(order[k..k + tied].iter().map(|&i| base.prob(i)));
+        let value = below.value() + mass / 2.0;
+        order[k..k + tied].iter().for_each(|&i| w[i] = value);
+        below.add(mass);
+        k += tied;
+    }
+    w
 }
 
 /// `kl_budget`: the budget met; equality when binding; the base when zero.
