@@ -629,7 +629,8 @@ fn step_instance() -> impl Strategy<Value = StepInstance> {
 /// `p(x) = phi(x) . g`; `D = p(w) - E_pi[p]` (tabular: the statement's `1 - pi(w) + pi(l)`);
 /// the exact change `Delta = c p(w) - log E_pi[e^{c p}]` by log-sum-exp; `s = max p - min p`.
 /// Checks: (a) `Delta` agrees with the solver's and with `log pi'(w) - log pi(w)` read from the
-/// returned policies (tolerance `tol = 16 eps (1 + |log pi(w)| + |log pi'(w)| + c max |p|)`);
+/// returned policies (tolerance `tol = 16 eps (1 + |log pi(w)| + |log pi'(w)| + c max |p|)`),
+/// and `D` with the solver's `first_order` (`64 eps (1 + max |p|)`);
 /// (b) `factor c D - c^2 s^2/8 <= Delta <= factor c D` (slack `tol`); (c) tabular: `Delta > 0`
 /// (exact, whenever `c D` exceeds `tol`); log-linear with `D < 0`: `Delta < 0` (exact).
 fn check_displacement(config: &CheckConfig, factor: f64) -> Verdict {
@@ -683,6 +684,14 @@ fn check_displacement(config: &CheckConfig, factor: f64) -> Verdict {
         let mut dev = Deviation::new((s.log_change - delta).abs(), tol);
         dev = dev.worst(Deviation::new((read - delta).abs(), tol));
         dev = dev.worst(Deviation::close(s.coefficient, c, 8.0 * f64::EPSILON, 0.0));
+        // The solver's own D, summed per feature, against the recomputed one, summed per
+        // outcome: two orders of at most 6 x 3 products of numbers below 24 in magnitude.
+        dev = dev.worst(Deviation::close(
+            s.first_order,
+            d,
+            64.0 * f64::EPSILON,
+            1.0 + sup(&p),
+        ));
         let first = factor * c * d;
         dev = dev.worst(bound(delta, first, tol));
         dev = dev.worst(bound(first - c * c * s_range * s_range / 8.0, delta, tol));
