@@ -263,3 +263,27 @@ pub fn mean_shift_on_lattice(delta: f64, rho: f64, h: f64, w: f64) -> Result<Gau
         kl: crate::divergence::kl(&p, &q)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inverse Mills ratio at the search's upper end, `t = 37`, is a feasible target (its
+    /// threshold is 37 itself): answered, not refused; just above it, refused. Bisection over
+    /// `[-40, 37]` for 200 steps ends within an ulp of the end; the ratio's own rounding (a few
+    /// eps, and `d ratio/dt` is about 1 there) allows 1e-12.
+    #[test]
+    fn the_mean_at_the_search_end_is_feasible_and_beyond_it_is_refused() -> Result<()> {
+        let at_end = pdf(37.0) / upper_tail(37.0);
+        let t = threshold_for_mean(at_end)?;
+        assert!((t - 37.0).abs() <= 1e-12, "{t}");
+        assert!(matches!(
+            threshold_for_mean(at_end * (1.0 + 1e-12)),
+            Err(Error::Infeasible(_))
+        ));
+        // A mean inside: E[U | U >= t] recomputed at the returned threshold.
+        let t = threshold_for_mean(1.0)?;
+        assert!((pdf(t) / upper_tail(t) - 1.0).abs() <= 1e-13, "{t}");
+        Ok(())
+    }
+}
