@@ -726,3 +726,85 @@ fn a_budget_beside_a_reward_of_minus_f64_max_reaches_a_tiny_beta() -> Result<(),
     );
     Ok(())
 }
+
+/// `sum pi r` of an answer, with `E0 = sum pi0 r`.
+fn means(v: &Value, problem: &Value) -> (f64, f64) {
+    let r: Vec<f64> = problem["reward"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+        .unwrap_or_default();
+    let base: Vec<f64> = problem["base"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+        .unwrap_or_default();
+    let dot = |p: &[f64]| p.iter().zip(&r).map(|(p, r)| p * r).sum::<f64>();
+    (dot(&policy(v)), dot(&base))
+}
+
+/// Targets far below the top reward against the spread (fuzz cases 14408 and 11650 of seed 1
+/// at 20000 cases: a target of 3 beside a reward of `f64::MAX` of mass `5e-324`, and one of
+/// `5e-301` beside `2e178`): the search measured `r* - E`, which cannot tell apart the `E`
+/// within `eps r*` of the target, and was refused with `no_convergence`. It now measures the
+/// gain `E - E0` when the target is nearer the base's mean; the gain is met to `1e-12`
+/// relative, with `E` recomputed from the returned policy (its terms `pi r` are as large as
+/// `2e-5` in the second case and cancel to the target; their rounding is `1e-20`).
+#[test]
+fn targets_far_below_a_huge_top_reward_are_met_from_the_base_side() -> Result<(), String> {
+    for input in [
+        r#"{"base":[2.676516773201402e-81,1.0218172113704193e-300,1.234850367978897e-293,5e-324,0.5955593119930988,1.0218172113704192e-100,1.0218172113704192e-20,0.40444068800690125],"reward":[1e-300,-5e-324,0.0009963201866109905,1.7976931348623157e+308,0.0,3.0,-5e-324,-567.0898215037088],"solver":"reward_target","target":3.0}"#,
+        r#"{"base":[9.472341254351356e-201,5e-324,0.554538320036716,0.4454616757209834,4.2422994416873605e-9,9.472341254351356e-201,9.472341254351355e-21,9.472341254351357e-16],"reward":[-0.11930358990598289,2.046929265582092e+178,-0.0,-0.00005239779779253089,-1e-300,-0.0,0.0,1e-300],"solver":"reward_target","target":5.127837673154774e-301}"#,
+    ] {
+        let problem: Value = serde_json::from_str(input).map_err(|e| e.to_string())?;
+        let v = solve(input)?;
+        assert_eq!(v["regime"], "interior", "{v}");
+        let c = problem["target"].as_f64().unwrap_or(f64::NAN);
+        let (e, e0) = means(&v, &problem);
+        assert!((e - c).abs() <= 1e-12 * (c - e0), "E {e} vs {c} (E0 {e0})");
+    }
+    Ok(())
+}
+
+/// A budget between two rewards a few subnormal steps apart (fuzz case 12475 of seed 0 at
+/// 20000 cases): `-5e-324` and `5e-324` of masses 0.50046 and 0.49954, beside `-0.0026` of mass
+/// `2.9e-200`. The budget needs `beta ~ 5e-323`, below the normal doubles, so the search found
+/// no bracket; it is now solved on the rewards scaled up by a power of two. The two top masses
+/// are checked against the two-outcome tilt `pi ~ pi0 e^{+-x}` whose KL is the budget, found
+/// here by bisection on `x` (the third mass is `e^{-0.0026/beta}` relative: 0).
+#[test]
+fn a_budget_that_needs_a_subnormal_beta_is_met() -> Result<(), String> {
+    let v = solve(
+        r#"{"base":[0.5004574418706903,2.8509576564323485e-200,0.0,0.499542557657677],"kl_budget":0.004397991811394761,"reward":[-5e-324,-0.002640467518606742,1.2182832397810745e-210,5e-324],"solver":"kl_budget"}"#,
+    )?;
+    assert_eq!(v["regime"], "binding", "{v}");
+    let eps = 0.004397991811394761;
+    assert!((num(&v, "kl") - eps).abs() <= 1e-12 * eps, "{v}");
+    // The base as the solver takes it: normalized (its entries sum to 1 - 4.7e-10, within the
+    // accepted tolerance).
+    let total = 0.5004574418706903 + 2.8509576564323485e-200 + 0.499542557657677;
+    let (p0, p3) = (0.5004574418706903 / total, 0.499542557657677 / total);
+    let two_point = |x: f64| {
+        let (a, b) = (p0 * (-x).exp(), p3 * x.exp());
+        let (a, b) = (a / (a + b), b / (a + b));
+        (a, b, a * (a / p0).ln() + b * (b / p3).ln())
+    };
+    let (mut lo, mut hi) = (0.0, 10.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if two_point(mid).2 < eps {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let (a, b, _) = two_point(lo);
+    let pi = policy(&v);
+    // The KL's slope in x is about 2 x (0.25): a KL met to 1e-12 relative moves x, and each
+    // mass, by about 1e-14; 1e-12 allows for the rounding of both sides.
+    assert!((pi[0] - a).abs() <= 1e-12 && (pi[3] - b).abs() <= 1e-12, "{pi:?} vs {a}, {b}");
+    assert_eq!(pi[1], 0.0);
+    // beta is reported as the subnormal double nearest the multiplier, 2 * 5e-324 / (2x):
+    // within one step of 5e-324.
+    let beta = num(&v, "beta");
+    assert!((beta - 5e-324 / lo).abs() <= 5e-324, "{beta} vs {}", 5e-324 / lo);
+    Ok(())
+}

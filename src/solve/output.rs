@@ -14,9 +14,10 @@
 //! `f64::MAX` at a small `beta`.
 
 use super::tilt::{
-    budget_by_raising, budget_case, budget_limit, budget_met, budget_multiplier, finish_at_root,
-    rescaled, rescaling, scaled_beta, summarize, tilt_of_raised, tilt_rescaling, tilt_stats_in,
-    unscale_beta, BudgetCase, BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
+    budget_by_raising, budget_by_scaling_up, budget_case, budget_limit, budget_met,
+    budget_multiplier, finish_at_root, rescaled, rescaling, scaled_beta, summarize, tilt_of_raised,
+    tilt_rescaling, tilt_stats_in, unscale_beta, BudgetCase, BudgetRegime, KlBudget, TiltSummary,
+    SEARCH_SPREAD,
 };
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
@@ -162,7 +163,14 @@ pub fn kl_budget_into_slices(
         s.beta = unscale_beta(s.beta, k);
         return Ok(s);
     }
-    let (beta, last) = budget_multiplier(base, reward, eps, (r_max, spread), None, policy)?;
+    let (beta, last) = match budget_multiplier(base, reward, eps, (r_max, spread), None, policy) {
+        Ok(found) => found,
+        // A multiplier below the normal doubles: the allocating form's answer, copied.
+        Err(e) => {
+            let b = budget_by_scaling_up(base, reward, eps, spread).unwrap_or(Err(e))?;
+            return Ok(copied(&b, policy, log_policy));
+        }
+    };
     let s = finish_at_root(base, reward, beta, last, policy, log_policy);
     let t = summarize((base, reward), s, beta);
     budget_met(t.kl, eps)?;

@@ -806,13 +806,42 @@ pub(super) fn kl_budget_from(
     let n = base.len();
     let [mut scratch, logs] = buffers.map(|b| if b.len() == n { b } else { zeroed(n) });
     let range = (r_max, spread);
-    let (beta, last) = budget_multiplier(base, reward, eps, range, beta_guess, &mut scratch)?;
+    let (beta, last) = match budget_multiplier(base, reward, eps, range, beta_guess, &mut scratch) {
+        Ok(found) => found,
+        Err(e) => return budget_by_scaling_up(base, reward, eps, spread).unwrap_or(Err(e)),
+    };
     let t = tilt_at_root(base, reward, beta, [scratch, logs], last);
     budget_met(t.solution.kl, eps)?;
     Ok(KlBudget {
         solution: t.solution,
         beta: Some(beta),
         regime: BudgetRegime::Binding,
+    })
+}
+
+/// A binding budget whose multiplier lies below the normal doubles, where the search in
+/// [`u_range`] finds no bracket: the top rewards differ by a few subnormal steps against a
+/// larger spread (`-5e-324` and `5e-324` beside `-0.0026`: the budget needs `beta ~ 1e-322`).
+/// Solved on the rewards scaled up by `2^k` (exact: the spread is below `2^499` and every
+/// reward on the support within `2^53` spreads of 0), `k` bringing the spread into
+/// `[2^499, 2^500)`, where that multiplier is a normal number; the policy, KL and `E` are then
+/// those of the original problem, and its `beta`, mapped back by `2^-k`, is correctly rounded
+/// to a subnormal double (which holds it to fewer digits than a normal one; `null` if it
+/// underflows). `None` when the spread is already in that range (nothing to gain).
+pub(super) fn budget_by_scaling_up(
+    base: &Dist,
+    reward: &[f64],
+    eps: f64,
+    spread: f64,
+) -> Option<Result<KlBudget>> {
+    let k = SEARCH_SPREAD.1 - 1 - spread.log2().floor() as i32;
+    (k > 0).then(|| {
+        let s = kl_budget(base, &rescaled(base, reward, k), eps)?;
+        Ok(KlBudget {
+            solution: unscale(s.solution, reward),
+            beta: unscale_beta(s.beta, k),
+            regime: s.regime,
+        })
     })
 }
 
@@ -1147,14 +1176,27 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
     let spread = r_max - r_min;
     let var0 = scaled_variance(base.probs(), reward, r_max, spread);
     let target_gap = r_max - c;
+    let target_gain = c - base_sol.expected_reward;
+    // Which side of the target the search measures from: the one it is nearer to. Far below
+    // r* against the spread (c = 3 beside r* = 1.8e308), r* - E cannot resolve E near c: every
+    // E within eps r* of it gives the same r* - E. The gain E - E0, summed as
+    // sum (pi - pi0)(r - r_mode) term by term, resolves it there.
+    let from_base = target_gain < target_gap;
     let (mut scratch, mut last) = (Vec::new(), None);
     let mut g = |beta: f64| -> Result<(f64, f64)> {
         let s = tilt_stats(base, reward, beta, &mut scratch, None);
         last = Some((beta, s));
+        // dE/du = Var(r)/beta, so d/du ln(E - E0) = (dE/du)/(E - E0) and
+        // d/du ln(r* - E) = -(dE/du)/(r* - E).
+        if from_base && s.gain.is_finite() {
+            if s.gain <= 0.0 {
+                return Ok((-1e300, 1.0));
+            }
+            return Ok((log_ratio(s.gain, target_gain), s.variance / beta / s.gain));
+        }
         if s.mean_gap <= 0.0 {
             return Ok((1e300, 1.0));
         }
-        // d/du ln(r* - E) = -(dE/du)/(r* - E), dE/du = Var(r)/beta.
         Ok((
             log_ratio(target_gap, s.mean_gap),
             s.variance / beta / s.mean_gap,
