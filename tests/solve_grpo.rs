@@ -312,3 +312,42 @@ fn the_pairwise_closed_form_at_a_tiny_beta_keeps_the_top_class() {
     assert!((pi[0] - (1.0 - low)).abs() <= 2.0 * f64::EPSILON, "{pi:?}");
     assert!(num(&out["kl_forward"]).is_finite(), "{out}");
 }
+
+/// The group advantage is unchanged by a positive scaling of the rewards, and so is the
+/// stationary point. Rewards scaled by `2^-1000` (spread `4e-301`) and by `2^1000` (spread
+/// `3e301`; both scalings exact) must give the policy of `(0, 1, 3)` at every finite `G` that
+/// enumerates groups and at `G = inf`, for both placements. The advantages were computed from
+/// the variance of the values themselves, which underflowed to 0 (advantages `-inf`) or
+/// overflowed (advantages 0, the base returned as the stationary point); fuzz cases 9572 and
+/// 17006 of seed 0 at 20000 cases. 1e-12: the two solves differ only by the rounding of the
+/// scaled advantages and Newton's stopping point.
+#[test]
+fn the_stationary_point_does_not_depend_on_the_scale_of_the_rewards() {
+    let base = "[0.3,0.5,0.2]";
+    let scaled = |s: f64| format!("[0,{:e},{:e}]", s, 3.0 * s);
+    for g in ["3", "5", r#""infinite""#] {
+        for kl in ["k3_loss", "k3_ratio"] {
+            let (code, unit) = run_solve(&grpo(base, "[0,1,3]", 0.4, g, "population", kl));
+            if code != 0 {
+                // G = inf with the ratio placement may have no or several stationary points;
+                // then every scaling must say the same.
+                for s in [2f64.powi(-1000), 2f64.powi(1000)] {
+                    let (c, out) = run_solve(&grpo(base, &scaled(s), 0.4, g, "population", kl));
+                    assert_eq!(c, code, "{out}");
+                }
+                continue;
+            }
+            for s in [2f64.powi(-1000), 2f64.powi(1000)] {
+                // The point depends on the reward only through the scale-free advantage.
+                let (c, out) = run_solve(&grpo(base, &scaled(s), 0.4, g, "population", kl));
+                assert_eq!(c, 0, "G {g} {kl} scale {s:e}: {out}");
+                for (a, b) in policy(&out).iter().zip(policy(&unit)) {
+                    assert!(
+                        (a - b).abs() <= 1e-12,
+                        "G {g} {kl} scale {s:e}: {out} vs {unit}"
+                    );
+                }
+            }
+        }
+    }
+}

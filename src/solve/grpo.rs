@@ -275,8 +275,36 @@ fn pairwise(mass: &[f64]) -> Vec<f64> {
     out
 }
 
-/// `P_inf = (v - mu)/sigma`, `0` when `sigma = 0`.
+/// `P_inf = (v - mu)/sigma`, `0` when `sigma = 0`. Computed on the values shifted by the lowest
+/// and scaled by a power of two to a largest difference in `[1, 2)` (halved first where the
+/// differences overflow), a positive affine image on which `P_inf` is the same: from the values
+/// themselves the variance underflows for rewards `1e-300` apart and overflows for rewards
+/// `f64::MAX` apart.
 fn standardized(c: &Columns) -> Vec<f64> {
+    let Some(&lo) = c.values.first() else {
+        return Vec::new();
+    };
+    let halve = c.values.iter().any(|v| !(v - lo).is_finite());
+    let diff = |v: f64| if halve { v / 2.0 - lo / 2.0 } else { v - lo };
+    let largest = c.values.iter().map(|&v| diff(v).abs()).fold(0.0, f64::max);
+    let k = if largest > 0.0 {
+        -(largest.log2().floor() as i32)
+    } else {
+        0
+    };
+    let values = c
+        .values
+        .iter()
+        .map(|&v| crate::numeric::times_pow2(diff(v), k))
+        .collect();
+    standardized_unscaled(&Columns {
+        values,
+        mass: c.mass.clone(),
+    })
+}
+
+/// [`standardized`] on values of moderate spread.
+fn standardized_unscaled(c: &Columns) -> Vec<f64> {
     if c.values.len() < 2 {
         // One reward class: sigma = 0 exactly, every advantage is 0. (The rounded masses may
         // miss 1 by an ulp, which would leave `v - mu` and `sigma` at rounding level and make
@@ -1024,16 +1052,43 @@ fn with_log_view(
 }
 
 /// `KL(pi0||pi)`: [`kl`], or where it is infinite because a mass of `pi` underflowed, the sum
-/// `sum pi0 (log pi0 - log pi)` over the log views (infinite only where `log pi` is).
-fn forward_kl_of(base: &Dist, policy: &Dist) -> Result<f64> {
+/// of the terms `pi0 (log pi0 - log pi)` over the log views. Where even the log view of `pi`
+/// is `-inf` on the base's support (the Newton solutions at a finite `G` keep masses, not
+/// logs), the term comes from the stationarity condition the policy was verified to meet (see
+/// [`stationary_forward_term`]), so a policy that is positive wherever `pi0` is gets an
+/// infinite forward KL only when that KL is beyond the doubles.
+fn forward_kl_of(
+    base: &Dist,
+    policy: &Dist,
+    advantage: &[f64],
+    config: &GrpoConfig,
+    kl_rev: f64,
+) -> Result<f64> {
     let k = kl(base, policy)?;
     if k.is_finite() {
         return Ok(k);
     }
-    let terms = base
-        .support()
-        .map(|i| base.prob(i) * (base.log_prob(i) - policy.log_prob(i)));
+    let terms = base.support().map(|i| match policy.log_prob(i) {
+        l if l > f64::NEG_INFINITY => base.prob(i) * (base.log_prob(i) - l),
+        _ => stationary_forward_term(base.prob(i), advantage[i], config, kl_rev),
+    });
     Ok(crate::numeric::sum(terms).max(0.0))
+}
+
+/// `pi0_j (log pi0_j - log pi_j)` at a stationary point, from the advantage `P_j` alone. With
+/// the `k3` loss the update `pi_j P_j + beta (pi0_j - pi_j)` vanishes at
+/// `pi_j = beta pi0_j / (beta - P_j)` (no normalization: the condition fixes each mass), so the
+/// term is `pi0_j (ln(beta - P_j) - ln beta)`, formed without `P_j/beta`, which overflows at
+/// `beta = 1e-310`. With the ratio placement, `pi_j (P_j - beta (log(pi_j/pi0_j) - KL)) = 0`
+/// at a positive mass gives `log(pi0_j/pi_j) = -P_j/beta - KL(pi||pi0)`, and the term
+/// `-(pi0_j P_j)/beta - pi0_j KL`, whose product is formed first (`4.7e-16 * 1 / 1e-310` is a
+/// double although `1/1e-310` is not).
+fn stationary_forward_term(base_prob: f64, p: f64, config: &GrpoConfig, kl_rev: f64) -> f64 {
+    let beta = config.beta;
+    match config.kl {
+        KlPlacement::K3Loss => base_prob * ((beta - p).ln() - beta.ln()),
+        KlPlacement::K3Ratio => -(base_prob * p) / beta - base_prob * kl_rev,
+    }
 }
 
 /// Verifies the returned policy (class-level expected update within tolerance, widened by the
@@ -1062,7 +1117,7 @@ fn finish(
     }
     let expected_reward = policy.expectation(reward)?;
     let kl_rev = kl(&policy, base)?;
-    let kl_forward = forward_kl_of(base, &policy)?;
+    let kl_forward = forward_kl_of(base, &policy, &advantage, config, kl_rev)?;
     Ok(GrpoStationary {
         solution: Solution {
             policy,

@@ -194,6 +194,13 @@ impl Walker<'_> {
 
     /// `A_1` for `o_1` in `cls`: `(v_cls - mean)/std` over the group (population std), `0` if
     /// the whole group lies in one class.
+    ///
+    /// `A_1` is unchanged by shifting and by positively scaling the group's values, so it is
+    /// computed from `d_j = v_j - v_cls` scaled by a power of two (exact) to `max |d| in [1, 2)`:
+    /// from the values themselves, the variance underflows to 0 for rewards `1e-300` apart
+    /// (which made `A = -inf`) and overflows for rewards `f64::MAX` apart (`A = 0`), while `A`
+    /// is `-sqrt(5)` in both groups `(v, w, w, w, w, w)`. Differences that overflow are halved
+    /// first (`v/2 - w/2`, exact but for subnormal values, which are then negligible).
     fn advantage(&self, cls: usize) -> f64 {
         let v = self.values;
         let count = |j: usize| {
@@ -203,12 +210,29 @@ impl Walker<'_> {
         if count(cls) == g {
             return 0.0;
         }
-        let mean = (0..v.len()).map(|j| count(j) * v[j]).sum::<f64>() / g;
-        let var = (0..v.len())
-            .map(|j| count(j) * (v[j] - mean) * (v[j] - mean))
+        let present = || (0..v.len()).filter(|&j| count(j) > 0.0);
+        let c = v[cls];
+        let halve = present().any(|j| !(v[j] - c).is_finite());
+        let diff = |j: usize| {
+            if halve {
+                v[j] / 2.0 - c / 2.0
+            } else {
+                v[j] - c
+            }
+        };
+        let largest = present().map(|j| diff(j).abs()).fold(0.0, f64::max);
+        if !(largest > 0.0) {
+            return 0.0;
+        }
+        let k = -(largest.log2().floor() as i32);
+        let d = |j: usize| crate::numeric::times_pow2(diff(j), k);
+        // Over the classes in the group only: an absent one may be infinitely far in `d`.
+        let mean = present().map(|j| count(j) * d(j)).sum::<f64>() / g;
+        let var = present()
+            .map(|j| count(j) * (d(j) - mean) * (d(j) - mean))
             .sum::<f64>()
             / g;
-        (v[cls] - mean) / var.sqrt()
+        -mean / var.sqrt()
     }
 }
 
@@ -305,6 +329,33 @@ impl TruncatedBinomial {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `P_G` is unchanged by an affine map of the rewards with a positive slope, so values
+    /// `1e-300` apart, values `f64::MAX` apart and values a power of two away from order one
+    /// all give the `P_G` of the unit values (to rounding, 1e-14 here). The variance of the
+    /// values themselves underflowed in the first case (`P = -inf`) and overflowed in the second
+    /// (`P = 0`).
+    #[test]
+    fn advantages_do_not_depend_on_the_scale_of_the_rewards() -> Result<()> {
+        let mass = [0.25, 0.5, 0.25];
+        let budget = Budget::new(1e9, 5);
+        let unit = walk(&[-1.0, 0.0, 1.0], &mass, 5, None, 0.0, &budget)?.values;
+        for values in [
+            [-1e-300, 0.0, 1e-300],
+            [-f64::MAX, 0.0, f64::MAX],
+            [-0.75, 0.0, 0.75],
+        ] {
+            let p = walk(&values, &mass, 5, None, 0.0, &budget)?.values;
+            for (a, b) in p.iter().zip(&unit) {
+                assert!((a - b).abs() <= 1e-14, "{values:?}: {p:?} vs {unit:?}");
+            }
+        }
+        assert!(
+            unit[0] < 0.0 && unit[2] > 0.0 && unit[1].abs() <= 1e-15,
+            "{unit:?}"
+        );
+        Ok(())
+    }
 
     /// The truncated law sums to 1 and matches `C(n, k) p^k (1-p)^(n-k)` on small `n`.
     #[test]
