@@ -800,11 +800,18 @@ fn a_budget_that_needs_a_subnormal_beta_is_met() -> Result<(), String> {
     let pi = policy(&v);
     // The KL's slope in x is about 2 x (0.25): a KL met to 1e-12 relative moves x, and each
     // mass, by about 1e-14; 1e-12 allows for the rounding of both sides.
-    assert!((pi[0] - a).abs() <= 1e-12 && (pi[3] - b).abs() <= 1e-12, "{pi:?} vs {a}, {b}");
+    assert!(
+        (pi[0] - a).abs() <= 1e-12 && (pi[3] - b).abs() <= 1e-12,
+        "{pi:?} vs {a}, {b}"
+    );
     assert_eq!(pi[1], 0.0);
     // beta is reported as the subnormal double nearest the multiplier, 2 * 5e-324 / (2x):
     // within one step of 5e-324.
     let beta = num(&v, "beta");
-    assert!((beta - 5e-324 / lo).abs() <= 5e-324, "{beta} vs {}", 5e-324 / lo);
+    assert!(
+        (beta - 5e-324 / lo).abs() <= 5e-324,
+        "{beta} vs {}",
+        5e-324 / lo
+    );
     Ok(())
 }
