@@ -695,8 +695,8 @@ fn argmax_solution(base: &Dist, reward: &[f64], r_max: f64) -> Result<Solution> 
 /// useless the step doubles.
 ///
 /// The caps double from 1, so the end of the range (at most `745 + 1055` wide) is reached within
-/// `log2(1800) + 1 = 12` probes beyond the first; [`MAX_PROBES`] bounds the loop regardless (a NaN start or `g`
-/// ends it with [`Error::NoConvergence`] instead of probing forever).
+/// `log2(1800) + 1 = 12` probes beyond the first; [`MAX_PROBES`] bounds the loop regardless (a
+/// NaN start or `g` ends it with [`Error::NoConvergence`] instead of probing forever).
 fn bracket<G: FnMut(f64) -> Result<(f64, f64)>>(
     g: &mut G,
     start: f64,
@@ -834,6 +834,9 @@ pub(super) fn budget_by_scaling_up(
     eps: f64,
     spread: f64,
 ) -> Option<Result<KlBudget>> {
+    if !(spread > 0.0 && spread.is_finite()) {
+        return None;
+    }
     let k = SEARCH_SPREAD.1 - 1 - spread.log2().floor() as i32;
     (k > 0).then(|| {
         let s = kl_budget(base, &rescaled(base, reward, k), eps)?;
@@ -1051,8 +1054,7 @@ fn polished<G: FnMut(f64) -> Result<(f64, f64)>>(
     mut beta: f64,
     (mut gv, dg): (f64, f64),
 ) -> Result<f64> {
-    let usable = |d: f64| d > 0.0 && d.is_finite();
-    let mut dg = if usable(dg) || gv == 0.0 {
+    let mut dg = if usable_slope(dg) || gv == 0.0 {
         dg
     } else {
         match difference_slope(g_beta, beta, gv)? {
@@ -1063,7 +1065,7 @@ fn polished<G: FnMut(f64) -> Result<(f64, f64)>>(
     for _ in 0..POLISH_STEPS {
         let next = beta * (gv / dg).exp();
         if !(gv != 0.0
-            && usable(dg)
+            && usable_slope(dg)
             && next.is_finite()
             && next >= f64::MIN_POSITIVE
             && next != beta)
@@ -1075,11 +1077,16 @@ fn polished<G: FnMut(f64) -> Result<(f64, f64)>>(
             break;
         }
         (beta, gv) = (next, g_next);
-        if usable(dg_next) {
+        if usable_slope(dg_next) {
             dg = dg_next;
         }
     }
     Ok(beta)
+}
+
+/// Whether a slope `dg/du` can take a Newton step: positive (`g` increases in `u`) and finite.
+fn usable_slope(d: f64) -> bool {
+    d > 0.0 && d.is_finite()
 }
 
 /// Step in `u` of [`difference_slope`]: `2^-20`, so that `g` moves by `2^-20 g'` (above its
@@ -1097,7 +1104,7 @@ fn difference_slope<G: FnMut(f64) -> Result<(f64, f64)>>(
 ) -> Result<Option<f64>> {
     let (g_step, _) = g_beta(beta * (-SLOPE_STEP).exp())?;
     let d = (g_step - gv) / SLOPE_STEP;
-    Ok((d > 0.0 && d.is_finite()).then_some(d))
+    Ok(usable_slope(d).then_some(d))
 }
 
 /// `beta = spread * e^{-u}`, kept a positive normal number: for small spreads `spread * e^{-745}`
