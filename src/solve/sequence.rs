@@ -490,6 +490,22 @@ pub struct GradientParts {
 mod tests {
     use super::*;
 
+    /// The size limit is inclusive: exactly `2^14` sequences (`2^14`, and `4^7`) are accepted,
+    /// one more token or symbol is refused. (Refusing `2^14` itself passed every other test.)
+    #[test]
+    fn the_sequence_limit_is_reached_and_not_exceeded() {
+        assert_eq!(sequence_count(2, 14).ok(), Some(MAX_SEQUENCES));
+        assert_eq!(sequence_count(4, 7).ok(), Some(MAX_SEQUENCES));
+        assert!(matches!(
+            sequence_count(2, 15),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            sequence_count(3, 9),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+
     fn pair(v: usize, l: usize, a: f64) -> Result<SequencePair> {
         let rows = |shift: f64| -> Vec<Vec<f64>> {
             let n = (0..l).map(|t| v.pow(t as u32)).sum::<usize>();
