@@ -275,30 +275,62 @@ fn pairwise(mass: &[f64]) -> Vec<f64> {
     out
 }
 
-/// `P_inf = (v - mu)/sigma`, `0` when `sigma = 0`. Computed on the values shifted by the lowest
-/// and scaled by a power of two to a largest difference in `[1, 2)` (halved first where the
-/// differences overflow), a positive affine image on which `P_inf` is the same: from the values
-/// themselves the variance underflows for rewards `1e-300` apart and overflows for rewards
-/// `f64::MAX` apart.
+/// How the differences `v - reference` of a group's values map exactly onto `[-2, 2]`: halved
+/// first when one of them overflows (`v/2 - reference/2`, exact but for subnormal values, then
+/// negligible), then multiplied by the power of two `2^k` that brings the largest into
+/// `[1, 2)`. The image is a positive affine map of the values, under which a standardized
+/// advantage `(v - mean)/std` is unchanged; computed from the values themselves, its variance
+/// underflows to 0 for rewards `1e-300` apart and overflows for rewards `f64::MAX` apart.
+#[derive(Debug, Clone, Copy)]
+struct UnitScaling {
+    reference: f64,
+    halve: bool,
+    k: i32,
+}
+
+impl UnitScaling {
+    /// The scaling of `values` about `reference`; `None` when every difference is 0.
+    fn of(values: impl Iterator<Item = f64> + Clone, reference: f64) -> Option<Self> {
+        let halve = values.clone().any(|v| !(v - reference).is_finite());
+        let mut s = Self {
+            reference,
+            halve,
+            k: 0,
+        };
+        let largest = values.map(|v| s.difference(v).abs()).fold(0.0, f64::max);
+        if !(largest > 0.0) {
+            return None;
+        }
+        s.k = -(largest.log2().floor() as i32);
+        Some(s)
+    }
+
+    /// `v - reference`, halved if the scaling halves.
+    fn difference(&self, v: f64) -> f64 {
+        if self.halve {
+            v / 2.0 - self.reference / 2.0
+        } else {
+            v - self.reference
+        }
+    }
+
+    /// The image of `v`.
+    fn apply(&self, v: f64) -> f64 {
+        crate::numeric::times_pow2(self.difference(v), self.k)
+    }
+}
+
+/// `P_inf = (v - mu)/sigma`, `0` when `sigma = 0`, computed on the [`UnitScaling`] of the
+/// values about the lowest.
 fn standardized(c: &Columns) -> Vec<f64> {
     let Some(&lo) = c.values.first() else {
         return Vec::new();
     };
-    let halve = c.values.iter().any(|v| !(v - lo).is_finite());
-    let diff = |v: f64| if halve { v / 2.0 - lo / 2.0 } else { v - lo };
-    let largest = c.values.iter().map(|&v| diff(v).abs()).fold(0.0, f64::max);
-    let k = if largest > 0.0 {
-        -(largest.log2().floor() as i32)
-    } else {
-        0
+    let Some(scaling) = UnitScaling::of(c.values.iter().copied(), lo) else {
+        return vec![0.0; c.values.len()];
     };
-    let values = c
-        .values
-        .iter()
-        .map(|&v| crate::numeric::times_pow2(diff(v), k))
-        .collect();
     standardized_unscaled(&Columns {
-        values,
+        values: c.values.iter().map(|&v| scaling.apply(v)).collect(),
         mass: c.mass.clone(),
     })
 }

@@ -43,6 +43,7 @@
 //! The walk's work (binomial terms plus `K` per visited composition) is capped by a
 //! [`Budget`]; running out is a typed refusal.
 
+use super::UnitScaling;
 use crate::error::{Error, Result};
 use crate::numeric::CompensatedSum;
 use std::cell::Cell;
@@ -193,14 +194,10 @@ impl Walker<'_> {
     }
 
     /// `A_1` for `o_1` in `cls`: `(v_cls - mean)/std` over the group (population std), `0` if
-    /// the whole group lies in one class.
-    ///
-    /// `A_1` is unchanged by shifting and by positively scaling the group's values, so it is
-    /// computed from `d_j = v_j - v_cls` scaled by a power of two (exact) to `max |d| in [1, 2)`:
-    /// from the values themselves, the variance underflows to 0 for rewards `1e-300` apart
-    /// (which made `A = -inf`) and overflows for rewards `f64::MAX` apart (`A = 0`), while `A`
-    /// is `-sqrt(5)` in both groups `(v, w, w, w, w, w)`. Differences that overflow are halved
-    /// first (`v/2 - w/2`, exact but for subnormal values, which are then negligible).
+    /// the whole group lies in one class. Computed on the group's [`UnitScaling`] about
+    /// `v_cls` (per group: one scaling for all classes would flush the differences among small
+    /// rewards beside a reward of `f64::MAX`); in a group `(v, w, w, w, w, w)` it is `-sqrt(5)`
+    /// whether `v` and `w` are `1e-300` or `f64::MAX` apart.
     fn advantage(&self, cls: usize) -> f64 {
         let v = self.values;
         let count = |j: usize| {
@@ -210,23 +207,12 @@ impl Walker<'_> {
         if count(cls) == g {
             return 0.0;
         }
+        // Over the classes in the group only: an absent one may be infinitely far.
         let present = || (0..v.len()).filter(|&j| count(j) > 0.0);
-        let c = v[cls];
-        let halve = present().any(|j| !(v[j] - c).is_finite());
-        let diff = |j: usize| {
-            if halve {
-                v[j] / 2.0 - c / 2.0
-            } else {
-                v[j] - c
-            }
-        };
-        let largest = present().map(|j| diff(j).abs()).fold(0.0, f64::max);
-        if !(largest > 0.0) {
+        let Some(scaling) = UnitScaling::of(present().map(|j| v[j]), v[cls]) else {
             return 0.0;
-        }
-        let k = -(largest.log2().floor() as i32);
-        let d = |j: usize| crate::numeric::times_pow2(diff(j), k);
-        // Over the classes in the group only: an absent one may be infinitely far in `d`.
+        };
+        let d = |j: usize| scaling.apply(v[j]);
         let mean = present().map(|j| count(j) * d(j)).sum::<f64>() / g;
         let var = present()
             .map(|j| count(j) * (d(j) - mean) * (d(j) - mean))
