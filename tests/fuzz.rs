@@ -333,3 +333,90 @@ fn the_win_rate_budget_is_judged_with_its_conditioning() {
     moved["kl"] = json!(6.394087513512232e-7 * (1.0 + 1e-9));
     assert!(findings(&p, &moved).contains(&"KL budget met"), "{moved}");
 }
+
+/// A budget of `1e-15` spent on raising a mass of `1.3e-310` at reward `1e308`, beside a reward
+/// of `-1e308` (fuzz case 628139 of seed 0 in the 10^6-case run): the KL moves 680 times as fast
+/// as beta, and is met to `1.2e-12`. The oracle's conditioning took `r - lo`, which overflows
+/// for these rewards, so its tolerance was infinite and then 0; taken on halved rewards it
+/// passes the answer, and a KL over the budget by `1e-9` relative is still flagged.
+#[test]
+fn a_budget_beside_rewards_of_both_signs_of_max_is_judged_with_its_conditioning() {
+    let p = json!({"solver": "kl_budget",
+        "base": [0.6934397474850363, 1.4619699573987987e-211, 1.2903398573831534e-20,
+                 1.2903398573831534e-100, 1.2903398573831535e-300, 1.29033985738313e-310,
+                 0.30656025251496366],
+        "kl_budget": 1e-15,
+        "reward": [3.0, 7.582577703186242e-6, -1e308, 0.008989759712088914, -5e-324, 1e308, -0.0]});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let mut moved = a.clone();
+    moved["kl"] = json!(1e-15 * (1.0 + 1e-9));
+    assert!(
+        findings(&p, &moved).contains(&"binding budget: KL = budget"),
+        "{moved}"
+    );
+}
+
+/// A target of `6e-236` met by cancelling `E` terms of `+-1.52` (fuzz case 217548 of seed 0 in
+/// the 10^6-case run): the mass on `-1.8e308` moves 709 times as fast as beta, so a beta held to
+/// a few ulps meets the target only to `~1e-11` absolute (the answer: `3.8e-12`). The oracle
+/// bounds that as `8 eps beta Var_pi(r/beta) (1 + |u|)` and passes it; a target missed by
+/// `1e-9` is still flagged.
+#[test]
+fn a_target_is_judged_with_its_conditioning() {
+    let p = json!({"solver": "reward_target",
+        "base": [0.28992319936165967, 0.29915678215997843, 5.6706512591594734e-101,
+                 0.41092001847836196, 5.6706512591594735e-201],
+        "reward": [1e-300, 3.0, -0.1781256191023206, -1.7976931348623157e308,
+                   6.091589309094145e-236],
+        "target": 6.091589309094145e-236});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let mut moved = p.clone();
+    moved["target"] = json!(1e-9);
+    assert!(
+        findings(&moved, &a).contains(&"interior target: E = target"),
+        "{a}"
+    );
+}
+
+/// A budget whose multiplier, `3.1e-324`, is reported as `5e-324`, the nearest double (fuzz
+/// case 305873 of seed 0 in the 10^6-case run): the reward difference over beta is then `1`
+/// where the solver's is `1.61`. The true beta is within `2^-1075` of the reported one, so
+/// the oracle allows `|delta| h/(beta - h)` (here `|delta|`), not the first-order `|delta|
+/// h/beta`; a beta three steps up (`1.5e-323`, which would put that mass `e^{1.28}` off) is
+/// still flagged.
+#[test]
+fn a_multiplier_of_one_subnormal_step_is_judged_at_its_rounding() {
+    let p = json!({"solver": "kl_budget", "base": [1.0, 2.09016681282797e-310,
+        2.0901668128279663e-300], "kl_budget": 1e-300, "reward": [5e-324, -1.0, -0.0]});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(a["beta"].as_f64(), Some(5e-324), "{a}");
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let mut moved = a.clone();
+    moved["beta"] = json!(1.5e-323);
+    assert!(
+        findings(&p, &moved).contains(&"Gibbs form of the tilt"),
+        "{moved}"
+    );
+}
+
+/// Soft best-of-N at `N = 1` whose KL to the tilt is `f64::MAX (1 + 6e-16)` (fuzz case 602530
+/// of seed 0 in the 10^6-case run): a `null` there cannot be told wrong in doubles (the oracle
+/// computes that sum to `2.5 eps`), and passes. The control of
+/// `a_null_kl_to_the_tilt_is_flagged_unless_beyond_the_range` (a `null` where the KL is
+/// moderate) is still flagged.
+#[test]
+fn a_null_kl_to_the_tilt_within_rounding_of_max_passes() {
+    let p = json!({"solver": "soft_best_of_n",
+        "base": [0.9999999999987734, 1.2254178806493774e-12, 1.1481917675280873e-15,
+                 1.1481917675280874e-100, 1.1481917675280873e-300, 1.1481917675280872e-20,
+                 1.1481917675280873e-300, 1.1481917675281e-310],
+        "n": 1,
+        "reward": [1e-300, 1.0, -1e308, 1.0, 0.0006693897854526735, 1.7976931348623157e308,
+                   -41.71091037725188, 1.7976931348623157e308],
+        "temperature": 1.0});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert!(a["kl_to_tilt"].is_null(), "{a}");
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+}

@@ -815,3 +815,194 @@ fn a_budget_that_needs_a_subnormal_beta_is_met() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// The two-outcome tilt `(a, b) ~ (p0 e^{-x}, p1 e^{x})` whose KL to `(p0, p1)` is `eps`, with
+/// its `x`, by bisection on `x` (the KL increases in `x` from 0).
+fn two_point_with_kl(p0: f64, p1: f64, eps: f64) -> (f64, f64, f64) {
+    let two_point = |x: f64| {
+        let (a, b) = (p0 * (-x).exp(), p1 * x.exp());
+        let (a, b) = (a / (a + b), b / (a + b));
+        (a, b, a * (a / p0).ln() + b * (b / p1).ln())
+    };
+    let (mut lo, mut hi) = (0.0, 10.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if two_point(mid).2 < eps {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let (a, b, _) = two_point(lo);
+    (a, b, lo)
+}
+
+/// A budget whose multiplier is at `u = ln(spread/beta) = 740` (rewards `-2e150`, `0`,
+/// `-1.8e-170`; fuzz case 85989 of seed 0, scaled up): `e^{-u}` is subnormal there, with three
+/// digits, so `beta = spread e^{-u}` moved by 0.8% between neighbouring `u` and the search
+/// ended 6% off the budget, refused. The budget is now met, checked against the two-outcome
+/// form at the returned `beta`: `x = 1.8e-170/beta`, `pi1 = p1 e^x/Z`, and `KL = pi1 x - ln Z`
+/// with `Z = p1 e^x + p2` (the first outcome, `2e150` below, has no mass).
+#[test]
+fn a_budget_whose_multiplier_is_far_below_the_spread_is_met() -> Result<(), String> {
+    let v = solve(
+        r#"{"solver":"kl_budget","base":[3.0640510930726026e-300,3.0640510930726024e-20,1.0],"reward":[-2.0516454958011776e+150,0,-1.8e-170],"kl_budget":3.951721945925154e-13}"#,
+    )?;
+    assert_eq!(v["regime"], "binding", "{v}");
+    let eps = 3.951721945925154e-13;
+    assert!((num(&v, "kl") - eps).abs() <= 1e-12 * eps, "{v}");
+    let total = 3.0640510930726026e-300 + 3.0640510930726024e-20 + 1.0;
+    let (p1, p2) = (3.0640510930726024e-20 / total, 1.0 / total);
+    let x = 1.8e-170 / num(&v, "beta");
+    let w = p1 * x.exp();
+    let pi1 = w / (w + p2);
+    // ln p2 = -ln(total), which p2 (1.0 in doubles) cannot show: -3.06e-20, 8e-8 of the KL.
+    let ln_p2 = -(3.0640510930726024e-20 + 3.0640510930726026e-300_f64).ln_1p();
+    let kl = pi1 * x - ln_p2 - (w / p2).ln_1p();
+    // The KL moves 15 times as fast as beta (relative); beta is held to a few ulps.
+    assert!(
+        (kl - eps).abs() <= 1e-13 * eps * 15.0,
+        "KL {kl} at the returned beta"
+    );
+    assert!((policy(&v)[1] - pi1).abs() <= 1e-13 * pi1, "{v}");
+    Ok(())
+}
+
+/// Budgets so small that the tilt spending them is the base in doubles (fuzz cases 978307 and
+/// 554079 of seed 0: budgets of `5e-324`). The KL the search evaluates there moves in steps of
+/// `5e-324`, so it ended thousands of steps off and refused. The answer is now the base, the KL
+/// the budget, and `beta = sqrt(Var0/(2 eps))` (`KL = Var0/(2 beta^2)(1 + O(spread/beta))`),
+/// recomputed here; for rewards `7e148` apart that `beta` (1.1e310) is beyond the doubles, and
+/// `null`.
+#[test]
+fn budgets_below_what_a_double_policy_can_show_give_the_base() -> Result<(), String> {
+    let v = solve(
+        r#"{"base_logits":[499.39634163657814,499.2085615868629],"kl_budget":5e-324,"reward":[-0.7691176671599047,7.209447828508001e+148],"solver":"kl_budget"}"#,
+    )?;
+    assert_eq!(v["regime"], "binding", "{v}");
+    assert!(v["beta"].is_null(), "{v}");
+    assert_eq!(num(&v, "kl"), 5e-324, "{v}");
+    let d: f64 = 499.2085615868629 - 499.39634163657814;
+    let p1 = 1.0 / (1.0 + (-d).exp());
+    let pi = policy(&v);
+    assert!(
+        (pi[1] - p1).abs() <= 4.0 * f64::EPSILON * p1,
+        "{pi:?} vs {p1}"
+    );
+    let base = [0.5, 0.5];
+    let reward = [0.0, 3.0];
+    let input = r#"{"base":[0.5,0.5],"kl_budget":1e-320,"reward":[0.0,3.0],"solver":"kl_budget"}"#;
+    let v = solve(input)?;
+    let mean: f64 = base.iter().zip(&reward).map(|(p, r)| p * r).sum();
+    let var0: f64 = base
+        .iter()
+        .zip(&reward)
+        .map(|(p, r)| p * (r - mean).powi(2))
+        .sum();
+    let want = (var0 / 2.0).sqrt() / 1e-320_f64.sqrt();
+    assert_eq!(v["regime"], "binding", "{v}");
+    assert!(
+        (num(&v, "beta") - want).abs() <= 1e-14 * want,
+        "{v} vs {want}"
+    );
+    assert_eq!(policy(&v), base.to_vec(), "{v}");
+    Ok(())
+}
+
+/// A budget between rewards `-5e-324` and `0` (masses 0.815 and 0.185) beside rewards of
+/// `-f64::MAX` (fuzz case 840449 of seed 0): the spread forces a rescaling by `2^-1023`, which
+/// flushed `-5e-324` to 0 and answered "slack" with `E` below `max r`. The search now also
+/// raises the rewards more than 1 below the top to `r* - 1`, and solves that problem scaled up
+/// by `2^499`, where its subnormal multiplier is a normal number. The two top masses are the
+/// two-outcome tilt whose KL is the budget; every other mass is 0.
+#[test]
+fn a_subnormal_multiplier_beside_a_huge_spread_is_found() -> Result<(), String> {
+    let input = r#"{"base":[0.814792350367978,9.0924531408477e-311,5e-324,9.092453140847702e-101,0.18520764963202194,0.0,9.092453140847703e-301],"kl_budget":3.813545533735279e-7,"reward":[-5e-324,-1.7976931348623157e+308,-1.0,-1.826334639022575e-211,-0.0,-1.7976931348623157e+308,-0.04737798446358868],"solver":"kl_budget"}"#;
+    let v = solve(input)?;
+    assert_eq!(v["regime"], "binding", "{v}");
+    let eps = 3.813545533735279e-7;
+    assert!((num(&v, "kl") - eps).abs() <= 1e-12 * eps, "{v}");
+    let problem: Value = serde_json::from_str(input).map_err(|e| e.to_string())?;
+    let base: Vec<f64> = problem["base"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+        .unwrap_or_default();
+    let total: f64 = base.iter().sum();
+    // The other masses' KL terms (removing ~1e-100 of mass) are far below the budget's 1e-12.
+    let (a, b, _) = two_point_with_kl(base[0] / total, base[4] / total, eps);
+    let pi = policy(&v);
+    assert!(
+        (pi[0] - a).abs() <= 1e-12 && (pi[4] - b).abs() <= 1e-12,
+        "{pi:?} vs {a}, {b}"
+    );
+    assert!([1, 2, 3, 5, 6].iter().all(|&i| pi[i] == 0.0), "{pi:?}");
+    Ok(())
+}
+
+/// Targets of 0 between rewards `-5e-324` and `5e-324` (fuzz cases 485004, 258526 and 47098 of
+/// seed 0): the multiplier is below the normal doubles. In the first, the fallback for a
+/// target within rounding of `E0` measured that rounding by the spread (`3e91`, of a mass
+/// `1.5e-323`) and answered a multiplier with `E = -1.9e-5`; in the second the raised search
+/// did the same. Now each is solved scaled up (raised first where a reward is `-1e308`): `E`,
+/// recomputed from the policy, is within a subnormal step of 0.
+#[test]
+fn targets_between_subnormal_rewards_are_met() -> Result<(), String> {
+    for input in [
+        r#"{"base":[2.663323379978432e-20,0.4587109039766185,0.5412890960233788,1.5e-323,2.6633233799784324e-15],"reward":[-5e-324,-5e-324,-0.00016238029852298896,-2.9506711981579233e+91,5e-324],"solver":"reward_target","target":0.0}"#,
+        r#"{"base_logits":[-500.6967376984167,-1214.134590047768,-534.8719876145244,-1244.4400719213813,-500.88023610454553,-1076.339720367735,-502.4406174716848,-534.8719876145244],"reward":[-0.00016191738503896458,-1e+308,5e-324,-1.0,-2.0,-6.273590807379649e-63,-5e-324,-0.0],"solver":"reward_target","target":0.0}"#,
+        r#"{"base":[1.980167419248969e-100,1e-323,1.0],"reward":[5e-324,-0.00021662345942048366,-5e-324],"solver":"reward_target","target":0.0}"#,
+    ] {
+        let problem: Value = serde_json::from_str(input).map_err(|e| e.to_string())?;
+        let v = solve(input)?;
+        assert_eq!(v["regime"], "interior", "{v}");
+        let r: Vec<f64> = problem["reward"]
+            .as_array()
+            .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+            .unwrap_or_default();
+        let e: f64 = policy(&v).iter().zip(&r).map(|(p, r)| p * r).sum();
+        assert!(e.abs() <= 1e-323, "E {e}: {v}");
+    }
+    Ok(())
+}
+
+/// Where the rescaling that a reward of `-1e308` forces makes a binding budget or an interior
+/// target look like a limit (fuzz case 128577 of seed 0: a budget of `5e-324` spent on removing
+/// a mass of `5e-324`, while the argmax holds all but `1e-20`; case 1094 of seed 1: a target
+/// met only by a mass of `1e-335` on `-1e308`), the answer was "slack" or "boundary", with `E`
+/// below `max r`. The limit's policy is the optimum in doubles, whose multiplier no
+/// double-precision search can find: it is now the answer, binding (interior), with `beta`
+/// null. Checked: the outcome on `-1e308` has no mass and every other keeps its base mass
+/// (renormalized), the budget is spent, and `E` (recomputed) meets the target to what the
+/// lost mass can show (`2^-1074 * 1e308 = 5e-16`).
+#[test]
+fn constraints_that_bind_only_below_the_doubles_bind_with_a_null_beta() -> Result<(), String> {
+    let v = solve(
+        r#"{"base":[1.0709519179927111e-20,5e-324,0.497603285789872,0.502396714210128],"kl_budget":5e-324,"reward":[-1e-300,-1e+308,-0.0,-0.0],"solver":"kl_budget"}"#,
+    )?;
+    assert_eq!(
+        (v["regime"].as_str(), v["beta"].is_null()),
+        (Some("binding"), true),
+        "{v}"
+    );
+    assert_eq!(num(&v, "kl"), 5e-324, "{v}");
+    let want = [
+        1.0709519179927111e-20,
+        0.0,
+        0.497603285789872,
+        0.502396714210128,
+    ];
+    assert_eq!(policy(&v), want.to_vec(), "{v}");
+    let input = r#"{"base":[0.49792529438719946,0.5020747056128005,5.71120300419367e-301],"reward":[1e-300,-1e+308,-1.6198530117191036e-27],"solver":"reward_target","target":-9.795621593834067e-28}"#;
+    let v = solve(input)?;
+    assert_eq!(
+        (v["regime"].as_str(), v["beta"].is_null()),
+        (Some("interior"), true),
+        "{v}"
+    );
+    let pi = policy(&v);
+    assert_eq!(pi[1], 0.0, "{v}");
+    let e = pi[0] * 1e-300 + pi[2] * -1.6198530117191036e-27;
+    let c = -9.795621593834067e-28;
+    assert!(e >= c && e - c <= 5e-16, "E {e}: {v}");
+    Ok(())
+}

@@ -467,11 +467,14 @@ fn gibbs(c: &Context, beta: f64, f: &mut Findings) {
     let Some(j) = (0..pi.len()).max_by(|&a, &b| pi.prob(a).total_cmp(&pi.prob(b))) else {
         return;
     };
-    // A multiplier below the smallest normal double is reported to an absolute `2^-1075` (its
-    // rounding when mapped back from a rescaled problem, e.g. rewards of `5e-315`), a relative
-    // error of `2^-1075/beta` in every `delta`.
+    // A multiplier below the smallest normal double is reported to an absolute `h = 2^-1075`
+    // (its rounding when mapped back from a rescaled problem, e.g. rewards of `5e-315`): the
+    // true `beta'` is within `h` of `beta`, so `delta' = delta beta/beta'` is within
+    // `|delta| h/(beta - h)` of `delta`, where `beta/h = 2 k` for `beta = k 2^-1074`. (The
+    // first-order `|delta| h/beta` is half of that at `beta = 5e-324`, where the answer's
+    // `beta' = 3.1e-324` put a mass `0.61` off in the log.)
     let beta_rounding = if beta < f64::MIN_POSITIVE {
-        0.5 * (f64::from_bits(1) / beta)
+        1.0 / (2.0 * beta.to_bits() as f64 - 1.0)
     } else {
         0.0
     };
@@ -564,12 +567,39 @@ fn budget_conditioning(c: &Context) -> f64 {
 /// [`budget_conditioning`] of a tilt of the values `x` (the reward, or the win-rate optimum's
 /// mid-rank values) at `beta`, with KL `kl`.
 fn conditioning(policy: &Dist, x: &[f64], kl: f64, beta: f64) -> f64 {
+    let (v, u) = beta_sensitivity(policy, x, beta);
+    finite_or_zero(8.0 * f64::EPSILON * (v / kl) * (1.0 + u))
+}
+
+/// The absolute accuracy to which a double-precision multiplier can meet a reward target,
+/// beyond `CONSTRAINT`: `dE/d ln beta = -Var_pi(r)/beta = -beta Var_pi(r/beta)`, and the search
+/// holds `beta` to `eps (1 + |u|)` relative as in [`budget_conditioning`]: `8 eps beta
+/// Var_pi(r/beta) (1 + |u|)` (0 where `beta` is not reported or the product overflows). A
+/// target near 0 beside a reward of `-1.8e308` of mass `8.5e-309` at `beta = 2.5e305` (that
+/// outcome's mass moves 709 times faster than `beta`) can only be met to `1.4e-11`.
+fn target_conditioning(c: &Context) -> f64 {
+    c.answer["beta"].as_f64().map_or(0.0, |beta| {
+        let (v, u) = beta_sensitivity(c.policy, c.reward, beta);
+        finite_or_zero(8.0 * f64::EPSILON * beta * v * (1.0 + u))
+    })
+}
+
+/// `(Var_pi(x/beta), |u|)` with `u = ln(spread/beta)`, the spread of `x` on the policy's
+/// support. The differences are taken on halved values, `(x/2 - lo/2)/beta`, and scaled back
+/// (`4` on the variance, `ln 2` on `u`): `x - lo` overflows for rewards `+-1e308`, which made
+/// the tolerances infinite and so 0, and flagged budgets met to the `1e-12` their conditioning
+/// allows.
+fn beta_sensitivity(policy: &Dist, x: &[f64], beta: f64) -> (f64, f64) {
     let (lo, hi) = policy.support_range(x);
-    let kappa = variance_over_support(policy, |i| (x[i] - lo) / beta) / kl;
-    let u = ((hi - lo) / beta).ln().abs();
-    let tol = 8.0 * f64::EPSILON * kappa * (1.0 + u);
-    if tol.is_finite() {
-        tol
+    let half_var = variance_over_support(policy, |i| (x[i] / 2.0 - lo / 2.0) / beta);
+    let u = ((hi / 2.0 - lo / 2.0) / beta).ln() + std::f64::consts::LN_2;
+    (4.0 * half_var, u.abs())
+}
+
+/// `t` when finite, else 0: a tolerance that overflows is no tolerance (the check stays strict).
+fn finite_or_zero(t: f64) -> f64 {
+    if t.is_finite() {
+        t
     } else {
         0.0
     }
@@ -641,7 +671,11 @@ fn target(c: &Context, f: &mut Findings) {
     } else {
         0.0
     };
-    let tol = c.e_tol() + CONSTRAINT * t.abs() + resolution + c.subnormal_mass_resolution();
+    let tol = c.e_tol()
+        + CONSTRAINT * t.abs()
+        + resolution
+        + c.subnormal_mass_resolution()
+        + target_conditioning(c);
     f.require(c.e >= t - tol, "reward target met", || {
         format!("E {} < target {t} ({regime})", c.e)
     });
@@ -791,9 +825,15 @@ fn forward_kl(c: &Context, f: &mut Findings) {
 /// `ln(1/T(i)) = (r* - r(i))/lambda + ln Z - ln pi0(i) >= (r* - r(i))/lambda - 745` (every
 /// positive mass is at least `2^-1074`, so `|ln pi0| <= 745`), and
 /// `KL = sum pi ln pi + sum pi ln(1/T) >= -ln n + sum pi (r* - r)/lambda - 745`. So the null is
-/// honest when `sum pi (r* - r)/lambda` exceeds `f64::MAX + 745 + ln n`; the check requires the
-/// halved sum over `lambda` to exceed `(f64::MAX/2)(1 + 4 eps)` (a margin of `4 eps MAX`, far
-/// above `745 + ln n`, for the rounding of the sum).
+/// honest when `sum pi (r* - r)/lambda` exceeds `f64::MAX + 745 + ln n`; and as `Z <= 1`,
+/// `KL <= sum pi (r* - r)/lambda + 745`, so it is wrong when that sum is below
+/// `f64::MAX - 745`. The halved sum over `lambda` is computed here to `5u = 2.5 eps` relative
+/// (`u = 2^-53`: the difference and the product each round once per term, the compensated
+/// sum adds `2u`, the division `u`), which is far above `745 + ln n` at this scale. So a null
+/// is flagged only when that computed value is below `(f64::MAX/2)(1 - 5u)`: between that and
+/// `(f64::MAX/2)(1 + 5u)` neither answer can be told wrong in doubles (a KL of `f64::MAX (1 +
+/// 6e-16)`, from a policy one part in `1e12` off the top reward `f64::MAX`, was flagged when
+/// the check required the null to be certain).
 fn soft_kl_to_tilt(c: &Context, f: &mut Findings) {
     if !c.answer["kl_to_tilt"].is_null() {
         return;
@@ -807,7 +847,7 @@ fn soft_kl_to_tilt(c: &Context, f: &mut Findings) {
     );
     let bound = half / lambda;
     f.require(
-        bound > f64::MAX / 2.0 * (1.0 + 4.0 * f64::EPSILON),
+        bound >= f64::MAX / 2.0 * (1.0 - 2.5 * f64::EPSILON),
         "null KL to the tilt beyond the f64 range",
         || format!("sum pi (r* - r)/lambda / 2 = {bound}"),
     );

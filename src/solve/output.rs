@@ -14,10 +14,10 @@
 //! `f64::MAX` at a small `beta`.
 
 use super::tilt::{
-    budget_by_raising, budget_by_scaling_up, budget_case, budget_limit, budget_met,
-    budget_multiplier, finish_at_root, rescaled, rescaling, scaled_beta, summarize, tilt_of_raised,
-    tilt_rescaling, tilt_stats_in, unscale_beta, BudgetCase, BudgetRegime, KlBudget, TiltSummary,
-    SEARCH_SPREAD,
+    budget_by_raising, budget_case, budget_fallback, budget_limit, budget_met, budget_multiplier,
+    finish_at_root, keeps_multiplier, rescaled, rescaling, scaled_beta, subnormal_budget,
+    summarize, tilt_of_raised, tilt_rescaling, tilt_stats_in, unscale_beta, BudgetCase,
+    BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
 };
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
@@ -159,21 +159,32 @@ pub fn kl_budget_into_slices(
         }
         let scaled = rescaled(base, reward, k);
         let mut s = kl_budget_into_slices(base, &scaled, eps, policy, log_policy)?;
+        let binding = s.regime == BudgetRegime::Binding;
+        let kept = keeps_multiplier(binding, || budget_met(s.kl, eps))?;
         s.expected_reward = super::expected_reward_of(policy, reward);
-        s.beta = unscale_beta(s.beta, k);
+        s.beta = unscale_beta(s.beta.filter(|_| kept), k);
+        s.regime = BudgetRegime::Binding;
         return Ok(s);
     }
-    let (beta, last) = match budget_multiplier(base, reward, eps, (r_max, spread), None, policy) {
+    let range = (r_max, spread);
+    if let Some(b) = subnormal_budget(base, reward, eps, range) {
+        return Ok(copied(&b?, policy, log_policy));
+    }
+    let (beta, last) = match budget_multiplier(base, reward, eps, range, None, policy) {
         Ok(found) => found,
-        // A multiplier below the normal doubles: the allocating form's answer, copied.
+        // A budget near the base or a multiplier below the normal doubles: the allocating
+        // form's answer, copied.
         Err(e) => {
-            let b = budget_by_scaling_up(base, reward, eps, spread).unwrap_or(Err(e))?;
+            let b = budget_fallback(base, reward, eps, range, e)?;
             return Ok(copied(&b, policy, log_policy));
         }
     };
     let s = finish_at_root(base, reward, beta, last, policy, log_policy);
     let t = summarize((base, reward), s, beta);
-    budget_met(t.kl, eps)?;
+    if let Err(e) = budget_met(t.kl, eps) {
+        let b = budget_fallback(base, reward, eps, range, e)?;
+        return Ok(copied(&b, policy, log_policy));
+    }
     Ok(BudgetSummary {
         expected_reward: t.expected_reward,
         kl: t.kl,

@@ -434,23 +434,59 @@ pub(super) fn tilt_of_raised(base: &Dist, reward: &[f64], beta: f64) -> Option<T
     Some(t)
 }
 
+/// The gaps below `r*` at which the multiplier searches raise low rewards (see
+/// [`raised_low_rewards`]), tried in order: [`SEARCH_RAISED_GAP`], and then `1`. A multiplier
+/// below the normal doubles (top rewards `5e-324` apart, beside a reward of `-1e308`) is out of
+/// reach at the first gap, whose spread leaves no room to scale the rewards up; at a gap of 1
+/// the raised problem is solved scaled up by `2^499` (see [`budget_by_scaling_up`]).
+const SEARCH_RAISED_GAPS: [f64; 2] = [SEARCH_RAISED_GAP, 1.0];
+
 /// The tilt of the original reward at the multiplier that `search` finds on the raised
-/// rewards of [`raised_low_rewards`], with the gap, when that multiplier leaves the raised
-/// outcomes invisible; `None` otherwise (no multiplier, or one too large).
+/// rewards of [`raised_low_rewards`] (at the first of [`SEARCH_RAISED_GAPS`] that gives one),
+/// when that multiplier leaves the raised outcomes invisible, with that multiplier; `None`
+/// otherwise (no multiplier, or one too large). `search` returns the raised problem's solution
+/// and multiplier (`None` beyond the doubles).
+///
+/// A multiplier below the normal doubles is only its rounding (to `2^-1075`): the tilt at it is
+/// not the one the search found (a mass `e^{0.6}` off at `beta = 5e-324`). The raised
+/// solution is then the answer, the same in doubles as the original tilt at the unrounded
+/// multiplier, with `E` taken on the original reward. A multiplier beyond the doubles is below
+/// them (`beta < 2^-1075`, rewards `5e-324` apart whose masses differ by `e^{32}`) exactly when
+/// the raised outcomes keep no mass; it is then `None`, with the raised solution.
 fn tilt_by_raising(
     base: &Dist,
     reward: &[f64],
-    search: impl FnOnce(&[f64]) -> Option<f64>,
-) -> Result<Option<(Tilt, f64)>> {
-    let Some((raised, gap)) = raised_low_rewards(base, reward, SEARCH_RAISED_GAP) else {
-        return Ok(None);
-    };
-    match search(&raised) {
-        Some(beta) if raised_rewards_are_invisible(gap, beta) => {
-            Ok(Some((tilt(base, reward, beta)?, gap)))
+    mut search: impl FnMut(&[f64]) -> Option<(Solution, Option<f64>)>,
+) -> Result<Option<(Solution, Option<f64>)>> {
+    for gap in SEARCH_RAISED_GAPS {
+        let Some((raised, gap)) = raised_low_rewards(base, reward, gap) else {
+            continue;
+        };
+        let Some((s, beta)) = search(&raised) else {
+            continue;
+        };
+        let invisible = match beta {
+            Some(b) => raised_rewards_are_invisible(gap, b),
+            None => floor_is_empty(base, &raised, s.policy.probs()),
+        };
+        if !invisible {
+            continue;
         }
-        _ => Ok(None),
+        let solution = match beta {
+            Some(b) if b >= f64::MIN_POSITIVE => tilt(base, reward, b)?.solution,
+            _ => unscale(s, reward),
+        };
+        return Ok(Some((solution, beta)));
     }
+    Ok(None)
+}
+
+/// Whether `policy` has no mass where the raised reward is at its floor (its least value on the
+/// base's support).
+fn floor_is_empty(base: &Dist, raised: &[f64], policy: &[f64]) -> bool {
+    let (floor, _) = base.support_range(raised);
+    base.support()
+        .all(|i| raised[i] > floor || policy[i] == 0.0)
 }
 
 /// `kl_budget` solved on raised rewards (see [`raised_low_rewards`]) when its binding
@@ -458,32 +494,37 @@ fn tilt_by_raising(
 pub(super) fn budget_by_raising(base: &Dist, reward: &[f64], eps: f64) -> Result<Option<KlBudget>> {
     let found = tilt_by_raising(base, reward, |raised| {
         let s = kl_budget(base, raised, eps).ok()?;
-        s.beta.filter(|_| s.regime == BudgetRegime::Binding)
+        (s.regime == BudgetRegime::Binding).then_some((s.solution, s.beta))
     })?;
-    let Some((t, _)) = found else {
+    let Some((solution, beta)) = found else {
         return Ok(None);
     };
-    budget_met(t.solution.kl, eps)?;
+    budget_met(solution.kl, eps)?;
     Ok(Some(KlBudget {
-        solution: t.solution,
-        beta: Some(t.beta),
+        solution,
+        beta,
         regime: BudgetRegime::Binding,
     }))
 }
 
-/// `reward_target` solved on raised rewards, as [`budget_by_raising`].
+/// `reward_target` solved on raised rewards, as [`budget_by_raising`]. The target is checked
+/// against `r* - c`, the scale of the original problem near its top, and not against the
+/// raised spread (`2^499`): the raised search's own fallback for a target within rounding of
+/// `E_pi0` measures that rounding by the raised spread, and returned a multiplier whose tilt
+/// missed a target of 0 by `0.23`.
 fn target_by_raising(base: &Dist, reward: &[f64], c: f64) -> Result<Option<RewardTarget>> {
     let found = tilt_by_raising(base, reward, |raised| {
         let s = reward_target(base, raised, c).ok()?;
-        s.beta.filter(|_| s.regime == TargetRegime::Interior)
+        (s.regime == TargetRegime::Interior).then_some((s.solution, s.beta))
     })?;
-    let Some((t, gap)) = found else {
+    let Some((solution, beta)) = found else {
         return Ok(None);
     };
-    target_met(t.solution.expected_reward, c, gap)?;
+    let (_, r_max) = base.support_range(reward);
+    target_met(solution.expected_reward, c, r_max - c)?;
     Ok(Some(RewardTarget {
-        solution: t.solution,
-        beta: Some(t.beta),
+        solution,
+        beta,
         regime: TargetRegime::Interior,
     }))
 }
@@ -797,27 +838,140 @@ pub(super) fn kl_budget_from(
             return Ok(s);
         }
         let s = kl_budget(base, &rescaled(base, reward, k), eps)?;
+        let binding = s.regime == BudgetRegime::Binding;
+        let kept = keeps_multiplier(binding, || budget_met(s.solution.kl, eps))?;
         return Ok(KlBudget {
             solution: unscale(s.solution, reward),
-            beta: unscale_beta(s.beta, k),
-            regime: s.regime,
+            beta: unscale_beta(s.beta.filter(|_| kept), k),
+            regime: BudgetRegime::Binding,
         });
+    }
+    let range = (r_max, spread);
+    if let Some(s) = subnormal_budget(base, reward, eps, range) {
+        return s;
     }
     let n = base.len();
     let [mut scratch, logs] = buffers.map(|b| if b.len() == n { b } else { zeroed(n) });
-    let range = (r_max, spread);
     let (beta, last) = match budget_multiplier(base, reward, eps, range, beta_guess, &mut scratch) {
         Ok(found) => found,
-        Err(e) => return budget_by_scaling_up(base, reward, eps, spread).unwrap_or(Err(e)),
+        Err(e) => return budget_fallback(base, reward, eps, range, e),
     };
     let t = tilt_at_root(base, reward, beta, [scratch, logs], last);
-    budget_met(t.solution.kl, eps)?;
+    if let Err(e) = budget_met(t.solution.kl, eps) {
+        return budget_fallback(base, reward, eps, range, e);
+    }
     Ok(KlBudget {
         solution: t.solution,
         beta: Some(beta),
         regime: BudgetRegime::Binding,
     })
 }
+
+/// Whether the rescaled problem's answer keeps its multiplier, for a constraint that binds in
+/// the original problem. It may come back as a limit: the rescaling by `2^-1023` that a
+/// reward of `-1e308` forces flushes a reward of `-1e-300` to 0, joining it to the argmax, so
+/// a budget of `5e-324` that the original problem spends on removing a mass of `5e-324` (its
+/// argmax holds all but `1e-20`) came back "slack", with `E` below `max r`. The limit's policy
+/// is then the original optimum in doubles, whose multiplier no double-precision search can
+/// find (it is where a weight of `e^{-752}` costs the last subnormal step of the KL): the
+/// answer binds, with `beta` null, when `met` confirms the constraint (`Ok(false)`); else
+/// [`Error::NoConvergence`], never a wrong regime. `Ok(true)` when `binding`.
+pub(super) fn keeps_multiplier(binding: bool, met: impl FnOnce() -> Result<()>) -> Result<bool> {
+    if binding {
+        return Ok(true);
+    }
+    met().map(|()| false).map_err(|e| {
+        Error::NoConvergence(format!(
+            "the constraint binds, but the rewards rescaled into the double range tell its \
+             multiplier from a limit only through masses below the doubles, and the limit \
+             misses it ({e})"
+        ))
+    })
+}
+
+/// A target met by `solution` to what a policy in doubles can show: `MET` relative to
+/// `|c| + r* - c` as for every search, plus `2^-1074 |r|` for each outcome of the support
+/// whose mass is below the normal doubles (held only to that step: `0` for a mass of `1e-513`
+/// on `-1e308` that the exact optimum carries, `1e-205` of `E`).
+fn target_met_in_doubles(base: &Dist, reward: &[f64], solution: &Solution, c: f64) -> Result<()> {
+    let (_, r_max) = base.support_range(reward);
+    let policy = solution.policy.probs();
+    let resolution: f64 = base
+        .support()
+        .filter(|&i| policy[i] < f64::MIN_POSITIVE)
+        .map(|i| f64::from_bits(1) * reward[i].abs())
+        .sum();
+    let e = solution.expected_reward;
+    if !((e - c).abs() <= MET * (c.abs() + (r_max - c)) + resolution) {
+        return Err(Error::NoConvergence(format!(
+            "E[r] = {e} for the target {c}"
+        )));
+    }
+    Ok(())
+}
+
+/// A binding budget whose search failed (`e`) or ended off the budget: one so small that its
+/// tilt is the base in doubles ([`near_base_budget`]), or one whose multiplier is below the
+/// normal doubles, where the KL moves in steps too coarse for the budget at this scale
+/// ([`budget_by_scaling_up`]); else `e`.
+pub(super) fn budget_fallback(
+    base: &Dist,
+    reward: &[f64],
+    eps: f64,
+    (r_max, spread): (f64, f64),
+    e: Error,
+) -> Result<KlBudget> {
+    near_base_budget(base, reward, eps, (r_max, spread))
+        .or_else(|| budget_by_scaling_up(base, reward, eps, spread))
+        .unwrap_or(Err(e))
+}
+
+/// A budget so small that the tilt spending it is `pi0` in doubles. With `var0 =
+/// Var_pi0(r)/spread^2`, `KL(pi_beta||pi0) = Var_pi0(r)/(2 beta^2) (1 + O(spread/beta))`
+/// (`kl.second-order`), so `beta = spread sqrt(var0/(2 eps))` and `spread/beta = sqrt(2 eps /
+/// var0)`. When that is at most `2^-60`, every mass `pi0 e^{(r - c)/beta}/Z` is within a relative
+/// `2^-59` of `pi0`, below half an ulp, and the correction to the KL is below rounding: the
+/// answer is `pi0`, `E_pi0[r]`, the KL `eps` (its value at that `beta`, which the policy in
+/// doubles cannot show: its recomputed KL is 0), and that `beta` (null beyond `f64::MAX`, as for
+/// rewards `7e148` apart on a budget of `5e-324`). The search fails there because the KL it
+/// evaluates is below the normal doubles, in steps of `5e-324`. `None` for a larger budget.
+fn near_base_budget(
+    base: &Dist,
+    reward: &[f64],
+    eps: f64,
+    (r_max, spread): (f64, f64),
+) -> Option<Result<KlBudget>> {
+    let var0 = scaled_variance(base.probs(), reward, r_max, spread);
+    if !(var0 > 0.0 && 2.0 * eps <= var0 * NEAR_BASE_SQUARED) {
+        return None;
+    }
+    let beta = spread * (var0 / 2.0).sqrt() / eps.sqrt();
+    Some(base_solution(base, reward).map(|solution| KlBudget {
+        solution: Solution {
+            kl: eps,
+            ..solution
+        },
+        beta: Some(beta).filter(|b| b.is_finite()),
+        regime: BudgetRegime::Binding,
+    }))
+}
+
+/// A budget below the normal doubles answered by [`near_base_budget`] before any search: the KL
+/// a search evaluates there holds 1 to 4 digits (`1e-320` is `2024` steps of `5e-324`), and
+/// its `beta` only as many, where the closed form holds it to an ulp. `None` otherwise.
+pub(super) fn subnormal_budget(
+    base: &Dist,
+    reward: &[f64],
+    eps: f64,
+    range: (f64, f64),
+) -> Option<Result<KlBudget>> {
+    (eps < f64::MIN_POSITIVE)
+        .then(|| near_base_budget(base, reward, eps, range))
+        .flatten()
+}
+
+/// `(2^-60)^2`: the largest `(spread/beta)^2` at which [`near_base_budget`] answers.
+const NEAR_BASE_SQUARED: f64 = 1.0 / (1u128 << 120) as f64;
 
 /// A binding budget whose multiplier lies below the normal doubles, where the search in
 /// [`u_range`] finds no bracket: the top rewards differ by a few subnormal steps against a
@@ -834,11 +988,7 @@ pub(super) fn budget_by_scaling_up(
     eps: f64,
     spread: f64,
 ) -> Option<Result<KlBudget>> {
-    if !(spread > 0.0 && spread.is_finite()) {
-        return None;
-    }
-    let k = SEARCH_SPREAD.1 - 1 - spread.log2().floor() as i32;
-    (k > 0).then(|| {
+    scale_up_exponent(spread).map(|k| {
         let s = kl_budget(base, &rescaled(base, reward, k), eps)?;
         Ok(KlBudget {
             solution: unscale(s.solution, reward),
@@ -846,6 +996,35 @@ pub(super) fn budget_by_scaling_up(
             regime: s.regime,
         })
     })
+}
+
+/// `reward_target` on rewards scaled up as in [`budget_by_scaling_up`] (the target `c` with
+/// them, exactly: `c` lies between two rewards on the support), for a target whose multiplier
+/// lies below the normal doubles (the top rewards `5e-324` apart against a spread of `2e-4`).
+fn target_by_scaling_up(
+    base: &Dist,
+    reward: &[f64],
+    c: f64,
+    spread: f64,
+) -> Option<Result<RewardTarget>> {
+    scale_up_exponent(spread).map(|k| {
+        let s = reward_target(base, &rescaled(base, reward, k), times_pow2(c, k))?;
+        Ok(RewardTarget {
+            solution: unscale(s.solution, reward),
+            beta: unscale_beta(s.beta, k),
+            regime: s.regime,
+        })
+    })
+}
+
+/// The `k > 0` that brings a finite positive `spread` into `[2^499, 2^500)` by `spread 2^k`;
+/// `None` when it is already there or above (nothing to gain), or not finite and positive.
+fn scale_up_exponent(spread: f64) -> Option<i32> {
+    if !(spread > 0.0 && spread.is_finite()) {
+        return None;
+    }
+    let k = SEARCH_SPREAD.1 - 1 - spread.log2().floor() as i32;
+    (k > 0).then_some(k)
 }
 
 /// Which case of `lagrange.kl-budget` a validated problem is in, with what the next step
@@ -1111,16 +1290,23 @@ fn difference_slope<G: FnMut(f64) -> Result<(f64, f64)>>(
 /// underflows to 0 (and a tilt at beta = 0 is undefined), while the smallest normal beta already
 /// gives the `beta -> 0` limit to within rounding.
 ///
-/// Beyond `u = U_MAX` (only reached for spreads above 1, see [`u_range`]) `e^{-u}` would
-/// underflow, so `beta` is formed as `e^{ln spread - u}` there.
+/// `e^{-u}` is a normal double only up to `u = 708.4`; beyond it (reached for spreads above
+/// 1, see [`u_range`]) it is subnormal, with fewer digits the larger `u` (3 at `u = 740`,
+/// where `beta` then moved by 0.8% between neighbouring `u`: a budget search ended 6% off its
+/// budget). So `beta` is formed there as `(spread e^{-EXP_SPLIT}) e^{EXP_SPLIT - u}`, both
+/// factors normal, to a few ulps; wherever the product is a normal double the first factor is
+/// too, as `e^{EXP_SPLIT - u} < 1`.
 fn beta_at(u: f64, spread: f64) -> f64 {
-    let beta = if u <= U_MAX {
+    let beta = if u <= EXP_SPLIT {
         spread * (-u).exp()
     } else {
-        (spread.ln() - u).exp()
+        spread * (-EXP_SPLIT).exp() * (EXP_SPLIT - u).exp()
     };
     beta.max(f64::MIN_POSITIVE)
 }
+
+/// Where [`beta_at`] splits `e^{-u}` in two: `e^{-700} = 9.9e-305` is normal.
+const EXP_SPLIT: f64 = 700.0;
 
 /// `min KL(pi||pi0) s.t. E_pi[r] >= c` (claim `lagrange.reward-target`).
 ///
@@ -1174,10 +1360,15 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         }
         // c lies strictly between E_pi0[r] and max r, so c 2^k is finite (up to underflow).
         let s = reward_target(base, &rescaled(base, reward, k), times_pow2(c, k))?;
+        let solution = unscale(s.solution, reward);
+        let interior = s.regime == TargetRegime::Interior;
+        let kept = keeps_multiplier(interior, || {
+            target_met_in_doubles(base, reward, &solution, c)
+        })?;
         return Ok(RewardTarget {
-            solution: unscale(s.solution, reward),
-            beta: unscale_beta(s.beta, k),
-            regime: s.regime,
+            solution,
+            beta: unscale_beta(s.beta.filter(|_| kept), k),
+            regime: TargetRegime::Interior,
         });
     }
     let spread = r_max - r_min;
@@ -1217,19 +1408,24 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
         Ok(beta) => beta,
         // c exceeds E0 by a rounding-level amount, below what the tilt's own evaluation of E
         // resolves: the linear response E = E0 + Var0/beta (whose next term is O(beta^-2),
-        // here below rounding) gives the multiplier.
+        // here below rounding) gives the multiplier. That evaluation, summed about r*, errs by
+        // at most ~n eps (|r*| + E0|r - r*|) = n eps (|r*| + r* - E0); the spread in place of
+        // r* - E0 took a target 8.8e-5 above E0 beside a reward of -3e91 (of mass 1.5e-323) for
+        // rounding, and answered with a multiplier that missed it by all of that.
         Err(e) => {
-            let rounding = 64.0 * reward.len() as f64 * f64::EPSILON * (r_max.abs() + spread);
+            let rounding = 64.0 * reward.len() as f64 * f64::EPSILON * (r_max.abs() + (r_max - e0));
             let beta = var0 * spread * (spread / (c - e0));
             if c - e0 <= rounding && beta.is_finite() {
                 beta
             } else {
-                return Err(e);
+                return target_by_scaling_up(base, reward, c, spread).unwrap_or(Err(e));
             }
         }
     };
     let t = tilt_at_root(base, reward, beta, [scratch, zeroed(base.len())], last);
-    target_met(t.solution.expected_reward, c, spread)?;
+    if let Err(e) = target_met(t.solution.expected_reward, c, spread) {
+        return target_by_scaling_up(base, reward, c, spread).unwrap_or(Err(e));
+    }
     Ok(RewardTarget {
         solution: t.solution,
         beta: Some(beta),
