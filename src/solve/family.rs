@@ -802,6 +802,20 @@ mod tests {
         assert!(values.iter().all(|&l| l < 0.0), "{values}");
     }
 
+    /// A matrix of scale `1e-10` whose off-diagonal entry, `1e-21`, is small but not
+    /// negligible: the skip rule compares it with `eps sqrt(|a_pp a_qq|) = 3e-26`, a bound of
+    /// the matrix's own scale (one of `eps sqrt(|a_pp + a_qq|) = 4e-21`, off in dimension, skipped
+    /// it and left `V^T A V` off-diagonal at `5e-12` of the norm).
+    #[test]
+    fn jacobi_rotates_entries_that_are_small_only_in_absolute_terms() {
+        let h = DMatrix::from_row_slice(2, 2, &[1e-10, 1e-21, 1e-21, 2e-10]);
+        let (values, v) = jacobi_eigen(&h);
+        let d = v.transpose() * &h * &v;
+        let norm = h.norm();
+        assert!(d[(0, 1)].abs() <= 8.0 * f64::EPSILON * norm, "{d}");
+        assert!((values.sum() - h.trace()).abs() <= 8.0 * f64::EPSILON * norm);
+    }
+
     /// The shrunk `pref.restricted-class` counterexample of seed 5 (2000 cases): a nearly flat
     /// instance (smallest curvature ~1e-10 at `|theta| ~ 600`) on which the ascent used to stop
     /// with a gradient 2.4 times its certificate (the flat direction's curvature was below the
