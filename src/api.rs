@@ -6,7 +6,7 @@
 //! | solver | fields | extra output |
 //! | --- | --- | --- |
 //! | `tilt` | `base`, `reward`, `beta` | `beta`, `log_partition` |
-//! | `kl_budget` | `base`, `reward`, `kl_budget` | `beta` (null when no finite beta, or when it is beyond the `f64` range, as for rewards `1.8e308` apart), `regime` |
+//! | `kl_budget` | `base`, `reward`, `kl_budget` | `beta` (null when no finite beta, when it is beyond the `f64` range, as for rewards `1.8e308` apart, or when the constraint binds only through masses below the doubles, which no double-precision search resolves), `regime` |
 //! | `reward_target` | `base`, `reward`, `target` | `beta` (null as for `kl_budget`), `regime` |
 //! | `condition` | `base`, `reward`, `threshold` (keeps `r >= threshold`) | |
 //! | `maxent` | `reward`, `alpha` | `value` (null beyond the `f64` range, e.g. `alpha = f64::MAX`), `entropy` (`kl` is against uniform) |
@@ -384,7 +384,7 @@ const fn row(solver: &'static str, fields: &'static str, output: &'static str) -
 /// Every problem type, in the order of the module docs' table (the same text).
 pub const SCHEMA: &[ProblemSchema] = &[
     row("tilt", "`base`, `reward`, `beta`", "`beta`, `log_partition`"),
-    row("kl_budget", "`base`, `reward`, `kl_budget`", "`beta` (null when no finite beta, or when it is beyond the `f64` range, as for rewards `1.8e308` apart), `regime`"),
+    row("kl_budget", "`base`, `reward`, `kl_budget`", "`beta` (null when no finite beta, when it is beyond the `f64` range, as for rewards `1.8e308` apart, or when the constraint binds only through masses below the doubles, which no double-precision search resolves), `regime`"),
     row("reward_target", "`base`, `reward`, `target`", "`beta` (null as for `kl_budget`), `regime`"),
     row("condition", "`base`, `reward`, `threshold` (keeps `r >= threshold`)", ""),
     row("maxent", "`reward`, `alpha`", "`value` (null beyond the `f64` range, e.g. `alpha = f64::MAX`), `entropy` (`kl` is against uniform)"),

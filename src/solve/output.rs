@@ -65,7 +65,7 @@ pub struct BudgetSummary {
     pub expected_reward: f64,
     /// `KL(pi || pi0)`.
     pub kl: f64,
-    /// The multiplier, `None` when no finite positive beta is the answer.
+    /// The multiplier; `None` as for [`KlBudget::beta`](super::KlBudget::beta).
     pub beta: Option<f64>,
     /// Which case applies.
     pub regime: BudgetRegime,

@@ -664,7 +664,10 @@ pub struct KlBudget {
     /// The optimal policy (the least-KL one in the slack case).
     #[serde(flatten)]
     pub solution: Solution,
-    /// The multiplier beta, `None` when no finite positive beta is the answer.
+    /// The multiplier beta; `None` when no finite positive beta is the answer, when it is not a
+    /// positive finite double (beyond `f64::MAX`, or below half the smallest subnormal), or
+    /// when the constraint binds only through masses below the doubles (the regime still says
+    /// which case applies).
     pub beta: Option<f64>,
     /// Which case applies.
     pub regime: BudgetRegime,
@@ -690,7 +693,10 @@ pub struct RewardTarget {
     /// The optimal policy.
     #[serde(flatten)]
     pub solution: Solution,
-    /// The multiplier beta, `None` when no finite positive beta is the answer.
+    /// The multiplier beta; `None` when no finite positive beta is the answer, when it is not a
+    /// positive finite double (beyond `f64::MAX`, or below half the smallest subnormal), or
+    /// when the constraint binds only through masses below the doubles (the regime still says
+    /// which case applies).
     pub beta: Option<f64>,
     /// Which case applies.
     pub regime: TargetRegime,
