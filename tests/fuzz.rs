@@ -420,3 +420,71 @@ fn a_null_kl_to_the_tilt_within_rounding_of_max_passes() {
     assert!(a["kl_to_tilt"].is_null(), "{a}");
     assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
 }
+
+/// GRPO at `G = infinity`: the advantage is the reward standardized under the policy itself,
+/// so the k3-loss point solves `pi (1 - z/beta) = pi0` and the k3-ratio point has `ln(pi/pi0)
+/// - z/beta` constant; the oracle recomputes `z` from the returned policy. The solver's k3-loss
+/// answers pass (among them a rare top outcome of base mass `1e-10` raised to `1/2 + 1e-10`,
+/// where `z` of the top is `beta`); the same answers with the masses of the first two outcomes
+/// moved by `1e-6`, and the base returned as the point, are flagged.
+#[test]
+fn grpo_at_an_infinite_group_is_judged_by_its_fixed_point() {
+    let check = "GRPO stationarity at G = inf (k3 loss)";
+    for (base, reward) in [
+        (json!([1e-10, 1.0]), json!([1.0, 0.0])),
+        (json!([0.3, 0.2, 0.5]), json!([1.0, 0.0, -0.5])),
+    ] {
+        let p = json!({"solver": "grpo", "base": base, "reward": reward, "beta": 1.0,
+                       "group_size": "infinite", "std": "sample", "kl": "k3_loss"});
+        let a = fuzz::answer(p.to_string().as_bytes());
+        assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+        assert!(findings(&p, &moved_by(&a, 1e-6)).contains(&check), "{a}");
+        let mut the_base = a.clone();
+        the_base["policy"] = p["base"].clone();
+        assert!(findings(&p, &the_base).contains(&check), "{the_base}");
+    }
+}
+
+/// The k3 ratio at `G = infinity` has two stationary points or none on generic problems (the
+/// solver refuses both); at `beta = 2` for `pi0 = (0.3, 0.2, 0.5)`, `r = (1, 0, -0.5)` they are
+/// the tilts at `tau = beta sigma_tau(r)`, `0.2266941776989057` and `1.3539520342414122` (from the
+/// solver's `not_unique` message). Each, as an answer (with its `E` and KLs computed here),
+/// passes the oracle's ratio check; moved by `1e-6` it is flagged.
+#[test]
+fn grpo_ratio_points_at_an_infinite_group_are_judged_by_their_levels() {
+    let p = json!({"solver": "grpo", "base": [0.3, 0.2, 0.5], "reward": [1.0, 0.0, -0.5],
+                   "beta": 2.0, "group_size": "infinite", "std": "sample", "kl": "k3_ratio"});
+    let check = "GRPO stationarity at G = inf (k3 ratio)";
+    for tau in [0.2266941776989057, 1.3539520342414122] {
+        let a = grpo_answer_at_tilt(&[0.3, 0.2, 0.5], &[1.0, 0.0, -0.5], tau);
+        assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+        assert!(findings(&p, &moved_by(&a, 1e-6)).contains(&check), "{a}");
+    }
+}
+
+/// `answer` with the masses of its first two outcomes moved by `+-delta`.
+fn moved_by(answer: &Value, delta: f64) -> Value {
+    let mut moved = answer.clone();
+    let mass = |i: usize| answer["policy"][i].as_f64().unwrap_or(f64::NAN);
+    moved["policy"] = json!([mass(0) + delta, mass(1) - delta]
+        .into_iter()
+        .chain((2..answer["policy"].as_array().map_or(0, Vec::len)).map(mass))
+        .collect::<Vec<f64>>());
+    moved
+}
+
+/// A `grpo` answer whose policy is the tilt of `reward` at temperature `tau`, with its `E`,
+/// `KL(pi||pi0)` and `KL(pi0||pi)` computed directly.
+fn grpo_answer_at_tilt(base: &[f64], reward: &[f64], tau: f64) -> Value {
+    let w: Vec<f64> = base
+        .iter()
+        .zip(reward)
+        .map(|(p, r)| p * (r / tau).exp())
+        .collect();
+    let z: f64 = w.iter().sum();
+    let pi: Vec<f64> = w.iter().map(|x| x / z).collect();
+    let kl = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * (a / b).ln()).sum::<f64>();
+    let e: f64 = pi.iter().zip(reward).map(|(p, r)| p * r).sum();
+    json!({"policy": pi, "expected_reward": e, "kl": kl(&pi, base),
+           "kl_forward": kl(base, &pi), "truncation_bound": 0.0})
+}

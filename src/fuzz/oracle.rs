@@ -427,6 +427,7 @@ fn defining_condition(solver: &str, c: &Context, f: &mut Findings) {
         "quantilizer" => quantilizer(c, f),
         "forward_kl" => forward_kl(c, f),
         "soft_best_of_n" => soft_kl_to_tilt(c, f),
+        "grpo" => grpo_infinite(c, f),
         "winrate_optimal" => {
             // A KL budget on the mid-rank values: met to the search's accuracy in beta times
             // the KL's sensitivity to it, as for `kl_budget`.
@@ -818,6 +819,103 @@ fn forward_kl(c: &Context, f: &mut Findings) {
             format!("outcome {i}: pi (lambda - r) {lhs} vs gamma pi0 {rhs}")
         });
     }
+}
+
+/// `grpo` at `G = infinity`, where a group's advantage is the reward standardized under the
+/// policy itself, `z = (r - mu_pi)/sigma_pi` (under either std convention), so that the
+/// stationary point solves, on the base's support:
+/// - the k3 loss: `pi (1 - z/beta) = pi0`;
+/// - the k3 ratio: `ln(pi/pi0) - z/beta` is the same for every outcome of positive mass.
+///
+/// `mu` and `sigma` are recomputed here from the returned policy, on halved rewards (nothing
+/// overflows; `z` is unchanged), by compensated sums: each to a few `eps` relative. `z(o)` then
+/// carries `delta_z = 16 eps ((|r/2| + |mu|)/sigma + |z|)`, and `z/beta` that over `beta`; the
+/// masses carry `4 eps (1 + |z/beta|)` relative (formed from `e^{z/beta}` or `1/(1 - z/beta)`),
+/// plus `2^-1074` absolute where they are subnormal, and `CONSTRAINT` relative for the solver's
+/// root finder on its one scalar (to `1e-14` in its logarithm, which moves the masses by up to
+/// `1e-13` where the top outcome is rare; through `mu` and `sigma` that adds `CONSTRAINT (1 +
+/// |z|)` to `delta_z`). On the k3 loss `z/beta < 1` must hold on the whole
+/// support (else no positive `pi` solves it). No check where the policy's reward is constant
+/// (`sigma = 0`: the advantage is 0 by convention) or not finite.
+fn grpo_infinite(c: &Context, f: &mut Findings) {
+    if c.p["group_size"] != "infinite" {
+        return;
+    }
+    let beta = c.param("beta");
+    let half: Vec<f64> = c.reward.iter().map(|r| r / 2.0).collect();
+    let mut mean = CompensatedSum::new();
+    for i in c.policy.support() {
+        mean.add(c.policy.prob(i) * half[i]);
+    }
+    let mu = mean.value();
+    let sigma = variance_over_support(c.policy, |i| half[i]).sqrt();
+    if !(sigma > 0.0 && sigma.is_finite() && mu.is_finite()) {
+        return;
+    }
+    let standardized = |i: usize| {
+        let z = (half[i] - mu) / sigma;
+        // Rounding, and masses off by CONSTRAINT relative (which move mu by up to CONSTRAINT
+        // sigma and sigma by CONSTRAINT sigma).
+        let dz = 16.0 * f64::EPSILON * ((half[i].abs() + mu.abs()) / sigma + z.abs())
+            + CONSTRAINT * (1.0 + z.abs());
+        (z / beta, dz / beta)
+    };
+    let tiny = f64::from_bits(1);
+    if c.p["kl"] == "k3_ratio" {
+        grpo_ratio_levels(c, &standardized, f);
+        return;
+    }
+    for i in c.base.support() {
+        let (x, dx) = standardized(i);
+        let (pi, pi0) = (c.policy.prob(i), c.base.prob(i));
+        // A mass of 0 is right where pi0/(1 - z/beta) rounds to 0 (including z/beta = -inf,
+        // where tol is infinite); the products with pi are then left out (0 inf is NaN).
+        let lhs = if pi == 0.0 { 0.0 } else { pi * (1.0 - x) };
+        let from_pi = if pi == 0.0 {
+            0.0
+        } else {
+            pi * (dx + 4.0 * f64::EPSILON * (1.0 + x.abs()))
+        };
+        let tol = from_pi + (4.0 * U + CONSTRAINT) * pi0 + tiny * (1.0 + x.abs());
+        f.require(
+            x - dx < 1.0 && (lhs - pi0).abs() <= tol,
+            "GRPO stationarity at G = inf (k3 loss)",
+            || format!("outcome {i}: pi (1 - z/beta) = {lhs} vs pi0 {pi0} (z/beta {x})"),
+        );
+    }
+}
+
+/// The k3-ratio condition of [`grpo_infinite`]: the levels `ln(pi/pi0) - z/beta` over the
+/// outcomes of normal mass lie within the sum of the two extreme outcomes' tolerances.
+fn grpo_ratio_levels(c: &Context, standardized: &dyn Fn(usize) -> (f64, f64), f: &mut Findings) {
+    let levels: Vec<(usize, f64, f64)> = c
+        .base
+        .support()
+        .filter(|&i| c.policy.prob(i) >= f64::MIN_POSITIVE)
+        .map(|i| {
+            let (x, dx) = standardized(i);
+            let (lp, lp0) = (c.policy.log_prob(i), c.base.log_prob(i));
+            let tol = dx + U + CONSTRAINT + 8.0 * f64::EPSILON * (lp.abs() + lp0.abs() + x.abs());
+            (i, lp - lp0 - x, tol)
+        })
+        .collect();
+    let by_level = |a: &&(usize, f64, f64), b: &&(usize, f64, f64)| a.1.total_cmp(&b.1);
+    let (Some(lo), Some(hi)) = (
+        levels.iter().min_by(by_level),
+        levels.iter().max_by(by_level),
+    ) else {
+        return;
+    };
+    f.require(
+        hi.1 - lo.1 <= hi.2 + lo.2,
+        "GRPO stationarity at G = inf (k3 ratio)",
+        || {
+            format!(
+                "levels {} (outcome {}) and {} (outcome {})",
+                lo.1, lo.0, hi.1, hi.0
+            )
+        },
+    );
 }
 
 /// `soft_best_of_n`: a `null` `kl_to_tilt` only where `KL(pi||T)` is beyond the `f64` range,

@@ -508,10 +508,12 @@ pub(super) fn budget_by_raising(base: &Dist, reward: &[f64], eps: f64) -> Result
 }
 
 /// `reward_target` solved on raised rewards, as [`budget_by_raising`]. The target is checked
-/// against `r* - c`, the scale of the original problem near its top, and not against the
-/// raised spread (`2^499`): the raised search's own fallback for a target within rounding of
-/// `E_pi0` measures that rounding by the raised spread, and returned a multiplier whose tilt
-/// missed a target of 0 by `0.23`.
+/// by [`target_met_in_doubles`], against `r* - c`, the scale of the original problem near its
+/// top, and not against the raised spread (`2^499`): the raised search's own fallback for a
+/// target within rounding of `E_pi0` measures that rounding by the raised spread, and returned
+/// a multiplier whose tilt missed a target of 0 by `0.23`. (A target of `-5e-324` beside a
+/// reward of `-1e308` is met by `E = 0`: the mass that would bring `E` to it, `5e-332`, is
+/// below the doubles.)
 fn target_by_raising(base: &Dist, reward: &[f64], c: f64) -> Result<Option<RewardTarget>> {
     let found = tilt_by_raising(base, reward, |raised| {
         let s = reward_target(base, raised, c).ok()?;
@@ -520,8 +522,7 @@ fn target_by_raising(base: &Dist, reward: &[f64], c: f64) -> Result<Option<Rewar
     let Some((solution, beta)) = found else {
         return Ok(None);
     };
-    let (_, r_max) = base.support_range(reward);
-    target_met(solution.expected_reward, c, r_max - c)?;
+    target_met_in_doubles(base, reward, &solution, c)?;
     Ok(Some(RewardTarget {
         solution,
         beta,
