@@ -268,6 +268,21 @@ pub fn mean_shift_on_lattice(delta: f64, rho: f64, h: f64, w: f64) -> Result<Gau
 mod tests {
     use super::*;
 
+    /// The lattice's size guard, at its edge: `h = 0.01`, `w = 10`, `delta = 1` span `u` in
+    /// `[-10, 11]` (2101 points) and `v` in `[-10, 10]` (2001), `4.2e6` points, just above the
+    /// `4e6` limit: refused; a window of 9.5 (`2001 * 1901 = 3.8e6`) is answered. (The registry
+    /// never reaches the guard: a mutant counting `ku_hi / ku_lo + 1` points survived it.)
+    #[test]
+    fn the_lattice_size_guard_refuses_just_above_its_limit() -> Result<()> {
+        assert!(matches!(
+            mean_shift_on_lattice(1.0, 0.5, 0.01, 10.0),
+            Err(Error::InvalidParameter { name: "h", .. })
+        ));
+        let p = mean_shift_on_lattice(1.0, 0.5, 0.01, 9.5)?;
+        assert!(p.kl > 0.0 && p.kl.is_finite(), "{p:?}");
+        Ok(())
+    }
+
     /// The inverse Mills ratio at the search's upper end, `t = 37`, is a feasible target (its
     /// threshold is 37 itself): answered, not refused; just above it, refused. Bisection over
     /// `[-40, 37]` for 200 steps ends within an ulp of the end; the ratio's own rounding (a few
