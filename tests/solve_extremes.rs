@@ -1029,7 +1029,7 @@ fn a_target_met_only_up_to_a_mass_below_the_doubles_is_answered() -> Result<(), 
     ];
     let pi = policy(&v);
     let e: f64 = pi.iter().zip(&r).map(|(p, r)| p * r).sum();
-    assert!(e >= -5e-324 && e <= -5e-324 + 5e-16, "E {e}: {v}");
+    assert!((-5e-324..=-5e-324 + 5e-16).contains(&e), "E {e}: {v}");
     assert_eq!(pi[4], 0.0, "{v}");
     Ok(())
 }
