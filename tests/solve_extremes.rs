@@ -782,21 +782,7 @@ fn a_budget_that_needs_a_subnormal_beta_is_met() -> Result<(), String> {
     // accepted tolerance).
     let total = 0.5004574418706903 + 2.8509576564323485e-200 + 0.499542557657677;
     let (p0, p3) = (0.5004574418706903 / total, 0.499542557657677 / total);
-    let two_point = |x: f64| {
-        let (a, b) = (p0 * (-x).exp(), p3 * x.exp());
-        let (a, b) = (a / (a + b), b / (a + b));
-        (a, b, a * (a / p0).ln() + b * (b / p3).ln())
-    };
-    let (mut lo, mut hi) = (0.0, 10.0);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if two_point(mid).2 < eps {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    let (a, b, _) = two_point(lo);
+    let (a, b, lo) = two_point_with_kl(p0, p3, eps);
     let pi = policy(&v);
     // The KL's slope in x is about 2 x (0.25): a KL met to 1e-12 relative moves x, and each
     // mass, by about 1e-14; 1e-12 allows for the rounding of both sides.
