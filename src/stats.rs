@@ -339,6 +339,33 @@ pub fn histogram(samples: impl IntoIterator<Item = usize>, n: usize) -> Vec<u64>
 mod tests {
     use super::*;
 
+    /// Cells of expected count below 5 are pooled, and the pooled cell counts: probabilities
+    /// `(0.49, 0.49, 0.01, 0.01)` at `n = 100` expect `(49, 49, 1, 1)`; the last two pool into
+    /// one cell expecting 2, which observes 10. By hand, `X^2 = 2 (4^2/49) + 8^2/2 = 32.653`
+    /// with 2 degrees of freedom. (A mutant that dropped the pooled cell, leaving `0.65` on 1,
+    /// survived the registry and the witnesses.)
+    #[test]
+    fn gof_counts_the_pooled_cell() -> Result<()> {
+        let r = chi_square_gof(&[45, 45, 5, 5], &[0.49, 0.49, 0.01, 0.01])?;
+        let want = 2.0 * 16.0 / 49.0 + 64.0 / 2.0;
+        assert!((r.statistic - want).abs() <= 1e-12 * want, "{r:?}");
+        assert_eq!(r.dof, 2.0);
+        Ok(())
+    }
+
+    /// Bernstein's threshold is the deviation at which the test's p-value is the level: at
+    /// `variance = 0.3`, `radius = 2`, `n = 1000`, `alpha = 0.01`, a sample mean that far from
+    /// the mean gets the p-value `2 exp(-n t^2/(2 variance + 2 radius t/3)) = alpha`, to
+    /// rounding. (A mutant with `2 variance L / n` under the root, a threshold too small,
+    /// survived the registry and the witnesses.)
+    #[test]
+    fn bernstein_threshold_is_where_the_p_value_is_the_level() -> Result<()> {
+        let t = bernstein_threshold(0.3, 2.0, 1000, 0.01);
+        let p = bernstein_test(0.5 + t, 0.5, 0.3, 2.0, 1000)?.p_value;
+        assert!((p - 0.01).abs() <= 1e-12, "t {t}: p {p}");
+        Ok(())
+    }
+
     #[test]
     fn gof_accepts_exact_counts_and_rejects_skewed_ones() -> Result<()> {
         let ok = chi_square_gof(&[500, 300, 200], &[0.5, 0.3, 0.2])?;
