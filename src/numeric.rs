@@ -296,7 +296,7 @@ pub(crate) fn times_pow2(x: f64, k: i32) -> f64 {
 }
 
 /// `2^k` for `k` in `[-1022, 1023]`.
-fn pow2(k: i64) -> f64 {
+pub(crate) fn pow2(k: i64) -> f64 {
     f64::from_bits(((k + 1023) as u64) << 52)
 }
 

@@ -226,15 +226,24 @@ fn the_ratio_placement_finds_the_stationary_point_beyond_the_doubles() {
     assert!((num(&out["kl"]) + log_base[3]).abs() <= 1e-12, "{out}");
 }
 
-/// Case 73286 of the fuzzer's seed 0: `G = inf`, ratio placement, the top reward `f64::MAX` on a
-/// subnormal base mass (`1.3e-310`). The stationary tilt keeps masses of about `1e-14` on three
-/// ordinary outcomes, whose weights `pi0 t` underflowed beside the top class's: they came back
-/// only from the log view, and the policy summed to `1 + 5.6e-14` with the top mass at 1. Formed
-/// as `m 2^e`, the weights are normalized together: the policy sums to 1 to rounding and the
-/// expected reward (`f64::MAX` times the top mass) equals `sum pi r` recomputed.
+/// Case 73286 of the fuzzer's seed 0: `G = inf`, the top reward `f64::MAX` on a subnormal base
+/// mass (`1.3e-310`), at `beta = 0.001`. With the k3 ratio there is no stationary point: with `p`
+/// the tilt's top mass and `x = f64::MAX/tau`, `sigma/tau <= x sqrt(p (1 - p))`, at most about
+/// `ln(1/1.3e-310)/2 = 357` on the transition, below `1/beta = 1000` (an 1200-bit scan of
+/// `ln tau` in `[-50, 800]` finds `beta sigma/tau <= 0.36`); the solver once answered with a
+/// tilt that was not a fixed point, and now refuses. With the k3 loss the fixed point is unique
+/// and keeps masses of about `1e-7` on the ordinary outcomes, whose weights `pi0 t` underflow
+/// beside the top class's: formed as `m 2^e`, the weights are normalized together, so the
+/// policy sums to 1 to rounding and the expected reward (`f64::MAX` times the top mass) equals
+/// `sum pi r` recomputed. (Its masses match a 1600-bit reference, in
+/// tests/grpo_infinite_reference.rs.)
 #[test]
 fn a_top_class_on_a_subnormal_base_mass_leaves_a_normalized_policy() {
-    let input = r#"{"solver":"grpo","base":[6.2486639788394884e-220,-0.0,1.31716368773633e-310,0.288794712381554,1.3171636877363345e-15,0.23046527593119748,0.4807400116872471],"reward":[-8007.422073682888,2.0970398437837284e+199,1.7976931348623157e+308,3.0,3.0,-0.07704849927951325,818.0569583038946],"beta":0.001,"group_size":"infinite","std":"population","kl":"k3_ratio"}"#;
+    let ratio = r#"{"solver":"grpo","base":[6.2486639788394884e-220,-0.0,1.31716368773633e-310,0.288794712381554,1.3171636877363345e-15,0.23046527593119748,0.4807400116872471],"reward":[-8007.422073682888,2.0970398437837284e+199,1.7976931348623157e+308,3.0,3.0,-0.07704849927951325,818.0569583038946],"beta":0.001,"group_size":"infinite","std":"population","kl":"k3_ratio"}"#;
+    let (_, refused) = run_solve(ratio);
+    assert_eq!(refused["error"]["kind"], "infeasible", "{refused}");
+    let input = ratio.replace("k3_ratio", "k3_loss");
+    let input = input.as_str();
     let reward = [
         -8007.422073682888,
         2.0970398437837284e+199,

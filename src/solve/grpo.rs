@@ -66,12 +66,14 @@
 use crate::dist::{check_reward, Dist};
 use crate::divergence::kl;
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{monotone_root, CompensatedSum, RootTolerance, Scaled};
+use crate::numeric::{CompensatedSum, Scaled};
 use crate::solve::{RewardClasses, Solution};
 use composition::Budget;
 use serde::Serialize;
 
+mod centred;
 mod composition;
+mod infinite_k3_loss;
 
 /// The group size: an integer `G >= 2`, or the limit `G -> infinity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -468,7 +470,9 @@ fn class_ratio(c: &Columns, config: &GrpoConfig, budget: &Budget) -> Result<Rati
         (GroupSize::Finite(2), KlPlacement::K3Loss) => {
             Ok(Ratios::from_linear(pairwise_k3_loss(c, config)))
         }
-        (GroupSize::Infinite, KlPlacement::K3Loss) => infinite_k3_loss(c, config.beta),
+        (GroupSize::Infinite, KlPlacement::K3Loss) => {
+            infinite_k3_loss::infinite_k3_loss(c, config.beta)
+        }
         (GroupSize::Infinite, KlPlacement::K3Ratio) => infinite_k3_ratio(c, config.beta),
         _ => newton_multistart(c, config, budget),
     }
@@ -513,111 +517,62 @@ fn pairwise_k3_loss(c: &Columns, config: &GrpoConfig) -> Vec<f64> {
     out
 }
 
-/// `G = inf`, k3 loss: ratio `∝ 1/(lambda - v)` with `g(lambda) = sum q (v - mu0)/(lambda - v)
-/// = 1/beta^2`, solved in `u = ln(lambda - v_max)`.
-fn infinite_k3_loss(c: &Columns, beta: f64) -> Result<Ratios> {
+/// `(v - vmax)/tau` at `tau = e^u`, the logarithms of the tilt's class ratios, formed as
+/// `((v/2 - vmax/2) e^{-u/2}) (2 e^{-u/2})` so that neither the gap (`2 f64::MAX` at rewards of
+/// `+-f64::MAX`) nor `tau` (`1.9e377` at a root) overflows.
+fn tilt_log_ratio(c: &Columns, u: f64) -> Vec<f64> {
     let vmax = c.values[c.values.len() - 1];
-    let mu0: f64 = c.mass.iter().zip(&c.values).map(|(m, v)| m * v).sum();
-    let target = 1.0 / (beta * beta);
-    let f = |u: f64| -> Result<(f64, f64)> {
-        let s = u.exp();
-        let (mut g, mut dg) = (CompensatedSum::new(), CompensatedSum::new());
-        for (m, v) in c.mass.iter().zip(&c.values) {
-            let d = vmax - v + s;
-            g.add(m * (v - mu0) / d);
-            dg.add(m * (v - mu0) / (d * d));
-        }
-        Ok((target - g.value(), s * dg.value()))
-    };
-    let pos: f64 = c
-        .mass
+    let root = (-u / 2.0).exp();
+    c.values
         .iter()
-        .zip(&c.values)
-        .map(|(m, v)| m * (v - mu0).max(0.0))
-        .sum();
-    // g(s) <= pos / s, so f >= 0 at s = pos beta^2.
-    let hi = (pos * beta * beta).ln() + 1.0;
-    let mut lo = hi - 1.0;
-    let mut step = 1.0;
-    while f(lo)?.0 >= 0.0 {
-        step *= 2.0;
-        lo -= step;
-        if !(lo > -1500.0) {
-            return Err(Error::NoConvergence(
-                "no bracket for lambda in the G = inf fixed point".into(),
-            ));
-        }
-    }
-    let u = monotone_root(f, lo, hi, RootTolerance::default())?;
-    let s = u.exp();
-    let (t, log_t) = c
-        .values
-        .iter()
-        .map(|v| reciprocal_with_log(vmax - v + s, (vmax / 2.0 - v / 2.0) + s / 2.0))
-        .unzip();
-    Ok(Ratios { t, log_t })
+        .map(|v| ((v / 2.0 - vmax / 2.0) * root) * (2.0 * root))
+        .collect()
 }
 
-/// `(1/d, -ln d)` for a positive `d` given also as `half = d/2` (computed from halved terms):
-/// where `d` overflowed (`v_max - v` at a reward of `-f64::MAX`), from `half`, so that the ratio
-/// (about `2.8e-309`, subnormal) and its logarithm stay finite.
-fn reciprocal_with_log(d: f64, half: f64) -> (f64, f64) {
-    if d.is_finite() {
-        (1.0 / d, -d.ln())
-    } else {
-        (0.5 / half, -(half.ln() + std::f64::consts::LN_2))
-    }
-}
-
-/// The tilt of the classes at temperature `tau`: ratios `exp((v - vmax)/tau)`, unnormalized.
-fn tilt_ratio(c: &Columns, tau: f64) -> Vec<f64> {
-    tilt_log_ratio(c, tau).into_iter().map(f64::exp).collect()
-}
-
-/// `(v - vmax)/tau`, the logarithms of [`tilt_ratio`].
-fn tilt_log_ratio(c: &Columns, tau: f64) -> Vec<f64> {
-    let vmax = c.values[c.values.len() - 1];
-    c.values.iter().map(|v| (v - vmax) / tau).collect()
-}
-
-/// `sigma_tau(r)/tau - 1/beta` for the tilt at temperature `tau = e^u`.
+/// `ln(beta sigma_tau(r)/tau)` for the tilt at temperature `tau = e^u`: positive where
+/// `sigma_tau/tau > 1/beta`. In logarithms, with the std from [`centred::CentredClasses`]:
+/// `sigma/tau - 1/beta` formed in doubles overflowed (`tau = inf` beyond `u = 709.8` made a
+/// sign change where there is no root), and the std lost the rare classes' spread.
 fn tilt_gap(c: &Columns, beta: f64, u: f64) -> f64 {
-    let tau = u.exp();
-    let w: Vec<f64> = tilt_ratio(c, tau)
+    // Weights relative to the heaviest, from logarithms: `m e^{(v - vmax)/tau}` alone is
+    // subnormal at `m = 0.29`, `(v - vmax)/tau = -745` while the top's `m` is `2.3e-100`.
+    let log_w: Vec<f64> = tilt_log_ratio(c, u)
         .iter()
         .zip(&c.mass)
-        .map(|(r, m)| r * m)
+        .map(|(r, m)| r + m.ln())
         .collect();
+    let heaviest = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let w: Vec<f64> = log_w.iter().map(|l| (l - heaviest).exp()).collect();
     let z: f64 = w.iter().sum();
-    let mass: Vec<f64> = w.iter().map(|x| x / z).collect();
-    let sd = standard_deviation(&c.values, &mass);
-    sd / tau - 1.0 / beta
+    let tilted = Columns {
+        values: c.values.clone(),
+        mass: w.iter().map(|x| x / z).collect(),
+    };
+    standard_deviation(&tilted).ln() - u + beta.ln()
 }
 
-/// The std of `values` under `mass`.
-fn standard_deviation(values: &[f64], mass: &[f64]) -> f64 {
-    let mu: f64 = mass.iter().zip(values).map(|(m, v)| m * v).sum();
-    mass.iter()
-        .zip(values)
-        .map(|(m, v)| m * (v - mu) * (v - mu))
-        .sum::<f64>()
-        .sqrt()
+/// The std of the classes' rewards under their masses (see [`centred::CentredClasses::std`]).
+fn standard_deviation(c: &Columns) -> f64 {
+    centred::CentredClasses::new(c).std()
 }
 
 /// `G = inf`, ratio placement: the self-consistent tilts `tau = beta sigma_tau(r)`.
 fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Ratios> {
     let k = c.values.len();
-    let range = c.values[k - 1] - c.values[0];
-    let gap = c
+    // Halved gaps: the spread of rewards of +-f64::MAX overflows.
+    let half_range = c.values[k - 1] / 2.0 - c.values[0] / 2.0;
+    let half_gap = c
         .values
         .windows(2)
-        .map(|w| w[1] - w[0])
+        .map(|w| w[1] / 2.0 - w[0] / 2.0)
         .fold(f64::INFINITY, f64::min);
-    let sd0 = standard_deviation(&c.values, &c.mass);
-    // Below tau_lo every class under the top is lighter than e^{-4(|ln beta| + 40)}: sigma/tau
+    let sd0 = standard_deviation(c);
+    let top_share = c.mass[k - 1] / c.mass.iter().sum::<f64>();
+    // Below tau_lo every class under the top is lighter than e^{-4(|ln beta| + 40)} relative to
+    // the top (whose base mass may be as small as 1e-300: hence the -ln(top share)): sigma/tau
     // < 1/beta there; above tau_hi, sigma/tau <= range/tau < 1/beta.
-    let lo = (gap / (4.0 * (beta.ln().abs() + 40.0))).ln();
-    let hi = (4.0 * beta * (range + sd0)).ln();
+    let lo = (2.0 * half_gap).ln() - (4.0 * (beta.ln().abs() + 40.0) - top_share.ln()).ln();
+    let hi = (4.0 * beta).ln() + (half_range + sd0 / 2.0).ln() + std::f64::consts::LN_2;
     let step = (hi - lo) / TAU_GRID as f64;
     let mut roots = Vec::new();
     let mut prev = tilt_gap(c, beta, lo);
@@ -631,7 +586,7 @@ fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Ratios> {
     }
     match roots.as_slice() {
         [u] => {
-            let log_t = tilt_log_ratio(c, u.exp());
+            let log_t = tilt_log_ratio(c, *u);
             let t = log_t.iter().map(|x| x.exp()).collect();
             Ok(Ratios { t, log_t })
         }
