@@ -445,6 +445,32 @@ fn grpo_at_an_infinite_group_is_judged_by_its_fixed_point() {
     }
 }
 
+/// The k3-loss check recomputes `sigma` from the returned policy, so it must allow for what the
+/// policy cannot show: at `pi0 = 5.5e-301` on a reward of `-f64::MAX` the true mass is `3e-571`
+/// (reported 0), yet its variance `1e46` sets `z` for every outcome; and a subnormal mass
+/// (`9.6e-316`) times a small square underflowed in doubles, so that `sigma` kept 4 digits. The
+/// solver's answers (equal to 1600-bit references, tests/grpo_infinite_reference.rs) pass; the
+/// same answers with the first two masses moved by `1e-9` are flagged.
+#[test]
+fn grpo_fixed_point_check_allows_for_underflowed_and_subnormal_masses() {
+    let check = "GRPO stationarity at G = inf (k3 loss)";
+    for p in [
+        json!({"solver": "grpo", "base": [5.497839272572331e-301, 0.38355397228042565,
+                0.07170981982351805, 5.497839272572331e-16, 5.49783927257233e-21,
+                0.5447362078960557, 5.49783927257233e-21, 5.49783927257233e-21],
+               "reward": [-1.7976931348623157e308, -9.408228227967453e-6, -0.00007185426975438889,
+                0.009776255798579507, 1.0, -3.3403891434258927e-6, -2.0, -0.0],
+               "beta": 1e15, "group_size": "infinite", "std": "population", "kl": "k3_loss"}),
+        json!({"solver": "grpo", "base": [3.105781713973309e-158, 1.0],
+               "reward": [-0.009490949897817026, -1e-300], "beta": 1.0,
+               "group_size": "infinite", "std": "sample", "kl": "k3_loss"}),
+    ] {
+        let a = fuzz::answer(p.to_string().as_bytes());
+        assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+        assert!(findings(&p, &moved_by(&a, 1e-9)).contains(&check), "{a}");
+    }
+}
+
 /// The k3 ratio at `G = infinity` has two stationary points or none on generic problems (the
 /// solver refuses both); at `beta = 2` for `pi0 = (0.3, 0.2, 0.5)`, `r = (1, 0, -0.5)` they are
 /// the tilts at `tau = beta sigma_tau(r)`, `0.2266941776989057` and `1.3539520342414122` (from the

@@ -120,14 +120,6 @@ pub const KNOWN_OPEN: &[(&str, &str)] = &[
     // in 10^6 of seed 0, 212712 and 429670; 0 to 2 per 20000 cases). The G = inf and G = 2 forms
     // carry their log ratios and are guarded by tests/solve_grpo.rs.
     ("grpo", "undocumented null"),
-    // GRPO at G = inf with the k3 loss on extreme bases (masses below 1e-15 on a rare reward,
-    // beta of 1e15 to 1e100, rewards of 1e308): the fixed point pi (1 - z/beta) = pi0 is missed,
-    // by 3% in a mass of 2.5e-30 (case 9432 of seed 0 at 20000 cases), 11% in one of 2.7e-15
-    // at beta = 1e100 (14738), a rare top outcome left at 6.4e-13 where the fixed point puts
-    // 1/2 (19512 of seed 1), the base returned where masses move by 6e-11 (486 of seed 1).
-    // Found by the oracle's stationarity check of this round; the solver is yet to be fixed.
-    ("grpo", "GRPO stationarity at G = inf (k3 loss)"),
-    ("grpo", "GRPO stationarity at G = inf (k3 ratio)"),
 ];
 
 /// The range of magnitudes outside which an input number makes a problem extreme.

@@ -35,7 +35,7 @@
 //! - a constraint (budget, target) met to `1e-12` relative (the solvers iterate to ~`1e-15`).
 
 use crate::dist::Dist;
-use crate::numeric::CompensatedSum;
+use crate::numeric::{CompensatedSum, Scaled};
 use serde_json::Value;
 
 /// `u`: the relative accuracy assumed of each returned probability.
@@ -848,16 +848,40 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
         mean.add(c.policy.prob(i) * half[i]);
     }
     let mu = mean.value();
-    let sigma = variance_over_support(c.policy, |i| half[i]).sqrt();
-    if !(sigma > 0.0 && sigma.is_finite() && mu.is_finite()) {
+    let var = spread_about(c.policy.support(), |i| c.policy.prob(i), &half, mu);
+    if var == Scaled::ZERO || !mu.is_finite() {
         return;
     }
+    let sigma = scaled_sqrt(var);
+    let over_sigma = |x: f64| Scaled::new(x).div(sigma).value();
+    // Each outcome the policy reports at mass 0 has a true mass below 2^-1075, yet at a reward
+    // of -1e308 a mass of 1e-429 holds a variance of 1e187, which sets sigma and every z. The
+    // true sigma lies in [sigma, sigma_max], which moves z by up to |z| (1 - sigma/sigma_max),
+    // and mu by up to sum 2^-1075 |half - mu|.
+    let hidden: Vec<usize> = c
+        .base
+        .support()
+        .filter(|&i| c.policy.prob(i) == 0.0)
+        .collect();
+    let hidden_var = spread_about(hidden.iter().copied(), |_| 1.0, &half, mu).times_pow2(-1075);
+    let sigma_share = 1.0 - 1.0 / (1.0 + hidden_var.div(var).value()).sqrt();
+    let hidden_mean: f64 = hidden
+        .iter()
+        .map(|&i| over_sigma((half[i] - mu).abs()) * 2f64.powi(-1075 + 600) * 2f64.powi(-600))
+        .sum();
     let standardized = |i: usize| {
-        let z = (half[i] - mu) / sigma;
-        // Rounding, and masses off by CONSTRAINT relative (which move mu by up to CONSTRAINT
-        // sigma and sigma by CONSTRAINT sigma).
-        let dz = 16.0 * f64::EPSILON * ((half[i].abs() + mu.abs()) / sigma + z.abs())
-            + CONSTRAINT * (1.0 + z.abs());
+        let deviation = half[i] - mu;
+        let z = over_sigma(deviation.abs()).copysign(deviation);
+        let size = Scaled::new(half[i].abs())
+            .add(Scaled::new(mu.abs()))
+            .div(sigma)
+            .value();
+        // Rounding, masses off by CONSTRAINT relative (which move mu by up to CONSTRAINT
+        // sigma and sigma by CONSTRAINT sigma), and the masses that underflowed.
+        let dz = 16.0 * f64::EPSILON * (size + z.abs())
+            + CONSTRAINT * (1.0 + z.abs())
+            + z.abs() * sigma_share
+            + hidden_mean;
         (z / beta, dz / beta)
     };
     let tiny = f64::from_bits(1);
@@ -883,6 +907,28 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
             || format!("outcome {i}: pi (1 - z/beta) = {lhs} vs pi0 {pi0} (z/beta {x})"),
         );
     }
+}
+
+/// `sum m(i) (half_i - mu)^2` over `outcomes`, as `m 2^e`: in doubles a subnormal mass times a
+/// small square (`9.6e-316` at a deviation of `5e-3`), or any square below `1e-308` (rewards of
+/// `1e-200`), underflows, and `sigma` lost digits or came out 0 (the check then skipped).
+fn spread_about(
+    outcomes: impl Iterator<Item = usize>,
+    mass: impl Fn(usize) -> f64,
+    half: &[f64],
+    mu: f64,
+) -> Scaled {
+    outcomes.fold(Scaled::ZERO, |acc, i| {
+        let d = Scaled::new((half[i] - mu).abs());
+        acc.add(Scaled::new(mass(i)).mul(d).mul(d))
+    })
+}
+
+/// `sqrt(m 2^e)` for an `m 2^e` of normal range mantissa.
+fn scaled_sqrt(x: Scaled) -> Scaled {
+    let e = x.exponent();
+    let even = e - e.rem_euclid(2);
+    Scaled::new(x.times_pow2(-even).value().sqrt()).times_pow2(even / 2)
 }
 
 /// The k3-ratio condition of [`grpo_infinite`]: the levels `ln(pi/pi0) - z/beta` over the
