@@ -661,4 +661,20 @@ mod tests {
         assert!(dpo_minimizer(&base, &c, 1.0).is_err());
         Ok(())
     }
+
+    /// `w(x, y) = mu(x) mu(y)` off the diagonal and 0 on it, row `x` after row `x - 1` (the
+    /// Python package's `Comparisons.product_weights` reads it so).
+    #[test]
+    fn product_weights_row_major_holds_mu_x_mu_y_off_the_diagonal() -> Result<()> {
+        let mu = Dist::new(vec![0.2, 0.3, 0.5])?;
+        let w = Comparisons::product_weights_row_major(&mu);
+        assert_eq!(w.len(), 9);
+        for x in 0..3 {
+            for y in 0..3 {
+                let want = if x == y { 0.0 } else { mu.prob(x) * mu.prob(y) };
+                assert_eq!(w[3 * x + y].to_bits(), want.to_bits(), "({x}, {y})");
+            }
+        }
+        Ok(())
+    }
 }
