@@ -392,6 +392,17 @@ impl Scaled {
         self.e
     }
 
+    /// The largest exponent among the non-zero `values` (0 if none is): the power of two that
+    /// brings the largest of them near 1.
+    pub(crate) fn top_exponent(values: &[Scaled]) -> i64 {
+        values
+            .iter()
+            .filter(|w| **w != Scaled::ZERO)
+            .map(|w| w.exponent())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// `self 2^k`, exactly.
     pub(crate) fn times_pow2(self, k: i64) -> Scaled {
         Scaled {

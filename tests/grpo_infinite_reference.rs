@@ -19,9 +19,10 @@ use serde_json::Value;
 const FIXTURE: &str = include_str!("fixtures/grpo_infinite_reference.json");
 const REL: f64 = 1e-12;
 
-fn cases() -> Vec<Value> {
+/// The fixture's cases that carry `key` (`policy` for the k3 loss, `roots` for the ratio).
+fn cases_with(key: &str) -> Vec<Value> {
     match serde_json::from_str(FIXTURE) {
-        Ok(Value::Array(cases)) => cases,
+        Ok(Value::Array(cases)) => cases.into_iter().filter(|c| c.get(key).is_some()).collect(),
         _ => Vec::new(),
     }
 }
@@ -52,10 +53,7 @@ fn policy_misses(got: &[f64], want: &[f64]) -> Vec<String> {
 
 #[test]
 fn the_k3_loss_fixed_point_matches_the_references() {
-    let loss: Vec<Value> = cases()
-        .into_iter()
-        .filter(|c| c.get("policy").is_some())
-        .collect();
+    let loss = cases_with("policy");
     assert!(loss.len() >= 9, "fixture has {} k3-loss cases", loss.len());
     let mut failures = Vec::new();
     for case in &loss {
@@ -70,9 +68,9 @@ fn the_k3_loss_fixed_point_matches_the_references() {
 
 #[test]
 fn the_comparison_rejects_a_policy_moved_by_1e_10() {
-    let case = cases()
+    let case = cases_with("policy")
         .into_iter()
-        .find(|c| c.get("policy").is_some())
+        .next()
         .expect("a k3-loss case");
     let want = numbers(&case["policy"]);
     let (_, out) = common::solve_json(&case["problem"].to_string());
@@ -94,10 +92,7 @@ fn the_comparison_rejects_a_policy_moved_by_1e_10() {
 
 #[test]
 fn the_k3_ratio_roots_match_the_references() {
-    let ratio: Vec<Value> = cases()
-        .into_iter()
-        .filter(|c| c.get("roots").is_some())
-        .collect();
+    let ratio = cases_with("roots");
     assert!(
         ratio.len() >= 3,
         "fixture has {} k3-ratio cases",

@@ -996,12 +996,7 @@ fn scaled_weights(base: &Dist, classes: &RewardClasses, ratios: &Ratios) -> (Vec
             scaled[i] = Scaled::new(base.prob(i)).mul(t);
         }
     }
-    let e = scaled
-        .iter()
-        .filter(|w| **w != Scaled::ZERO)
-        .map(|w| w.exponent())
-        .max()
-        .unwrap_or(0);
+    let e = Scaled::top_exponent(&scaled);
     let weights = scaled.iter().map(|w| w.times_pow2(-e).value()).collect();
     (weights, e)
 }

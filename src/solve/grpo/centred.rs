@@ -107,13 +107,7 @@ impl<'a> Weights<'a> {
                 Scaled::new(q).mul(h).mul(h)
             })
             .collect();
-        let top = raw
-            .iter()
-            .filter(|w| **w != Scaled::ZERO)
-            .map(|w| w.exponent())
-            .max()
-            .unwrap_or(0);
-        let scale = -2 * top.div_euclid(2);
+        let scale = -2 * Scaled::top_exponent(&raw).div_euclid(2);
         Self {
             classes,
             weight: raw.iter().map(|w| w.times_pow2(scale).value()).collect(),
