@@ -471,6 +471,29 @@ fn grpo_fixed_point_check_allows_for_underflowed_and_subnormal_masses() {
     }
 }
 
+/// At `beta = 1e-310` on rewards of `f64::MAX` (seed 11, case 19946) the solver returns the
+/// base with the rare low outcome at `e^-2350`: its true mass is `(pi0 beta)^2`, and the same
+/// holds at `beta = 1` (`2.6e-401`). The check formed `mu` from the raw rewards, whose rounding
+/// (`eps f64::MAX`) made a `sigma` of `1e292` out of nothing, and flagged both answers; centred
+/// at the heaviest outcome it sees no visible spread and decides nothing. Given a wrong mass of
+/// `1e-300` on the low outcome (the true one is `2.6e-401`), it decides and flags.
+#[test]
+fn grpo_fixed_point_check_centres_the_rewards_at_the_bulk() {
+    let check = "GRPO stationarity at G = inf (k3 loss)";
+    let mut p = json!({"solver": "grpo",
+        "base": [0.5072458624546233, 0.49275413754537667, 5.099422814741732e-201],
+        "reward": [1.7976931348623157e308, 1.7976931348623157e308, 3.809219585479418e300],
+        "beta": 1e-310, "group_size": "infinite", "std": "sample", "kl": "k3_loss"});
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    p["beta"] = json!(1.0);
+    let a = fuzz::answer(p.to_string().as_bytes());
+    assert_eq!(findings(&p, &a), Vec::<&str>::new(), "{a}");
+    let mut wrong = a.clone();
+    wrong["policy"][2] = json!(1e-300);
+    assert!(findings(&p, &wrong).contains(&check), "{wrong}");
+}
+
 /// The k3 ratio at `G = infinity` has two stationary points or none on generic problems (the
 /// solver refuses both); at `beta = 2` for `pi0 = (0.3, 0.2, 0.5)`, `r = (1, 0, -0.5)` they are
 /// the tilts at `tau = beta sigma_tau(r)`, `0.2266941776989057` and `1.3539520342414122` (from the

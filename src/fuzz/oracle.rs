@@ -842,10 +842,11 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
         return;
     }
     let beta = c.param("beta");
-    let half: Vec<f64> = c.reward.iter().map(|r| r / 2.0).collect();
-    let mut mean = CompensatedSum::new();
+    let half = centred_half_rewards(c);
+    let (mut mean, mut spread) = (CompensatedSum::new(), CompensatedSum::new());
     for i in c.policy.support() {
         mean.add(c.policy.prob(i) * half[i]);
+        spread.add(c.policy.prob(i) * half[i].abs());
     }
     let mu = mean.value();
     let var = spread_about(c.policy.support(), |i| c.policy.prob(i), &half, mu);
@@ -853,6 +854,15 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
         return;
     }
     let sigma = scaled_sqrt(var);
+    // mu carries up to 16 eps sum pi |half| and the computed variance is the true one plus that
+    // error squared: where it reaches sigma/2, sigma (and with it every z) is undetermined.
+    if Scaled::new(16.0 * f64::EPSILON * spread.value())
+        .div(sigma)
+        .value()
+        >= 0.5
+    {
+        return;
+    }
     let over_sigma = |x: f64| Scaled::new(x).div(sigma).value();
     // Each outcome the policy reports at mass 0 has a true mass below 2^-1075, yet at a reward
     // of -1e308 a mass of 1e-429 holds a variance of 1e187, which sets sigma and every z. The
@@ -891,6 +901,11 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
     }
     for i in c.base.support() {
         let (x, dx) = standardized(i);
+        if !dx.is_finite() {
+            // z/beta's uncertainty overflows (a subnormal beta): nothing is decidable here (at
+            // beta = 1e-310 on rewards of f64::MAX, z itself is rounding noise and z/beta inf).
+            continue;
+        }
         let (pi, pi0) = (c.policy.prob(i), c.base.prob(i));
         // A mass of 0 is right where pi0/(1 - z/beta) rounds to 0 (including z/beta = -inf,
         // where tol is infinite); the products with pi are then left out (0 inf is NaN).
@@ -907,6 +922,18 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
             || format!("outcome {i}: pi (1 - z/beta) = {lhs} vs pi0 {pi0} (z/beta {x})"),
         );
     }
+}
+
+/// The halved rewards minus the halved reward of the policy's heaviest outcome: `mu` and the
+/// deviations are then formed near the bulk of the mass, so that a spread of `1e108` beside
+/// rewards of `f64::MAX` is not lost in the rounding of `mu` (`eps f64::MAX = 4e292`).
+fn centred_half_rewards(c: &Context) -> Vec<f64> {
+    let heaviest = c
+        .policy
+        .support()
+        .max_by(|&a, &b| c.policy.prob(a).total_cmp(&c.policy.prob(b)));
+    let centre = heaviest.map_or(0.0, |i| c.reward[i] / 2.0);
+    c.reward.iter().map(|r| r / 2.0 - centre).collect()
 }
 
 /// `sum m(i) (half_i - mu)^2` over `outcomes`, as `m 2^e`: in doubles a subnormal mass times a
@@ -944,6 +971,8 @@ fn grpo_ratio_levels(c: &Context, standardized: &dyn Fn(usize) -> (f64, f64), f:
             let tol = dx + U + CONSTRAINT + 8.0 * f64::EPSILON * (lp.abs() + lp0.abs() + x.abs());
             (i, lp - lp0 - x, tol)
         })
+        // As in the k3-loss check, an outcome whose tolerance overflows decides nothing.
+        .filter(|level| level.2.is_finite())
         .collect();
     let by_level = |a: &&(usize, f64, f64), b: &&(usize, f64, f64)| a.1.total_cmp(&b.1);
     let (Some(lo), Some(hi)) = (
