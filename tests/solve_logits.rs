@@ -252,6 +252,24 @@ fn log_policy_stays_accurate_where_the_policy_underflows() -> Result<(), String>
     Ok(())
 }
 
+/// A subnormal base mass given as a logit keeps its digits through the tilt: at logits
+/// `(-740, 0)`, rewards `(600, 0)` and `beta = 1`, the tilt is `∝ (e^{-740} e^{600}, 1) =
+/// (e^{-140}, 1)`, so `pi_0 = e^{-140}/(1 + e^{-140})`. The base's linear mass `e^{-740}`
+/// (`4.2e-322`) is subnormal with about 7 bits; the tilt takes the weight from the log view
+/// there (formed as the product `pi0 e^v` it would be off by up to 1%). Tolerance `4 eps`.
+#[test]
+fn a_subnormal_mass_given_as_a_logit_keeps_its_digits_through_the_tilt() -> Result<(), String> {
+    let p = json!({"solver": "tilt", "base_logits": [-740.0, 0.0], "reward": [600.0, 0.0],
+                   "beta": 1.0});
+    let pi = numbers(&answer(&p)?["policy"])?;
+    let a = (-140f64).exp();
+    let want = a / (1.0 + a);
+    if !within(pi[0], want, 4.0 * EPS * want) {
+        return Err(format!("pi_0 {} vs {want}", pi[0]));
+    }
+    Ok(())
+}
+
 /// Both or neither of `base` and `base_logits`, a bad `output`, `log_policy` of a solver with
 /// no policy, and bad logits are typed errors.
 #[test]
