@@ -446,7 +446,7 @@ fn grpo_at_an_infinite_group_is_judged_by_its_fixed_point() {
 }
 
 /// The k3-loss check recomputes `sigma` from the returned policy, so it must allow for what the
-/// policy cannot show: at `pi0 = 5.5e-301` on a reward of `-f64::MAX` the true mass is `3e-571`
+/// policy cannot show (every mass below the normal doubles is known only to `2^-1075`): at `pi0 = 5.5e-301` on a reward of `-f64::MAX` the true mass is `3e-571`
 /// (reported 0), yet its variance `1e46` sets `z` for every outcome; and a subnormal mass
 /// (`9.6e-316`) times a small square underflowed in doubles, so that `sigma` kept 4 digits. The
 /// solver's answers (equal to 1600-bit references, tests/grpo_infinite_reference.rs) pass; the

@@ -864,17 +864,25 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
         return;
     }
     let over_sigma = |x: f64| Scaled::new(x).div(sigma).value();
-    // Each outcome the policy reports at mass 0 has a true mass below 2^-1075, yet at a reward
-    // of -1e308 a mass of 1e-429 holds a variance of 1e187, which sets sigma and every z. The
-    // true sigma lies in [sigma, sigma_max], which moves z by up to |z| (1 - sigma/sigma_max),
-    // and mu by up to sum 2^-1075 |half - mu|.
+    // A mass below the normal doubles is known only to 2^-1075 (half a subnormal step): one
+    // reported as 0 may be 1e-429, which at a reward of -1e308 holds a variance of 1e187 and
+    // sets sigma and every z; one of 1.35e-313 is 2e-11 off, which moves sigma by 1e-11. With
+    // r the variance those masses can add or remove over the variance seen, the true sigma
+    // lies within a factor [sqrt(1 - r), sqrt(1 + r)] of sigma, which moves z by up to
+    // |z| (1/sqrt(1 - r) - 1) (undecided, infinite, from r = 1/2), and mu by up to
+    // sum 2^-1075 |half - mu|.
     let hidden: Vec<usize> = c
         .base
         .support()
-        .filter(|&i| c.policy.prob(i) == 0.0)
+        .filter(|&i| c.policy.prob(i) < f64::MIN_POSITIVE)
         .collect();
     let hidden_var = spread_about(hidden.iter().copied(), |_| 1.0, &half, mu).times_pow2(-1075);
-    let sigma_share = 1.0 - 1.0 / (1.0 + hidden_var.div(var).value()).sqrt();
+    let r = hidden_var.div(var).value();
+    let sigma_share = if r < 0.5 {
+        1.0 / (1.0 - r).sqrt() - 1.0
+    } else {
+        f64::INFINITY
+    };
     let hidden_mean: f64 = hidden
         .iter()
         .map(|&i| over_sigma((half[i] - mu).abs()) * 2f64.powi(-1075 + 600) * 2f64.powi(-600))
