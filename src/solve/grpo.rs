@@ -46,10 +46,13 @@
 //!   `k < K` and `C_K = 1`. Unique; `O(n)` (radix sort of the classes).
 //! - k3 loss, `G = inf`: `pi ∝ pi0 / (lambda - r)` with `lambda > max r` the unique root of
 //!   `Cov_pi0(r, 1/(lambda - r)) = 1/beta^2` (decreasing in `lambda`); this is the forward-KL
-//!   optimum at `gamma = beta sigma_pi(r)`. Unique; `O(n)` per Newton step.
+//!   optimum at `gamma = beta sigma_pi(r)`. Unique; `O(K)` per Newton step, on the covariance
+//!   written as a sum of non-negative terms over centred deviations (module
+//!   `infinite_k3_loss`, accurate where the base puts `1 - 1e-15` on one class).
 //! - k3 ratio, `G = inf`: `pi` is the tilt at temperature `tau` with `tau = beta sigma_tau(r)`;
-//!   roots of `sigma_tau/tau = 1/beta` found on a log grid of [`TAU_GRID`] points and refined by
-//!   bisection. None: [`Error::Infeasible`]; more than one: [`Error::NotUnique`].
+//!   roots of `ln(beta sigma_tau/tau) = 0` found on a log grid of [`TAU_GRID`] points and refined
+//!   by bisection (in logarithms, so roots beyond `tau = f64::MAX` are found). None:
+//!   [`Error::Infeasible`]; more than one: [`Error::NotUnique`].
 //! - otherwise (finite `G >= 3`, or the ratio placement at `G = 2`): Newton on the `K - 1` free
 //!   class logits with a backtracking line search, from several starts ([`NEWTON_STARTS`]);
 //!   at most [`MAX_NEWTON_CLASSES`] classes. Starts that converge to different points give
