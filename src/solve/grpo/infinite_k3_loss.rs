@@ -26,9 +26,9 @@
 //!
 //! - Gaps are formed in a power-of-two unit near the reward spread and centred at the class
 //!   nearest `mu0` ([`CentredClasses`]), so every `v - mu0` keeps its relative accuracy.
-//!   Formed as `v - mu0` with `mu0 = sum q v`, the heavy class's deviation kept only
-//!   `eps |mu0| / |v - mu0|` of its digits: at `beta = 1e15` a light class's mass moved 6% where
-//!   it moves `3e-8`.
+//!   Formed as `v - mu0` with `mu0 = sum q v`, the heavy class's deviation carried a relative
+//!   error `eps |mu0| / |v - mu0|`: at `beta = 1e15` a light class's mass moved 6% where it
+//!   moves `3e-8`.
 //! - The weights `q (v - mu0)^2` are scaled by a power of two so that the largest is near 1: a
 //!   subnormal mass with a large deviation (`q = 6.6e-311` at a reward of `-1e308`) dominates
 //!   `g` and must not underflow.
@@ -36,7 +36,8 @@
 //!   `ln rho(u) = 0`, then polished by Newton steps in `s` on the linear `rho`, since a root in
 //!   `u` is known only to `ulp(u)`, `|u| eps` relative in `s` (`1e-13` at `u = -500`).
 //! - The ratios `s/(D + s) = 1/(1 + D/s)` (the top class's is 1) are formed with their logarithms
-//!   `-ln_1p(D/s)`; where `D/s` overflows, from `ln s - ln(D + s)`.
+//!   `-ln_1p(D/s)`; where `D/s` overflows or `s` is subnormal, from `ln s - ln D -
+//!   ln_1p(s/D)` with `ln s` the root's `u` (see [`shifted_reciprocal`]).
 
 use super::centred::{CentredClasses, Weights};
 use super::{Columns, Ratios};
