@@ -403,6 +403,23 @@ impl Scaled {
             .unwrap_or(0)
     }
 
+    /// `sqrt(self)`: the exponent is halved exactly, so the only rounding is that of one
+    /// `sqrt` (and of the final [`Self::value`]).
+    pub(crate) fn sqrt(self) -> Scaled {
+        let even = self.e - self.e.rem_euclid(2);
+        Scaled::renormalized((self.m * pow2(self.e - even)).sqrt(), even / 2)
+    }
+
+    /// `sum values`, compensated at the scale of the largest: each term is brought to that
+    /// scale (exact but for the terms below `2^-1074` of the largest, which round to a multiple
+    /// of `2^-1074`), so `n` terms carry the compensated sum's error plus at most `n 2^-1075`
+    /// relative to the largest.
+    pub(crate) fn sum(values: &[Scaled]) -> Scaled {
+        let top = Scaled::top_exponent(values);
+        let total: CompensatedSum = values.iter().map(|v| v.times_pow2(-top).value()).collect();
+        Scaled::renormalized(total.value(), top)
+    }
+
     /// `self 2^k`, exactly.
     pub(crate) fn times_pow2(self, k: i64) -> Scaled {
         Scaled {
@@ -443,6 +460,36 @@ mod tests {
         assert_eq!(small.mul(small).exponent(), -5771);
         assert_eq!(small.value(), 0.0);
         assert_eq!(Scaled::exp(f64::NAN), Scaled::ZERO);
+    }
+
+    /// `sqrt` halves the exponent exactly: `(3 2^-2001)^2 = 9 2^-4002` (odd exponent after
+    /// normalization: `9 = 1.125 2^3`) comes back as `3 2^-2001`, and `2^-1074` (the smallest
+    /// subnormal) as `2^-537`.
+    #[test]
+    fn scaled_sqrt_halves_the_exponent_exactly() {
+        let x = Scaled::new(3.0).times_pow2(-2001);
+        assert_eq!(x.mul(x).sqrt(), x);
+        assert_eq!(
+            Scaled::new(f64::from_bits(1)).sqrt().value(),
+            2f64.powi(-537)
+        );
+        assert_eq!(Scaled::ZERO.sqrt(), Scaled::ZERO);
+        assert_eq!(Scaled::new(2.0).sqrt().value(), std::f64::consts::SQRT_2);
+    }
+
+    /// The sum is compensated at the largest term's scale: `2^-3000 (1 + 2^-53 + 2^-53) = 2^-3000 (1 + 2^-52)` keeps
+    /// both small terms (a chain of `add`s rounds each away), a term `2^-2000` below the largest
+    /// is dropped, and zeros are ignored.
+    #[test]
+    fn scaled_sum_is_compensated_at_the_largest_scale() {
+        let one = Scaled::new(1.0).times_pow2(-3000);
+        let small = one.times_pow2(-53);
+        let total = Scaled::sum(&[one, small, Scaled::ZERO, small]);
+        assert_eq!(total.times_pow2(3000).value(), 1.0 + f64::EPSILON);
+        let chained = one.add(small).add(small);
+        assert_eq!(chained.times_pow2(3000).value(), 1.0);
+        assert_eq!(Scaled::sum(&[one, one.times_pow2(-2000)]), one);
+        assert_eq!(Scaled::sum(&[]), Scaled::ZERO);
     }
 
     #[test]

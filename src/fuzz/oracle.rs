@@ -535,21 +535,20 @@ fn near_base(c: &Context, beta: f64, f: &mut Findings) {
     );
 }
 
-/// `Var_dist(x)` over the support of `dist`, in two compensated passes (mean, then the mean
-/// squared deviation), so that it keeps relative accuracy when the spread of `x` is tiny next
-/// to its values.
+/// `Var_dist(x)` over the support of `dist`: the mean by a compensated sum, then the mean
+/// squared deviation by [`spread_about`], so that it keeps relative accuracy when the spread of
+/// `x` is tiny next to its values, and where the squares underflow.
 fn variance_over_support(dist: &Dist, x: impl Fn(usize) -> f64) -> f64 {
-    let mut mean = CompensatedSum::new();
-    for i in dist.support() {
-        mean.add(dist.prob(i) * x(i));
+    let mean = dist
+        .support()
+        .map(|i| dist.prob(i) * x(i))
+        .collect::<CompensatedSum>()
+        .value();
+    if !mean.is_finite() {
+        // Some x is not finite (`Scaled` holds no NaN): the variance is not either.
+        return f64::NAN;
     }
-    let m = mean.value();
-    let mut var = CompensatedSum::new();
-    for i in dist.support() {
-        let d = x(i) - m;
-        var.add(dist.prob(i) * d * d);
-    }
-    var.value()
+    spread_about(dist.support(), |i| dist.prob(i), x, mean).value()
 }
 
 /// The relative accuracy to which a double-precision multiplier can meet a KL budget, beyond
@@ -843,26 +842,21 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
     }
     let beta = c.param("beta");
     let half = centred_half_rewards(c);
-    let (mut mean, mut spread) = (CompensatedSum::new(), CompensatedSum::new());
-    for i in c.policy.support() {
-        mean.add(c.policy.prob(i) * half[i]);
-        spread.add(c.policy.prob(i) * half[i].abs());
-    }
-    let mu = mean.value();
-    let var = spread_about(c.policy.support(), |i| c.policy.prob(i), &half, mu);
+    let mu = c
+        .policy
+        .support()
+        .map(|i| c.policy.prob(i) * half[i])
+        .collect::<CompensatedSum>()
+        .value();
+    let var = spread_about(c.policy.support(), |i| c.policy.prob(i), |i| half[i], mu);
     if var == Scaled::ZERO || !mu.is_finite() {
         return;
     }
-    let sigma = scaled_sqrt(var);
-    // mu carries up to 16 eps sum pi |half| and the computed variance is the true one plus that
-    // error squared: where it reaches sigma/2, sigma (and with it every z) is undetermined.
-    if Scaled::new(16.0 * f64::EPSILON * spread.value())
-        .div(sigma)
-        .value()
-        >= 0.5
-    {
-        return;
-    }
+    // mu carries up to 16 eps sum pi |half|, and the computed variance is the true one plus
+    // that error squared. That never matters: centred at the heaviest outcome (mass p >= 1/n,
+    // deviation 0), p mu^2 <= sigma^2, so sum pi |half| <= sqrt(sigma^2 + mu^2) <=
+    // sigma sqrt(1 + n), and the error stays below sigma/2 for every n below 1e28.
+    let sigma = var.sqrt();
     let over_sigma = |x: f64| Scaled::new(x).div(sigma).value();
     // A mass below the normal doubles is known only to 2^-1075 (half a subnormal step): one
     // reported as 0 may be 1e-429, which at a reward of -1e308 holds a variance of 1e187 and
@@ -876,7 +870,8 @@ fn grpo_infinite(c: &Context, f: &mut Findings) {
         .support()
         .filter(|&i| c.policy.prob(i) < f64::MIN_POSITIVE)
         .collect();
-    let hidden_var = spread_about(hidden.iter().copied(), |_| 1.0, &half, mu).times_pow2(-1075);
+    let hidden_var =
+        spread_about(hidden.iter().copied(), |_| 1.0, |i| half[i], mu).times_pow2(-1075);
     let r = hidden_var.div(var).value();
     let sigma_share = if r < 0.5 {
         1.0 / (1.0 - r).sqrt() - 1.0
@@ -944,26 +939,23 @@ fn centred_half_rewards(c: &Context) -> Vec<f64> {
     c.reward.iter().map(|r| r / 2.0 - centre).collect()
 }
 
-/// `sum m(i) (half_i - mu)^2` over `outcomes`, as `m 2^e`: in doubles a subnormal mass times a
-/// small square (`9.6e-316` at a deviation of `5e-3`), or any square below `1e-308` (rewards of
-/// `1e-200`), underflows, and `sigma` lost digits or came out 0 (the check then skipped).
+/// `sum m(i) (x_i - mu)^2` over `outcomes`, as `m 2^e` ([`Scaled::sum`]): in doubles a
+/// subnormal mass times a small square (`9.6e-316` at a deviation of `5e-3`), or any square
+/// below `1e-308` (rewards of `1e-200`), underflows, and `sigma` lost digits or came out 0 (the
+/// check then skipped).
 fn spread_about(
     outcomes: impl Iterator<Item = usize>,
     mass: impl Fn(usize) -> f64,
-    half: &[f64],
+    x: impl Fn(usize) -> f64,
     mu: f64,
 ) -> Scaled {
-    outcomes.fold(Scaled::ZERO, |acc, i| {
-        let d = Scaled::new((half[i] - mu).abs());
-        acc.add(Scaled::new(mass(i)).mul(d).mul(d))
-    })
-}
-
-/// `sqrt(m 2^e)` for an `m 2^e` of normal range mantissa.
-fn scaled_sqrt(x: Scaled) -> Scaled {
-    let e = x.exponent();
-    let even = e - e.rem_euclid(2);
-    Scaled::new(x.times_pow2(-even).value().sqrt()).times_pow2(even / 2)
+    let terms: Vec<Scaled> = outcomes
+        .map(|i| {
+            let d = Scaled::new((x(i) - mu).abs());
+            Scaled::new(mass(i)).mul(d).mul(d)
+        })
+        .collect();
+    Scaled::sum(&terms)
 }
 
 /// The k3-ratio condition of [`grpo_infinite`]: the levels `ln(pi/pi0) - z/beta` over the

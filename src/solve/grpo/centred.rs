@@ -7,8 +7,12 @@ use super::Columns;
 use crate::numeric::{log_sum_exp, pow2, CompensatedSum, Scaled};
 use std::f64::consts::LN_2;
 
-/// `sum q h^2` below which the evaluations in doubles hand over to the scaled weights (or to
-/// logarithms).
+/// `sum q h^2` (or `S`) below which the evaluations in doubles hand over to the scaled weights
+/// (or to logarithms). In doubles a term can underflow: a product of factors within `[0, 2]`
+/// rounded three times into the subnormal range is off by at most `3 2^-1075 < 2^-1073`
+/// absolute. Over fewer than `2^48` classes that is below `2^-1025` in all, and relative to a
+/// sum of at least `1e-270 > 2^-897` below `2^-128`: far under the sum's own rounding. Above
+/// the floor the doubles are as good as the scaled form.
 const LINEAR_FLOOR: f64 = 1e-270;
 
 /// The classes' rewards as gaps that keep their digits, in a unit `w`, a power of two at least
@@ -56,7 +60,8 @@ impl CentredClasses {
     }
 
     /// The std `w sqrt(sum q h^2)`: in doubles while the sum is at least [`LINEAR_FLOOR`], else
-    /// from the scaled [`Weights`] (a subnormal mass at a large deviation). No square overflows
+    /// from the terms as `m 2^e` (a subnormal mass at a large deviation), with one rounding in the
+    /// square root. No square overflows
     /// (`|h| <= 2`), and none of the heavy class's digits are lost in `v - mu0`.
     pub(super) fn std(&self) -> f64 {
         let mut sum = CompensatedSum::new();
@@ -67,9 +72,24 @@ impl CentredClasses {
         if sum >= LINEAR_FLOOR {
             return sum.sqrt() * self.unit;
         }
-        let weights = Weights::new(self);
-        let root = (0.5 * weights.unscaled(weights.log_total())).exp();
-        root * self.unit
+        Scaled::sum(&self.variance_terms())
+            .sqrt()
+            .mul(Scaled::new(self.unit))
+            .value()
+    }
+
+    /// The terms `q h^2` of the variance in units `w^2`, as `m 2^e`: the product of a
+    /// subnormal mass and a square that underflows (the top class's `h^2` at `h = 1e-310`) is
+    /// still exact but for rounding.
+    fn variance_terms(&self) -> Vec<Scaled> {
+        self.mass
+            .iter()
+            .zip(&self.deviation)
+            .map(|(&q, h)| {
+                let h = Scaled::new(h.abs());
+                Scaled::new(q).mul(h).mul(h)
+            })
+            .collect()
     }
 }
 
@@ -96,17 +116,7 @@ pub(super) struct Weights<'a> {
 
 impl<'a> Weights<'a> {
     pub(super) fn new(classes: &'a CentredClasses) -> Self {
-        // q h^2 as m 2^e: the product of a subnormal mass and a square that underflows (the
-        // top class's h^2 at h = 1e-310) is still exact but for rounding.
-        let raw: Vec<Scaled> = classes
-            .mass
-            .iter()
-            .zip(&classes.deviation)
-            .map(|(&q, h)| {
-                let h = Scaled::new(h.abs());
-                Scaled::new(q).mul(h).mul(h)
-            })
-            .collect();
+        let raw = classes.variance_terms();
         let scale = -2 * Scaled::top_exponent(&raw).div_euclid(2);
         Self {
             classes,
@@ -188,5 +198,35 @@ fn log_one_plus_ratio(d: f64, u: f64) -> f64 {
         x.ln_1p()
     } else {
         d.ln() - u
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two classes `(0, 1)` with masses `(1 - q, q)`: the std is `sqrt(q (1 - q))`. At
+    /// `q = 1e-300` and at the smallest subnormal the variance (in the unit `w = 1/2`) is below
+    /// [`LINEAR_FLOOR`], and the std comes from the terms as `m 2^e`, to a few ulps (`2^-537`
+    /// exactly at `q = 2^-1074`; `e^{ln S / 2}` was off by `|ln S| eps / 2`).
+    #[test]
+    fn std_below_the_linear_floor_keeps_its_digits() {
+        for q in [1e-300, f64::from_bits(1)] {
+            let columns = Columns {
+                values: vec![0.0, 1.0],
+                mass: vec![1.0 - q, q],
+            };
+            let std = CentredClasses::new(&columns).std();
+            let want = (q * (1.0 - q)).sqrt();
+            assert!(
+                (std - want).abs() <= 4.0 * f64::EPSILON * want,
+                "{std:e} vs {want:e}"
+            );
+        }
+        let columns = Columns {
+            values: vec![0.0, 1.0],
+            mass: vec![1.0, f64::from_bits(1)],
+        };
+        assert_eq!(CentredClasses::new(&columns).std(), 2f64.powi(-537));
     }
 }
