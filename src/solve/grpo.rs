@@ -838,20 +838,9 @@ fn newton(
             return Ok(x);
         }
         let n = k - 1;
-        let jtj: Vec<Vec<f64>> = (0..n)
-            .map(|a| {
-                (0..n)
-                    .map(|b| {
-                        let s: f64 = (0..n).map(|r| jac[r][a] * jac[r][b]).sum();
-                        s + if a == b { mu * (1.0 + s) } else { 0.0 }
-                    })
-                    .collect()
-            })
-            .collect();
-        let rhs: Vec<f64> = (0..n)
-            .map(|a| -(0..n).map(|r| jac[r][a] * e[r]).sum::<f64>())
-            .collect();
-        let accepted = match solve_dense(jtj, rhs) {
+        let columns = transpose(&jac);
+        let rhs = columns.iter().map(|column| -dot(column, &e)).collect();
+        let accepted = match solve_dense(damped_normal_matrix(&columns, mu), rhs) {
             Ok(step) => {
                 let trial: Vec<f64> = (0..k)
                     .map(|i| if i < n { y[i] + step[i] } else { 0.0 })
@@ -916,18 +905,12 @@ fn scaled_jacobian(
     let beta = config.beta;
     (0..n)
         .map(|kk| {
+            // (dP/dy)_{kk,l} = sum_m J_{kk,m} dx_m/dy_l with dx_m/dy_l = x_m (delta_ml - x_l):
+            // x_l (J_{kk,l} - sum_m J_{kk,m} x_m), one sum per row.
+            let mean_row = dot(&j[kk], x);
             (0..n)
                 .map(|l| {
-                    let jd: f64 = (0..x.len())
-                        .map(|m| {
-                            let d = if m == l {
-                                x[m] * (1.0 - x[l])
-                            } else {
-                                -x[m] * x[l]
-                            };
-                            j[kk][m] * d
-                        })
-                        .sum();
+                    let jd = x[l] * (j[kk][l] - mean_row);
                     let delta = if kk == l { 1.0 } else { 0.0 };
                     match config.kl {
                         KlPlacement::K3Loss => jd - beta * q[kk] / x[kk] * (delta - x[l]),
@@ -940,6 +923,36 @@ fn scaled_jacobian(
                 .collect()
         })
         .collect()
+}
+
+/// `J^T J + mu diag(1 + (J^T J)_aa)` of the Levenberg-Marquardt step, from the `columns` of a
+/// square `J`. Each entry is the dot product of two columns, summed over rows in order, and the
+/// upper triangle is mirrored: the same bits as summing `J[r][a] J[r][b]` entry by entry,
+/// without striding through `J` for every entry.
+fn damped_normal_matrix(columns: &[Vec<f64>], mu: f64) -> Vec<Vec<f64>> {
+    let n = columns.len();
+    let mut m = vec![vec![0.0; n]; n];
+    for a in 0..n {
+        for b in a..n {
+            let s = dot(&columns[a], &columns[b]);
+            m[a][b] = s;
+            m[b][a] = s;
+        }
+        m[a][a] += mu * (1.0 + m[a][a]);
+    }
+    m
+}
+
+/// The columns of the square matrix `a` (as rows).
+fn transpose(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    (0..a.len())
+        .map(|c| a.iter().map(|row| row[c]).collect())
+        .collect()
+}
+
+/// `sum x_i y_i`, in order.
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
 
 /// Solves `a z = b` by Gaussian elimination with partial pivoting.
