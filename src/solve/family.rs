@@ -971,4 +971,36 @@ mod tests {
         assert!(opt.objective > 1.311, "{}", opt.objective);
         Ok(())
     }
+
+    /// A saddle whose first trial step overshoots: one parameter, `phi = (-2, -1, 0, 1, 2)`,
+    /// `pi0 = (0.01, 0.01, 0.96, 0.01, 0.01)`, `r = (0, 2, 0, 2, 0)`, `beta = 0.3`. By symmetry
+    /// the start `theta = 0` is stationary, and `J` has a local minimum there (`J(0) = 0.04`,
+    /// `J'' = 0.006`). The first trial, `theta = +-1` (4 nats of log ratio), overshoots both
+    /// maxima: `J(+-1) = 0.02966`. Halving finds `J(+-1/2) = 0.040005`, and the iteration
+    /// climbs to a maximum at `theta = +-0.356492` with `J = 0.04019266067975` (scipy's bounded
+    /// search to `1e-12`). A search that lengthened the step instead would report the minimum.
+    #[test]
+    fn a_saddle_whose_first_trial_overshoots_is_left_by_shorter_steps() -> Result<()> {
+        let base = Dist::new(vec![0.01, 0.01, 0.96, 0.01, 0.01])?;
+        let phi = DMatrix::from_column_slice(5, 1, &[-2.0, -1.0, 0.0, 1.0, 2.0]);
+        let r = [0.0, 2.0, 0.0, 2.0, 0.0];
+        let class = LogLinearClass::new(base, phi)?;
+        let opt = class_optimum(&class, &r, 0.3)?;
+        assert!(
+            opt.max_hessian_eigenvalue < 0.0,
+            "{}",
+            opt.max_hessian_eigenvalue
+        );
+        assert!(
+            (opt.objective - 0.04019266067974785).abs() < 1e-12,
+            "{}",
+            opt.objective
+        );
+        assert!(
+            (opt.theta[0].abs() - 0.3564918995).abs() < 1e-6,
+            "{:?}",
+            opt.theta
+        );
+        Ok(())
+    }
 }
