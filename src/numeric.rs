@@ -477,9 +477,9 @@ mod tests {
         assert_eq!(Scaled::new(2.0).sqrt().value(), std::f64::consts::SQRT_2);
     }
 
-    /// The sum is compensated at the largest term's scale: `2^-3000 (1 + 2^-53 + 2^-53) = 2^-3000 (1 + 2^-52)` keeps
-    /// both small terms (a chain of `add`s rounds each away), a term `2^-2000` below the largest
-    /// is dropped, and zeros are ignored.
+    /// The sum is compensated at the largest term's scale: `2^-3000 (1 + 2^-53 + 2^-53) =
+    /// 2^-3000 (1 + 2^-52)` keeps both small terms (a chain of `add`s rounds each away), a term
+    /// `2^-2000` below the largest is dropped, and zeros are ignored.
     #[test]
     fn scaled_sum_is_compensated_at_the_largest_scale() {
         let one = Scaled::new(1.0).times_pow2(-3000);
