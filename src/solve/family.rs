@@ -612,8 +612,8 @@ const MAX_ITERATIONS: usize = 20000;
 /// [`LogLinearClass::hessian_scale`]. Each entry is a compensated sum of products of three
 /// rounded factors (`dev_i`, `dev_j` and `s - E s - beta`, each carrying a relative error of a
 /// few `f64::EPSILON` of its scale), so it is exact to about `4 eps` of the scale; the
-/// Jacobi eigensolver ([`jacobi_eigen`]) adds `O(k eps ||H||)`. `1e-13` (about `450 eps`) leaves room for `k`
-/// up to ~100 features. Since the computed gradient is exact to about `eps` times
+/// Jacobi eigensolver ([`jacobi_eigen`]) adds `O(k eps ||H||)`. `1e-13` (about `450 eps`)
+/// leaves room for `k` up to ~100 features. Since the computed gradient is exact to about `eps` times
 /// [`LogLinearClass::gradient_scale`] `<= hessian_scale / (1 + max |phi|)`, a direction whose
 /// curvature is floored here and whose gradient is pure rounding gets a step of at most
 /// ~`1e-3` in `theta`, so flat directions of a rank-deficient class cannot send `theta` off.
