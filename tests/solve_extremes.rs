@@ -13,6 +13,12 @@ fn num(v: &Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or(f64::NAN)
 }
 
+/// The number `key` of the problem text `input` (NaN if it is missing).
+fn input_num(input: &str, key: &str) -> Result<f64, String> {
+    let v: Value = serde_json::from_str(input).map_err(|e| e.to_string())?;
+    Ok(num(&v, key))
+}
+
 fn policy(v: &Value) -> Vec<f64> {
     v["policy"]
         .as_array()
@@ -94,9 +100,7 @@ fn budgets_with_subnormal_or_huge_reward_spreads_are_answered() -> Result<(), St
     ] {
         let v = solve(input)?;
         assert_eq!(v["regime"], "binding", "{input}");
-        let eps = serde_json::from_str::<Value>(input).map_err(|e| e.to_string())?["kl_budget"]
-            .as_f64()
-            .unwrap_or(f64::NAN);
+        let eps = input_num(input, "kl_budget")?;
         assert!((num(&v, "kl") - eps).abs() <= 1e-12 * eps, "{v}");
     }
     // The subnormal spread: the tilt of (1/2, 1/2) with KL = 0.001 is scale-free, so it equals
@@ -679,9 +683,7 @@ fn budgets_on_rewards_of_order_1e_300_are_met_to_the_last_digits() -> Result<(),
         r#"{"base":[0.9999999999999983,1.677588274918114e-200,1e-323,1.677588274918114e-15],"kl_budget":3.979498857181991e-9,"reward":[-1e-300,-1.0,-5e-324,5e-324],"solver":"kl_budget"}"#,
     ] {
         let v = solve(input)?;
-        let eps = serde_json::from_str::<Value>(input).map_err(|e| e.to_string())?["kl_budget"]
-            .as_f64()
-            .unwrap_or(f64::NAN);
+        let eps = input_num(input, "kl_budget")?;
         assert_eq!(v["regime"], "binding", "{v}");
         assert!((num(&v, "kl") - eps).abs() <= 1e-12 * eps, "{v}");
     }
