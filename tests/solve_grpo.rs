@@ -360,3 +360,47 @@ fn the_stationary_point_does_not_depend_on_the_scale_of_the_rewards() {
         }
     }
 }
+
+/// Two stationary points closer together than the ratio placement's root scan samples. For two
+/// outcomes of equal base mass and rewards `(0, 1)`, the tilt at temperature `tau = 1/theta` has
+/// `sigma = 1/(2 cosh(theta/2))`, so `tau = beta sigma_tau` reads `ln beta = -h(theta)` with
+/// `h = ln theta - ln(2 cosh(theta/2))`, whose maximum is at `theta tanh(theta/2) = 2`:
+/// `theta* = 2.39935728051547`, `beta* = e^{-h(theta*)} = 1.50887956153832` (mpmath, 50
+/// digits). Just above `beta*` there are two tilts, `theta* -+ 3.7e-5 theta*` apart at
+/// `beta* (1 + 1e-9)`, far closer than the scan's step; the scan alone reported "no stationary
+/// point" there. Just below `beta*` there is none (the control).
+#[test]
+fn two_stationary_points_closer_than_the_scan_step_are_both_found() {
+    let theta_star = 2.399_357_280_515_467_7;
+    let beta_star = 1.508_879_561_538_32;
+    let input = |beta: f64| {
+        grpo(
+            "[0.5,0.5]",
+            "[0,1]",
+            beta,
+            r#""infinite""#,
+            "population",
+            "k3_ratio",
+        )
+    };
+    let (code, out) = run_solve(&input(beta_star * (1.0 + 1e-9)));
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["kind"], "not_unique", "{out}");
+    let message = out["error"]["message"].as_str().unwrap_or_default();
+    let temperatures: Vec<f64> = message
+        .rsplit_once('[')
+        .and_then(|(_, list)| list.strip_suffix(']'))
+        .map(|list| list.split(", ").filter_map(|t| t.parse().ok()).collect())
+        .unwrap_or_default();
+    assert_eq!(temperatures.len(), 2, "{message}");
+    for t in temperatures {
+        assert!(
+            (t * theta_star - 1.0).abs() < 1e-4,
+            "{t} vs {}",
+            1.0 / theta_star
+        );
+    }
+    let (code, out) = run_solve(&input(beta_star * (1.0 - 1e-9)));
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(out["error"]["kind"], "infeasible", "{out}");
+}

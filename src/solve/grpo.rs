@@ -51,8 +51,12 @@
 //!   `infinite_k3_loss`, accurate where the base puts `1 - 1e-15` on one class).
 //! - k3 ratio, `G = inf`: `pi` is the tilt at temperature `tau` with `tau = beta sigma_tau(r)`;
 //!   roots of `ln(beta sigma_tau/tau) = 0` found on a log grid of [`TAU_GRID`] points and refined
-//!   by bisection (in logarithms, so roots beyond `tau = f64::MAX` are found). None:
-//!   [`Error::Infeasible`]; more than one: [`Error::NotUnique`].
+//!   by bisection (in logarithms, so roots beyond `tau = f64::MAX` are found); where three
+//!   samples of one sign have their extreme in the middle, that extreme is refined by
+//!   golden-section search, so a pair of roots closer than the grid's step (`beta` just past
+//!   the value where two tilts merge) is found too. The scan is not a proof of completeness:
+//!   roots closer than the grid's step around an extremum that is not sampled as one can still
+//!   be missed. None: [`Error::Infeasible`]; more than one: [`Error::NotUnique`].
 //! - otherwise (finite `G >= 3`, or the ratio placement at `G = 2`): Newton on the `K - 1` free
 //!   class logits with a backtracking line search, from several starts ([`NEWTON_STARTS`]);
 //!   at most [`MAX_NEWTON_CLASSES`] classes. Starts that converge to different points give
@@ -576,17 +580,25 @@ fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Ratios> {
     // < 1/beta there; above tau_hi, sigma/tau <= range/tau < 1/beta.
     let lo = (2.0 * half_gap).ln() - (4.0 * (beta.ln().abs() + 40.0) - top_share.ln()).ln();
     let hi = (4.0 * beta).ln() + (half_range + sd0 / 2.0).ln() + std::f64::consts::LN_2;
+    let gap = |u: f64| tilt_gap(c, beta, u);
     let step = (hi - lo) / TAU_GRID as f64;
+    let samples: Vec<(f64, f64)> = (0..=TAU_GRID)
+        .map(|i| {
+            let u = lo + step * i as f64;
+            (u, gap(u))
+        })
+        .collect();
     let mut roots = Vec::new();
-    let mut prev = tilt_gap(c, beta, lo);
-    for i in 1..=TAU_GRID {
-        let u = lo + step * i as f64;
-        let cur = tilt_gap(c, beta, u);
-        if (prev < 0.0) != (cur < 0.0) {
-            roots.push(bisect(|x| tilt_gap(c, beta, x), u - step, u));
+    for (i, w) in samples.windows(2).enumerate() {
+        let ((a, ga), (b, gb)) = (w[0], w[1]);
+        if (ga < 0.0) != (gb < 0.0) {
+            roots.push(bisect(gap, a, b));
         }
-        prev = cur;
+        if i > 0 {
+            roots.extend(hidden_pair(gap, [samples[i - 1], w[0], w[1]]));
+        }
     }
+    roots.sort_by(f64::total_cmp);
     match roots.as_slice() {
         [u] => {
             let log_t = tilt_log_ratio(c, *u);
@@ -603,6 +615,56 @@ the tilts at temperatures {:?}",
             many.len(),
             many.iter().map(|u| u.exp()).collect::<Vec<_>>()
         ))),
+    }
+}
+
+/// The two roots of `f` between three samples of one sign whose middle one is the extreme
+/// (a maximum below 0 or a minimum at or above 0): the sampled extremum is refined by
+/// golden-section search over the two steps, and where it crosses 0 the roots on either side
+/// are bisected. Two tilts a tiny distance apart (beta just above the value where they merge)
+/// lie between two samples of the scan, which sees no sign change there.
+fn hidden_pair(
+    f: impl Fn(f64) -> f64 + Copy,
+    [(a, fa), (_, fm), (b, fb)]: [(f64, f64); 3],
+) -> Vec<f64> {
+    // Strict on the left: of two equal neighbouring samples only one is the middle.
+    let below = fa < 0.0 && fm < 0.0 && fb < 0.0 && fm > fa && fm >= fb;
+    let above = fa >= 0.0 && fm >= 0.0 && fb >= 0.0 && fm < fa && fm <= fb;
+    if !(below || above) {
+        return Vec::new();
+    }
+    let sign = if below { 1.0 } else { -1.0 };
+    let (peak, value) = golden_max(|u| sign * f(u), a, b);
+    if (value * sign < 0.0) == below {
+        return Vec::new();
+    }
+    vec![bisect(f, a, peak), bisect(f, peak, b)]
+}
+
+/// The maximum of `f` on `[a, b]` (`f` unimodal there) by golden-section search, until the
+/// points meet in the last bits: `(argmax, max)`.
+fn golden_max(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> (f64, f64) {
+    const SHRINK: f64 = 0.618_033_988_749_894_9; // (sqrt 5 - 1)/2
+    let (mut x1, mut x2) = (b - SHRINK * (b - a), a + SHRINK * (b - a));
+    let (mut f1, mut f2) = (f(x1), f(x2));
+    for _ in 0..200 {
+        if !(a < x1 && x1 < x2 && x2 < b) {
+            break;
+        }
+        if f1 < f2 {
+            (a, x1, f1) = (x1, x2, f2);
+            x2 = a + SHRINK * (b - a);
+            f2 = f(x2);
+        } else {
+            (b, x2, f2) = (x2, x1, f1);
+            x1 = b - SHRINK * (b - a);
+            f1 = f(x1);
+        }
+    }
+    if f1 >= f2 {
+        (x1, f1)
+    } else {
+        (x2, f2)
     }
 }
 
