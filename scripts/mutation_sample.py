@@ -58,12 +58,19 @@ def cargo(args, timeout=None):
                           timeout=timeout)
 
 
-def verdict():
-    build = cargo(["test", "--test", "claims", "--no-run"])
-    if build.returncode != 0 and "linking with" in build.stderr:
+def built(build):
+    """Whether `build()` (a `cargo ... --no-run` call) succeeds, retried once from a clean
+    incremental directory after a link failure (a stale incremental build can leave an
+    undefined symbol behind, which is no fault of the mutant)."""
+    result = build()
+    if result.returncode != 0 and "linking with" in result.stderr:
         subprocess.run(["rm", "-rf", "target/debug/incremental"], check=True)
-        build = cargo(["test", "--test", "claims", "--no-run"])
-    if build.returncode != 0:
+        result = build()
+    return result.returncode == 0
+
+
+def verdict():
+    if not built(lambda: cargo(["test", "--test", "claims", "--no-run"])):
         return "unviable"
     try:
         run = cargo(["test", "--test", "claims"], timeout=300)

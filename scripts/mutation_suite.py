@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mutation_sample import apply  # noqa: E402
+from mutation_sample import apply, built  # noqa: E402
 
 
 def arguments(argv):
@@ -65,7 +65,7 @@ def cargo_test(test_args, extra, timeout=None):
 
 
 def verdict(test_args):
-    if cargo_test(test_args, ["--no-run"]).returncode != 0:
+    if not built(lambda: cargo_test(test_args, ["--no-run"])):
         return "unviable"
     try:
         run = cargo_test(test_args, [], timeout=1800)
