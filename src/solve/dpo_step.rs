@@ -199,4 +199,19 @@ mod tests {
         assert!((t.first_order - 1.0).abs() < 1e-15 && t.log_change > 0.0);
         Ok(())
     }
+
+    /// A reference that gives either outcome of the pair no mass leaves the margin's log ratio
+    /// at `-inf`: refused, whichever of the two it is (and not only when both are).
+    #[test]
+    fn a_reference_without_one_outcome_of_the_pair_is_refused() -> Result<()> {
+        let base = Dist::uniform(3)?;
+        let features = DMatrix::from_column_slice(3, 1, &[1.0, 2.0, -1.0]);
+        let class = LogLinearClass::new(base.clone(), features.clone())?;
+        for reference in [vec![0.5, 0.0, 0.5], vec![0.0, 0.5, 0.5]] {
+            let reference = Dist::new(reference)?;
+            let step = dpo_step(&class, &features, &[0.0], &reference, (0, 1), 1.0, 0.1);
+            assert!(matches!(step, Err(Error::InvalidInput(_))), "{step:?}");
+        }
+        Ok(())
+    }
 }
