@@ -14,7 +14,8 @@
 //! does its share, so nothing here panics. With it, the parts after the first run on rayon's
 //! global pool, whose threads persist between jobs: a sweep then costs a wake-up instead of a
 //! thread start (a dozen system calls each), which matters at 10^4 to 10^6 outcomes, where a
-//! sweep takes tens of microseconds. The results are the same bits either way.
+//! sweep takes tens of microseconds. (rayon starts its pool on first use, and panics if it
+//! cannot start a thread then.) The results are the same bits either way.
 //!
 //! ## The number of threads
 //!
