@@ -590,6 +590,22 @@ fn times_scaled_gap(p: f64, a: f64, b: f64, lambda: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `phi_of_log`'s series (below `|l| = 0.01`) and its closed form meet where they hand over:
+    /// at `|l| = 0.0099` the closed form `l e^l - expm1(l)` cancels to about `200 eps` relative
+    /// (terms of `0.01` against a value of `5e-5`), and the series' truncation (`l^7/840`) is
+    /// `2e-13` relative; a wrong coefficient of `l^5` would leave `l^3/15 = 6e-8`.
+    #[test]
+    fn phi_of_log_series_meets_its_closed_form() {
+        for l in [-0.0099, -0.005, 0.005, 0.0099] {
+            let closed = l * f64::exp(l) - l.exp_m1();
+            let series = phi_of_log(l);
+            assert!(
+                (series - closed).abs() <= 1e-12 * closed,
+                "{l}: {series:e} vs {closed:e}"
+            );
+        }
+    }
     use crate::solve::{best_of_n, tilt};
 
     /// `P_N` by enumerating all `|X|^N` draw tuples (the claim's reference).

@@ -321,3 +321,16 @@ pub fn dpo_with_config(config: DpoSgdConfig) -> Result<WitnessOutcome> {
         &[wald(&control)?],
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Metropolis and policy-gradient witnesses report `FALSE_ALARM_RATE`: by a union bound,
+    /// the chi-square test's level plus the probability that the draws differ from i.i.d.
+    /// draws of the tilt. The two halves must add up to the rate reported.
+    #[test]
+    fn the_test_level_and_the_coupling_budget_add_up_to_the_reported_rate() {
+        assert_eq!(TEST_LEVEL + COUPLING_BUDGET, FALSE_ALARM_RATE);
+    }
+}
