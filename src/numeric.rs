@@ -279,6 +279,11 @@ where
     )))
 }
 
+/// `sum x_i y_i` over the shorter of the two, summed in order (no compensation).
+pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
 /// A non-negative number `m 2^e` with `m` in `[1, 2)` (or `m = 0`): the exponent is unbounded,
 /// so products and quotients of doubles never overflow or lose bits to the subnormal range.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -73,7 +73,7 @@
 use crate::dist::{check_reward, Dist};
 use crate::divergence::kl;
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::{CompensatedSum, Scaled};
+use crate::numeric::{dot, CompensatedSum, Scaled};
 use crate::solve::{RewardClasses, Solution};
 use composition::Budget;
 use serde::Serialize;
@@ -1010,11 +1010,6 @@ fn transpose(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     (0..a.len())
         .map(|c| a.iter().map(|row| row[c]).collect())
         .collect()
-}
-
-/// `sum x_i y_i`, in order.
-fn dot(x: &[f64], y: &[f64]) -> f64 {
-    x.iter().zip(y).map(|(a, b)| a * b).sum()
 }
 
 /// Solves `a z = b` by Gaussian elimination with partial pivoting.

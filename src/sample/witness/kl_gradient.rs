@@ -13,6 +13,7 @@ use crate::claims::WitnessOutcome;
 use crate::dist::Dist;
 use crate::divergence;
 use crate::error::Result;
+use crate::numeric::dot;
 use crate::sample::DistSampler;
 use crate::solve::kl_estimator::{k3_value, log_ratio, Estimator};
 use crate::solve::kl_gradient::{softmax_policy, Placement};
@@ -41,10 +42,6 @@ pub fn sample_gradient(
     (0..pi.len())
         .map(|j| factor * (f64::from(u8::from(j == x)) - pi.prob(j)))
         .collect()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// A sample mean of the scalar `s(x)`, `x ~ law`, tested against `null` and `wrong` by
