@@ -39,6 +39,35 @@ pub fn kl(p: &Dist, q: &Dist) -> Result<f64> {
     Ok(s.value().max(0.0))
 }
 
+/// The absolute resolution of `KL(p||q)` computed in doubles where `p` has masses below the
+/// smallest normal double:
+/// `R = 2^-1074 (2 + sum_{x: q(x) > 0, p(x) < 2^-1022} (1 + |ln p(x) - ln q(x)|))`, with
+/// `ln p(x)` read as `-1074 ln 2` where `p(x) = 0`.
+///
+/// Derivation: such a mass is a multiple of `2^-1074`, so it misses the exact mass by at most
+/// `2^-1075`, which moves its term `p ln(p/q)` by at most `2^-1075 |ln(p/q)|` (to first
+/// order; `|ln(p/q)| <= 745 + |ln q|`), and rounding the subnormal product adds `2^-1075`. A
+/// root finder that moves a multiplier across the point where the computed KL crosses a
+/// budget sees it jump by at most twice the sum of those errors over the subnormal masses (all
+/// may jump at once: equal outcomes do); the leading `2` is the two doubles beside a subnormal
+/// budget. Normal masses err relatively, which a relative tolerance covers. So a KL search can
+/// meet a budget below `2^-1022` to `R` absolute and no better (`R = 3.8e-323` for one
+/// subnormal mass `100` times below its base mass).
+pub fn subnormal_kl_resolution(p: &[f64], q: &[f64]) -> f64 {
+    const STEP: f64 = 5e-324;
+    let smallest_log = STEP.ln();
+    let steps: f64 = p
+        .iter()
+        .zip(q)
+        .filter(|(pi, qi)| **qi > 0.0 && **pi < f64::MIN_POSITIVE)
+        .map(|(pi, qi)| {
+            let lp = if *pi > 0.0 { pi.ln() } else { smallest_log };
+            1.0 + (lp - qi.ln()).abs()
+        })
+        .sum();
+    STEP * (2.0 + steps)
+}
+
 /// `KL(q||p)`: the forward (mass-covering) direction when `p` is the policy and `q` the base.
 pub fn reverse_kl(p: &Dist, q: &Dist) -> Result<f64> {
     kl(q, p)
@@ -129,5 +158,30 @@ mod tests {
         assert!((chi_square(&p, &q)? - (0.25 + 0.0625 / 0.75)).abs() < 1e-15);
         assert!((entropy(&p) - 2f64.ln()).abs() < 1e-16);
         Ok(())
+    }
+
+    /// Without subnormal masses the resolution is the two doubles beside a budget; with one, a
+    /// step of its mass moves its term by more than those two doubles (what a fixed resolution
+    /// missed: `kl_budget` refused `1.09477867e-316` on `pi0 = (1, 3.4184e-320)`), and by no
+    /// more than the resolution.
+    #[test]
+    fn subnormal_kl_resolution_bounds_a_step_of_a_subnormal_mass() {
+        let step: f64 = 5e-324;
+        assert_eq!(
+            subnormal_kl_resolution(&[0.5, 0.5], &[0.25, 0.75]),
+            2.0 * step
+        );
+        let (p, q): (f64, f64) = (2.0314967e-317, 3.4184e-320);
+        let term = |p: f64| p * (p.ln() - q.ln());
+        let jump = (term(p + step) - term(p)).abs();
+        let r = subnormal_kl_resolution(&[1.0, p], &[1.0, q]);
+        assert_eq!(r, step * (3.0 + (p / q).ln()));
+        assert!(
+            jump > 2.0 * step && jump <= r,
+            "jump {jump:e}, resolution {r:e}"
+        );
+        // A mass flushed to 0 is read as one step below the smallest double.
+        let flushed = subnormal_kl_resolution(&[1.0, 0.0], &[0.5, 0.5]);
+        assert_eq!(flushed, step * (3.0 + (step.ln() - 0.5f64.ln()).abs()));
     }
 }

@@ -114,6 +114,27 @@ fn budgets_with_subnormal_or_huge_reward_spreads_are_answered() -> Result<(), St
     Ok(())
 }
 
+/// A subnormal budget whose tilt keeps a subnormal mass: that mass moves in steps of
+/// `2^-1074`, each moving the KL by `ln(pi/pi0) ~ 6.4` such steps, so no beta meets the budget
+/// closer than the KL's resolution (`divergence::subnormal_kl_resolution`). The solver used to
+/// refuse it (`no_convergence`, with a fixed resolution of two steps); found by
+/// `bon.tilt-dominates` at 20000 cases.
+#[test]
+fn a_subnormal_budget_is_met_to_the_resolution_of_a_subnormal_mass() -> Result<(), String> {
+    let input = r#"{"solver":"kl_budget","base":[1.0,3.4184e-320],"reward":[0,118969.13995796884],"kl_budget":1.09477867e-316}"#;
+    let v = solve(input)?;
+    assert_eq!(v["regime"], "binding", "{v}");
+    let (eps, pi) = (input_num(input, "kl_budget")?, policy(&v));
+    let r = rlhf_claims::divergence::subnormal_kl_resolution(&pi, &[1.0, 3.4184e-320]);
+    let miss = (num(&v, "kl") - eps).abs();
+    assert!(miss <= r, "{v}");
+    // The KL recomputed from the policy: `pi(1) ln(pi(1)/pi0(1))` plus the first term,
+    // `(1 - pi(1)) ln((1 - pi(1))/(1 - pi0(1))) = pi0(1) - pi(1)` to far below a step.
+    let recomputed = pi[1] * (pi[1] / 3.4184e-320).ln() - (pi[1] - 3.4184e-320);
+    assert!((recomputed - eps).abs() <= r, "{recomputed:e} vs {eps:e}");
+    Ok(())
+}
+
 /// A target with rewards +-1e308 used to run for more than 10 s; a target whose multiplier is
 /// beyond the doubles used to come back "interior" with E below the target.
 #[test]

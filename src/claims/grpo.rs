@@ -359,7 +359,8 @@ fn check_tilt(config: &CheckConfig, reading: TiltReading) -> Verdict {
 ///    (finite `G`), and `log(pi/pi0) - P_G/beta` is constant with `P_G` enumerated;
 /// 3. at `G = 2` with the population std, for the reward `1[r = max r]`, the point is the tilt of
 ///    that reward at `beta`;
-/// 4. the k3-loss stationary point differs from it (TV > 1e-6) when the reward is not constant.
+/// 4. the k3-loss stationary point is not stationary for the ratio placement where `P_G` takes
+///    three values, by the derived margin of [`placements_apart`].
 fn check_placement(config: &CheckConfig, solved_with: KlPlacement) -> Verdict {
     check_theorem(config, grpo_strategy(true), |g| {
         let inst = &g.instance;
@@ -383,8 +384,7 @@ fn check_placement(config: &CheckConfig, solved_with: KlPlacement) -> Verdict {
         let levels: Vec<f64> = (0..pi.len())
             .map(|o| pi.log_prob(o) - inst.base.log_prob(o) - p[o] / g.config.beta)
             .collect();
-        let spread = levels.iter().fold(f64::NEG_INFINITY, |a, b| a.max(*b))
-            - levels.iter().fold(f64::INFINITY, |a, b| a.min(*b));
+        let spread = spread_of(&levels);
         d = d.worst(Deviation::new(
             spread,
             update_tolerance(g.config.beta, &inst.reward),
@@ -400,18 +400,48 @@ fn check_placement(config: &CheckConfig, solved_with: KlPlacement) -> Verdict {
         let t = tilt(&inst.base, &indicator, g.config.beta).map_err(err)?;
         let gap = tv(&at_two.solution.policy, &t.solution.policy).map_err(err)?;
         d = d.worst(Deviation::new(gap, POLICY_TV));
-        let constant = inst.reward.iter().all(|r| *r == inst.reward[0]);
-        if !constant {
-            let other = GrpoConfig {
-                kl: KlPlacement::K3Loss,
-                ..g.config
-            };
-            let k3 = grpo_stationary(&inst.base, &inst.reward, &other).map_err(err)?;
-            let apart = tv(pi, &k3.solution.policy).map_err(err)?;
-            d = d.worst(Deviation::exact(apart > 1e-6));
-        }
-        Ok(d)
+        let other = GrpoConfig {
+            kl: KlPlacement::K3Loss,
+            ..g.config
+        };
+        let k3 = grpo_stationary(&inst.base, &inst.reward, &other).map_err(err)?;
+        Ok(d.worst(placements_apart(inst, &k3.solution.policy, &ratio)?))
     })
+}
+
+/// Item 4 of [`check_placement`], at the k3-loss point `pi`: its ratio-placement levels
+/// `log(pi/pi0) - x` (`x = P_G/beta`, enumerated) are `h(x) + c` with `h(x) = -log(1 - x) - x`,
+/// since `pi ∝ pi0/(1 - x)` there; `h'' = 1/(1 - x)^2`, so for three values `x0 < x1 < x2` of
+/// `x`, convexity gives `h(x1) <= max(h(x0), h(x2)) - (x1 - x0)(x2 - x1)/(2 (1 - x0)^2)`: the
+/// levels spread at least that far, and the point is not the ratio placement's. With two values
+/// of `P_G` nothing is claimed: the two points can nearly coincide (TV `6.2e-7` for
+/// `pi0 = (0.395, 0.605)`, `r = (2, 0)`, `beta = 2.19`, `G = 4`, sample std).
+fn placements_apart(inst: &Instance, pi: &Dist, ratio: &GrpoConfig) -> Result<Deviation, String> {
+    let p = conditional_advantage_by_enumeration(pi, &inst.reward, ratio).map_err(err)?;
+    let x: Vec<f64> = p.iter().map(|v| v / ratio.beta).collect();
+    let levels: Vec<f64> = (0..pi.len())
+        .map(|o| pi.log_prob(o) - inst.base.log_prob(o) - x[o])
+        .collect();
+    let spread = spread_of(&levels);
+    let mut values = x.clone();
+    values.sort_by(f64::total_cmp);
+    values.dedup_by(|a, b| (*a - *b).abs() <= 1e-12);
+    let apart = values
+        .windows(3)
+        .map(|w| (w[1] - w[0]) * (w[2] - w[1]) / (2.0 * (1.0 - w[0]).powi(2)))
+        .fold(0.0f64, f64::max);
+    let mut d = Deviation::at_most(apart, spread, update_tolerance(ratio.beta, &inst.reward));
+    d.tightness = None;
+    Ok(d)
+}
+
+/// `max v - min v`; NaN if any entry is NaN (so that the comparison fails).
+fn spread_of(v: &[f64]) -> f64 {
+    if v.iter().any(|x| x.is_nan()) {
+        return f64::NAN;
+    }
+    v.iter().fold(f64::NEG_INFINITY, |a, b| a.max(*b))
+        - v.iter().fold(f64::INFINITY, |a, b| a.min(*b))
 }
 
 /// Item 1 of [`check_placement`]: central differences (step `1e-6`, error ~1e-10) of the
@@ -459,5 +489,32 @@ mod tests {
         for seed in 0..2 {
             crate::claims::assert_short_run_passes(&claims(), 32, seed);
         }
+    }
+
+    /// Item 4 holds at the k3-loss point with a margin far above its tolerance, and rejects the
+    /// ratio placement's own point (a solver that ignored the placement).
+    #[test]
+    fn three_advantage_values_keep_the_placements_apart() -> Result<(), String> {
+        let inst = Instance {
+            base: Dist::new(vec![0.2, 0.3, 0.5]).map_err(err)?,
+            reward: vec![0.0, 1.0, 2.0],
+        };
+        let config = |kl| GrpoConfig {
+            beta: 1.0,
+            group_size: GroupSize::Finite(4),
+            std: GroupStd::Sample,
+            kl,
+        };
+        let ratio = config(KlPlacement::K3Ratio);
+        let solved = |c: &GrpoConfig| grpo_stationary(&inst.base, &inst.reward, c).map_err(err);
+        let k3 = placements_apart(
+            &inst,
+            &solved(&config(KlPlacement::K3Loss))?.solution.policy,
+            &ratio,
+        )?;
+        assert!(k3.ok(), "{k3:?}");
+        let same = placements_apart(&inst, &solved(&ratio)?.solution.policy, &ratio)?;
+        assert!(!same.ok() && same.error > 1e3 * same.tolerance, "{same:?}");
+        Ok(())
     }
 }

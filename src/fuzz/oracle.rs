@@ -42,10 +42,6 @@ use serde_json::Value;
 const U: f64 = 32.0 * f64::EPSILON;
 /// Relative accuracy required of a met constraint.
 const CONSTRAINT: f64 = 1e-12;
-/// The absolute resolution of a KL below the smallest normal double: two steps of `2^-1074`
-/// (a budget of `5e-324` cannot be met to any relative accuracy; the KLs next to it are 0 and
-/// `1e-323`, and the policies whose KL they are equal `pi0` to the last bit of every mass).
-const SUBNORMAL_KL: f64 = 2.0 * 5e-324;
 /// The longest error message accepted (an echo of a huge input must be truncated).
 pub const MAX_MESSAGE: usize = 4096;
 
@@ -630,19 +626,22 @@ fn budget(c: &Context, f: &mut Findings) {
     let met = CONSTRAINT + budget_conditioning(c);
     let recomputed = crate::divergence::kl(c.policy, c.base).unwrap_or(f64::NAN);
     let tol = recomputation_tolerance(c.policy, c.base, recomputed);
+    // The KL's resolution below the normal doubles: two steps of `2^-1074` beside the budget,
+    // and the steps of the policy's subnormal masses (none: exactly the two steps).
+    let subnormal = crate::divergence::subnormal_kl_resolution(c.policy.probs(), c.base.probs());
     f.require(
-        recomputed <= eps * (1.0 + met) + tol + SUBNORMAL_KL,
+        recomputed <= eps * (1.0 + met) + tol + subnormal,
         "KL budget met",
         || format!("KL(pi||pi0) {recomputed} > budget {eps} ({regime})"),
     );
     f.require(
-        c.kl <= eps * (1.0 + met) + SUBNORMAL_KL,
+        c.kl <= eps * (1.0 + met) + subnormal,
         "KL budget met (as reported)",
         || format!("KL {} > budget {eps} ({regime})", c.kl),
     );
     if regime == "binding" {
         f.require(
-            (c.kl - eps).abs() <= met * eps + SUBNORMAL_KL,
+            (c.kl - eps).abs() <= met * eps + subnormal,
             "binding budget: KL = budget",
             || format!("KL {} vs {eps}", c.kl),
         );

@@ -160,7 +160,7 @@ pub fn kl_budget_into_slices(
         let scaled = rescaled(base, reward, k);
         let mut s = kl_budget_into_slices(base, &scaled, eps, policy, log_policy)?;
         let binding = s.regime == BudgetRegime::Binding;
-        let kept = keeps_multiplier(binding, || budget_met(s.kl, eps))?;
+        let kept = keeps_multiplier(binding, || budget_met(s.kl, eps, policy, base.probs()))?;
         s.expected_reward = super::expected_reward_of(policy, reward);
         s.beta = unscale_beta(s.beta.filter(|_| kept), k);
         s.regime = BudgetRegime::Binding;
@@ -181,7 +181,7 @@ pub fn kl_budget_into_slices(
     };
     let s = finish_at_root(base, reward, beta, last, policy, log_policy);
     let t = summarize((base, reward), s, beta);
-    if let Err(e) = budget_met(t.kl, eps) {
+    if let Err(e) = budget_met(t.kl, eps, policy, base.probs()) {
         let b = budget_fallback(base, reward, eps, range, e)?;
         return Ok(copied(&b, policy, log_policy));
     }

@@ -499,7 +499,7 @@ pub(super) fn budget_by_raising(base: &Dist, reward: &[f64], eps: f64) -> Result
     let Some((solution, beta)) = found else {
         return Ok(None);
     };
-    budget_met(solution.kl, eps)?;
+    budget_met(solution.kl, eps, solution.policy.probs(), base.probs())?;
     Ok(Some(KlBudget {
         solution,
         beta,
@@ -846,7 +846,9 @@ pub(super) fn kl_budget_from(
         }
         let s = kl_budget(base, &rescaled(base, reward, k), eps)?;
         let binding = s.regime == BudgetRegime::Binding;
-        let kept = keeps_multiplier(binding, || budget_met(s.solution.kl, eps))?;
+        let kept = keeps_multiplier(binding, || {
+            budget_met(s.solution.kl, eps, s.solution.policy.probs(), base.probs())
+        })?;
         return Ok(KlBudget {
             solution: unscale(s.solution, reward),
             beta: unscale_beta(s.beta.filter(|_| kept), k),
@@ -864,7 +866,7 @@ pub(super) fn kl_budget_from(
         Err(e) => return budget_fallback(base, reward, eps, range, e),
     };
     let t = tilt_at_root(base, reward, beta, [scratch, logs], last);
-    if let Err(e) = budget_met(t.solution.kl, eps) {
+    if let Err(e) = budget_met(t.solution.kl, eps, t.solution.policy.probs(), base.probs()) {
         return budget_fallback(base, reward, eps, range, e);
     }
     Ok(KlBudget {
@@ -1136,12 +1138,17 @@ const MET: f64 = 1e-9;
 const SUBNORMAL_KL: f64 = 2.0 * 5e-324;
 
 /// Never a broken constraint reported as binding: the search meets the budget to ~1e-15
-/// relative (to [`SUBNORMAL_KL`] for a subnormal budget); a KL beyond `MET` relative of the
-/// budget is a failure of the search, not an answer.
-pub(super) fn budget_met(kl: f64, eps: f64) -> Result<()> {
-    if !((kl - eps).abs() <= MET * eps + SUBNORMAL_KL) {
+/// relative; a KL beyond `MET` relative of the budget is a failure of the search, not an
+/// answer. Below the normal doubles no relative accuracy is possible: a budget there is met to
+/// [`SUBNORMAL_KL`], or, where the `policy` has subnormal masses (whose steps of `2^-1074` move
+/// the KL by up to `745` such steps each), to the resolution of its KL against `base`
+/// ([`crate::divergence::subnormal_kl_resolution`], formed only when needed).
+pub(super) fn budget_met(kl: f64, eps: f64, policy: &[f64], base: &[f64]) -> Result<()> {
+    let near = |resolution: f64| (kl - eps).abs() <= MET * eps + resolution;
+    let resolution = || crate::divergence::subnormal_kl_resolution(policy, base);
+    if !(near(SUBNORMAL_KL) || near(resolution())) {
         return Err(Error::NoConvergence(format!(
-            "the multiplier search ended at KL {kl} for the budget {eps}"
+            "the multiplier search ended at KL {kl:e} for the budget {eps:e}"
         )));
     }
     Ok(())
@@ -1151,7 +1158,7 @@ pub(super) fn budget_met(kl: f64, eps: f64) -> Result<()> {
 fn target_met(e: f64, c: f64, spread: f64) -> Result<()> {
     if !((e - c).abs() <= MET * (c.abs() + spread)) {
         return Err(Error::NoConvergence(format!(
-            "the multiplier search ended at E[r] = {e} for the target {c}"
+            "the multiplier search ended at E[r] = {e:e} for the target {c:e}"
         )));
     }
     Ok(())
