@@ -55,6 +55,19 @@ fn gauge(v: &[f64]) -> Vec<f64> {
     v[..v.len() - 1].iter().map(|x| x - last).collect()
 }
 
+/// The covariance of [`gauge`]`(x)` from the covariance `cov` of `x` (`n x n`):
+/// `Cov(x_a - x_{n-1}, x_b - x_{n-1}) = C_ab - C_{a,n-1} - C_{n-1,b} + C_{n-1,n-1}`.
+fn gauged_covariance(cov: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let last = cov.len() - 1;
+    (0..last)
+        .map(|a| {
+            (0..last)
+                .map(|b| cov[a][b] - cov[a][last] - cov[last][b] + cov[last][last])
+                .collect()
+        })
+        .collect()
+}
+
 /// The exact expected update at the logits `theta`, gauge-projected.
 fn mean_field(theta: &[f64], base: &Dist) -> Result<Vec<f64>> {
     let pi = Dist::from_log_weights(theta)?;
@@ -104,13 +117,7 @@ pub fn sgd_lands_on_the_stationary_point(seed: u64) -> Result<WitnessOutcome> {
         }
     }
     let (_, cov) = expected_group_update(&exact, &base, &REWARD, &CONFIG)?;
-    let s: Vec<Vec<f64>> = (0..n - 1)
-        .map(|a| {
-            (0..n - 1)
-                .map(|b| cov[a][b] - cov[a][n - 1] - cov[n - 1][b] + cov[n - 1][n - 1])
-                .collect()
-        })
-        .collect();
+    let s = gauged_covariance(&cov);
     let run = grpo_sgd(&base, &REWARD, &CONFIG, &SGD, seed)?;
     let dof = (n - 1) as f64;
     let main = chi_square_tail(wald(&run.average_logits, run.averaged, &star, &h, &s)?, dof)?;
@@ -125,4 +132,47 @@ pub fn sgd_lands_on_the_stationary_point(seed: u64) -> Result<WitnessOutcome> {
         FALSE_ALARM_RATE,
         &[control],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The covariance of a few vectors and of their gauged forms, each from its definition.
+    fn covariance(xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let (m, n) = (xs.len() as f64, xs[0].len());
+        let mean: Vec<f64> = (0..n)
+            .map(|a| xs.iter().map(|x| x[a]).sum::<f64>() / m)
+            .collect();
+        (0..n)
+            .map(|a| {
+                (0..n)
+                    .map(|b| {
+                        xs.iter()
+                            .map(|x| (x[a] - mean[a]) * (x[b] - mean[b]))
+                            .sum::<f64>()
+                            / m
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `gauged_covariance` is the covariance of the gauged vectors (a sign error in a cross
+    /// term would leave the witness passing at a wrong false-alarm rate).
+    #[test]
+    fn the_gauged_covariance_is_the_covariance_of_the_gauged_vectors() {
+        let xs = vec![
+            vec![1.0, -2.0, 0.5],
+            vec![0.3, 0.7, 2.0],
+            vec![-1.5, 0.2, -0.4],
+            vec![2.2, 1.1, 1.6],
+        ];
+        let gauged: Vec<Vec<f64>> = xs.iter().map(|x| gauge(x)).collect();
+        let want = covariance(&gauged);
+        let got = gauged_covariance(&covariance(&xs));
+        for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+            assert!((g - w).abs() <= 1e-14, "{got:?} vs {want:?}");
+        }
+    }
 }
