@@ -44,19 +44,18 @@ def arguments(argv):
     return (*positional, only, test_args)
 
 
-def removed_text(mutant):
-    """The text the mutant's diff removes on its first changed line, when it is one line."""
-    minus = [l[1:] for l in mutant["diff"].split("\n") if l.startswith("-") and not l.startswith("---")]
-    return minus[0] if len(minus) == 1 else None
+def removed_lines(mutant):
+    """The lines the mutant's diff removes, in order."""
+    return [l[1:] for l in mutant["diff"].split("\n") if l.startswith("-") and not l.startswith("---")]
 
 
 def is_current(mutant):
-    """Whether the span still sits on the line the diff removes (one-line mutants only)."""
-    line = removed_text(mutant)
-    if line is None:
-        return True
-    current = open(mutant["file"]).read().split("\n")[mutant["span"]["start"]["line"] - 1]
-    return current == line
+    """Whether the span's lines still hold the lines the diff removes (a multi-line span, such as
+    a function body replaced, is checked line by line too)."""
+    removed = removed_lines(mutant)
+    first = mutant["span"]["start"]["line"] - 1
+    current = open(mutant["file"]).read().split("\n")[first:first + len(removed)]
+    return current == removed
 
 
 def cargo_test(test_args, extra, timeout=None):

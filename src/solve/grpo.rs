@@ -1215,6 +1215,33 @@ pub fn expected_update(
 mod tests {
     use super::*;
 
+    /// The verification threshold scales with `beta + max |P|`: at `pi = pi0 = (1/2, 1/2)`,
+    /// `beta = 4` and `P = (a, -a)`, the k3-loss update is `pi P = (a/2, -a/2)` and the
+    /// threshold `1e-9 (4 + a)`; a residual at 3/4 of it is accepted, at 5/4 refused (a
+    /// threshold divided by the scale instead, `2.5e-10`, would refuse both).
+    #[test]
+    fn the_stationarity_threshold_scales_with_beta_and_the_advantage() -> Result<()> {
+        let base = Dist::new(vec![0.5, 0.5])?;
+        let config = GrpoConfig {
+            beta: 4.0,
+            group_size: GroupSize::Finite(4),
+            std: GroupStd::Sample,
+            kl: KlPlacement::K3Loss,
+        };
+        let at = |fraction: f64| {
+            // residual a/2 = fraction * 1e-9 (4 + a), solved for a.
+            let a = fraction * 4e-9 / (0.5 - fraction * 1e-9);
+            let bounded = BoundedAdvantage {
+                advantage: vec![a, -a],
+                truncation_bound: 0.0,
+            };
+            finish(&base, &[1.0, 0.0], base.clone(), bounded, &config)
+        };
+        assert!(at(0.75).is_ok());
+        assert!(matches!(at(1.25), Err(Error::NoConvergence(_))));
+        Ok(())
+    }
+
     /// Class ratios far below 1 (`5.6e-309` for the class at `-f64::MAX`, `6.5e-209` for the
     /// others): the policy mass `pi0 t / sum pi0 t = 8.6e-101 * 5.6e-309 / 6.5e-209 = 7.4e-201`
     /// is representable, and with it the class's share of `E[r]`, `7.4e-201 * -1.8e308 =
