@@ -279,6 +279,44 @@ where
     )))
 }
 
+/// The maximum of `f` on `[a, b]` by golden-section search: `(x, f(x))` at the best point
+/// evaluated.
+///
+/// Each step keeps the interior point of larger value, shrinks the bracket by the factor
+/// `(sqrt 5 - 1)/2` and evaluates `f` once; it stops when the interior points no longer lie
+/// strictly inside the bracket (they have met in the last bits) or after 200 steps
+/// (`0.618^200 ~ 1e-42` of the bracket). Assumes `f` unimodal on `[a, b]`; otherwise the
+/// result is a local maximum. A NaN value compares as neither larger nor smaller and steers the
+/// search to one side; of the last two points, a non-NaN value is returned before a NaN.
+pub(crate) fn golden_section_max(
+    mut f: impl FnMut(f64) -> f64,
+    mut a: f64,
+    mut b: f64,
+) -> (f64, f64) {
+    const SHRINK: f64 = 0.618_033_988_749_894_9; // (sqrt 5 - 1)/2
+    let (mut x1, mut x2) = (b - SHRINK * (b - a), a + SHRINK * (b - a));
+    let (mut f1, mut f2) = (f(x1), f(x2));
+    for _ in 0..200 {
+        if !(a < x1 && x1 < x2 && x2 < b) {
+            break;
+        }
+        if f1 < f2 {
+            (a, x1, f1) = (x1, x2, f2);
+            x2 = a + SHRINK * (b - a);
+            f2 = f(x2);
+        } else {
+            (b, x2, f2) = (x2, x1, f1);
+            x1 = b - SHRINK * (b - a);
+            f1 = f(x1);
+        }
+    }
+    if f1 >= f2 || f2.is_nan() {
+        (x1, f1)
+    } else {
+        (x2, f2)
+    }
+}
+
 /// `sum x_i y_i` over the shorter of the two, summed in order (no compensation).
 pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
     x.iter().zip(y).map(|(a, b)| a * b).sum()
@@ -451,6 +489,26 @@ impl Scaled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A smooth maximum is located to the square root of the rounding (`f` is flat there to
+    /// `eps`), its value to rounding, with one evaluation per step; an edge maximum is found at
+    /// the edge.
+    #[test]
+    fn golden_section_finds_interior_and_edge_maxima() {
+        let mut calls = 0;
+        let (x, v) = golden_section_max(
+            |x| {
+                calls += 1;
+                2.0 - (x - 0.3).powi(2)
+            },
+            -1.0,
+            4.0,
+        );
+        assert!((x - 0.3).abs() < 1e-7 && (v - 2.0).abs() <= 4.0 * f64::EPSILON, "{x} {v}");
+        assert!(calls <= 202, "{calls}");
+        let (x, _) = golden_section_max(|x| x, 0.0, 1.0);
+        assert!(x > 1.0 - 1e-12, "{x}");
+    }
 
     /// `e^v` for `v` far beyond the doubles: an exponent of `-1e300 / ln 2` would leave the
     /// integers, and adding two of them (a product) overflowed; below `e^{-2^40 ln 2}` the value

@@ -8,7 +8,7 @@
 
 use crate::dist::{check_reward, Dist};
 use crate::error::{Error, Result};
-use crate::numeric::{log_sum_exp, CompensatedSum};
+use crate::numeric::{golden_section_max, log_sum_exp, CompensatedSum};
 use crate::solve::kl_budget;
 use serde::Serialize;
 
@@ -150,18 +150,9 @@ pub fn variance_proxy(base: &Dist, truth: &[f64]) -> Result<f64> {
     // Golden-section refinement in log|lambda| over one grid step each side.
     let sign = best.1.signum();
     let step = 7.0 * std::f64::consts::LN_10 / f64::from(GRID);
-    let (mut a, mut b) = (best.1.abs().ln() - step, best.1.abs().ln() + step);
-    let g = 0.5 * (5f64.sqrt() - 1.0);
-    let mut f = |t: f64| proxy_at(base, &centred, sign * t.exp(), &mut scratch);
-    for _ in 0..80 {
-        let (c, d) = (b - g * (b - a), a + g * (b - a));
-        if f(c) > f(d) {
-            b = d;
-        } else {
-            a = c;
-        }
-    }
-    let refined = f(0.5 * (a + b));
+    let ln_best = best.1.abs().ln();
+    let f = |t: f64| proxy_at(base, &centred, sign * t.exp(), &mut scratch);
+    let (_, refined) = golden_section_max(f, ln_best - step, ln_best + step);
     let s2 = best.0.max(refined);
     if s2.is_finite() {
         Ok(s2)

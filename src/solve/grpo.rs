@@ -73,6 +73,7 @@
 use crate::dist::{check_reward, Dist};
 use crate::divergence::kl;
 use crate::error::{require_positive, Error, Result};
+use crate::numeric::golden_section_max;
 use crate::numeric::{dot, CompensatedSum, Scaled};
 use crate::solve::{RewardClasses, Solution};
 use composition::Budget;
@@ -634,38 +635,11 @@ fn hidden_pair(
         return Vec::new();
     }
     let sign = if below { 1.0 } else { -1.0 };
-    let (peak, value) = golden_max(|u| sign * f(u), a, b);
+    let (peak, value) = golden_section_max(|u| sign * f(u), a, b);
     if (value * sign < 0.0) == below {
         return Vec::new();
     }
     vec![bisect(f, a, peak), bisect(f, peak, b)]
-}
-
-/// The maximum of `f` on `[a, b]` (`f` unimodal there) by golden-section search, until the
-/// points meet in the last bits: `(argmax, max)`.
-fn golden_max(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> (f64, f64) {
-    const SHRINK: f64 = 0.618_033_988_749_894_9; // (sqrt 5 - 1)/2
-    let (mut x1, mut x2) = (b - SHRINK * (b - a), a + SHRINK * (b - a));
-    let (mut f1, mut f2) = (f(x1), f(x2));
-    for _ in 0..200 {
-        if !(a < x1 && x1 < x2 && x2 < b) {
-            break;
-        }
-        if f1 < f2 {
-            (a, x1, f1) = (x1, x2, f2);
-            x2 = a + SHRINK * (b - a);
-            f2 = f(x2);
-        } else {
-            (b, x2, f2) = (x2, x1, f1);
-            x1 = b - SHRINK * (b - a);
-            f1 = f(x1);
-        }
-    }
-    if f1 >= f2 {
-        (x1, f1)
-    } else {
-        (x2, f2)
-    }
 }
 
 /// Bisection of a sign change of `f` on `[a, b]` to the last bit.
