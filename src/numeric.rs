@@ -504,7 +504,10 @@ mod tests {
             -1.0,
             4.0,
         );
-        assert!((x - 0.3).abs() < 1e-7 && (v - 2.0).abs() <= 4.0 * f64::EPSILON, "{x} {v}");
+        assert!(
+            (x - 0.3).abs() < 1e-7 && (v - 2.0).abs() <= 4.0 * f64::EPSILON,
+            "{x} {v}"
+        );
         assert!(calls <= 202, "{calls}");
         let (x, _) = golden_section_max(|x| x, 0.0, 1.0);
         assert!(x > 1.0 - 1e-12, "{x}");
