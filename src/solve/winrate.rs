@@ -293,6 +293,20 @@ mod tests {
         Ok(())
     }
 
+    /// `W(pi)` against the pairwise duel: `pi0 = (1/2, 1/2)`, `r = (0, 1)`, `pi = (0.2, 0.8)`
+    /// wins `pi(1) pi0(0) = 0.4` outright and ties `pi(0) pi0(0) + pi(1) pi0(1) = 0.5`, half
+    /// of which counts: `0.65`.
+    #[test]
+    fn the_win_rate_is_the_pairwise_duel() -> Result<()> {
+        let base = Dist::new(vec![0.5, 0.5])?;
+        let w = win_values(&base, &[0.0, 1.0])?;
+        let policy = Dist::new(vec![0.2, 0.8])?;
+        // Two products and a sum: a few ulps of 0.65.
+        let got = win_rate(&policy, &w)?;
+        assert!((got - 0.65).abs() <= 4.0 * f64::EPSILON, "{got}");
+        Ok(())
+    }
+
     #[test]
     fn a_constant_reward_leaves_the_base() -> Result<()> {
         let base = Dist::new(vec![0.25, 0.75])?;
