@@ -195,6 +195,11 @@ mod tests {
         let s = dpo_step(&class, &features, &[0.0], &base, (0, 1), 1.0, 0.1)?;
         assert!((s.first_order + 1.0 / 3.0).abs() < 1e-15);
         assert!(s.log_change < 0.0);
+        // g = phi(0) - phi(1) = -1, so phi . g = (-1, -2, 1) spreads over 3; the change lies in
+        // the module's bracket [c D - c^2 spread^2 / 8, c D].
+        assert_eq!(s.spread, 3.0);
+        let (c, d) = (s.coefficient, s.first_order);
+        assert!(c * d - c * c * 9.0 / 8.0 <= s.log_change && s.log_change <= c * d);
         let t = tabular_dpo_step(&base, &[0.0; 3], &base, (0, 1), 1.0, 0.1)?;
         assert!((t.first_order - 1.0).abs() < 1e-15 && t.log_change > 0.0);
         Ok(())
