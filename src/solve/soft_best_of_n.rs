@@ -595,6 +595,18 @@ mod tests {
     /// at `|l| = 0.0099` the closed form `l e^l - expm1(l)` cancels to about `200 eps` relative
     /// (terms of `0.01` against a value of `5e-5`), and the series' truncation (`l^7/840`) is
     /// `2e-13` relative; a wrong coefficient of `l^5` would leave `l^3/15 = 6e-8`.
+    /// The reported node count: none at `N = 1` (the base, no integral), and at `N = 10^12`
+    /// a positive count of the order the module docs state (about 200 per cluster here).
+    #[test]
+    fn the_node_count_is_reported() -> Result<()> {
+        let base = Dist::new(vec![0.5, 0.3, 0.2])?;
+        let reward = [0.0, 1.0, 2.0];
+        assert_eq!(soft_best_of_n(&base, &reward, 1, 1.0)?.nodes, 0);
+        let nodes = soft_best_of_n(&base, &reward, 1_000_000_000_000, 1.0)?.nodes;
+        assert!((50..=5000).contains(&nodes), "{nodes}");
+        Ok(())
+    }
+
     #[test]
     fn phi_of_log_series_meets_its_closed_form() {
         for l in [-0.0099, -0.005, 0.005, 0.0099] {
