@@ -596,7 +596,7 @@ mod tests {
     /// (terms of `0.01` against a value of `5e-5`), and the series' truncation (`l^7/840`) is
     /// `2e-13` relative; a wrong coefficient of `l^5` would leave `l^3/15 = 6e-8`.
     /// The reported node count: none at `N = 1` (the base, no integral), and at `N = 10^12`
-    /// a positive count of the order the module docs state (about 200 per cluster here).
+    /// a positive count of the order the module docs state (197 here).
     #[test]
     fn the_node_count_is_reported() -> Result<()> {
         let base = Dist::new(vec![0.5, 0.3, 0.2])?;
