@@ -73,8 +73,7 @@
 use crate::dist::{check_reward, Dist};
 use crate::divergence::kl;
 use crate::error::{require_positive, Error, Result};
-use crate::numeric::golden_section_max;
-use crate::numeric::{dot, CompensatedSum, Scaled};
+use crate::numeric::{dot, golden_section_max, CompensatedSum, Scaled};
 use crate::solve::{RewardClasses, Solution};
 use composition::Budget;
 use serde::Serialize;
