@@ -659,6 +659,32 @@ fn finish(
 mod tests {
     use super::*;
 
+    /// The two rounding scales are the products their docs state, each factor computed here
+    /// from the class's entries: with `max |phi| = 3`, `max |r| = 2`, `beta = 1/2` and
+    /// `max_x |theta . phi(x)| = 7`, `gradient_scale = (1 + 2 + 3.5) 4 = 26` and
+    /// `hessian_scale = 4^2 (1 + 2 + 3.5 + 0.5) = 112`. A scale off by a factor
+    /// `1 + max |phi|` in one term (as a `beta / (1 + max |phi|)` for `beta (1 + max |phi|)`
+    /// would be) moves the floor below which Newton treats a curvature as rounding.
+    #[test]
+    fn the_rounding_scales_are_the_stated_products() -> Result<()> {
+        let base = Dist::uniform(3)?;
+        let phi = DMatrix::from_row_slice(3, 2, &[1.0, -3.0, 2.0, 0.5, 0.0, 1.0]);
+        let class = LogLinearClass::new(base, phi.clone())?;
+        let (reward, beta, theta) = ([2.0, -1.0, 0.5], 0.5, [1.0, -2.0]);
+        let max_phi = phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let max_score = phi
+            .row_iter()
+            .map(|row| (row[0] * theta[0] + row[1] * theta[1]).abs())
+            .fold(0.0f64, f64::max);
+        assert_eq!((max_phi, max_score), (3.0, 7.0));
+        let gradient = (1.0 + 2.0 + beta * max_score) * (1.0 + max_phi);
+        let hessian = (1.0 + max_phi).powi(2) * (1.0 + 2.0 + beta * max_score + beta);
+        assert_eq!(class.gradient_scale(&reward, beta, &theta), gradient);
+        assert_eq!(class.hessian_scale(&reward, beta, &theta), hessian);
+        assert_eq!((gradient, hessian), (26.0, 112.0));
+        Ok(())
+    }
+
     #[test]
     fn affine_reward_puts_the_tilt_in_the_class() -> Result<()> {
         // r = 1 + 2 phi: theta* = 2/beta and pi_theta* is the tilt.

@@ -1457,6 +1457,49 @@ mod tests {
     /// separate centred pass. It must equal the pairwise form
     /// `Var = (1/2) sum_{x,y} pi(x) pi(y) (r(x) - r(y))^2`, computed here from the policy (no
     /// cancellation: every term is non-negative), to `1e-12` relative.
+    /// [`finish_at_root`] reuses the last evaluation only when it was at the returned beta: with
+    /// a last evaluation at `beta = 2` and a root at `beta = 1/2`, the policy, log-policy and KL
+    /// are those of a fresh tilt at `1/2` (a reused evaluation would normalize by the wrong
+    /// partition function and report the other beta's KL); at the same beta they are too.
+    #[test]
+    fn finishing_at_a_root_reuses_only_an_evaluation_at_that_root() -> Result<()> {
+        let base = Dist::new(vec![0.2, 0.3, 0.5])?;
+        let reward = [0.0, 1.0, 3.0];
+        let fresh = tilt(&base, &reward, 0.5)?;
+        for last_beta in [2.0, 0.5] {
+            let mut policy = vec![0.0; 3];
+            let last = tilt_stats_in(&base, &reward, last_beta, &mut policy, None);
+            let mut logs = vec![0.0; 3];
+            let s = finish_at_root(
+                &base,
+                &reward,
+                0.5,
+                Some((last_beta, last)),
+                &mut policy,
+                &mut logs,
+            );
+            let want = fresh.solution.policy.probs();
+            for x in 0..3 {
+                assert!(
+                    (policy[x] - want[x]).abs() <= 1e-15,
+                    "{last_beta}: {policy:?} {want:?}"
+                );
+                assert!(
+                    (logs[x] - want[x].ln()).abs() <= 1e-14,
+                    "{last_beta}: {logs:?}"
+                );
+            }
+            let kl = (s.kl - fresh.solution.kl).abs();
+            assert!(
+                kl <= 1e-14 * fresh.solution.kl,
+                "{last_beta}: {} vs {}",
+                s.kl,
+                fresh.solution.kl
+            );
+        }
+        Ok(())
+    }
+
     #[test]
     fn variance_of_a_tilt_with_a_buried_mode_takes_the_centred_pass() -> Result<()> {
         let base = Dist::new(vec![1e-300, 0.5, 0.5])?;
