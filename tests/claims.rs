@@ -1,6 +1,8 @@
 //! Every registered claim passes its check at the default case count (`PROPTEST_CASES` or 256),
-//! one test per family so the families run in parallel; and the registry itself is consistent
-//! with the catalog conventions (unique ids, a proof file per id, sources and statements present).
+//! with its control rejected and its sampled witnesses (seed 0) passing, as `check --witnesses`
+//! runs them: one test per family so the families run in parallel. And the registry itself is
+//! consistent with the catalog conventions (unique ids, a proof file per id, sources and
+//! statements present).
 
 use rlhf_claims::claims::{self, CheckConfig, Status};
 use std::collections::HashSet;
@@ -10,7 +12,7 @@ fn check_family(family: &str) {
     let config = CheckConfig::default();
     let mut failures = Vec::new();
     for claim in claims::all().into_iter().filter(|c| c.family() == family) {
-        let v = claim.run(&config);
+        let v = claim.run_with_witnesses(&config);
         if !v.passed {
             failures.push(format!("{}: {:?}", claim.id, v));
         }

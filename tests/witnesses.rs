@@ -1,5 +1,6 @@
-//! Every registered sampled witness passes and rejects its negative control, and the witness
-//! table names only registered claims.
+//! Every registered sampled witness passes and rejects its negative control at seeds 1 and 2
+//! (seed 0 runs with its claim in the registry test, `tests/claims.rs`), and the witness table
+//! names only registered claims.
 
 use rlhf_claims::claims::witnesses::TABLE;
 use rlhf_claims::claims::{find, CheckConfig};
@@ -10,7 +11,7 @@ fn every_witness_passes_and_rejects_its_control_at_two_seeds() -> Result<()> {
     for (id, witnesses) in TABLE {
         assert!(!witnesses.is_empty(), "{id}: empty witness list");
         for w in *witnesses {
-            for seed in [0, 1] {
+            for seed in [1, 2] {
                 let o = (w.run)(seed)?;
                 eprintln!("{id} seed {seed}: {o:?}");
                 assert_eq!(o.name, w.name, "{id}: the outcome's name");
