@@ -13,8 +13,10 @@ order, skipping those already in `suite.txt`, the mutant is applied from its spa
 replacement, built with `cargo test <arguments> --no-run` and tested with `cargo test
 <arguments>`. A line `#i killed|survived|unviable|timeout <seconds>s [<arguments>] :: <name>`
 is appended to `suite.txt`: `killed` when the tests fail, `survived` when they pass. Before it
-is applied, the mutant's span must hold the text its diff removes; a mutant whose file has
-changed there is reported `stale` and not run.
+is applied, the mutant's span must hold the text its diff removes. Where the file has moved
+since the listing, the span is moved to the nearest place (by line) whose lines are those the
+diff removes, and the shift is recorded as `moved <k>`; a mutant whose lines are nowhere in
+the file is reported `stale` and not run.
 """
 import os
 import subprocess
@@ -49,13 +51,24 @@ def removed_lines(mutant):
     return [l[1:] for l in mutant["diff"].split("\n") if l.startswith("-") and not l.startswith("---")]
 
 
-def is_current(mutant):
-    """Whether the span's lines still hold the lines the diff removes (a multi-line span, such as
-    a function body replaced, is checked line by line too)."""
+def line_shift(mutant):
+    """The shift `k` (in lines) to the nearest place of the file holding the lines the diff
+    removes, or `None` when they are nowhere in it."""
     removed = removed_lines(mutant)
     first = mutant["span"]["start"]["line"] - 1
-    current = open(mutant["file"]).read().split("\n")[first:first + len(removed)]
-    return current == removed
+    lines = open(mutant["file"]).read().split("\n")
+    places = [i for i in range(len(lines) - len(removed) + 1)
+              if lines[i:i + len(removed)] == removed]
+    if not places:
+        return None
+    return min((i - first for i in places), key=abs)
+
+
+def moved(mutant, k):
+    """The mutant with its span shifted by `k` lines."""
+    span = {end: dict(mutant["span"][end], line=mutant["span"][end]["line"] + k)
+            for end in ("start", "end")}
+    return dict(mutant, span=span)
 
 
 def cargo_test(test_args, extra, timeout=None):
@@ -95,11 +108,12 @@ def main():
         subprocess.run(["git", "checkout", "-q", "--", "src"], check=True)
         m = mutants[name]
         start = time.time()
-        if not is_current(m):
+        k = line_shift(m)
+        if k is None:
             v = "stale"
         else:
-            apply(m)
-            v = verdict(test_args)
+            apply(moved(m, k))
+            v = verdict(test_args) + (f" moved {k}" if k else "")
         with open(suite, "a") as out:
             out.write(f"#{i} {v} {time.time() - start:.0f}s {label} :: {name}\n")
     subprocess.run(["git", "checkout", "-q", "--", "src"], check=True)
