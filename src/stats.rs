@@ -48,6 +48,10 @@ impl TestResult {
 /// `probs` (which must sum to 1 within `1e-9`). Cells with expected count below
 /// [`MIN_EXPECTED`] are pooled into one cell; cells of probability 0 with a non-zero count make
 /// the p-value 0 (impossible under the null).
+///
+/// The sum is checked on the cells the statistic is formed from (the counted cells and the
+/// pooled one): their expected counts must add up to the sample size within `1e-9` of it, so
+/// that neither a defective `probs` nor a cell left out of the statistic passes unnoticed.
 pub fn chi_square_gof(counts: &[u64], probs: &[f64]) -> Result<TestResult> {
     require_same_len("counts", counts.len(), "probs", probs.len())?;
     let n: u64 = counts.iter().sum();
@@ -58,6 +62,8 @@ pub fn chi_square_gof(counts: &[u64], probs: &[f64]) -> Result<TestResult> {
     let mut stat = 0.0;
     let mut cells = 0usize;
     let (mut pooled_obs, mut pooled_exp) = (0.0, 0.0);
+    // The expected counts of the cells the statistic is formed from.
+    let mut covered = 0.0;
     for (&c, &p) in counts.iter().zip(probs) {
         if p == 0.0 {
             if c > 0 {
@@ -75,12 +81,20 @@ pub fn chi_square_gof(counts: &[u64], probs: &[f64]) -> Result<TestResult> {
             pooled_exp += e;
         } else {
             stat += (c as f64 - e).powi(2) / e;
+            covered += e;
             cells += 1;
         }
     }
     if pooled_exp > 0.0 {
         stat += (pooled_obs - pooled_exp).powi(2) / pooled_exp;
+        covered += pooled_exp;
         cells += 1;
+    }
+    if !((covered / nf - 1.0).abs() <= 1e-9) {
+        return Err(Error::InvalidInput(format!(
+            "the cells of the chi-square test expect {covered} of {n} draws: their \
+             probabilities must sum to 1 within 1e-9"
+        )));
     }
     if cells < 2 {
         return Ok(TestResult {
@@ -161,7 +175,18 @@ pub fn chi_square_noncentrality(dof: f64, level: f64, miss: f64) -> Result<f64> 
     let c = chi.inverse_cdf(1.0 - level);
     let z = upper_normal_quantile(miss)?;
     let s = 2.0 * z + (4.0 * z * z - 2.0 * dof + 4.0 * c).max(0.0).sqrt();
-    Ok(((s * s - 2.0 * dof) / 4.0).max(0.0))
+    let lambda = ((s * s - 2.0 * dof) / 4.0).max(0.0);
+    // Certificate: the requirement itself, recomputed at the returned lambda (with equality
+    // unless the clamp at 0 is active, where it holds with room).
+    let gap = dof + lambda - c - z * (2.0 * (dof + 2.0 * lambda)).sqrt();
+    let tight = lambda > 0.0;
+    if !(gap >= -1e-9 * (dof + lambda + c) && (!tight || gap <= 1e-9 * (dof + lambda + c))) {
+        return Err(Error::NoConvergence(format!(
+            "the noncentrality {lambda} misses its requirement by {gap} (dof {dof}, critical \
+             value {c}, z {z})"
+        )));
+    }
+    Ok(lambda)
 }
 
 /// The sample size `m` at which Pearson's test ([`chi_square_gof`]) of `m` draws from `truth`
@@ -279,7 +304,28 @@ pub fn bernstein_sample_size(
             lo = mid;
         }
     }
+    for alpha in [level, miss] {
+        certify_bernstein_threshold(variance, radius, hi, alpha)?;
+    }
     bounded_sample_size(hi as f64, "Bernstein")
+}
+
+/// Certificate of [`bernstein_threshold`]: the p-value of [`bernstein_test`] at that deviation
+/// is `alpha` (to `1e-9` relative), so the closed-form root and the test agree; a zero
+/// threshold (no variance and no radius, where every deviation rejects) needs no certificate.
+fn certify_bernstein_threshold(variance: f64, radius: f64, n: u64, alpha: f64) -> Result<()> {
+    let t = bernstein_threshold(variance, radius, n, alpha);
+    if t == 0.0 {
+        return Ok(());
+    }
+    let p = bernstein_test(t, 0.0, variance, radius, n)?.p_value;
+    if (p / alpha - 1.0).abs() <= 1e-9 {
+        Ok(())
+    } else {
+        Err(Error::NoConvergence(format!(
+            "Bernstein's threshold {t} at n = {n} has the p-value {p}, not {alpha}"
+        )))
+    }
 }
 
 fn check_bernstein(variance: f64, radius: f64, n: u64) -> Result<()> {

@@ -147,14 +147,25 @@ impl Claim {
     }
 
     /// [`Claim::run`], then the claim's sampled witnesses at `config.seed`; the verdict passes
-    /// only if every witness passes its test and rejects its negative control.
+    /// only if every witness passes its test and rejects its negative control, and states a
+    /// false-alarm rate in `(0, FALSE_ALARM_RATE]` (a witness that spends part of its rate on a
+    /// coupling budget states the sum of its parts).
     pub fn run_with_witnesses(&self, config: &CheckConfig) -> Verdict {
         let start = std::time::Instant::now();
         let mut v = self.run(config);
         for w in witnesses::for_claim(self.id) {
             match (w.run)(config.seed) {
                 Ok(outcome) => {
-                    if !(outcome.passed && outcome.control_rejected) {
+                    let rate = outcome.false_alarm_rate;
+                    if !(rate > 0.0 && rate <= crate::stats::FALSE_ALARM_RATE) {
+                        v.passed = false;
+                        v.note = Some(format!(
+                            "witness {} states the false-alarm rate {rate:e}, above the \
+                             suite's {:e}",
+                            outcome.name,
+                            crate::stats::FALSE_ALARM_RATE
+                        ));
+                    } else if !(outcome.passed && outcome.control_rejected) {
                         v.passed = false;
                         v.note = Some(format!("witness {} failed", outcome.name));
                     }

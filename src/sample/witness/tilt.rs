@@ -120,7 +120,7 @@ pub fn metropolis(inst: &TiltInstance, seed: u64) -> Result<WitnessOutcome> {
         &exact,
         &controls,
         TEST_LEVEL,
-        FALSE_ALARM_RATE,
+        TEST_LEVEL + COUPLING_BUDGET,
     )
 }
 
@@ -181,7 +181,7 @@ pub fn policy_gradient(inst: &TiltInstance, seed: u64) -> Result<WitnessOutcome>
         &exact,
         &controls,
         TEST_LEVEL,
-        FALSE_ALARM_RATE,
+        TEST_LEVEL + COUPLING_BUDGET,
     )?;
     o.passed &= within && coupled;
     o.control_rejected &= control_outside;
@@ -326,9 +326,10 @@ pub fn dpo_with_config(config: DpoSgdConfig) -> Result<WitnessOutcome> {
 mod tests {
     use super::*;
 
-    /// The Metropolis and policy-gradient witnesses report `FALSE_ALARM_RATE`: by a union bound,
-    /// the chi-square test's level plus the probability that the draws differ from i.i.d.
-    /// draws of the tilt. The two halves must add up to the rate reported.
+    /// The Metropolis and policy-gradient witnesses report, by a union bound, the chi-square
+    /// test's level plus the probability that the draws differ from i.i.d. draws of the tilt;
+    /// the two halves add up to the suite's `FALSE_ALARM_RATE` (a larger sum fails the claim's
+    /// verdict in `run_with_witnesses`).
     #[test]
     fn the_test_level_and_the_coupling_budget_add_up_to_the_reported_rate() {
         assert_eq!(TEST_LEVEL + COUPLING_BUDGET, FALSE_ALARM_RATE);
