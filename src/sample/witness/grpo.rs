@@ -19,7 +19,7 @@
 use super::outcome;
 use crate::claims::WitnessOutcome;
 use crate::dist::Dist;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sample::grpo::{expected_group_update, grpo_sgd, GrpoSgdConfig};
 use crate::solve::grpo::{
     expected_update, group_advantage, grpo_stationary, solve_dense, GroupSize, GroupStd,
@@ -75,7 +75,9 @@ fn mean_field(theta: &[f64], base: &Dist) -> Result<Vec<f64>> {
     Ok(gauge(&expected_update(&pi, base, &adv, &CONFIG)?))
 }
 
-/// `T (H d)^T S^-1 (H d)` for the averaged logits against the target logits `target`.
+/// `T (H d)^T S^-1 (H d)` for the averaged logits against the target logits `target`. `S` is a
+/// covariance: a matrix that is not symmetric (to `1e-12` of its largest entry) is refused, as
+/// the statistic would not be chi-square.
 fn wald(
     average: &[f64],
     averaged: usize,
@@ -83,6 +85,14 @@ fn wald(
     h: &[Vec<f64>],
     s: &[Vec<f64>],
 ) -> Result<f64> {
+    let scale = s.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    let symmetric =
+        (0..s.len()).all(|a| (0..a).all(|b| (s[a][b] - s[b][a]).abs() <= 1e-12 * scale));
+    if !symmetric {
+        return Err(Error::InvalidInput(format!(
+            "the Wald statistic's covariance is not symmetric: {s:?}"
+        )));
+    }
     let d: Vec<f64> = gauge(average)
         .iter()
         .zip(gauge(target))
