@@ -209,11 +209,28 @@ const RATE_TOLERANCE: f64 = 1e-3;
 /// `(N^2 KL(P_N||tilt), N (E_tilt r - E_{P_N} r))` with the KL recomputed by
 /// [`crate::divergence::kl`] from the soft policy and the tilt solver's policy, and the
 /// expected rewards recomputed from both policies.
+///
+/// The solver's own `kl_to_tilt` and `kl` (to the base) must agree with the recomputed ones, to
+/// `1e-10` relative plus `4e-15`: each recomputed sum rounds one logarithm per outcome (at most
+/// `eps p` each, `6 eps` over the at most 6 outcomes) and absorbs the mass defect
+/// `|sum P - 1| < 1e-15`.
 fn scaled_rates(inst: &Instance, n: u64, lambda: f64) -> Result<(f64, f64), String> {
     let s = soft_best_of_n(&inst.base, &inst.reward, n, lambda).map_err(|e| e.to_string())?;
     let t = tilt(&inst.base, &inst.reward, lambda).map_err(|e| e.to_string())?;
     let d =
         crate::divergence::kl(&s.solution.policy, &t.solution.policy).map_err(|e| e.to_string())?;
+    let d_base =
+        crate::divergence::kl(&s.solution.policy, &inst.base).map_err(|e| e.to_string())?;
+    for (what, reported, recomputed) in [
+        ("kl_to_tilt", s.kl_to_tilt, d),
+        ("kl", s.solution.kl, d_base),
+    ] {
+        if !((reported - recomputed).abs() <= 1e-10 * recomputed + 4e-15) {
+            return Err(format!(
+                "N = {n}: the solver's {what} {reported:e} against {recomputed:e} recomputed"
+            ));
+        }
+    }
     let gap = crate::numeric::sum(
         t.solution
             .policy
