@@ -630,7 +630,9 @@ fn step_instance() -> impl Strategy<Value = StepInstance> {
 /// the exact change `Delta = c p(w) - log E_pi[e^{c p}]` by log-sum-exp; `s = max p - min p`.
 /// Checks: (a) `Delta` agrees with the solver's and with `log pi'(w) - log pi(w)` read from the
 /// returned policies (tolerance `tol = 16 eps (1 + |log pi(w)| + |log pi'(w)| + c max |p|)`),
-/// and `D` with the solver's `first_order` (`64 eps (1 + max |p|)`);
+/// `D` and the spread of `p` over the base's support with the solver's `first_order` and
+/// `spread` (`64 eps (1 + max |p|)`), `c` and `m` with its `coefficient` and `margin`
+/// (`8 eps` relative);
 /// (b) `factor c D - c^2 s^2/8 <= Delta <= factor c D` (slack `tol`); (c) tabular: `Delta > 0`
 /// (exact, whenever `c D` exceeds `tol`); log-linear with `D < 0`: `Delta < 0` (exact).
 fn check_displacement(config: &CheckConfig, factor: f64) -> Verdict {
@@ -684,6 +686,22 @@ fn check_displacement(config: &CheckConfig, factor: f64) -> Verdict {
         let mut dev = Deviation::new((s.log_change - delta).abs(), tol);
         dev = dev.worst(Deviation::new((read - delta).abs(), tol));
         dev = dev.worst(Deviation::close(s.coefficient, c, 8.0 * f64::EPSILON, 0.0));
+        // The solver's margin and spread (the latter over the base's support, where the step
+        // moves the policy), each formed by the same operations as here, up to the order of
+        // the sums.
+        dev = dev.worst(Deviation::close(s.margin, m, 8.0 * f64::EPSILON, 0.0));
+        let (lo_s, hi_s) = si
+            .base
+            .support()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(p[x]), b.max(p[x]))
+            });
+        dev = dev.worst(Deviation::close(
+            s.spread,
+            hi_s - lo_s,
+            64.0 * f64::EPSILON,
+            1.0 + sup(&p),
+        ));
         // The solver's own D, summed per feature, against the recomputed one, summed per
         // outcome: two orders of at most 6 x 3 products of numbers below 24 in magnitude.
         dev = dev.worst(Deviation::close(
