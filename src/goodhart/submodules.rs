@@ -220,6 +220,24 @@ impl SubmoduleModel {
 mod tests {
     use super::*;
 
+    /// The base averages `theta . t` over the simplex grid, where each coordinate has mean 1/3
+    /// by symmetry: `E[T] = (t_1 + t_2 + t_3)/3` and likewise for `P`. With a third submodule
+    /// that is not idle (`t_3 = 0.5`, `p_3 = -3`), every coordinate of the dot product counts.
+    /// (The claim's models have an idle third submodule, where a wrong sign on its term passed
+    /// the whole suite.)
+    #[test]
+    fn the_base_averages_every_submodule() -> Result<()> {
+        let model = SubmoduleModel {
+            truth: [1.0, -1.0, 0.5],
+            persuasion: [1.0, 2.0, -3.0],
+            ..SubmoduleModel::WITNESS
+        };
+        let b = model.base()?;
+        assert!((b.truth - 0.5 / 3.0).abs() <= 1e-15, "{b:?}");
+        assert!((b.persuasion - 0.0).abs() <= 1e-15, "{b:?}");
+        Ok(())
+    }
+
     /// When truth per unit is ten times persuasion per unit (`T = (10, 20, 0)`,
     /// `P = (1, 2, 0)`), conditioning on `P >= 1` raises truth at every noise correlation (the
     /// gain is 0.63 at `rho = -1` and 2.10 at `rho = 1`), so it has no root in `[-1, 1]` and
