@@ -283,6 +283,15 @@ pub fn bernstein_sample_size(
     miss: f64,
 ) -> Result<u64> {
     check_bernstein(variance, radius, 1)?;
+    for (name, alpha) in [("level", level), ("miss", miss)] {
+        if !(alpha > 0.0 && alpha < 1.0) {
+            return Err(Error::InvalidParameter {
+                name,
+                value: alpha,
+                requirement: "in (0, 1)",
+            });
+        }
+    }
     let enough = |n: u64| {
         bernstein_threshold(variance, radius, n, level)
             + bernstein_threshold(variance, radius, n, miss)
@@ -420,6 +429,9 @@ mod tests {
         assert!(bad.rejects(FALSE_ALARM_RATE));
         let impossible = chi_square_gof(&[1, 9], &[0.0, 1.0])?;
         assert_eq!(impossible.p_value, 0.0);
+        // Probabilities that do not sum to 1 (within 1e-9) are refused, NaN among them.
+        assert!(chi_square_gof(&[500, 500], &[0.5, 0.4]).is_err());
+        assert!(chi_square_gof(&[500, 500], &[0.5, f64::NAN]).is_err());
         Ok(())
     }
 
@@ -458,6 +470,10 @@ mod tests {
         assert!((r.p_value / FALSE_ALARM_RATE - 1.0).abs() < 1e-9);
         assert_eq!(bernstein_test(f64::NAN, 0.0, var, radius, n)?.p_value, 0.0);
         assert_eq!(bernstein_test(1.0, 1.0, 0.0, 0.0, 5)?.p_value, 1.0);
+        for bad in [0.0, 1.0, 1.5, f64::NAN] {
+            assert!(bernstein_sample_size(shift, var, radius, bad, CONTROL_MISS).is_err());
+            assert!(bernstein_sample_size(shift, var, radius, FALSE_ALARM_RATE, bad).is_err());
+        }
         Ok(())
     }
 
