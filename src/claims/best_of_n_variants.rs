@@ -211,9 +211,11 @@ const RATE_TOLERANCE: f64 = 1e-3;
 /// expected rewards recomputed from both policies.
 ///
 /// The solver's own `kl_to_tilt` and `kl` (to the base) must agree with the recomputed ones, to
-/// `1e-10` relative plus `4e-15`: each recomputed sum rounds one logarithm per outcome (at most
-/// `eps p` each, `6 eps` over the at most 6 outcomes) and absorbs the mass defect
-/// `|sum P - 1| < 1e-15`.
+/// `4e-15` plus `1e-13` relative. Absolutely, each recomputed sum rounds one logarithm per
+/// outcome (at most `eps P(x)` each, `eps` in all) and absorbs the mass defect
+/// `|sum P - 1| < 1e-15`. The relative `1e-13` (about 500 `eps`) is for the rounding of the
+/// two forms of the KL to the base, sums of at most 6 terms; it is not derived but measured:
+/// the claim passes it at 20000 cases for seeds 0 to 3, where `1e-10` was used before.
 fn scaled_rates(inst: &Instance, n: u64, lambda: f64) -> Result<(f64, f64), String> {
     let s = soft_best_of_n(&inst.base, &inst.reward, n, lambda).map_err(|e| e.to_string())?;
     let t = tilt(&inst.base, &inst.reward, lambda).map_err(|e| e.to_string())?;
@@ -225,7 +227,7 @@ fn scaled_rates(inst: &Instance, n: u64, lambda: f64) -> Result<(f64, f64), Stri
         ("kl_to_tilt", s.kl_to_tilt, d),
         ("kl", s.solution.kl, d_base),
     ] {
-        if !((reported - recomputed).abs() <= 1e-10 * recomputed + 4e-15) {
+        if !((reported - recomputed).abs() <= 1e-13 * recomputed + 4e-15) {
             return Err(format!(
                 "N = {n}: the solver's {what} {reported:e} against {recomputed:e} recomputed"
             ));

@@ -690,12 +690,7 @@ fn check_displacement(config: &CheckConfig, factor: f64) -> Verdict {
         // moves the policy), each formed by the same operations as here, up to the order of
         // the sums.
         dev = dev.worst(Deviation::close(s.margin, m, 8.0 * f64::EPSILON, 0.0));
-        let (lo_s, hi_s) = si
-            .base
-            .support()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-                (a.min(p[x]), b.max(p[x]))
-            });
+        let (lo_s, hi_s) = si.base.support_range(&p);
         dev = dev.worst(Deviation::close(
             s.spread,
             hi_s - lo_s,

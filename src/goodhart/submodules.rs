@@ -233,8 +233,9 @@ mod tests {
             ..SubmoduleModel::WITNESS
         };
         let b = model.base()?;
+        // A compensated mean of 496 terms of size at most 3: a few ulps of the mean.
         assert!((b.truth - 0.5 / 3.0).abs() <= 1e-15, "{b:?}");
-        assert!((b.persuasion - 0.0).abs() <= 1e-15, "{b:?}");
+        assert!(b.persuasion.abs() <= 1e-15, "{b:?}");
         Ok(())
     }
 
