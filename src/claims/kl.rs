@@ -605,7 +605,9 @@ fn check_collapse(config: &CheckConfig, beta_factor: f64) -> Verdict {
             dev = dev.worst(Deviation::at_most(tv_a, 0.0, slack));
         }
         let range = top - support_min(inst);
-        let kl_bound = range * range / (8.0 * beta * beta);
+        // (range/beta)^2/8: the quotient first, so that rewards and beta of order 1e-163
+        // (scaled by a power of two) do not underflow the square.
+        let kl_bound = (range / beta).powi(2) / 8.0;
         let k = kl(pi, &inst.base).map_err(fail)?;
         let rounding = 16.0 * n * EPS * kl_term_scale(pi, &inst.base);
         dev = dev.worst(bound(k, kl_bound, 1e-13 * kl_bound + rounding));

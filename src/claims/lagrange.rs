@@ -8,9 +8,9 @@
 
 use super::strategy::{self, Instance};
 use super::strategy_tilt::{
-    any_instance, beta_kl_to_tilt, bound, competitor, fail, fraction, kl_term_scale, kl_upper,
-    mass_view_gap, multiplier_rounding, reward_scale, shifted_log_partition_accurate, support_max,
-    support_min, tilt_log_scale, within, Competitor,
+    any_instance, any_instance_at_any_scale, beta_kl_to_tilt, bound, competitor, fail, fraction,
+    kl_term_scale, kl_upper, mass_view_gap, multiplier_rounding, reward_scale,
+    shifted_log_partition_accurate, support_max, support_min, tilt_log_scale, within, Competitor,
 };
 use super::{check_theorem, CheckConfig, Claim, Control, Deviation, Status, Verdict};
 use crate::divergence::{kl, tv};
@@ -162,7 +162,7 @@ fn feasible_for_budget(inst: &Instance, pi: &Dist, eps: f64) -> Result<Dist, Str
 /// [`crate::divergence::kl`]). The solver is given the budget `eps * eps_factor` (the claim:
 /// factor 1; the control scales it by `1 + 1e-6`).
 fn check_kl_budget(config: &CheckConfig, eps_factor: f64) -> Verdict {
-    let strat = (any_instance(1..=8), fraction(), competitor());
+    let strat = (any_instance_at_any_scale(1..=8), fraction(), competitor());
     check_theorem(config, strat, |(inst, f, comp)| {
         let k_max = kl_max(inst);
         let eps = f * k_max;
@@ -212,12 +212,12 @@ fn check_kl_budget(config: &CheckConfig, eps_factor: f64) -> Verdict {
             }
             BudgetRegime::Binding => {
                 // d ln KL / du = lambda^2 Var / KL (kl.monotone), times the multiplier's
-                // rounding.
+                // rounding. `lambda^2 Var` is the variance of `(r - r*)/beta` under the same
+                // tilt (at temperature 1), which stays finite where `Var` itself overflows
+                // (rewards of 1e200 scaled by a power of two).
                 let beta = sol.beta.unwrap_or(f64::INFINITY);
-                let var = tilt(&inst.base, &inst.reward, beta)
-                    .map_err(fail)?
-                    .reward_variance;
-                let rel = 1e-13 + var / (beta * beta * eps) * multiplier_rounding(range, beta);
+                let rel =
+                    1e-13 + scaled_variance(inst, beta)? / eps * multiplier_rounding(range, beta);
                 dev = dev.worst(within(k, eps, rel, rounding));
             }
         }
@@ -244,18 +244,44 @@ fn check_kl_budget(config: &CheckConfig, eps_factor: f64) -> Verdict {
     })
 }
 
+/// `lambda^2 Var_{pi_beta}(r)`, `lambda = 1/beta`: the variance of `(r - r*)/beta` under the
+/// tilt at `beta`, computed as the tilt of those exponents (0 off the support) at temperature
+/// 1 (the same policy),
+/// so that it stays finite where `Var(r)` itself overflows (rewards of `1e300`); 0 at
+/// `beta = inf`.
+fn scaled_variance(inst: &Instance, beta: f64) -> Result<f64, String> {
+    let top = support_max(inst);
+    let z: Vec<f64> = (0..inst.base.len())
+        .map(|i| {
+            if inst.base.in_support(i) {
+                (inst.reward[i] - top) / beta
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Ok(tilt(&inst.base, &z, 1.0).map_err(fail)?.reward_variance)
+}
+
 /// A reward target from a fraction `f` of the way from `E_pi0[r]` to `max r`: exactly `max r`
-/// when `f = 1`, beyond it when `f > 1`, and below `E_pi0[r]` when `below` is set.
+/// when `f = 1`, beyond it when `f > 1`, and below `E_pi0[r]` when `below` is set. Targets
+/// beyond the doubles (rewards near `f64::MAX`) are brought back to the largest double below
+/// `E_pi0[r]`'s side, or to the next double above `max r`.
 fn target_from(inst: &Instance, f: f64, below: bool) -> Result<f64, String> {
     let e0 = inst.base.expectation(&inst.reward).map_err(fail)?;
     let top = support_max(inst);
     let range = top - support_min(inst);
     Ok(if below {
-        e0 - f * (range + 1.0)
+        (e0 - f * (range + 1.0)).max(-f64::MAX)
     } else if f == 1.0 {
         top
     } else if f > 1.0 {
-        top + (f - 1.0) * (range + top.abs() + 1.0)
+        let beyond = top + (f - 1.0) * (range + top.abs() + 1.0);
+        if beyond.is_finite() {
+            beyond
+        } else {
+            top.next_up()
+        }
     } else {
         e0 + f * (top - e0)
     })
@@ -301,7 +327,7 @@ fn feasible_for_target(inst: &Instance, comp: &Competitor, c: f64) -> Result<(Di
 /// regime but asks for a different reward).
 fn check_reward_target(config: &CheckConfig, shift: f64) -> Verdict {
     let strat = (
-        any_instance(1..=8),
+        any_instance_at_any_scale(1..=8),
         fraction(),
         proptest::bool::weighted(0.15),
         competitor(),
@@ -311,7 +337,8 @@ fn check_reward_target(config: &CheckConfig, shift: f64) -> Verdict {
         let top = support_max(inst);
         let e0 = inst.base.expectation(&inst.reward).map_err(fail)?;
         let n = inst.base.len() as f64;
-        let res = reward_target(&inst.base, &inst.reward, c + shift * (top - c));
+        // `shift (top - c)` as a difference of products: `top - c` may overflow.
+        let res = reward_target(&inst.base, &inst.reward, c + (shift * top - shift * c));
         if c > top {
             return Ok(Deviation::exact(matches!(res, Err(Error::Infeasible(_)))));
         }
@@ -357,18 +384,21 @@ fn check_reward_target(config: &CheckConfig, shift: f64) -> Verdict {
                 dev = dev.worst(within(k_sol, kl_max(inst), 8.0 * EPS, k_rounding));
             }
             TargetRegime::Interior => {
-                // dE/du = lambda Var (kl.monotone), times the multiplier's rounding.
+                // dE/du = lambda Var = beta (lambda^2 Var) (kl.monotone), times the
+                // multiplier's rounding; nothing where the multiplier is beyond the doubles
+                // (`None`: it has no rounding to propagate).
                 let beta = sol.beta.unwrap_or(f64::INFINITY);
-                let var = tilt(&inst.base, &inst.reward, beta)
-                    .map_err(fail)?
-                    .reward_variance;
                 let range = top - support_min(inst);
+                let drift = match sol.beta {
+                    Some(b) => b * scaled_variance(inst, b)? * multiplier_rounding(range, b),
+                    None => 0.0,
+                };
                 // Plus the tilt's normalization, exact only to 8 eps tilt_log_scale, which
                 // moves the recomputed E by that times max |r|.
                 let tol = 1e-13 * (top - c)
                     + 16.0 * n * EPS * reward_scale(inst)
                     + 8.0 * EPS * tilt_log_scale(inst, beta) * reward_scale(inst)
-                    + var / beta * multiplier_rounding(range, beta);
+                    + drift;
                 dev = dev.worst(within(e_sol, c, 0.0, tol));
             }
         }

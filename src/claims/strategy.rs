@@ -10,6 +10,7 @@
 //! small integer rewards.
 
 use crate::dist::Dist;
+use crate::numeric::times_pow2;
 use proptest::prelude::*;
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -132,6 +133,90 @@ pub fn buried_top_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value 
                 (beta > 0.0 && beta.is_finite()).then_some((Instance { base, reward }, beta))
             },
         )
+}
+
+/// Limits of the power-of-two scaling of [`scaled_by_power_of_two`]: nonzero rewards, and the
+/// spread of all rewards and 0, stay within `[1e-300, f64::MAX]` in magnitude (up to the
+/// largest double, where doubling a reward difference overflows), and a temperature within
+/// `[1e-300, 1e300]` (so that `beta` times a KL of order 1 stays finite in the checks'
+/// objectives).
+const SCALED_REWARD: (f64, f64) = (1e-300, f64::MAX);
+const SCALED_BETA: (f64, f64) = (1e-300, 1e300);
+
+/// Half the spread of the rewards and 0, `max(r, 0)/2 - min(r, 0)/2` (finite for finite
+/// rewards).
+fn half_spread(reward: &[f64]) -> f64 {
+    let (lo, hi) = reward
+        .iter()
+        .fold((0.0f64, 0.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+    hi / 2.0 - lo / 2.0
+}
+
+/// An instance (and a temperature, if it has one) with the rewards and the temperature
+/// multiplied by the same power of two `2^k`, `|k| >= 500`, as far as [`SCALED_REWARD`] and
+/// [`SCALED_BETA`] allow: `up` picks the sign of `k`, `t in [0, 1]` its place from 500 to the
+/// limit (`t = 1`: the largest or smallest magnitude reaches its limit's power of two). The
+/// instance is unchanged when that range is empty.
+///
+/// Every tilt depends on rewards and temperature only through `(r(x) - r(y))/beta`, and the
+/// power of two leaves every such quotient the same double; but the reward's spread is then
+/// outside `[2^-500, 2^500]`, where the solvers' multiplier searches rescale the problem before
+/// they search and unscale the multiplier after, and near `f64::MAX`, where the tilt halves
+/// rewards and temperature (the scale of RLHF rewards is arbitrary: a reward model's logits,
+/// normalized advantages and raw scores differ by orders of magnitude).
+pub fn scaled_by_power_of_two(
+    inst: Instance,
+    beta: Option<f64>,
+    up: bool,
+    t: f64,
+) -> (Instance, Option<f64>) {
+    let nonzero = inst.reward.iter().map(|r| r.abs()).filter(|r| *r > 0.0);
+    let (lo, hi) = nonzero.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+        (lo.min(r), hi.max(r))
+    });
+    // log2 of the room to each limit (`min` passes over the NaN of an absent quantity); the
+    // spread, up to twice the largest magnitude, is halved first.
+    let room = if up {
+        let b = beta.map_or(f64::INFINITY, |b| (SCALED_BETA.1 / b).log2());
+        let spread = (SCALED_REWARD.1 / 2.0 / half_spread(&inst.reward)).log2();
+        (SCALED_REWARD.1 / hi).log2().min(spread).min(b)
+    } else {
+        let b = beta.map_or(f64::INFINITY, |b| (b / SCALED_BETA.0).log2());
+        (lo / SCALED_REWARD.0).log2().min(b)
+    };
+    let reach = room.floor() - 500.0;
+    if !(0.0..2000.0).contains(&reach) {
+        return (inst, beta);
+    }
+    let k = (500.0 + (t.clamp(0.0, 1.0) * reach).floor()) as i32 * if up { 1 } else { -1 };
+    let reward: Vec<f64> = inst.reward.iter().map(|r| times_pow2(*r, k)).collect();
+    let scaled_beta = beta.map(|b| times_pow2(b, k));
+    // The logarithms above may round up to the limit: every scaled value is checked.
+    let within = |x: f64, (min, max): (f64, f64)| x == 0.0 || (min..=max).contains(&x.abs());
+    let fits = reward.iter().all(|r| within(*r, SCALED_REWARD))
+        && within(2.0 * half_spread(&reward), SCALED_REWARD)
+        && scaled_beta.is_none_or(|b| b > 0.0 && within(b, SCALED_BETA));
+    if !fits {
+        return (inst, beta);
+    }
+    let base = inst.base;
+    (Instance { base, reward }, scaled_beta)
+}
+
+/// An instance (with its temperature, if any) from `instances`, one time in `1 + odds` scaled
+/// by [`scaled_by_power_of_two`] (a third of those to the limit of its range).
+pub fn at_any_scale(
+    instances: impl Strategy<Value = (Instance, Option<f64>)>,
+    odds: u32,
+) -> impl Strategy<Value = (Instance, Option<f64>)> {
+    let place = prop_oneof![2 => 0.0f64..=1.0, 1 => Just(1.0)];
+    (instances, 0..=odds, any::<bool>(), place).prop_map(|((inst, beta), pick, up, t)| {
+        if pick == 0 {
+            scaled_by_power_of_two(inst, beta, up, t)
+        } else {
+            (inst, beta)
+        }
+    })
 }
 
 /// An instance whose reward is non-constant on the support of the base.

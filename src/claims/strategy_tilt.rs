@@ -205,14 +205,26 @@ pub fn any_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Insta
 /// An instance from [`any_instance`] with an independent temperature from
 /// [`strategy::beta`], and one time in five a [`strategy::buried_top_instance`] with the
 /// temperature at which its buried top outcome surfaces (the corner where the unnormalized tilt
-/// underflows but the policy there is of order 1).
+/// underflows but the policy there is of order 1); one time in six, rewards and temperature
+/// are then scaled by a power of two beyond `2^+-500` ([`strategy::scaled_by_power_of_two`]).
 pub fn any_instance_and_beta(
     sizes: RangeInclusive<usize>,
 ) -> impl Strategy<Value = (Instance, f64)> {
-    prop_oneof![
+    let unscaled = prop_oneof![
         4 => (any_instance(sizes.clone()), strategy::beta()),
         1 => strategy::buried_top_instance(sizes),
-    ]
+    ];
+    // The temperature is always there, and scaled along with the rewards.
+    strategy::at_any_scale(unscaled.prop_map(|(inst, beta)| (inst, Some(beta))), 5)
+        .prop_map(|(inst, beta)| (inst, beta.unwrap_or(1.0)))
+}
+
+/// An instance from [`any_instance`], one time in six with its rewards scaled by a power of two
+/// beyond `2^+-500` ([`strategy::scaled_by_power_of_two`]), where the multiplier searches of
+/// `kl_budget` and `reward_target` rescale before they search.
+pub fn any_instance_at_any_scale(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Instance> {
+    strategy::at_any_scale(any_instance(sizes).prop_map(|inst| (inst, None)), 5)
+        .prop_map(|(inst, _)| inst)
 }
 
 /// A position of a constraint level between two limits, as a fraction: exactly 0, tiny
