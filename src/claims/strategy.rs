@@ -5,7 +5,9 @@
 //! constant on the support, mixed signs and scales, `-0.0` next to `0.0` in weights and rewards,
 //! a top-reward outcome buried under a base mass down to the subnormal range (where the
 //! unnormalized tilt `pi0(x) e^{r(x)/beta}` underflows although the normalized policy there is
-//! of order 1, see [`buried_top_instance`]), and temperatures from `1e-300` to `1e300`.
+//! of order 1, see [`buried_top_instance`]), temperatures from `1e-300` to `1e300`, and
+//! rewards with their temperature scaled by powers of two out to the limits of the doubles
+//! ([`scaled_by_power_of_two`]).
 //! Everything shrinks: a failing instance is reduced toward fewer outcomes, simpler masses and
 //! small integer rewards.
 
