@@ -142,8 +142,9 @@ pub fn buried_top_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value 
 /// largest double, where doubling a reward difference overflows), and a temperature within
 /// `[1e-300, 1e300]` (so that `beta` times a KL of order 1 stays finite in the checks'
 /// objectives).
-const SCALED_REWARD: (f64, f64) = (1e-300, f64::MAX);
-const SCALED_BETA: (f64, f64) = (1e-300, 1e300);
+pub const SCALED_REWARD: (f64, f64) = (1e-300, f64::MAX);
+/// The temperature's limits (see [`SCALED_REWARD`]).
+pub const SCALED_BETA: (f64, f64) = (1e-300, 1e300);
 
 /// Half the spread of the rewards and 0, `max(r, 0)/2 - min(r, 0)/2` (finite for finite
 /// rewards).
