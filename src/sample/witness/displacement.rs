@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::solve::dpo_step::dpo_step;
 use crate::solve::preference::sigmoid;
 use crate::solve::LogLinearClass;
-use crate::stats::{chi_square_gof, upper_normal_quantile, FALSE_ALARM_RATE};
+use crate::stats::{
+    chi_square_gof, chi_square_noncentrality, upper_normal_quantile, CONTROL_MISS, FALSE_ALARM_RATE,
+};
 use nalgebra::DMatrix;
 use rand::Rng;
 
@@ -123,9 +125,20 @@ fn counts(
     Ok(c)
 }
 
-/// The witness (module docs): sample size `m = max(100/min(p, 1 - p), z^2 (1 - p)/p)` with `z^2`
-/// the chi-square(1) critical value at `1e-6`, so that every expected count is at least 100
-/// and the tabular control's statistic `m p/(1 - p)` exceeds the critical value.
+/// The relative error in the displacement probability `p` that the witness detects with
+/// probability at least `1 - CONTROL_MISS`: a sampler whose pairs, winners or steps are off
+/// enough to move `p` by a quarter fails it.
+pub const DETECTED_RELATIVE_ERROR: f64 = 0.25;
+
+/// The witness (module docs): sample size
+/// `m = max(100/min(p, 1 - p), z^2 (1 - p)/p, lambda (1 - p)/(d^2 p))`, with `z^2` the
+/// chi-square(1) critical value at `1e-6` and `lambda` the noncentrality at which that test
+/// has power `1 - CONTROL_MISS` ([`chi_square_noncentrality`]): every expected count is at
+/// least 100, the tabular control's statistic `m p/(1 - p)` exceeds the critical value, and a
+/// sampled law with displacement probability `p (1 +- d)`, `d =` [`DETECTED_RELATIVE_ERROR`],
+/// whose Pearson noncentrality is `m d^2 p/(1 - p)`, is rejected with probability at least
+/// `1 - CONTROL_MISS` (at the earlier size, `100/min(p, 1 - p)` draws, only a shift by more
+/// than `p` itself was: `d^2 >= lambda (1 - p)/100 = 1.36` here).
 pub fn sampled_displacement(seed: u64) -> Result<WitnessOutcome> {
     let n = REWARD.len();
     let base = Dist::uniform(n)?;
@@ -136,8 +149,11 @@ pub fn sampled_displacement(seed: u64) -> Result<WitnessOutcome> {
         return Err(Error::InvalidInput(format!("displacement probability {p}")));
     }
     let z = upper_normal_quantile(FALSE_ALARM_RATE / 2.0)?;
+    let lambda = chi_square_noncentrality(1.0, FALSE_ALARM_RATE, CONTROL_MISS)?;
+    let d2 = DETECTED_RELATIVE_ERROR * DETECTED_RELATIVE_ERROR;
     let m = (100.0 / p.min(1.0 - p))
         .max(z * z * (1.0 - p) / p * 1.01)
+        .max(lambda * (1.0 - p) / (d2 * p))
         .ceil() as u64;
     let exact = [p, 1.0 - p];
     let main = chi_square_gof(&counts(&class, &base, m, seed, 0)?, &exact)?;
