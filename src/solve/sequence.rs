@@ -506,6 +506,21 @@ mod tests {
         ));
     }
 
+    /// An empty vocabulary or an empty sequence is refused, each alone (the test `vocab == 0
+    /// && length == 0` passed every other test: it accepted `0^3 = 0` and `3^0 = 1`).
+    #[test]
+    fn an_empty_vocabulary_or_length_is_refused() {
+        for (vocab, length) in [(0, 3), (3, 0), (0, 0)] {
+            assert!(
+                matches!(
+                    sequence_count(vocab, length),
+                    Err(Error::InvalidParameter { .. })
+                ),
+                "vocab {vocab}, length {length}"
+            );
+        }
+    }
+
     fn pair(v: usize, l: usize, a: f64) -> Result<SequencePair> {
         let rows = |shift: f64| -> Vec<Vec<f64>> {
             let n = (0..l).map(|t| v.pow(t as u32)).sum::<usize>();
