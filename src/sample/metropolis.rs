@@ -213,6 +213,31 @@ fn require_at_least_one(name: &'static str, value: usize) -> Result<usize> {
 mod tests {
     use super::*;
 
+    /// The acceptance rate is the fraction of accepted proposals: exactly 1 for a constant
+    /// reward (`u < e^0` for every uniform `u` in `[0, 1)`), and for a reward that makes every
+    /// move to the second outcome impossible, the fraction of proposals of the first, within
+    /// 6 binomial standard deviations of `1/2` (false alarm below `2e-9`). (The rate formed as
+    /// `accepted % steps` passed every other test.)
+    #[test]
+    fn the_acceptance_rate_is_the_accepted_fraction() -> Result<()> {
+        let base = Dist::new(vec![0.5, 0.5])?;
+        let config = MetropolisConfig {
+            samples: 10_000,
+            burn_in: 0,
+            thin: 1,
+        };
+        let flat = metropolis_tilt(&base, &[2.0, 2.0], 1.0, config, 3)?;
+        assert_eq!(flat.acceptance_rate, 1.0);
+        let wall = metropolis_tilt(&base, &[0.0, -1e300], 1.0, config, 3)?;
+        let sd = (0.25f64 / 10_000.0).sqrt();
+        assert!(
+            (wall.acceptance_rate - 0.5).abs() <= 6.0 * sd,
+            "rate {}",
+            wall.acceptance_rate
+        );
+        Ok(())
+    }
+
     #[test]
     fn rejects_bad_parameters() -> Result<()> {
         let base = Dist::new(vec![0.5, 0.5])?;

@@ -219,4 +219,23 @@ mod tests {
         }
         Ok(())
     }
+
+    /// A pair with either outcome out of range, or the same outcome twice, is refused, each
+    /// alone, in both steps (testing `l >= n && w == l` passed every other test).
+    #[test]
+    fn a_pair_out_of_range_or_of_one_outcome_is_refused() -> Result<()> {
+        let base = Dist::uniform(3)?;
+        let features = DMatrix::from_column_slice(3, 1, &[1.0, 2.0, -1.0]);
+        let class = LogLinearClass::new(base.clone(), features.clone())?;
+        for pair in [(0, 3), (3, 0), (1, 1), (7, 7)] {
+            let step = dpo_step(&class, &features, &[0.0], &base, pair, 1.0, 0.1);
+            assert!(
+                matches!(step, Err(Error::InvalidInput(_))),
+                "{pair:?}: {step:?}"
+            );
+            let tabular = tabular_dpo_step(&base, &[0.0; 3], &base, pair, 1.0, 0.1);
+            assert!(matches!(tabular, Err(Error::InvalidInput(_))), "{pair:?}");
+        }
+        Ok(())
+    }
 }
