@@ -246,9 +246,8 @@ fn check_kl_budget(config: &CheckConfig, eps_factor: f64) -> Verdict {
 
 /// `lambda^2 Var_{pi_beta}(r)`, `lambda = 1/beta`: the variance of `(r - r*)/beta` under the
 /// tilt at `beta`, computed as the tilt of those exponents (0 off the support) at temperature
-/// 1 (the same policy),
-/// so that it stays finite where `Var(r)` itself overflows (rewards of `1e300`); 0 at
-/// `beta = inf`.
+/// 1 (the same policy), so that it stays finite where `Var(r)` itself overflows (rewards of
+/// `1e300`); 0 at `beta = inf`.
 fn scaled_variance(inst: &Instance, beta: f64) -> Result<f64, String> {
     let top = support_max(inst);
     let z: Vec<f64> = (0..inst.base.len())
@@ -264,9 +263,9 @@ fn scaled_variance(inst: &Instance, beta: f64) -> Result<f64, String> {
 }
 
 /// A reward target from a fraction `f` of the way from `E_pi0[r]` to `max r`: exactly `max r`
-/// when `f = 1`, beyond it when `f > 1`, and below `E_pi0[r]` when `below` is set. Targets
-/// beyond the doubles (rewards near `f64::MAX`) are brought back to the largest double below
-/// `E_pi0[r]`'s side, or to the next double above `max r`.
+/// when `f = 1`, beyond it when `f > 1`, and below `E_pi0[r]` when `below` is set. Near the
+/// largest doubles a target below `-f64::MAX` is `-f64::MAX`, and one beyond `f64::MAX` is the
+/// next double above `max r` (`max r` itself if that is `f64::MAX`).
 fn target_from(inst: &Instance, f: f64, below: bool) -> Result<f64, String> {
     let e0 = inst.base.expectation(&inst.reward).map_err(fail)?;
     let top = support_max(inst);
@@ -280,7 +279,7 @@ fn target_from(inst: &Instance, f: f64, below: bool) -> Result<f64, String> {
         if beyond.is_finite() {
             beyond
         } else {
-            top.next_up()
+            Some(top.next_up()).filter(|c| c.is_finite()).unwrap_or(top)
         }
     } else {
         e0 + f * (top - e0)

@@ -162,8 +162,8 @@ fn half_spread(reward: &[f64]) -> f64 {
 /// instance is unchanged when that range is empty.
 ///
 /// Every tilt depends on rewards and temperature only through `(r(x) - r(y))/beta`, and the
-/// power of two leaves every such quotient the same double; but the reward's spread is then
-/// outside `[2^-500, 2^500]`, where the solvers' multiplier searches rescale the problem before
+/// power of two leaves every such quotient the same double; but the spread of rewards of order
+/// one is then outside `[2^-500, 2^500]`, where the solvers' multiplier searches rescale the problem before
 /// they search and unscale the multiplier after, and near `f64::MAX`, where the tilt halves
 /// rewards and temperature (the scale of RLHF rewards is arbitrary: a reward model's logits,
 /// normalized advantages and raw scores differ by orders of magnitude).
@@ -177,8 +177,8 @@ pub fn scaled_by_power_of_two(
     let (lo, hi) = nonzero.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
         (lo.min(r), hi.max(r))
     });
-    // log2 of the room to each limit (`min` passes over the NaN of an absent quantity); the
-    // spread, up to twice the largest magnitude, is halved first.
+    // log2 of the room to each limit (`+inf` for an absent quantity: all rewards 0, or no
+    // temperature); the spread, up to twice the largest magnitude, is halved first.
     let room = if up {
         let b = beta.map_or(f64::INFINITY, |b| (SCALED_BETA.1 / b).log2());
         let spread = (SCALED_REWARD.1 / 2.0 / half_spread(&inst.reward)).log2();
