@@ -215,9 +215,35 @@ pub fn chi_square_sample_size(truth: &[f64], wrong: &[f64], level: f64, miss: f6
 /// mean of `n` draws with standard deviation at most `sd` rejects a mean `shift` away from the
 /// true one with probability at least `1 - miss`: `n = ceil(((z_{level/2} + z_miss) sd / shift)^2)`
 /// (normal approximation, as for the test itself).
+///
+/// Certified against [`z_test_mean`] itself: at `n`, a sample mean that falls short of the
+/// wrong mean by `z_miss` standard errors (its `miss` quantile under the wrong law) lies beyond
+/// the true mean and has a p-value at most `level`, and at `n - 1` it does not (both to `1e-9`
+/// relative), so the size is the smallest the test's own p-value allows.
 pub fn z_sample_size(shift: f64, sd: f64, level: f64, miss: f64) -> Result<u64> {
-    let z = upper_normal_quantile(level / 2.0)? + upper_normal_quantile(miss)?;
-    bounded_sample_size((z * sd / shift).powi(2), "z")
+    let z_miss = upper_normal_quantile(miss)?;
+    let z = upper_normal_quantile(level / 2.0)? + z_miss;
+    let n = bounded_sample_size((z * sd / shift).powi(2), "z")?;
+    // The miss quantile of the sample mean under the wrong law; where it lies on the true
+    // mean's side of it, the power requirement fails outright (p-value 1).
+    let p_value_at = |n: u64| {
+        let short_of_wrong = shift.abs() - z_miss * sd / (n as f64).sqrt();
+        if short_of_wrong > 0.0 {
+            z_test_mean(short_of_wrong, 0.0, sd, n).map(|t| t.p_value)
+        } else {
+            Ok(1.0)
+        }
+    };
+    let enough = p_value_at(n)? <= level * (1.0 + 1e-9);
+    let smallest = n == 1 || p_value_at(n - 1)? >= level * (1.0 - 1e-9);
+    if enough && smallest {
+        Ok(n)
+    } else {
+        Err(Error::NoConvergence(format!(
+            "the z-test's sample size {n} is not the smallest whose p-value at the wrong mean's \
+             {miss} quantile is {level} (shift {shift}, sd {sd})"
+        )))
+    }
 }
 
 /// Bernstein's two-sided test that a sample mean of `n` i.i.d. draws comes from a law with mean
@@ -479,11 +505,21 @@ mod tests {
 
     #[test]
     fn z_sample_size_puts_the_wrong_mean_beyond_both_quantiles() -> Result<()> {
-        let n = z_sample_size(0.05, 2.0, FALSE_ALARM_RATE, CONTROL_MISS)?;
-        let z =
-            upper_normal_quantile(FALSE_ALARM_RATE / 2.0)? + upper_normal_quantile(CONTROL_MISS)?;
-        assert!(0.05 * (n as f64).sqrt() / 2.0 >= z);
-        assert!(0.05 * ((n - 1) as f64).sqrt() / 2.0 < z);
+        // The witnesses' levels, a lax level with a strict miss (where the miss quantile at
+        // `n - 1` can fall on the true mean's side), a negative shift, a size of 1.
+        let cases = [
+            (0.05, 2.0, FALSE_ALARM_RATE, CONTROL_MISS),
+            (0.3, 1.0, 0.5, 1e-12),
+            (-0.05, 2.0, 1e-3, 1e-3),
+            (100.0, 1.0, 0.05, 0.05),
+        ];
+        for (shift, sd, level, miss) in cases {
+            let n = z_sample_size(shift, sd, level, miss)?;
+            let z = upper_normal_quantile(level / 2.0)? + upper_normal_quantile(miss)?;
+            let reach = |n: u64| shift.abs() * (n as f64).sqrt() / sd;
+            assert!(reach(n) >= z, "{shift} {sd} {level} {miss}: {n}");
+            assert!(n == 1 || reach(n - 1) < z, "{shift} {sd} {level} {miss}: {n}");
+        }
         Ok(())
     }
 

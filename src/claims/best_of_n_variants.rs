@@ -494,7 +494,7 @@ const CONSTANT_FIGURE: f64 = 1.329_340_388_18;
 const CONSTANT_UNIT: f64 = 1e-11;
 
 /// The model of `bon.passk`, with both figures moved by `shift` units of their last certified
-/// digit (0 for the claim, 1 for the control). Nine comparisons:
+/// digit (0 for the claim, 1 for the control). Ten comparisons:
 /// 1. the finite curve against the direct mean of `(1 - p_i)^k` at `k = 100` (`1e-13`
 ///    relative);
 /// 2. the Beta curve against the product `prod_{j<k} (b+j)/(a+b+j)` at `k = 10^4` (`1e-12`
@@ -508,11 +508,14 @@ const CONSTANT_UNIT: f64 = 1e-11;
 ///    relative correction of the asymptotics);
 /// 8. the Beta curve's local slope at `k = 10^12` against `-a` (to `a|a + 2b - 1|/(2k)` plus
 ///    `1e-12`);
-/// 9. the constant figure against the crate's [`beta_power_law_constant`] (half a unit).
+/// 9. the constant figure against the crate's [`beta_power_law_constant`] (half a unit);
+/// 10. the Beta curve's slope at `k = 3` against its closed form (see
+///     [`beta_slope_at_integer`]; `1e-13`): where `b + k` is below the asymptotic range, the
+///     slope takes the crate's digamma recursion, which 8 never reaches.
 fn check_passk(shift: f64) -> Verdict {
     let rate_fig = RATE_FIGURE + shift * RATE_UNIT;
     let const_fig = CONSTANT_FIGURE + shift * CONSTANT_UNIT;
-    check_model_cases(9, || {
+    check_model_cases(10, || {
         let finite = Population::finite(PASSK_TASKS.to_vec()).map_err(|e| e.to_string())?;
         let (a, b) = PASSK_BETA;
         let beta = Population::beta(a, b).map_err(|e| e.to_string())?;
@@ -566,11 +569,33 @@ fn check_passk(shift: f64) -> Verdict {
             (beta_power_law_constant(a, b) - const_fig).abs(),
             0.5 * CONSTANT_UNIT,
         ));
+        // 10.
+        let small = 3u32;
+        dev = dev.worst(Deviation::new(
+            (at(&beta, f64::from(small))?.slope - beta_slope_at_integer(b, small)?).abs(),
+            1e-13,
+        ));
         Ok(dev)
     })
     .with_note(format!(
         "rate figure {rate_fig:.13}, constant figure {const_fig:.11}"
     ))
+}
+
+/// The slope `k d/dk log(1 - pass@k) = -k (psi(b + k + 1/2) - psi(b + k))` of the Beta(1/2, b)
+/// population at an integer `n = b + k`, in closed form: `psi(n) = H_{n-1} - gamma` and
+/// `psi(n + 1/2) = 2 sum_{j=1}^{n} 1/(2j - 1) - 2 ln 2 - gamma`, so the difference is
+/// `2 sum_{j<=n} 1/(2j - 1) - H_{n-1} - 2 ln 2`, a few ulps for small `n` (independent of the
+/// crate's digamma series and recursion). Only for `a = 1/2` and integer `b`, as in
+/// `PASSK_BETA`.
+fn beta_slope_at_integer(b: f64, k: u32) -> Result<f64, String> {
+    if PASSK_BETA.0 != 0.5 || b.fract() != 0.0 {
+        return Err(format!("the closed form needs a = 1/2 and an integer b, got b = {b}"));
+    }
+    let n = b as u32 + k;
+    let odd: f64 = (1..=n).map(|j| 2.0 / f64::from(2 * j - 1)).sum();
+    let harmonic: f64 = (1..n).map(|j| 1.0 / f64::from(j)).sum();
+    Ok(-f64::from(k) * (odd - harmonic - 2.0 * std::f64::consts::LN_2))
 }
 
 #[cfg(test)]

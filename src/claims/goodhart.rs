@@ -657,29 +657,77 @@ fn submodule_rhos(neutral: f64) -> Vec<f64> {
 /// closed form: per allocation `int_z^{z+40} phi`, `int_z^{z+40} x phi` (400 panels of width 0.1;
 /// the tail beyond `z + 40` is below `e^{-800}`), so that
 /// `E[T | P >= c] = sum (mt int phi + sigma_T rho int x phi) / sum int phi`, against the plain
-/// mean of `theta . t` over the grid. Returns `rho -> gain`.
+/// mean of `theta . t` over the grid ([`grid_means`]). Returns `rho -> gain`.
 fn conditioning_gain_by_quadrature(m: &SubmoduleModel, c: f64) -> impl Fn(f64) -> f64 {
-    let (mut truth_mass, mut first, mut mass, mut base) = (0.0, 0.0, 0.0, 0.0);
-    let all = m.allocations();
-    for a in &all {
-        let mt: f64 = (0..3).map(|k| a[k] * m.truth[k]).sum();
-        let mp: f64 = (0..3).map(|k| a[k] * m.persuasion[k]).sum();
+    let (mut truth_mass, mut first, mut mass) = (0.0, 0.0, 0.0);
+    for a in &m.allocations() {
+        let (mt, mp) = grid_point_means(m, a);
         let z = (c - mp) / m.sigma_persuasion;
         let q = quadrature::integrate(pdf, z, z + 40.0, 400);
         truth_mass += mt * q;
         mass += q;
         first += quadrature::integrate(|x| x * pdf(x), z, z + 40.0, 400);
-        base += mt;
     }
-    let (sigma, n) = (m.sigma_truth, all.len() as f64);
-    move |rho| (truth_mass + sigma * rho * first) / mass - base / n
+    let (base, _) = grid_means(m);
+    let sigma = m.sigma_truth;
+    move |rho| (truth_mass + sigma * rho * first) / mass - base
+}
+
+/// The mean truth and persuasion `theta . t`, `theta . p` of one allocation, summed term by
+/// term (independently of the model's own products).
+fn grid_point_means(m: &SubmoduleModel, a: &[f64; 3]) -> (f64, f64) {
+    let mt = (0..3).map(|k| a[k] * m.truth[k]).sum();
+    let mp = (0..3).map(|k| a[k] * m.persuasion[k]).sum();
+    (mt, mp)
+}
+
+/// The base's expected truth and persuasion: plain means over the simplex grid.
+fn grid_means(m: &SubmoduleModel) -> (f64, f64) {
+    let all = m.allocations();
+    let (t, p) = all.iter().fold((0.0, 0.0), |(t, p), a| {
+        let (mt, mp) = grid_point_means(m, a);
+        (t + mt, p + mp)
+    });
+    let n = all.len() as f64;
+    (t / n, p / n)
+}
+
+/// A model whose three submodules are all active (the witness's third is idle): the
+/// closed form's conditioning gain and base means must match quadrature and the plain grid
+/// means here too.
+const ACTIVE_SUBMODULES: SubmoduleModel = SubmoduleModel {
+    truth: [1.0, -1.0, 0.5],
+    persuasion: [1.0, 2.0, -3.0],
+    ..SubmoduleModel::WITNESS
+};
+
+/// The closed form's base means and conditioning gain of `m` at `rho` against the plain grid
+/// means (`1e-12`, a plain sum of 496 terms of size at most 3) and quadrature (`1e-11`).
+fn closed_form_against_quadrature(
+    m: &SubmoduleModel,
+    by_quadrature: &impl Fn(f64) -> f64,
+    rho: f64,
+) -> Result<Deviation, String> {
+    let m = m.with_rho(rho);
+    let base = m.base().map_err(s)?;
+    let (cond, _) = m.condition(SUBMODULE_THRESHOLD).map_err(s)?;
+    let (t, p) = grid_means(&m);
+    Ok(Deviation::close(base.truth, t, 1e-12, 1.0)
+        .worst(Deviation::close(base.persuasion, p, 1e-12, 1.0))
+        .worst(Deviation::close(
+            by_quadrature(rho),
+            cond.truth - base.truth,
+            1e-11,
+            1.0,
+        )))
 }
 
 /// Checks the submodule model at `P >= 1` for every swept `rho` (see [`submodule_rhos`]):
 /// the conditioning gain (by quadrature) has the sign of `rho - neutral` (strictly, so
 /// `neutral` must sit within half a unit of its last decimal of the true root: the gain there
 /// is about `0.73 * 5e-9`, far above the quadrature's `1e-14`), and agrees with the closed form
-/// to `1e-11` (statrs-free `erfc` to a few ulps, 496 terms); reallocation to the conditioned
+/// to `1e-11` (statrs-free `erfc` to a few ulps, 496 terms), as do the base means with the
+/// plain grid means, on the witness and on [`ACTIVE_SUBMODULES`]; reallocation to the conditioned
 /// `E[P]` lowers `E[T]` strictly whenever it can reach it; and the root found by bisection is
 /// within half a unit of `neutral`'s last decimal.
 fn submodules(_config: &CheckConfig, neutral: f64) -> Verdict {
@@ -689,6 +737,7 @@ fn submodules(_config: &CheckConfig, neutral: f64) -> Verdict {
         let root = witness.neutral_rho(SUBMODULE_THRESHOLD).map_err(s)?;
         let mut dev = Deviation::new((root - neutral).abs(), NEUTRAL_RHO_HALF_UNIT);
         let by_quadrature = conditioning_gain_by_quadrature(&witness, SUBMODULE_THRESHOLD);
+        let active = conditioning_gain_by_quadrature(&ACTIVE_SUBMODULES, SUBMODULE_THRESHOLD);
         for rho in rhos {
             let m = witness.with_rho(rho);
             let base = m.base().map_err(s)?;
@@ -699,12 +748,14 @@ fn submodules(_config: &CheckConfig, neutral: f64) -> Verdict {
             } else {
                 gain < 0.0
             };
-            dev = dev.worst(Deviation::exact(sign_ok)).worst(Deviation::close(
-                gain,
-                cond.truth - base.truth,
-                1e-11,
-                1.0,
-            ));
+            dev = dev
+                .worst(Deviation::exact(sign_ok))
+                .worst(closed_form_against_quadrature(&witness, &by_quadrature, rho)?)
+                .worst(closed_form_against_quadrature(
+                    &ACTIVE_SUBMODULES,
+                    &active,
+                    rho,
+                )?);
             let (real, _) = m.reallocate_to(cond.persuasion).map_err(s)?;
             dev = dev.worst(Deviation::exact(real.truth < base.truth));
         }
