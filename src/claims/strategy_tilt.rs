@@ -206,7 +206,9 @@ pub fn any_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Insta
 /// [`strategy::beta`], and one time in five a [`strategy::buried_top_instance`] with the
 /// temperature at which its buried top outcome surfaces (the corner where the unnormalized tilt
 /// underflows but the policy there is of order 1); one time in six, rewards and temperature
-/// are then scaled by a power of two beyond `2^+-500` ([`strategy::scaled_by_power_of_two`]).
+/// are then scaled by a power of two beyond `2^+-500` ([`strategy::scaled_by_power_of_two`]);
+/// one time in two, the rewards off the base's support are then anywhere in the doubles
+/// ([`off_support_rewards`]).
 pub fn any_instance_and_beta(
     sizes: RangeInclusive<usize>,
 ) -> impl Strategy<Value = (Instance, f64)> {
@@ -215,8 +217,42 @@ pub fn any_instance_and_beta(
         1 => strategy::buried_top_instance(sizes),
     ];
     // The temperature is always there, and scaled along with the rewards.
-    strategy::at_any_scale(unscaled.prop_map(|(inst, beta)| (inst, Some(beta))), 5)
-        .prop_map(|(inst, beta)| (inst, beta.unwrap_or(1.0)))
+    let scaled = strategy::at_any_scale(unscaled.prop_map(|(inst, beta)| (inst, Some(beta))), 5)
+        .prop_map(|(inst, beta)| (inst, beta.unwrap_or(1.0)));
+    (scaled, off_support_rewards()).prop_map(|((inst, beta), wild)| {
+        (with_rewards_off_support(inst, &wild), beta)
+    })
+}
+
+/// Rewards for the outcomes outside the base's support, where no tilt depends on them: one
+/// time in two none (the instance's own), else a reward per outcome anywhere in the doubles,
+/// `+-f64::MAX` among them, so that `(r - r*)/beta` overflows there.
+fn off_support_rewards() -> impl Strategy<Value = Vec<Option<f64>>> {
+    let one = prop_oneof![
+        2 => Just(None),
+        1 => Just(Some(f64::MAX)),
+        1 => Just(Some(-f64::MAX)),
+        2 => (-308.0f64..308.0, any::<bool>())
+            .prop_map(|(e, neg)| Some(if neg { -1.0 } else { 1.0 } * 10f64.powf(e))),
+    ];
+    prop_oneof![
+        1 => Just(Vec::new()),
+        1 => proptest::collection::vec(one, 8),
+    ]
+}
+
+/// `inst` with the reward of every outcome of base mass 0 replaced by `wild[x]` where that is
+/// given (cycling through `wild`).
+fn with_rewards_off_support(mut inst: Instance, wild: &[Option<f64>]) -> Instance {
+    if wild.is_empty() {
+        return inst;
+    }
+    for x in 0..inst.reward.len() {
+        if let (false, Some(r)) = (inst.base.in_support(x), wild[x % wild.len()]) {
+            inst.reward[x] = r;
+        }
+    }
+    inst
 }
 
 /// An instance from [`any_instance`], one time in six with its rewards scaled by a power of two
