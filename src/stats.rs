@@ -518,7 +518,10 @@ mod tests {
             let z = upper_normal_quantile(level / 2.0)? + upper_normal_quantile(miss)?;
             let reach = |n: u64| shift.abs() * (n as f64).sqrt() / sd;
             assert!(reach(n) >= z, "{shift} {sd} {level} {miss}: {n}");
-            assert!(n == 1 || reach(n - 1) < z, "{shift} {sd} {level} {miss}: {n}");
+            assert!(
+                n == 1 || reach(n - 1) < z,
+                "{shift} {sd} {level} {miss}: {n}"
+            );
         }
         Ok(())
     }

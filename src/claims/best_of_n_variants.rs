@@ -12,8 +12,8 @@ use crate::numeric::{log1mexp, CompensatedSum};
 use crate::solve::best_of_n::best_of_n;
 use crate::solve::pass_at_k::{beta_power_law_constant, Population};
 use crate::solve::soft_best_of_n::{soft_best_of_n, SoftBestOfN};
-use crate::solve::Solution;
 use crate::solve::tilt;
+use crate::solve::Solution;
 use crate::Dist;
 use proptest::prelude::*;
 
@@ -611,7 +611,9 @@ fn check_passk(shift: f64) -> Verdict {
 /// `PASSK_BETA`.
 fn beta_slope_at_integer(b: f64, k: u32) -> Result<f64, String> {
     if PASSK_BETA.0 != 0.5 || b.fract() != 0.0 {
-        return Err(format!("the closed form needs a = 1/2 and an integer b, got b = {b}"));
+        return Err(format!(
+            "the closed form needs a = 1/2 and an integer b, got b = {b}"
+        ));
     }
     let n = b as u32 + k;
     let odd: f64 = (1..=n).map(|j| 2.0 / f64::from(2 * j - 1)).sum();

@@ -750,7 +750,11 @@ fn submodules(_config: &CheckConfig, neutral: f64) -> Verdict {
             };
             dev = dev
                 .worst(Deviation::exact(sign_ok))
-                .worst(closed_form_against_quadrature(&witness, &by_quadrature, rho)?)
+                .worst(closed_form_against_quadrature(
+                    &witness,
+                    &by_quadrature,
+                    rho,
+                )?)
                 .worst(closed_form_against_quadrature(
                     &ACTIVE_SUBMODULES,
                     &active,

@@ -219,9 +219,8 @@ pub fn any_instance_and_beta(
     // The temperature is always there, and scaled along with the rewards.
     let scaled = strategy::at_any_scale(unscaled.prop_map(|(inst, beta)| (inst, Some(beta))), 5)
         .prop_map(|(inst, beta)| (inst, beta.unwrap_or(1.0)));
-    (scaled, off_support_rewards()).prop_map(|((inst, beta), wild)| {
-        (with_rewards_off_support(inst, &wild), beta)
-    })
+    (scaled, off_support_rewards())
+        .prop_map(|((inst, beta), wild)| (with_rewards_off_support(inst, &wild), beta))
 }
 
 /// Rewards for the outcomes outside the base's support, where no tilt depends on them: one
