@@ -207,19 +207,47 @@ pub fn scaled_by_power_of_two(
 }
 
 /// An instance (with its temperature, if any) from `instances`, one time in `1 + odds` scaled
-/// by [`scaled_by_power_of_two`] (a third of those to the limit of its range).
+/// by [`scaled_by_power_of_two`] (a third of those to the limit of its range), and a quarter of
+/// those first moved away from 0 ([`away_from_zero`]), so that near the limit every reward is
+/// above `f64::MAX/2` while their spread is not.
 pub fn at_any_scale(
     instances: impl Strategy<Value = (Instance, Option<f64>)>,
     odds: u32,
 ) -> impl Strategy<Value = (Instance, Option<f64>)> {
     let place = prop_oneof![2 => 0.0f64..=1.0, 1 => Just(1.0)];
-    (instances, 0..=odds, any::<bool>(), place).prop_map(|((inst, beta), pick, up, t)| {
-        if pick == 0 {
+    let offset = proptest::bool::weighted(0.25);
+    (instances, 0..=odds, any::<bool>(), place, offset).prop_map(
+        |((inst, beta), pick, up, t, offset)| {
+            if pick != 0 {
+                return (inst, beta);
+            }
+            let inst = if offset { away_from_zero(inst) } else { inst };
             scaled_by_power_of_two(inst, beta, up, t)
-        } else {
-            (inst, beta)
-        }
-    })
+        },
+    )
+}
+
+/// The instance with its rewards shifted by a constant, `r - min r + 4 (max r - min r)`, into
+/// `[4 s, 5 s]` for the spread `s` (up to rounding): all of one sign, the smallest at least
+/// `4/5` of the largest. A tilt depends on the rewards only through their differences, which
+/// the shift keeps to rounding; the checks compute their references from the shifted rewards.
+/// Unchanged when the rewards are constant or the shift would overflow.
+pub fn away_from_zero(inst: Instance) -> Instance {
+    let (lo, hi) = inst
+        .reward
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+            (lo.min(*r), hi.max(*r))
+        });
+    let spread = hi - lo;
+    let reward: Vec<f64> = inst.reward.iter().map(|r| r - lo + 4.0 * spread).collect();
+    if !(spread > 0.0) || !reward.iter().all(|r| r.is_finite()) {
+        return inst;
+    }
+    Instance {
+        base: inst.base,
+        reward,
+    }
 }
 
 /// An instance whose reward is non-constant on the support of the base.
