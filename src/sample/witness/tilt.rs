@@ -114,6 +114,14 @@ pub fn metropolis(inst: &TiltInstance, seed: u64) -> Result<WitnessOutcome> {
         thin: k,
     };
     let run = metropolis_tilt(&base, inst.reward, inst.beta, config, seed)?;
+    // The coupling bound counts `m` states `k` steps apart: a chain that recorded another
+    // number has not run the experiment the false-alarm rate is stated for.
+    if run.samples.len() != m {
+        return Err(Error::NoConvergence(format!(
+            "the chain recorded {} states, not the {m} asked for",
+            run.samples.len()
+        )));
+    }
     chi_square_witness(
         format!("metropolis-hastings on {}", inst.name),
         &run.counts(),
