@@ -208,7 +208,7 @@ pub fn any_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = Insta
 /// underflows but the policy there is of order 1); one time in six, rewards and temperature
 /// are then scaled by a power of two beyond `2^+-500` ([`strategy::scaled_by_power_of_two`]);
 /// one time in two, the rewards off the base's support are then anywhere in the doubles
-/// ([`off_support_rewards`]).
+/// (`off_support_rewards`).
 pub fn any_instance_and_beta(
     sizes: RangeInclusive<usize>,
 ) -> impl Strategy<Value = (Instance, f64)> {
