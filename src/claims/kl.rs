@@ -404,8 +404,9 @@ fn check_density_budget(config: &CheckConfig, pinsker_factor: f64) -> Verdict {
 /// (1) The tilt puts no mass off `supp pi0`, and on the support its stored log-probability
 /// equals an independent reference `log pi0 + (r - r*)/beta - L` (to `8 eps` times the size of
 /// those terms, plus twice the disagreement of the base's linear and log views, which the solver
-/// and the reference read respectively); wherever that reference is above the smallest normal `f64` the probability is
-/// positive. Below it the true probability is positive but may round to zero (it is below
+/// and the reference read respectively), and where its probability is a normal double, that
+/// too, relatively, against the exponential of the reference (4 eps more); wherever that
+/// reference is above the smallest normal `f64` the probability is positive. Below it the true probability is positive but may round to zero (it is below
 /// `2^-1022`), which is the only way the computed support may shrink.
 ///
 /// (2) For random policies on all outcomes (not only the support), `KL(pi||pi0) = +inf` exactly
@@ -436,7 +437,17 @@ fn check_support(config: &CheckConfig, beta_factor: f64) -> Verdict {
                     + ((inst.reward[x] - top) / beta).abs()
                     + l.abs()
                     + 1.0;
-                dev = dev.worst(within(pi.log_prob(x), *want, 0.0, 8.0 * EPS * size + view));
+                let tol = 8.0 * EPS * size + view;
+                dev = dev.worst(within(pi.log_prob(x), *want, 0.0, tol));
+                // The linear view too, relatively, where it is a normal double.
+                if pi.prob(x) >= f64::MIN_POSITIVE {
+                    dev = dev.worst(Deviation::close(
+                        pi.prob(x),
+                        want.exp(),
+                        tol + 4.0 * EPS,
+                        0.0,
+                    ));
+                }
             } else {
                 dev = dev.worst(Deviation::exact(*want < LN_MIN_NORMAL));
             }

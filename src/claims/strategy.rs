@@ -103,7 +103,10 @@ fn independent_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = I
 /// temperature `beta = G / (-log pi0(k) + c)`, `c in [-20, 20]`, gives
 /// `pi_beta(k) / pi_beta(rest) ~ e^c pi0(r = r') / pi0(rest)`: the tilted mass at `k` is anywhere
 /// from `~e^-20` to `~1 - e^-20` although the unnormalized tilt `pi0(k) e^{r(k)/beta}`, and even
-/// `pi0(k)` itself, may be below the smallest normal `f64`. Every component shrinks.
+/// `pi0(k)` itself, may be below the smallest normal `f64`. One time in two the base is given
+/// by its logarithms (`Dist::from_log_weights`, the buried weight as `-e ln 10`), as a model's
+/// logits give it: the log view then holds a subnormal mass to full relative precision, which
+/// its linear view (to `2^-1074` absolutely) does not. Every component shrinks.
 pub fn buried_top_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value = (Instance, f64)> {
     (
         independent_instance(sizes),
@@ -111,15 +114,22 @@ pub fn buried_top_instance(sizes: RangeInclusive<usize>) -> impl Strategy<Value 
         295.0f64..=320.0,
         0.0f64..6.0,
         -20.0f64..20.0,
+        any::<bool>(),
     )
         .prop_filter_map(
             "the buried weight must normalize",
-            |(inst, k, neg_e, g, c)| {
+            |(inst, k, neg_e, g, c, logits)| {
                 let n = inst.base.len();
                 let k = k % n;
-                let mut w = inst.base.probs().to_vec();
-                w[k] = 10f64.powf(-neg_e);
-                let base = Dist::from_weights(w).ok()?;
+                let base = if logits {
+                    let mut lw = inst.base.log_probs().to_vec();
+                    lw[k] = -neg_e * std::f64::consts::LN_10;
+                    Dist::from_log_weights(&lw).ok()?
+                } else {
+                    let mut w = inst.base.probs().to_vec();
+                    w[k] = 10f64.powf(-neg_e);
+                    Dist::from_weights(w).ok()?
+                };
                 let gap = 10f64.powf(g);
                 let others = (0..n)
                     .filter(|&i| i != k && base.in_support(i))
