@@ -406,8 +406,9 @@ fn check_density_budget(config: &CheckConfig, pinsker_factor: f64) -> Verdict {
 /// those terms, plus twice the disagreement of the base's linear and log views, which the solver
 /// and the reference read respectively), and where its probability is a normal double, that
 /// too, relatively, against the exponential of the reference (4 eps more); wherever that
-/// reference is above the smallest normal `f64` the probability is positive. Below it the true probability is positive but may round to zero (it is below
-/// `2^-1022`), which is the only way the computed support may shrink.
+/// reference is above the smallest normal `f64` the probability is positive. Below it the true
+/// probability is positive but may round to zero (it is below `2^-1022`), which is the only
+/// way the computed support may shrink.
 ///
 /// (2) For random policies on all outcomes (not only the support), `KL(pi||pi0) = +inf` exactly
 /// when `pi` charges an outcome outside `supp pi0`.
