@@ -4,7 +4,9 @@
 
 use super::strategy::{self, Instance};
 use super::strategy_bon::kept_mass;
-use super::{check_theorem, CheckConfig, Claim, Control, Deviation, Status, Verdict};
+use super::{
+    check_theorem, refused, CheckConfig, Claim, Control, Deviation, Status, Verdict,
+};
 use crate::divergence::kl;
 use crate::numeric::CompensatedSum;
 use crate::solve::{quantilize, Quantilizer, RewardClasses};
@@ -60,7 +62,16 @@ under the cap pi0/q",
     ]
 }
 
+/// The quantilizer at `q`, once the solver has refused, on the same instance, the kept masses
+/// just outside the claims' hypothesis `0 < q <= 1`: `0`, `-q`, the double above 1, 2, infinity
+/// and NaN.
 fn solve(inst: &Instance, q: f64) -> Result<Quantilizer, String> {
+    for bad in [0.0, -q, 1.0 + f64::EPSILON, 2.0, f64::INFINITY, f64::NAN] {
+        refused(
+            &format!("the kept mass q = {bad}"),
+            quantilize(&inst.base, &inst.reward, bad),
+        )?;
+    }
     quantilize(&inst.base, &inst.reward, q).map_err(|e| e.to_string())
 }
 

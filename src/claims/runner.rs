@@ -359,6 +359,20 @@ where
     }
 }
 
+/// The edge of a claim's hypotheses: `result` is a solver's answer to an input just outside
+/// them (`what` names it), and it must be a typed error. A verdict covers the numbers the solver
+/// returns; a solver that also answered outside the hypotheses would return numbers no claim
+/// covers, so each check confirms, beside its instances, that the solver's domain ends where
+/// the claim's does.
+pub fn refused<T>(what: &str, result: crate::Result<T>) -> Result<(), String> {
+    match result {
+        Err(_) => Ok(()),
+        Ok(_) => Err(format!(
+            "the solver answered {what}, outside the claim's hypotheses, instead of refusing it"
+        )),
+    }
+}
+
 /// Checks a model result: one exact computation returning its deviation from the closed form
 /// or published figure.
 pub fn check_model(compute: impl FnOnce() -> Result<Deviation, String>) -> Verdict {
