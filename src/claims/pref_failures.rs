@@ -7,7 +7,9 @@
 use super::pref::{full_base, pretrain_mix_strategy, MixInstance};
 use super::strategy::{self, Instance};
 use super::strategy_bon as sb;
-use super::{check_theorem, CheckConfig, Claim, Control, Deviation, Status, Verdict};
+use super::{
+    check_theorem, refused, CheckConfig, Claim, Control, Deviation, Status, Verdict,
+};
 use crate::divergence;
 use crate::numeric::{log_sum_exp, CompensatedSum};
 use crate::solve::chipo::{chipo, chipo_divergence};
@@ -648,6 +650,7 @@ fn check_displacement(config: &CheckConfig, factor: f64) -> Verdict {
             si.eta,
         )
         .map_err(err)?;
+        refuses_pairs_outside(si, &class)?;
         let (w, l) = si.pair;
         let pi = &s.before;
         let m = si.beta
@@ -716,6 +719,36 @@ fn check_displacement(config: &CheckConfig, factor: f64) -> Verdict {
         }
         Ok(dev)
     })
+}
+
+/// The step's hypotheses on the pair, at their edge: the solver must refuse the instance's
+/// step for the pair `(w, w)`, for a loser beyond the outcomes, and against a reference that
+/// gives the loser no mass (the margin would be infinite).
+fn refuses_pairs_outside(si: &StepInstance, class: &LogLinearClass) -> Result<(), String> {
+    let (w, l) = si.pair;
+    let step = |reference: &Dist, pair| {
+        dpo_step(
+            class,
+            &si.features,
+            &si.theta,
+            reference,
+            pair,
+            si.beta,
+            si.eta,
+        )
+    };
+    refused("the pair (w, w)", step(&si.reference, (w, w)))?;
+    refused(
+        "a loser beyond the outcomes",
+        step(&si.reference, (w, si.base.len())),
+    )?;
+    let mut without_loser = si.reference.probs().to_vec();
+    without_loser[l] = 0.0;
+    let without_loser = Dist::from_weights(without_loser).map_err(err)?;
+    refused(
+        "a reference without mass on the loser",
+        step(&without_loser, si.pair),
+    )
 }
 
 #[cfg(test)]
