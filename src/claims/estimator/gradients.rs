@@ -7,7 +7,7 @@
 //! Richardson differences of the surrogate autodiff would differentiate.
 
 use super::err;
-use crate::claims::{check_theorem, CheckConfig, Deviation, Verdict};
+use crate::claims::{check_theorem, refused, CheckConfig, Deviation, Verdict};
 use crate::divergence;
 use crate::solve::kl_estimator::{Estimator, ESTIMATORS};
 use crate::solve::kl_gradient::{kl_gradients, placement_surrogate, Placement, PLACEMENTS};
@@ -482,6 +482,55 @@ pub fn rb_counterexample() -> crate::Result<SequencePair> {
     SequencePair::new(policy, base)
 }
 
+/// A model of `vocab^length` sequences whose next-token logits are a fixed pattern in
+/// `[-1.5, 1.5]` (`salt` varies it), deterministic so that the edge below costs no search.
+fn patterned_model(vocab: usize, length: usize, salt: usize) -> Result<SequenceModel, String> {
+    let prefixes: usize = (0..length).map(|t| vocab.pow(t as u32)).sum();
+    let logits: Vec<Vec<f64>> = (0..prefixes)
+        .map(|h| {
+            (0..vocab)
+                .map(|j| ((h * 31 + j * 17 + salt) % 13) as f64 / 4.0 - 1.5)
+                .collect()
+        })
+        .collect();
+    SequenceModel::from_logits(vocab, length, &logits).map_err(err)
+}
+
+/// The edge of the claim's hypotheses (`V, L >= 1`, at most `2^14` sequences): the largest
+/// model (`V = 2`, `L = 14`, exactly `2^14` sequences) is accepted and its chain-rule KL and
+/// the exact means of summed `k1` and of the Rao-Blackwellized estimator equal
+/// `divergence::kl` of the joints, to `1e-12 (1 + E sum_t |a_t|)` as in (a); a model of
+/// length 0 and one of `2^15` sequences (given all their tables) are refused.
+fn sequence_edges() -> Result<Deviation, String> {
+    refused(
+        "a model of length 0",
+        SequenceModel::from_tables(2, 0, Vec::new()),
+    )?;
+    let tables = vec![Dist::uniform(2).map_err(err)?; (1 << 15) - 1];
+    refused(
+        "a model of 2^15 sequences",
+        SequenceModel::from_tables(2, 15, tables),
+    )?;
+    let pair = SequencePair::new(patterned_model(2, 14, 0)?, patterned_model(2, 14, 5)?)
+        .map_err(err)?;
+    let jp = pair.policy.joint().map_err(err)?;
+    let kl = divergence::kl(&jp, &pair.base.joint().map_err(err)?).map_err(err)?;
+    let weighted: Vec<f64> = jp
+        .support()
+        .map(|y| {
+            let a = per_token(&pair, y)?;
+            Ok(jp.prob(y) * a.iter().map(|(a, _, _)| a.abs()).sum::<f64>())
+        })
+        .collect::<Result<_, String>>()?;
+    let ea = sum(weighted.into_iter());
+    let mut dev = Deviation::close(pair.sequence_kl().map_err(err)?, kl, 1e-12, 1.0 + ea);
+    for e in [SeqEstimator::K1, SeqEstimator::RaoBlackwell] {
+        let m = pair.moments(e).map_err(err)?;
+        dev = dev.worst(Deviation::new((m.mean - kl).abs(), 1e-12 * (1.0 + ea)));
+    }
+    Ok(dev)
+}
+
 /// The claim's check plus the exact counterexample to the catalog's inequality: on
 /// [`rb_counterexample`] the property (without the inequality) holds, `Var(k1 sum) <= 1e-30`,
 /// and `Var(RB) = (2/9) log^2 2` to `1e-15`.
@@ -498,6 +547,20 @@ pub(super) fn sequence_claim(config: &CheckConfig, catalog: bool) -> Verdict {
         let want = 2.0 / 9.0 * std::f64::consts::LN_2.powi(2);
         Ok(ok && k1 <= 1e-30 && (rb - want).abs() <= 1e-15)
     };
+    match sequence_edges() {
+        Ok(d) if d.ok() => {}
+        Ok(d) => {
+            v.passed = false;
+            return v.with_note(format!(
+                "at the largest model (2^14 sequences) the KLs disagree by {:e} (tolerance {:e})",
+                d.error, d.tolerance
+            ));
+        }
+        Err(e) => {
+            v.passed = false;
+            return v.with_note(format!("at the edge of the hypotheses: {e}"));
+        }
+    }
     match example() {
         Ok(true) if v.passed => v.with_note(
             "Var(RB) <= Var(k1 sum) is false: V = L = 2, pi0 uniform, pi = pi0 given y != (0,1): Var(k1) = 0 < Var(RB) = (2/9) ln^2 2",
