@@ -13,6 +13,7 @@ use super::strategy::{self, Instance};
 use super::strategy_bon::{self as sb, draws};
 use super::{check_theorem, CheckConfig, Claim, Control, Deviation, Status, Verdict};
 use crate::dist::Dist;
+use crate::solve::winrate::{win_rate, win_values};
 use crate::solve::{best_of_n, kl_budget, quantilizer_at_kl, tilt, winrate_optimal};
 use proptest::prelude::*;
 
@@ -79,16 +80,40 @@ pub enum Optimizer {
     RewardTilt,
 }
 
-/// The policy of `which` at the KL budget `eps`, with its beta where it has one.
-fn optimum(inst: &Instance, eps: f64, which: Optimizer) -> Result<(Dist, Option<f64>), String> {
+/// The policy of `which` at the KL budget `eps`, with its beta where it has one and the win
+/// rate the solver reports where it reports one.
+type Optimum = (Dist, Option<f64>, Option<f64>);
+
+/// [`Optimum`] of `which` at the KL budget `eps`.
+fn optimum(inst: &Instance, eps: f64, which: Optimizer) -> Result<Optimum, String> {
     let (base, reward) = (&inst.base, &inst.reward);
     match which {
-        Optimizer::WinRate => {
-            winrate_optimal(base, reward, eps).map(|s| (s.solution.policy, s.beta))
+        Optimizer::WinRate => winrate_optimal(base, reward, eps)
+            .map(|s| (s.solution.policy, s.beta, Some(s.win_rate))),
+        Optimizer::RewardTilt => {
+            kl_budget(base, reward, eps).map(|s| (s.solution.policy, s.beta, None))
         }
-        Optimizer::RewardTilt => kl_budget(base, reward, eps).map(|s| (s.solution.policy, s.beta)),
     }
     .map_err(|e| e.to_string())
+}
+
+/// The optimum's win rate recomputed pairwise against the two the crate gives a user: the
+/// solver's reported `win_rate` (where it reports one) and [`win_rate`] of the optimum's policy
+/// with the [`win_values`], each to [`win_tolerance`] of the optimum's mass defect.
+fn reported_win_rates(
+    inst: &Instance,
+    opt: &Dist,
+    reported: Option<f64>,
+) -> Result<Deviation, String> {
+    let pairwise = pairwise_win_rates(inst, opt).0;
+    let tol = win_tolerance(sb::mass_defect(opt));
+    let values = win_values(&inst.base, &inst.reward).map_err(|e| e.to_string())?;
+    let by_values = win_rate(opt, &values).map_err(|e| e.to_string())?;
+    let mut dev = Deviation::new((by_values - pairwise).abs(), tol);
+    if let Some(w) = reported {
+        dev = dev.worst(Deviation::new((w - pairwise).abs(), tol));
+    }
+    Ok(dev)
 }
 
 /// The budget given to the optimum when it is compared with a policy whose KL was recomputed
@@ -222,7 +247,7 @@ fn against_optimum(
 ) -> Result<(Deviation, Dist, Option<f64>, f64), String> {
     let (k, defect) = (sb::policy_kl(inst, pi)?, sb::mass_defect(pi));
     let budget = widened(k, defect);
-    let (opt, beta) = optimum(inst, budget, which)?;
+    let (opt, beta, reported) = optimum(inst, budget, which)?;
     let (opt_kl, opt_defect) = (sb::policy_kl(inst, &opt)?, sb::mass_defect(&opt));
     let mut within = Deviation::at_most(
         opt_kl,
@@ -238,7 +263,8 @@ fn against_optimum(
         // A gain within a millionfold of its rounding: the ratio is no measure of tightness.
         better.tightness = None;
     }
-    Ok((within.worst(better), opt, beta, budget))
+    let reported = reported_win_rates(inst, &opt, reported)?;
+    Ok((within.worst(better).worst(reported), opt, beta, budget))
 }
 
 /// The identity behind the theorem for best-of-N: with `pi*` the tilt of `w` at beta and
