@@ -44,8 +44,8 @@ pub mod machine_checked;
 pub mod witnesses;
 
 pub use runner::{
-    check_model, check_model_cases, check_theorem, find_counterexample, refused,
-    CheckConfig, ControlOutcome, Deviation, Verdict, WitnessOutcome,
+    check_model, check_model_cases, check_theorem, find_counterexample, refused, CheckConfig,
+    ControlOutcome, Deviation, Verdict, WitnessOutcome,
 };
 
 /// What the catalog says a claim is.

@@ -7,9 +7,7 @@
 use super::pref::{full_base, pretrain_mix_strategy, MixInstance};
 use super::strategy::{self, Instance};
 use super::strategy_bon as sb;
-use super::{
-    check_theorem, refused, CheckConfig, Claim, Control, Deviation, Status, Verdict,
-};
+use super::{check_theorem, refused, CheckConfig, Claim, Control, Deviation, Status, Verdict};
 use crate::divergence;
 use crate::numeric::{log_sum_exp, CompensatedSum};
 use crate::solve::chipo::{chipo, chipo_divergence};

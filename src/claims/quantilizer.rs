@@ -4,9 +4,7 @@
 
 use super::strategy::{self, Instance};
 use super::strategy_bon::kept_mass;
-use super::{
-    check_theorem, refused, CheckConfig, Claim, Control, Deviation, Status, Verdict,
-};
+use super::{check_theorem, refused, CheckConfig, Claim, Control, Deviation, Status, Verdict};
 use crate::divergence::kl;
 use crate::numeric::CompensatedSum;
 use crate::solve::{quantilize, Quantilizer, RewardClasses};

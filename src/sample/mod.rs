@@ -41,6 +41,7 @@ pub mod dpo;
 pub mod grpo;
 pub mod kl_estimate;
 pub mod metropolis;
+pub mod metropolis_acceptance;
 pub mod policy_gradient;
 pub mod quantilizer;
 pub mod rejection;

@@ -511,8 +511,8 @@ fn sequence_edges() -> Result<Deviation, String> {
         "a model of 2^15 sequences",
         SequenceModel::from_tables(2, 15, tables),
     )?;
-    let pair = SequencePair::new(patterned_model(2, 14, 0)?, patterned_model(2, 14, 5)?)
-        .map_err(err)?;
+    let pair =
+        SequencePair::new(patterned_model(2, 14, 0)?, patterned_model(2, 14, 5)?).map_err(err)?;
     let jp = pair.policy.joint().map_err(err)?;
     let kl = divergence::kl(&jp, &pair.base.joint().map_err(err)?).map_err(err)?;
     let weighted: Vec<f64> = jp

@@ -10,6 +10,7 @@ use crate::divergence::tv;
 use crate::error::{Error, Result};
 use crate::sample::dpo::{dpo_sgd, DpoSgdConfig};
 use crate::sample::metropolis::{metropolis_tilt, thinning_for_coupling, MetropolisConfig};
+use crate::sample::metropolis_acceptance::{chain_acceptance_radius, stationary_acceptance};
 use crate::sample::policy_gradient::{policy_gradient_tilt, PolicyGradientConfig};
 use crate::sample::DistSampler;
 use crate::solve::preference::sigmoid;
@@ -88,26 +89,33 @@ fn solve(inst: &TiltInstance) -> Result<(Dist, Dist, Dist)> {
 }
 
 /// Metropolis-Hastings with independence proposals from `pi0`
-/// ([`crate::sample::metropolis`]) against the exact tilt: Pearson's chi-square test of the
-/// thinned chain's counts.
+/// ([`crate::sample::metropolis`]) against the exact tilt, twice from one run: Pearson's
+/// chi-square test of the thinned chain's counts, and the run's acceptance rate against the
+/// chain's stationary rate `A` ([`crate::sample::metropolis_acceptance`]), which tests the
+/// accept step itself.
 ///
 /// False-alarm rate at most `FALSE_ALARM_RATE = 1e-6`: the chain's kernel dominates
 /// `eps pi_beta` with `eps = E_pi0[exp((r - r*)/beta)]`, so with the thinning `k` of
 /// [`thinning_for_coupling`] the `m` recorded states are exactly i.i.d. `pi_beta` except on an
-/// event of probability at most `m (1 - eps)^k <= COUPLING_BUDGET = 5e-7`; the chi-square test
-/// at `TEST_LEVEL = 5e-7` on i.i.d. draws adds the rest (up to the chi-square approximation,
-/// trusted because every expected count is at least [`super::MIN_WITNESS_EXPECTED`]` = 100`).
-/// One block of burn-in is run, though the
+/// event of probability at most `m (1 - eps)^k <= COUPLING_BUDGET - ACCEPTANCE_LEVEL = 2.5e-7`;
+/// the chi-square test at `TEST_LEVEL = 5e-7` on i.i.d. draws adds its level (up to the
+/// chi-square approximation, trusted because every expected count is at least
+/// [`super::MIN_WITNESS_EXPECTED`]` = 100`), and the acceptance rate of the `n = k + m k` steps
+/// strays beyond its radius `t` ([`chain_acceptance_radius`], a theorem for any start) with
+/// probability at most `ACCEPTANCE_LEVEL = 2.5e-7`. One block of burn-in is run, though the
 /// coupling argument does not need it.
 ///
-/// Negative control: the same counts against the tilt at `1.1 beta`; `m` is chosen by
+/// Negative control: the same counts against the tilt at `1.1 beta` (`m` is chosen by
 /// [`crate::stats::chi_square_sample_size`] so that it is rejected with probability at least
-/// `1 - 3e-7`.
+/// `1 - 3e-7`), and the same rate against the stationary rate of the chain at
+/// `ACCEPTANCE_CONTROL_FACTOR beta = 2 beta`, rejected when it is more than `t` away (with
+/// probability at least `1 - 2.5e-7` wherever the two stationary rates differ by `2t` or more,
+/// as on every instance of [`TILT_INSTANCES`]: a test checks it). The reported statistic and
+/// p-value are the chi-square test's; `passed` also requires the rate within `t` of `A`.
 pub fn metropolis(inst: &TiltInstance, seed: u64) -> Result<WitnessOutcome> {
     let (base, exact, control) = solve(inst)?;
     let controls = [control];
-    let m = chi_square_draws(&exact, &controls, TEST_LEVEL)?;
-    let k = thinning_for_coupling(&base, inst.reward, inst.beta, m, COUPLING_BUDGET)?;
+    let (m, k) = metropolis_run_length(inst, &base, &exact, &controls)?;
     let config = MetropolisConfig {
         samples: m,
         burn_in: k,
@@ -122,14 +130,57 @@ pub fn metropolis(inst: &TiltInstance, seed: u64) -> Result<WitnessOutcome> {
             run.samples.len()
         )));
     }
-    chi_square_witness(
+    let counts = chi_square_witness(
         format!("metropolis-hastings on {}", inst.name),
         &run.counts(),
         &exact,
         &controls,
         TEST_LEVEL,
         TEST_LEVEL + COUPLING_BUDGET,
-    )
+    )?;
+    let rate = acceptance_test(inst, &base, run.acceptance_rate, k + m * k)?;
+    Ok(WitnessOutcome {
+        passed: counts.passed && rate.0,
+        control_rejected: counts.control_rejected && rate.1,
+        ..counts
+    })
+}
+
+/// `(m, k)`: the recorded states the chi-square test needs against `controls`, and the
+/// thinning that couples them with i.i.d. draws except with probability
+/// `COUPLING_BUDGET - ACCEPTANCE_LEVEL`.
+fn metropolis_run_length(
+    inst: &TiltInstance,
+    base: &Dist,
+    exact: &Dist,
+    controls: &[Dist],
+) -> Result<(usize, usize)> {
+    let m = chi_square_draws(exact, controls, TEST_LEVEL)?;
+    let coupling = COUPLING_BUDGET - ACCEPTANCE_LEVEL;
+    let k = thinning_for_coupling(base, inst.reward, inst.beta, m, coupling)?;
+    Ok((m, k))
+}
+
+/// Share of the Metropolis witness's coupling budget taken by its acceptance-rate test.
+pub const ACCEPTANCE_LEVEL: f64 = COUPLING_BUDGET / 2.0;
+/// The temperature of the acceptance-rate test's negative control, as a multiple of the true
+/// one (the rate moves too little at [`CONTROL_FACTOR`] for a test of this power).
+pub const ACCEPTANCE_CONTROL_FACTOR: f64 = 2.0;
+
+/// `(passed, control rejected)` of the acceptance-rate test of a run of `steps` steps: the rate
+/// within the radius of the stationary rate at `beta`, and not within it of the rate at
+/// [`ACCEPTANCE_CONTROL_FACTOR`]` beta` (a NaN rate passes neither).
+pub fn acceptance_test(
+    inst: &TiltInstance,
+    base: &Dist,
+    rate: f64,
+    steps: usize,
+) -> Result<(bool, bool)> {
+    let t = chain_acceptance_radius(base, inst.reward, inst.beta, steps, ACCEPTANCE_LEVEL)?;
+    let a = stationary_acceptance(base, inst.reward, inst.beta)?;
+    let wrong = ACCEPTANCE_CONTROL_FACTOR * inst.beta;
+    let a_wrong = stationary_acceptance(base, inst.reward, wrong)?;
+    Ok(((rate - a).abs() <= t, (rate - a_wrong).abs() > t))
 }
 
 /// The policy-gradient run of the witness: 20,000 iterations of batches of 16 at the constant
@@ -341,5 +392,38 @@ mod tests {
     #[test]
     fn the_test_level_and_the_coupling_budget_add_up_to_the_reported_rate() {
         assert_eq!(TEST_LEVEL + COUPLING_BUDGET, FALSE_ALARM_RATE);
+    }
+
+    /// On every instance the stationary acceptance rates at `beta` and at the control's `2 beta`
+    /// differ by at least twice the radius of the witness's run, so a run within the radius of
+    /// the one is outside it of the other: the control is rejected whenever the test passes.
+    #[test]
+    fn the_acceptance_control_is_two_radii_away_on_every_instance() -> Result<()> {
+        for inst in &TILT_INSTANCES {
+            let (base, exact, control) = solve(inst)?;
+            let (m, k) = metropolis_run_length(inst, &base, &exact, &[control])?;
+            let t = chain_acceptance_radius(
+                &base,
+                inst.reward,
+                inst.beta,
+                k + m * k,
+                ACCEPTANCE_LEVEL,
+            )?;
+            let a = stationary_acceptance(&base, inst.reward, inst.beta)?;
+            let wrong =
+                stationary_acceptance(&base, inst.reward, ACCEPTANCE_CONTROL_FACTOR * inst.beta)?;
+            assert!(
+                (a - wrong).abs() >= 2.0 * t,
+                "{}: {a} {wrong} {t}",
+                inst.name
+            );
+            // A rate at the stationary value passes and rejects the control; a NaN does neither.
+            assert_eq!(acceptance_test(inst, &base, a, k + m * k)?, (true, true));
+            assert_eq!(
+                acceptance_test(inst, &base, f64::NAN, k + m * k)?,
+                (false, false)
+            );
+        }
+        Ok(())
     }
 }
