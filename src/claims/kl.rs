@@ -21,7 +21,8 @@ use super::strategy_tilt::{
 use super::{check_theorem, CheckConfig, Claim, Control, Deviation, Status, Verdict};
 use crate::divergence::{entropy, kl, tv};
 use crate::numeric::{log_sum_exp, CompensatedSum};
-use crate::solve::{best_of_n, condition_on_event, maxent, quantilize, tilt};
+use crate::solve::output::PolicyBuffers;
+use crate::solve::{batch, best_of_n, condition_on_event, maxent, quantilize, tilt};
 use crate::Dist;
 use proptest::prelude::*;
 
@@ -189,7 +190,8 @@ fn objective_slack(inst: &Instance, pi: &Dist, beta: f64) -> f64 {
 /// relative to the scale of `J`, plus `beta 4 n eps` for the normalization of the competitor).
 /// The bound (d) is compared as `J(pi) - r_min <= J(pi_beta) - r_min` (the right side is at
 /// least `E_pi0[r] - r_min >= 0`), so its tightness is the fraction of the optimal objective
-/// above `r_min` that the competitor reaches.
+/// above `r_min` that the competitor reaches. (e) The batch entry point writes the same policy,
+/// bit for bit ([`batch_rows_match`]).
 fn check_tilt(config: &CheckConfig, beta_factor: f64) -> Verdict {
     let strat = (any_instance_and_beta(1..=8), competitor());
     check_theorem(config, strat, |((inst, beta), comp)| {
@@ -238,8 +240,43 @@ fn check_tilt(config: &CheckConfig, beta_factor: f64) -> Verdict {
             let r_min = support_min(inst);
             dev = dev.worst(bound(j_other - r_min, j - r_min, slack));
         }
+        // (e) the batch entry point gives the same policy, bit for bit, on every row.
+        dev = dev.worst(Deviation::exact(batch_rows_match(
+            inst,
+            beta * beta_factor,
+            pi,
+        )?));
         Ok(dev)
     })
+}
+
+/// Whether [`batch::tilt_into`] of a batch of two rows, each the instance (shared base and
+/// `beta`), writes `pi`'s probabilities and logarithms into both rows bit for bit, as its
+/// contract states; the claim's verdict then covers the policies a training loop gets from it.
+fn batch_rows_match(inst: &Instance, beta: f64, pi: &Dist) -> Result<bool, String> {
+    let rewards = [inst.reward.as_slice(), inst.reward.as_slice()].concat();
+    let rows = batch::Rows::new(&rewards, inst.reward.len()).map_err(fail)?;
+    let mut out = PolicyBuffers::new();
+    batch::tilt_into(
+        batch::Bases::Shared(&inst.base),
+        rows,
+        batch::Param::Shared(beta),
+        &mut out,
+    )
+    .map_err(fail)?;
+    let same = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .map(|v| v.to_bits())
+            .eq(b.iter().map(|v| v.to_bits()))
+    };
+    let n = inst.reward.len();
+    Ok(out.policy.len() == 2 * n
+        && out.log_policy.len() == 2 * n
+        && out.policy.chunks(n).all(|row| same(row, pi.probs()))
+        && out
+            .log_policy
+            .chunks(n)
+            .all(|row| same(row, pi.log_probs())))
 }
 
 /// Checks `J(pi_beta) - J(pi) = beta KL(pi||pi_beta)` for competitor policies `pi` on the
