@@ -7,8 +7,8 @@
 use super::strategy::{self as shared};
 use super::strategy_goodhart as strat;
 use super::{
-    check_model, check_model_cases, check_theorem, runner, CheckConfig, Claim, Control, Deviation,
-    Status, Verdict,
+    check_model, check_model_cases, check_theorem, refused, runner, CheckConfig, Claim, Control,
+    Deviation, Status, Verdict,
 };
 use crate::goodhart::additive::{kl_for_gain, AdditiveModel, TailLaw};
 use crate::goodhart::gaussian::{self, log_cdf, pdf, upper_tail};
@@ -519,7 +519,9 @@ const SHIFT_LATTICE_WINDOW: f64 = 10.0;
 /// quadrature `e_N` and the continuous KL `log N - (N-1)/N`), the tilt at `beta = 2, 1, 0.5`,
 /// and conditioning on `U >= 1.5` (a cell edge, so exact up to the `2e-33` mass outside
 /// `[-12, 12]`); and the mean shift by `delta = 1` against [`gaussian::mean_shift_on_lattice`]
-/// (both bivariate densities on a lattice of step 0.1, KL by `divergence::kl`).
+/// (both bivariate densities on a lattice of step 0.1, KL by `divergence::kl`), and again on the
+/// largest lattice the solver accepts ([`EDGE_LATTICE_STEP_AND_WINDOW`]), the next larger window
+/// being refused.
 ///
 /// Tolerances: within a cell the optimized law differs from the base's conditional law by a
 /// density ratio whose log-slope is at most `(N-1) phi/Phi` (BoN) or `1/beta` (tilt), which moves
@@ -527,7 +529,7 @@ const SHIFT_LATTICE_WINDOW: f64 = 10.0;
 /// parameters, hence `1e-6 max(|x|, 1)` (the measured worst is `8e-7`). The lattice values carry the `e^{-790}` aliasing error, the
 /// `1e-23` truncation and the rounding of a 42411-term sum: `1e-10` relative (measured `~1e-14`).
 fn gaussian_model(_config: &CheckConfig, closed_rho: f64) -> Verdict {
-    check_model_cases(9, || {
+    check_model_cases(10, || {
         let rho = 0.6;
         let rho_closed = rho * closed_rho;
         let t = discretized_gaussian(1e-3, rho)?;
@@ -557,27 +559,50 @@ fn gaussian_model(_config: &CheckConfig, closed_rho: f64) -> Verdict {
                 1.0,
             ))
             .worst(Deviation::close(exact.kl, g.kl, 1e-6, 1.0));
-        let lattice =
-            gaussian::mean_shift_on_lattice(1.0, rho, SHIFT_LATTICE_STEP, SHIFT_LATTICE_WINDOW)
-                .map_err(s)?;
         let shift = gaussian::mean_shift(1.0, rho_closed).map_err(s)?;
-        dev = dev
-            .worst(Deviation::close(lattice.kl, shift.kl, 1e-10, 1.0))
-            .worst(Deviation::close(
-                lattice.expected_proxy,
-                shift.expected_proxy,
-                1e-10,
-                1.0,
-            ))
-            .worst(Deviation::close(
-                lattice.expected_true,
-                shift.expected_true,
-                1e-10,
-                1.0,
-            ));
+        for (h, w) in [
+            (SHIFT_LATTICE_STEP, SHIFT_LATTICE_WINDOW),
+            EDGE_LATTICE_STEP_AND_WINDOW,
+        ] {
+            let lattice = gaussian::mean_shift_on_lattice(1.0, rho, h, w).map_err(s)?;
+            dev = dev.worst(shift_agreement(&lattice, &shift));
+        }
+        let (h, w) = EDGE_LATTICE_STEP_AND_WINDOW;
+        refused(
+            "a lattice of 4.2e6 points (window 10 at step 0.01)",
+            gaussian::mean_shift_on_lattice(1.0, rho, h, w + 0.5),
+        )?;
         Ok(dev)
     })
     .with_note("closed forms vs exact finite solvers on a 24000-cell discretization and a lattice")
+}
+
+/// The largest lattice [`gaussian::mean_shift_on_lattice`] accepts near its `4e6`-point limit:
+/// step `0.01` and window `9.5` span `2001 x 1901 = 3.8e6` points for `delta = 1`; the window
+/// `10` (`2101 x 2001 = 4.2e6`) is beyond it and must be refused. The window cuts mass
+/// `Q(8.5) = 1e-17`, the aliasing error is `exp(-2 pi^2 0.4 / 1e-4)`, and the sums of `3.8e6`
+/// terms are compensated, so the same `1e-10` holds.
+const EDGE_LATTICE_STEP_AND_WINDOW: (f64, f64) = (0.01, 9.5);
+
+/// The lattice's `E[U]`, `E[V]` and KL against the mean shift's closed form, each to `1e-10`
+/// relative (with a floor of 1).
+fn shift_agreement(
+    lattice: &gaussian::GaussianPoint,
+    shift: &gaussian::GaussianPoint,
+) -> Deviation {
+    Deviation::close(lattice.kl, shift.kl, 1e-10, 1.0)
+        .worst(Deviation::close(
+            lattice.expected_proxy,
+            shift.expected_proxy,
+            1e-10,
+            1.0,
+        ))
+        .worst(Deviation::close(
+            lattice.expected_true,
+            shift.expected_true,
+            1e-10,
+            1.0,
+        ))
 }
 
 /// E[U], E[V] and KL of an exact finite solution against the closed form, each to `1e-6`

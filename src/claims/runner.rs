@@ -238,9 +238,13 @@ impl Verdict {
         }
     }
 
-    /// Adds a note.
+    /// Adds a note; a note the verdict already has (a failure's reason, say) is kept after it.
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
-        self.note = Some(note.into());
+        let note = note.into();
+        self.note = Some(match self.note.take() {
+            Some(old) => format!("{note}: {old}"),
+            None => note,
+        });
         self
     }
 }
