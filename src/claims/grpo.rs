@@ -12,7 +12,9 @@ use crate::dist::Dist;
 use crate::divergence::tv;
 use crate::sample::grpo::{conditional_advantage_by_enumeration, expected_group_update};
 use crate::solve::forward_kl;
-use crate::solve::grpo::{grpo_stationary, GroupSize, GroupStd, GrpoConfig, KlPlacement};
+use crate::solve::grpo::{
+    grpo_stationary, ratio_temperatures, GroupSize, GroupStd, GrpoConfig, KlPlacement,
+};
 use crate::solve::tilt;
 use proptest::prelude::*;
 
@@ -405,8 +407,61 @@ fn check_placement(config: &CheckConfig, solved_with: KlPlacement) -> Verdict {
             ..g.config
         };
         let k3 = grpo_stationary(&inst.base, &inst.reward, &other).map_err(err)?;
-        Ok(d.worst(placements_apart(inst, &k3.solution.policy, &ratio)?))
+        d = d.worst(placements_apart(inst, &k3.solution.policy, &ratio)?);
+        Ok(d.worst(infinite_ratio_points(inst, g.config.beta)?))
     })
+}
+
+/// `beta sigma_tau(r)/tau` at `tau = e^u`, with `sigma_tau` the reward's std under the crate's
+/// tilt at `tau` (`Dist::variance`, independent of the GRPO solver's centred classes).
+fn self_consistency(inst: &Instance, beta: f64, u: f64) -> Result<f64, String> {
+    let tau = u.exp();
+    let pi = tilt(&inst.base, &inst.reward, tau)
+        .map_err(err)?
+        .solution
+        .policy;
+    Ok(beta * pi.variance(&inst.reward).map_err(err)?.sqrt() / tau)
+}
+
+/// Points of the scan of `ln tau` in item 5 of [`check_placement`].
+const SCAN_POINTS: usize = 400;
+
+/// Item 5 of [`check_placement`], the statement's `G = inf` part: every temperature
+/// [`ratio_temperatures`] reports satisfies `tau = beta sigma_tau(r)` to `1e-9` relative
+/// ([`self_consistency`]; the root is bisected to the last bit of `ln tau`, and both sides
+/// form the std to ~`1e-14`); and where a scan of [`SCAN_POINTS`] values of `ln tau` from
+/// `ln(min gap) - 8` to `ln(beta range) + 8` finds `beta sigma_tau/tau > 1 + 1e-6`, at least
+/// two are reported (the ratio tends to 0 as `tau -> 0` and as `tau -> inf`, so it crosses 1
+/// on either side of the sampled point). With one reward value on the support nothing is
+/// claimed.
+fn infinite_ratio_points(inst: &Instance, beta: f64) -> Result<Deviation, String> {
+    let mut values: Vec<f64> = inst.base.support().map(|x| inst.reward[x]).collect();
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    if values.len() < 2 {
+        return Ok(Deviation::exact(true));
+    }
+    let taus = ratio_temperatures(&inst.base, &inst.reward, beta).map_err(err)?;
+    let mut d = Deviation::exact(true);
+    for tau in &taus {
+        let ratio = self_consistency(inst, beta, tau.ln())?;
+        d = d.worst(Deviation::new((ratio - 1.0).abs(), 1e-9));
+    }
+    let min_gap = values
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let range = values[values.len() - 1] - values[0];
+    let (lo, hi) = (min_gap.ln() - 8.0, (beta * range).ln() + 8.0);
+    let mut peak = f64::NEG_INFINITY;
+    for i in 0..=SCAN_POINTS {
+        let u = lo + (hi - lo) * i as f64 / SCAN_POINTS as f64;
+        peak = peak.max(self_consistency(inst, beta, u)?);
+    }
+    if peak > 1.0 + 1e-6 {
+        d = d.worst(Deviation::exact(taus.len() >= 2));
+    }
+    Ok(d)
 }
 
 /// Item 4 of [`check_placement`], at the k3-loss point `pi`: its ratio-placement levels

@@ -563,8 +563,77 @@ fn standard_deviation(c: &Columns) -> f64 {
     centred::CentredClasses::new(c).std()
 }
 
-/// `G = inf`, ratio placement: the self-consistent tilts `tau = beta sigma_tau(r)`.
+/// The temperatures `tau` of the tilts `pi0 exp(r/tau)/Z` with `tau = beta sigma_tau(r)`
+/// (`sigma_tau` the reward's std under that tilt), in increasing order: the candidates for
+/// GRPO's stationary points at `G = inf` with the k3 ratio placement (claim
+/// `grpo.kl-placement`). There are none where `beta sigma_tau/tau < 1` for every `tau`, and
+/// otherwise two or more (the ratio tends to 0 as `tau -> 0` and as `tau -> inf`), except at
+/// a tangency; [`grpo_stationary`] answers only when there is exactly one and otherwise
+/// reports these. Found as [`grpo_stationary`] finds them: a scan of `ln tau` over a bracket
+/// outside which the ratio is provably below `1/beta`, sign changes bisected to the last bit,
+/// and pairs hidden between two samples found by golden-section search.
+///
+/// Assumptions: `reward` finite with the length of `base`, taking at least two values on the
+/// support; `0 < beta < inf`. Errors: otherwise.
+///
+/// ```
+/// use rlhf_claims::{Dist, solve::grpo::ratio_temperatures};
+/// // A fair coin's 0/1 reward: sigma_tau = sqrt(p q), p = 1/(1 + e^{-1/tau}), q = 1 - p.
+/// let base = Dist::uniform(2)?;
+/// assert!(ratio_temperatures(&base, &[0.0, 1.0], 0.5)?.is_empty());
+/// let taus = ratio_temperatures(&base, &[0.0, 1.0], 20.0)?;
+/// assert_eq!(taus.len(), 2);
+/// for tau in taus {
+///     let (p, q) = (1.0 / (1.0 + (-1.0 / tau).exp()), 1.0 / (1.0 + (1.0 / tau).exp()));
+///     assert!((20.0 * (p * q).sqrt() / tau - 1.0).abs() < 1e-12);
+/// }
+/// # Ok::<(), rlhf_claims::Error>(())
+/// ```
+pub fn ratio_temperatures(base: &Dist, reward: &[f64], beta: f64) -> Result<Vec<f64>> {
+    check_reward(base, reward)?;
+    let beta = require_positive("beta", beta)?;
+    let classes = RewardClasses::new(base, reward)?;
+    if classes.classes.len() < 2 {
+        return Err(Error::InvalidInput(
+            "the reward is constant on the support: no tilt has tau = beta sigma_tau > 0".into(),
+        ));
+    }
+    let cols = Columns {
+        values: classes.classes.iter().map(|c| c.reward).collect(),
+        mass: classes.classes.iter().map(|c| c.mass).collect(),
+    };
+    Ok(ratio_log_temperatures(&cols, beta)
+        .iter()
+        .map(|u| u.exp())
+        .collect())
+}
+
+/// `G = inf`, ratio placement: the self-consistent tilt `tau = beta sigma_tau(r)` when there is
+/// exactly one ([`ratio_log_temperatures`]).
 fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Ratios> {
+    let roots = ratio_log_temperatures(c, beta);
+    match roots.as_slice() {
+        [u] => {
+            let log_t = tilt_log_ratio(c, *u);
+            let t = log_t.iter().map(|x| x.exp()).collect();
+            Ok(Ratios { t, log_t })
+        }
+        [] => Err(Error::Infeasible(format!(
+            "GRPO with the k3 ratio at G = infinity has no stationary point at beta = {beta}: \
+no tilt satisfies tau = beta sigma_tau(r) (the finite-G points collapse onto the top reward)"
+        ))),
+        many => Err(Error::NotUnique(format!(
+            "GRPO with the k3 ratio at G = infinity has {} stationary points at beta = {beta}: \
+the tilts at temperatures {:?}",
+            many.len(),
+            many.iter().map(|u| u.exp()).collect::<Vec<_>>()
+        ))),
+    }
+}
+
+/// The logarithms `u = ln tau` of the self-consistent tilts `tau = beta sigma_tau(r)` of the
+/// classes `c` (at least two), in increasing order.
+fn ratio_log_temperatures(c: &Columns, beta: f64) -> Vec<f64> {
     let k = c.values.len();
     // Halved gaps: the spread of rewards of +-f64::MAX overflows.
     let half_range = c.values[k - 1] / 2.0 - c.values[0] / 2.0;
@@ -599,23 +668,7 @@ fn infinite_k3_ratio(c: &Columns, beta: f64) -> Result<Ratios> {
         }
     }
     roots.sort_by(f64::total_cmp);
-    match roots.as_slice() {
-        [u] => {
-            let log_t = tilt_log_ratio(c, *u);
-            let t = log_t.iter().map(|x| x.exp()).collect();
-            Ok(Ratios { t, log_t })
-        }
-        [] => Err(Error::Infeasible(format!(
-            "GRPO with the k3 ratio at G = infinity has no stationary point at beta = {beta}: \
-no tilt satisfies tau = beta sigma_tau(r) (the finite-G points collapse onto the top reward)"
-        ))),
-        many => Err(Error::NotUnique(format!(
-            "GRPO with the k3 ratio at G = infinity has {} stationary points at beta = {beta}: \
-the tilts at temperatures {:?}",
-            many.len(),
-            many.iter().map(|u| u.exp()).collect::<Vec<_>>()
-        ))),
-    }
+    roots
 }
 
 /// The two roots of `f` between three samples of one sign whose middle one is the extreme
