@@ -16,6 +16,7 @@
 //! | `forward_kl` | `base`, `reward`, `gamma` | `gamma`, `lambda` (`policy = gamma base/(lambda - reward)`; null beyond the `f64` range) |
 //! | `kl_gradient` | `base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`"k1"`, `"k2"`, `"k3"`), `placement` (`"reward"`, `"loss"`, `"loss_ratio"`) | only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits` |
 //! | `grpo` | `base`, `reward`, `beta`, `group_size` (integer >= 2 or `"infinite"`), `std` (`"sample"` or `"population"`), `kl` (`"k3_loss"` or `"k3_ratio"`) | `kl_forward` (KL(base\|\|policy)), `truncation_bound` (bound on the error of `P_G` from the pruned enumeration, 0 for `G = 2` and `"infinite"`); the stationary point of population GRPO |
+//! | `grpo_ratio_temperatures` | `base`, `reward` (at least two values on the support), `beta` | only `temperatures`: the `tau` with `tau = beta sigma_tau(reward)`, increasing; the tilts at them are GRPO's candidate stationary points at `G = infinite` with `kl = "k3_ratio"`, where `grpo` answers only when there is exactly one |
 //! | `winrate_optimal` | `base`, `reward`, `kl_budget` | `win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta) |
 //! | `soft_best_of_n` | `base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0) | `kl_to_tilt` (KL(policy \|\| tilt at beta = temperature); null beyond the `f64` range) |
 //! | `chipo` | `base`, `reward`, `beta` | `lambda` (`policy = base W(exp((reward - lambda)/beta))`) |
@@ -186,6 +187,17 @@ pub enum Problem {
         std: String,
         /// `"k3_loss"` or `"k3_ratio"`.
         kl: String,
+    },
+    /// The temperatures of the self-consistent tilts `tau = beta sigma_tau(r)`
+    /// ([`solve::grpo::ratio_temperatures`]).
+    GrpoRatioTemperatures {
+        /// The base: `base` (probabilities) or `base_logits`.
+        #[serde(flatten)]
+        base: BaseInput,
+        /// Rewards.
+        reward: Vec<f64>,
+        /// KL coefficient (`> 0`).
+        beta: f64,
     },
     /// `max W(pi) s.t. KL <= kl_budget`, `W` the win rate against the base (ties half).
     WinrateOptimal {
@@ -394,6 +406,7 @@ pub const SCHEMA: &[ProblemSchema] = &[
     row("forward_kl", "`base`, `reward`, `gamma`", "`gamma`, `lambda` (`policy = gamma base/(lambda - reward)`; null beyond the `f64` range)"),
     row("kl_gradient", "`base`, `logits`, `behavior_logits` (optional, default `logits`), `estimator` (`\"k1\"`, `\"k2\"`, `\"k3\"`), `placement` (`\"reward\"`, `\"loss\"`, `\"loss_ratio\"`)", "only `gradient`, `reverse_kl_gradient` (null when `base` has a zero: infinite KL), `forward_kl_gradient`, all with respect to `logits`"),
     row("grpo", "`base`, `reward`, `beta`, `group_size` (integer >= 2 or `\"infinite\"`), `std` (`\"sample\"` or `\"population\"`), `kl` (`\"k3_loss\"` or `\"k3_ratio\"`)", "`kl_forward` (KL(base\\|\\|policy)), `truncation_bound` (bound on the error of `P_G` from the pruned enumeration, 0 for `G = 2` and `\"infinite\"`); the stationary point of population GRPO"),
+    row("grpo_ratio_temperatures", "`base`, `reward` (at least two values on the support), `beta`", "only `temperatures`: the `tau` with `tau = beta sigma_tau(reward)`, increasing; the tilts at them are GRPO's candidate stationary points at `G = infinite` with `kl = \"k3_ratio\"`, where `grpo` answers only when there is exactly one"),
     row("winrate_optimal", "`base`, `reward`, `kl_budget`", "`win_rate` (against the base, ties half), `beta` (of the tilt of the mid-rank `w`; null when no finite beta)"),
     row("soft_best_of_n", "`base`, `reward`, `n` (as for `best_of_n`), `temperature` (> 0)", "`kl_to_tilt` (KL(policy \\|\\| tilt at beta = temperature); null beyond the `f64` range)"),
     row("chipo", "`base`, `reward`, `beta`", "`lambda` (`policy = base W(exp((reward - lambda)/beta))`)"),
@@ -632,6 +645,11 @@ pub fn solve_with(problem: &Problem, output: Output) -> Result<Value> {
                 solution_json(&s.solution, output),
                 json!({"kl_forward": s.kl_forward, "truncation_bound": s.truncation_bound}),
             )
+        }
+        Problem::GrpoRatioTemperatures { base, reward, beta } => {
+            no_policy("grpo_ratio_temperatures", output)?;
+            let taus = solve::grpo::ratio_temperatures(&base.dist()?, reward, *beta)?;
+            json!({ "temperatures": taus })
         }
         Problem::WinrateOptimal {
             base,

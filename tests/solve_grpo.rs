@@ -404,3 +404,52 @@ fn two_stationary_points_closer_than_the_scan_step_are_both_found() {
     assert_eq!(code, 2, "{out}");
     assert_eq!(out["error"]["kind"], "infeasible", "{out}");
 }
+
+/// `grpo_ratio_temperatures`: on three outcomes every returned `tau` satisfies
+/// `tau = beta sigma_tau(r)` with `sigma_tau` summed here from the tilt's closed form (to
+/// `1e-12` relative); a small `beta` has none, a large one two, the `grpo` problem at
+/// `G = infinite` with the ratio placement refuses both (none or several points); a constant
+/// reward is `invalid_input`.
+#[test]
+fn ratio_temperatures_are_self_consistent_tilts() {
+    let (base, reward) = ([0.2, 0.5, 0.3], [-1.0, 0.5, 2.0]);
+    let sigma = |tau: f64| {
+        let w: Vec<f64> = (0..3).map(|i| base[i] * (reward[i] / tau).exp()).collect();
+        let z: f64 = w.iter().sum();
+        let mean: f64 = (0..3).map(|i| w[i] / z * reward[i]).sum();
+        let var: f64 = (0..3).map(|i| w[i] / z * (reward[i] - mean).powi(2)).sum();
+        var.sqrt()
+    };
+    for (beta, count) in [(0.3, 0), (5.0, 2)] {
+        let input = format!(
+            r#"{{"solver":"grpo_ratio_temperatures","base":[0.2,0.5,0.3],"reward":[-1,0.5,2],"beta":{beta}}}"#
+        );
+        let (code, out) = run_solve(&input);
+        assert_eq!(code, 0, "{out}");
+        let taus: Vec<f64> = out["temperatures"]
+            .as_array()
+            .map(|a| a.iter().map(num).collect())
+            .unwrap_or_default();
+        assert_eq!(taus.len(), count, "{out}");
+        for tau in taus {
+            assert!((beta * sigma(tau) / tau - 1.0).abs() < 1e-12, "{tau}");
+        }
+        let (code, out) = run_solve(&grpo(
+            "[0.2,0.5,0.3]",
+            "[-1,0.5,2]",
+            beta,
+            "\"infinite\"",
+            "population",
+            "k3_ratio",
+        ));
+        assert_eq!(code, 2, "{out}");
+    }
+    let (code, out) = run_solve(
+        r#"{"solver":"grpo_ratio_temperatures","base":[0.5,0.5],"reward":[1,1],"beta":1}"#,
+    );
+    assert_eq!(
+        (code, out["error"]["kind"].as_str()),
+        (2, Some("invalid_input")),
+        "{out}"
+    );
+}
