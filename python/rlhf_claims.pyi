@@ -178,6 +178,9 @@ def dpo_minimizer(base: ArrayLike, c: Comparisons, beta: float) -> Solution:
 
 def ipo_minimizer(base: ArrayLike, c: Comparisons, tau: float) -> Solution: ...
 def dpo_has_minimizer(c: Comparisons) -> bool: ...
+def grpo_ratio_temperatures(base: ArrayLike, reward: ArrayLike, beta: float) -> Array:
+    """The temperatures tau = beta sigma_tau(reward), increasing (G = inf, k3 ratio)."""
+
 def class_optimum(class_: LogLinearClass, reward: ArrayLike, beta: float) -> Solution:
     """theta, policy, objective, gradient_norm, newton_decrement, max_hessian_eigenvalue, iterations."""
 

@@ -1151,6 +1151,22 @@ fn ipo_minimizer(
     preference_fields(py, "ipo_minimizer", s)
 }
 
+/// The temperatures `tau = beta sigma_tau(reward)`, increasing: the tilts at them are GRPO's
+/// candidate stationary points at `group_size = "infinite"` with `kl = "k3_ratio"` (none or
+/// several; `grpo_stationary` refuses those problems).
+#[pyfunction]
+fn grpo_ratio_temperatures<'py>(
+    py: Python<'py>,
+    base: Array<'py>,
+    reward: Array<'py>,
+    beta: f64,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let taus = on_problem(py, &base, &reward, |b, r| {
+        solve::grpo::ratio_temperatures(b, r, beta)
+    })?;
+    Ok(PyArray1::from_vec(py, taus))
+}
+
 /// Whether the population DPO loss attains its infimum on these comparisons.
 #[pyfunction]
 fn dpo_has_minimizer(c: PyRef<'_, PyComparisons>) -> PyResult<bool> {
@@ -1346,6 +1362,7 @@ fn py_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dpo_minimizer, m)?)?;
     m.add_function(wrap_pyfunction!(ipo_minimizer, m)?)?;
     m.add_function(wrap_pyfunction!(dpo_has_minimizer, m)?)?;
+    m.add_function(wrap_pyfunction!(grpo_ratio_temperatures, m)?)?;
     m.add_function(wrap_pyfunction!(class_optimum, m)?)?;
     m.add_function(wrap_pyfunction!(true_utility_range, m)?)?;
     m.add_function(wrap_pyfunction!(gaussian_best_of_n, m)?)?;

@@ -126,6 +126,12 @@ def test_remaining_solvers_return_their_fields(problem):
     g = rc.grpo_stationary(base, reward, 0.5, "infinite", "population", "k3_loss")
     assert g.advantage.shape == (6,) and g.residual < 1e-9
     assert rc.grpo_stationary(base, reward, 0.5, 4).kl_forward > 0
+    taus = rc.grpo_ratio_temperatures([0.5, 0.5], [0.0, 1.0], 20.0)
+    assert len(taus) == 2
+    for tau in taus:
+        p, q = 1 / (1 + np.exp(-1 / tau)), 1 / (1 + np.exp(1 / tau))
+        assert 20.0 * np.sqrt(p * q) / tau == pytest.approx(1.0, rel=REL)
+    assert len(rc.grpo_ratio_temperatures([0.5, 0.5], [0.0, 1.0], 0.5)) == 0
     u = rc.true_utility_range(base, reward, 0.1)
     assert u.low <= u.base_mean <= u.high
     gb = rc.gaussian_best_of_n(1, 0.5)
