@@ -584,25 +584,24 @@ fn gaussian_model(_config: &CheckConfig, closed_rho: f64) -> Verdict {
 /// terms are compensated, so the same `1e-10` holds.
 const EDGE_LATTICE_STEP_AND_WINDOW: (f64, f64) = (0.01, 9.5);
 
-/// The lattice's `E[U]`, `E[V]` and KL against the mean shift's closed form, each to `1e-10`
-/// relative (with a floor of 1).
+/// `[E[U], E[V], KL]` computed without the closed form against the closed form's, each to
+/// `rel` relative with a floor of 1.
+fn agreement(got: [f64; 3], closed: &gaussian::GaussianPoint, rel: f64) -> Deviation {
+    let want = [closed.expected_proxy, closed.expected_true, closed.kl];
+    got.iter()
+        .zip(want)
+        .fold(Deviation::exact(true), |d, (g, w)| {
+            d.worst(Deviation::close(*g, w, rel, 1.0))
+        })
+}
+
+/// The lattice's `E[U]`, `E[V]` and KL against the mean shift's closed form, to `1e-10`.
 fn shift_agreement(
     lattice: &gaussian::GaussianPoint,
     shift: &gaussian::GaussianPoint,
 ) -> Deviation {
-    Deviation::close(lattice.kl, shift.kl, 1e-10, 1.0)
-        .worst(Deviation::close(
-            lattice.expected_proxy,
-            shift.expected_proxy,
-            1e-10,
-            1.0,
-        ))
-        .worst(Deviation::close(
-            lattice.expected_true,
-            shift.expected_true,
-            1e-10,
-            1.0,
-        ))
+    let got = [lattice.expected_proxy, lattice.expected_true, lattice.kl];
+    agreement(got, shift, 1e-10)
 }
 
 /// E[U], E[V] and KL of an exact finite solution against the closed form, each to `1e-6`
@@ -611,14 +610,8 @@ fn gaussian_agreement(
     exact: &crate::goodhart::joint::ProxyTrue,
     closed: &gaussian::GaussianPoint,
 ) -> Deviation {
-    Deviation::close(exact.expected_proxy, closed.expected_proxy, 1e-6, 1.0)
-        .worst(Deviation::close(
-            exact.expected_true,
-            closed.expected_true,
-            1e-6,
-            1.0,
-        ))
-        .worst(Deviation::close(exact.kl, closed.kl, 1e-6, 1.0))
+    let got = [exact.expected_proxy, exact.expected_true, exact.kl];
+    agreement(got, closed, 1e-6)
 }
 
 /// The best mean ordinary reward at adversarial mass `<= 1e-4` in the catalog's outlier model,
