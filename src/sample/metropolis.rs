@@ -213,6 +213,15 @@ fn require_at_least_one(name: &'static str, value: usize) -> Result<usize> {
 mod tests {
     use super::*;
 
+    /// A run recording `samples` consecutive states from the first step on.
+    fn every_state(samples: usize) -> MetropolisConfig {
+        MetropolisConfig {
+            samples,
+            burn_in: 0,
+            thin: 1,
+        }
+    }
+
     /// The acceptance rate is the fraction of accepted proposals: exactly 1 for a constant
     /// reward (`u < e^0` for every uniform `u` in `[0, 1)`), and for a reward that makes every
     /// move to the second outcome impossible, the fraction of proposals of the first, within
@@ -221,11 +230,7 @@ mod tests {
     #[test]
     fn the_acceptance_rate_is_the_accepted_fraction() -> Result<()> {
         let base = Dist::new(vec![0.5, 0.5])?;
-        let config = MetropolisConfig {
-            samples: 10_000,
-            burn_in: 0,
-            thin: 1,
-        };
+        let config = every_state(10_000);
         let flat = metropolis_tilt(&base, &[2.0, 2.0], 1.0, config, 3)?;
         assert_eq!(flat.acceptance_rate, 1.0);
         let wall = metropolis_tilt(&base, &[0.0, -1e300], 1.0, config, 3)?;
@@ -241,11 +246,7 @@ mod tests {
     #[test]
     fn rejects_bad_parameters() -> Result<()> {
         let base = Dist::new(vec![0.5, 0.5])?;
-        let ok = MetropolisConfig {
-            samples: 10,
-            burn_in: 0,
-            thin: 1,
-        };
+        let ok = every_state(10);
         let zero_thin = MetropolisConfig { thin: 0, ..ok };
         let zero_samples = MetropolisConfig { samples: 0, ..ok };
         assert!(metropolis_tilt(&base, &[0.0, 1.0], 1.0, zero_thin, 1).is_err());
