@@ -362,7 +362,10 @@ fn check_tilt(config: &CheckConfig, reading: TiltReading) -> Verdict {
 /// 3. at `G = 2` with the population std, for the reward `1[r = max r]`, the point is the tilt of
 ///    that reward at `beta`;
 /// 4. the k3-loss stationary point is not stationary for the ratio placement where `P_G` takes
-///    three values, by the derived margin of [`placements_apart`].
+///    three values, by the derived margin of [`placements_apart`];
+/// 5. at `G = inf`, the temperatures of the ratio placement's candidate tilts satisfy
+///    `tau = beta sigma_tau`, two or more wherever a scan finds one above
+///    ([`infinite_ratio_points`]).
 fn check_placement(config: &CheckConfig, solved_with: KlPlacement) -> Verdict {
     check_theorem(config, grpo_strategy(true), |g| {
         let inst = &g.instance;
