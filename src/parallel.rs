@@ -162,8 +162,7 @@ where
         }
     }
     let items: Vec<_> = tiles(n).zip(parts).collect();
-    let runs = items.len().div_ceil(threads.max(1));
-    map_runs(items, runs, |(range, mut outs)| work(range, &mut outs))
+    map_claimed(items, threads, |(range, mut outs)| work(range, &mut outs))
 }
 
 /// The boundaries `0 = b_0 <= b_1 <= ... <= b_parts = len` of `parts` nearly equal parts.
@@ -192,108 +191,89 @@ pub(crate) fn map_parts<T: Send, R: Send>(
         items.push((w[0], part));
         rest = tail;
     }
-    map_runs(items, 1, |(start, part)| f(start, part))
+    let threads = items.len();
+    map_claimed(items, threads, |(start, part)| f(start, part))
 }
 
 /// `work(item)` for every item, one thread per item (the calling thread takes the first, and
 /// every item whose thread could not be started); the results in item order.
 pub(crate) fn map_each<I: Send, R: Send>(items: Vec<I>, work: impl Fn(I) -> R + Sync) -> Vec<R> {
-    map_runs(items, 1, work)
+    let threads = items.len();
+    map_claimed(items, threads, work)
 }
 
-/// `work(item)` for every item, in item order, the items cut into runs of `per_run`
-/// consecutive items with one thread per run (the calling thread takes the first run and every
-/// run whose thread could not be started).
-fn map_runs<I: Send, R: Send>(
+/// `work(item)` for every item, on up to `threads` threads (the calling thread and
+/// `threads - 1` helpers), the results in item order. Each participant claims the next
+/// unclaimed item until none is left, so a helper that is slow to start (a pool thread waking
+/// from sleep takes tens of microseconds, a pass over a tile at 10^5 outcomes about as long)
+/// delays nothing: the calling thread goes on with the items it has not taken. Which thread
+/// runs an item never changes its result.
+fn map_claimed<I: Send, R: Send>(
     items: Vec<I>,
-    per_run: usize,
+    threads: usize,
     work: impl Fn(I) -> R + Sync,
 ) -> Vec<R> {
-    let per_run = per_run.max(1);
-    if items.len() <= per_run {
+    let helpers = threads.min(items.len()).saturating_sub(1);
+    if helpers == 0 {
         return items.into_iter().map(work).collect();
     }
-    let mut runs: Vec<Mutex<Option<Vec<I>>>> = Vec::new();
-    let mut items = items.into_iter();
-    loop {
-        let run: Vec<I> = items.by_ref().take(per_run).collect();
-        if run.is_empty() {
+    let slots: Vec<Mutex<(Option<I>, Option<R>)>> = items
+        .into_iter()
+        .map(|item| Mutex::new((Some(item), None)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let lock = |k: usize| slots[k].lock().unwrap_or_else(PoisonError::into_inner);
+    let claim_all = || loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        if k >= slots.len() {
             break;
         }
-        runs.push(Mutex::new(Some(run)));
-    }
-    // Each run is taken exactly once, by whichever thread gets to it first.
-    let take_and_run = |k: usize| -> Option<Vec<R>> {
-        let run = runs[k]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()?;
-        Some(run.into_iter().map(&work).collect())
-    };
-    let mut results = start_runs(runs.len(), &take_and_run);
-    for (k, r) in results.iter_mut().enumerate() {
-        if r.is_none() {
-            *r = take_and_run(k);
-        }
-    }
-    results.into_iter().flatten().flatten().collect()
-}
-
-/// `take_and_run(k)` for every run `k < runs`, run `0` on the calling thread and the others on
-/// rayon's pool, whose threads persist between jobs (no thread is started per sweep); the
-/// results in run order, `None` where the run was taken by another thread (the caller takes it
-/// up). A panic in a run is passed on once every run has ended.
-#[cfg(feature = "rayon")]
-fn start_runs<R: Send>(
-    runs: usize,
-    take_and_run: &(dyn Fn(usize) -> Option<Vec<R>> + Sync),
-) -> Vec<Option<Vec<R>>> {
-    let slots: Vec<Mutex<Option<Vec<R>>>> = (0..runs).map(|_| Mutex::new(None)).collect();
-    let fill = |k: usize| {
-        if let Some(r) = take_and_run(k) {
-            *slots[k].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+        // Each index is claimed once, so the item is there (taken with the lock released
+        // before the work starts).
+        let item = lock(k).0.take();
+        if let Some(item) = item {
+            let r = work(item);
+            lock(k).1 = Some(r);
         }
     };
-    let fill = &fill;
-    rayon::in_place_scope(|s| {
-        for k in 1..runs {
-            s.spawn(move |_| fill(k));
-        }
-        fill(0);
-    });
+    run_with_helpers(helpers, &claim_all);
     slots
         .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .filter_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner).1)
         .collect()
 }
 
-/// [`start_runs`] with one scoped thread per run after the first (the calling thread takes
-/// that one); a run whose thread could not be started is left `None`.
+/// `claim_all()` on the calling thread and on `helpers` more threads of rayon's pool, whose
+/// threads persist between jobs (no thread is started per sweep); returns when all have
+/// returned. A panic in any of them is passed on once all have ended.
+#[cfg(feature = "rayon")]
+fn run_with_helpers(helpers: usize, claim_all: &(dyn Fn() + Sync)) {
+    rayon::in_place_scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(move |_| claim_all());
+        }
+        claim_all();
+    });
+}
+
+/// [`run_with_helpers`] with `helpers` scoped threads (a thread that cannot be started leaves
+/// its share to the others); a panic in a thread is passed on unchanged.
 #[cfg(not(feature = "rayon"))]
-fn start_runs<R: Send>(
-    runs: usize,
-    take_and_run: &(dyn Fn(usize) -> Option<Vec<R>> + Sync),
-) -> Vec<Option<Vec<R>>> {
+fn run_with_helpers(helpers: usize, claim_all: &(dyn Fn() + Sync)) {
     std::thread::scope(|s| {
-        let handles: Vec<_> = (1..runs)
-            .map(|k| {
+        let handles: Vec<_> = (0..helpers)
+            .map(|_| {
                 std::thread::Builder::new().spawn_scoped(s, move || {
                     IS_WORKER.with(|w| w.set(true));
-                    take_and_run(k)
+                    claim_all()
                 })
             })
             .collect();
-        let mut results = vec![take_and_run(0)];
-        for h in handles {
-            // A thread that could not be started leaves its run to the loop below; a panic in
-            // a thread is passed on unchanged.
-            results.push(match h {
-                Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                Err(_) => None,
-            });
+        claim_all();
+        for h in handles.into_iter().flatten() {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
         }
-        results
-    })
+    });
 }
 
 #[cfg(test)]
@@ -385,22 +365,24 @@ mod tests {
     fn a_job_inside_a_parallel_job_runs_on_one_thread() {
         // Each tile of an outer parallel job asks how many threads a nested job may use:
         // workers answer 1 (no oversubscription); the calling thread, which is not a worker,
-        // keeps its own limit.
+        // keeps its own limit. Tiles go to whichever thread claims them first.
         let n = 4 * TILE;
+        let caller = std::thread::current().id();
         let nested = map_tiles_on(4, n, Vec::new(), |_, _| {
             (
+                std::thread::current().id() == caller,
                 inside_parallel_job(),
                 with_threads(8, || threads(MIN_PARALLEL)),
             )
         });
         assert_eq!(nested.len(), 4);
-        assert_eq!(
-            nested[0],
-            (false, 8),
-            "the first run is the calling thread's"
-        );
-        for (k, got) in nested.iter().enumerate().skip(1) {
-            assert_eq!(*got, (true, 1), "tile {k} ran on a worker");
+        for (k, &(on_caller, inside, limit)) in nested.iter().enumerate() {
+            let want = if on_caller { (false, 8) } else { (true, 1) };
+            assert_eq!(
+                (inside, limit),
+                want,
+                "tile {k}, on the caller: {on_caller}"
+            );
         }
     }
 
