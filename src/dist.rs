@@ -450,15 +450,39 @@ pub(crate) fn mean_over_support(p: &[f64], f: &[f64]) -> f64 {
     (2.0 * sum(0.5)).max(lo).min(hi)
 }
 
-/// `(min f, max f)` over the entries with `p > 0` (`(inf, -inf)` when there is none), in one
-/// sweep.
+/// `(min f, max f)` over the entries with `p > 0` (`(inf, -inf)` when there is none; NaN
+/// entries are passed over, as by `f64::min`), in one sweep.
+///
+/// Eight running minima and maxima side by side, updated by selects, so that the sweep is
+/// vector code (a filter and `f64::min` fold is a scalar loop: a tenth of a tilt at 10^5
+/// outcomes); min and max are exact, so the order does not change the answer.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
 pub(crate) fn range_over_support(p: &[f64], f: &[f64]) -> (f64, f64) {
-    p.iter()
-        .zip(f)
-        .filter(|(p, _)| **p > 0.0)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, x)| {
-            (lo.min(*x), hi.max(*x))
-        })
+    const LANES: usize = 8;
+    let (mut lo, mut hi) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+    let mut visit = |j: usize, p: f64, x: f64| {
+        lo[j] = if p > 0.0 && x < lo[j] { x } else { lo[j] };
+        hi[j] = if p > 0.0 && x > hi[j] { x } else { hi[j] };
+    };
+    let n = p.len().min(f.len());
+    let (p, f) = (&p[..n], &f[..n]);
+    for (pc, fc) in p.chunks_exact(LANES).zip(f.chunks_exact(LANES)) {
+        for j in 0..LANES {
+            visit(j, pc[j], fc[j]);
+        }
+    }
+    let tail = n / LANES * LANES;
+    for (j, (&p, &x)) in p[tail..].iter().zip(&f[tail..]).enumerate() {
+        visit(j, p, x);
+    }
+    (
+        lo.iter().copied().fold(f64::INFINITY, f64::min),
+        hi.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
 }
 
 #[cfg(test)]
