@@ -465,8 +465,9 @@ pub(crate) fn range_over_support(p: &[f64], f: &[f64]) -> (f64, f64) {
     const LANES: usize = 8;
     let (mut lo, mut hi) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
     let mut visit = |j: usize, p: f64, x: f64| {
-        lo[j] = if p > 0.0 && x < lo[j] { x } else { lo[j] };
-        hi[j] = if p > 0.0 && x > hi[j] { x } else { hi[j] };
+        let on_support = p > 0.0;
+        lo[j] = lo[j].min(if on_support { x } else { f64::INFINITY });
+        hi[j] = hi[j].max(if on_support { x } else { f64::NEG_INFINITY });
     };
     let n = p.len().min(f.len());
     let (p, f) = (&p[..n], &f[..n]);
@@ -488,6 +489,27 @@ pub(crate) fn range_over_support(p: &[f64], f: &[f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_over_support_passes_over_zero_mass_and_nan() {
+        // Lengths around the lane width; NaN and extremes off the support must not count.
+        for n in [0usize, 1, 7, 8, 9, 17, 100] {
+            let p: Vec<f64> = (0..n).map(|i| (i % 3) as f64).collect();
+            let f: Vec<f64> = (0..n)
+                .map(|i| match i % 3 {
+                    0 if i % 2 == 0 => f64::NAN,
+                    0 => 1e300 * if i % 4 == 1 { 1.0 } else { -1.0 },
+                    _ => ((i * 7) % 13) as f64 - 6.0,
+                })
+                .collect();
+            let support: Vec<f64> = (0..n).filter(|i| p[*i] > 0.0).map(|i| f[i]).collect();
+            let want = (
+                support.iter().copied().fold(f64::INFINITY, f64::min),
+                support.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            );
+            assert_eq!(range_over_support(&p, &f), want, "n = {n}");
+        }
+    }
 
     #[cfg(feature = "quickcheck")]
     quickcheck::quickcheck! {

@@ -199,94 +199,61 @@ fn mode_tile(
     beta: f64,
     over_beta: Divide,
 ) -> (f64, Option<(f64, usize)>) {
-    match over_beta.as_multiply() {
-        Some(m) => scan_max_and_mode(lp, reward, beta, m),
-        None => scan_max_and_mode(lp, reward, beta, over_beta),
+    // The key `log pi0 + r/beta` for `beta >= 1`, `beta log pi0 + r` otherwise, chosen here so
+    // that the scan's loops carry no test.
+    match (beta >= 1.0, over_beta.as_multiply()) {
+        (true, Some(m)) => scan_max_and_mode(lp, reward, |l, r| l + m.of(r)),
+        (true, None) => scan_max_and_mode(lp, reward, |l, r| l + over_beta.of(r)),
+        (false, _) => scan_max_and_mode(lp, reward, |l, r| beta * l + r),
     }
 }
 
-/// Per lane: the largest reward on the support, the largest key and where it is.
-struct ModeLanes {
-    r_max: [f64; LANES],
-    best: [f64; LANES],
-    at: [usize; LANES],
-}
-
-impl ModeLanes {
-    fn new() -> Self {
-        Self {
-            r_max: [f64::NEG_INFINITY; LANES],
-            best: [f64::NEG_INFINITY; LANES],
-            at: [usize::MAX; LANES],
-        }
-    }
-
-    /// Outcome `start + j` of the run `(lp, reward)` (at most [`LANES`] long) in lane `j`; the
-    /// key is `log pi0 + r/beta` for `beta >= 1`, `beta log pi0 + r` otherwise.
-    #[inline(always)]
-    fn scan<S: Scale>(
-        &mut self,
-        lp: &[f64],
-        reward: &[f64],
-        start: usize,
-        beta: f64,
-        over_beta: S,
-    ) {
-        for j in 0..lp.len().min(reward.len()) {
-            let (l, r) = (lp[j], reward[j]);
-            let on_support = l > f64::NEG_INFINITY;
-            self.r_max[j] = if on_support && r > self.r_max[j] {
-                r
-            } else {
-                self.r_max[j]
-            };
-            let key = if beta >= 1.0 {
-                l + over_beta.of(r)
-            } else {
-                beta * l + r
-            };
-            let better = key > self.best[j];
-            self.best[j] = if better { key } else { self.best[j] };
-            self.at[j] = if better { start + j } else { self.at[j] };
-        }
-    }
-}
-
-/// [`mode_tile`] with the division in the form `over_beta`.
+/// [`mode_tile`] with the key `key(log pi0, r)`, in two sweeps that are vector code: the largest
+/// reward on the support and the largest key, lane by lane; then the first outcome whose key
+/// equals the largest, found block by block (keys are recomputed by the same expression, so the
+/// equality is exact). Off the support the key is `-inf`, on it finite.
 #[inline(always)]
-fn scan_max_and_mode<S: Scale>(
+fn scan_max_and_mode(
     lp: &[f64],
     reward: &[f64],
-    beta: f64,
-    over_beta: S,
+    key: impl Fn(f64, f64) -> f64,
 ) -> (f64, Option<(f64, usize)>) {
-    let mut lanes = ModeLanes::new();
-    let full = lp.len() / LANES * LANES;
-    // Full runs of constant length LANES (vector code), then the tail.
-    for at in (0..full).step_by(LANES) {
-        lanes.scan(
-            &lp[at..at + LANES],
-            &reward[at..at + LANES],
-            at,
-            beta,
-            over_beta,
-        );
-    }
-    lanes.scan(&lp[full..], &reward[full..], full, beta, over_beta);
-    let ModeLanes { r_max, best, at } = lanes;
-    // Across lanes: the largest key, the first index on a tie (support keys are finite).
-    let mut mode = None::<(f64, usize)>;
-    for j in 0..LANES {
-        if at[j] != usize::MAX
-            && mode.is_none_or(|(b, i)| best[j] > b || (best[j] == b && at[j] < i))
-        {
-            mode = Some((best[j], at[j]));
+    let n = lp.len().min(reward.len());
+    let (lp, reward) = (&lp[..n], &reward[..n]);
+    let (mut r_max, mut best) = ([f64::NEG_INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+    let mut visit = |j: usize, l: f64, r: f64| {
+        let k = key(l, r);
+        r_max[j] = r_max[j].max(if l > f64::NEG_INFINITY {
+            r
+        } else {
+            f64::NEG_INFINITY
+        });
+        best[j] = if k > best[j] { k } else { best[j] };
+    };
+    for (lc, rc) in lp.chunks_exact(LANES).zip(reward.chunks_exact(LANES)) {
+        for j in 0..LANES {
+            visit(j, lc[j], rc[j]);
         }
     }
-    (
-        r_max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        mode,
-    )
+    let tail = n / LANES * LANES;
+    for (j, (&l, &r)) in lp[tail..].iter().zip(&reward[tail..]).enumerate() {
+        visit(j, l, r);
+    }
+    let r_max = r_max.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let top = best.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if top == f64::NEG_INFINITY {
+        return (r_max, None);
+    }
+    let hits = |at: usize, end: usize| {
+        lp[at..end]
+            .iter()
+            .zip(&reward[at..end])
+            .fold(false, |any, (&l, &r)| any | (key(l, r) == top))
+    };
+    let first = blocks(n)
+        .find(|b| hits(b.start, b.end))
+        .and_then(|b| b.clone().find(|&i| key(lp[i], reward[i]) == top));
+    (r_max, first.map(|i| (top, i)))
 }
 
 /// Result of pass 1: `z = sum q`, `log z`, and the shift `s = sum q (r - r_mode) / z` (the mean
@@ -790,6 +757,55 @@ pub(super) fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first index of the largest key and the largest reward on the support, element by
+    /// element: the reference for the vector scan.
+    fn naive_mode(lp: &[f64], reward: &[f64], beta: f64) -> (f64, Option<(f64, usize)>) {
+        let key = |l: f64, r: f64| {
+            if beta >= 1.0 {
+                l + r / beta
+            } else {
+                beta * l + r
+            }
+        };
+        let mut r_max = f64::NEG_INFINITY;
+        let mut mode = None::<(f64, usize)>;
+        for (i, (&l, &r)) in lp.iter().zip(reward).enumerate() {
+            if l > f64::NEG_INFINITY {
+                r_max = r_max.max(r);
+                if mode.is_none_or(|(b, _)| key(l, r) > b) {
+                    mode = Some((key(l, r), i));
+                }
+            }
+        }
+        (r_max, mode)
+    }
+
+    #[test]
+    fn mode_scan_takes_the_first_of_tied_keys_and_ignores_the_off_support() {
+        // Rewards on a coarse grid (many ties), every third outcome off the support, lengths
+        // around the lane and block sizes, both forms of the key.
+        for n in [0, 1, 7, 8, 9, 63, 64, 65, 200, 1000] {
+            for beta in [0.25, 1.0, 2.0] {
+                let reward: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64).collect();
+                let lp: Vec<f64> = (0..n)
+                    .map(|i| {
+                        if i % 3 == 0 {
+                            f64::NEG_INFINITY
+                        } else {
+                            -(((i * 13) % 5) as f64)
+                        }
+                    })
+                    .collect();
+                let got = mode_tile(&lp, &reward, beta, Divide::by(beta));
+                assert_eq!(
+                    got,
+                    naive_mode(&lp, &reward, beta),
+                    "n = {n}, beta = {beta}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn series_keeps_relative_accuracy_on_the_whole_interval() {
