@@ -699,17 +699,46 @@ pub(super) fn log_policy(
     (r_mode, log_z): (f64, f64),
     logs: &mut [f64],
 ) {
-    map_tiles(pi.len(), vec![logs], |range, logs| {
-        let at = range.start;
-        for (k, l) in logs[0].iter_mut().enumerate() {
-            let i = at + k;
-            *l = if pi[i] > 0.0 {
-                lp[i] + (over_beta.of(reward[i] - r_mode) - log_z)
-            } else {
-                f64::NEG_INFINITY
-            };
-        }
+    map_tiles(pi.len(), vec![logs], |t, logs| {
+        let (lp, reward, pi) = (&lp[t.clone()], &reward[t.clone()], &pi[t]);
+        log_policy_tile(lp, reward, pi, over_beta, (r_mode, log_z), &mut *logs[0]);
     });
+}
+
+/// [`log_policy`] over one tile, as vector code (the division's form chosen outside the loop).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn log_policy_tile(
+    lp: &[f64],
+    reward: &[f64],
+    pi: &[f64],
+    over_beta: Divide,
+    shift: (f64, f64),
+    logs: &mut [f64],
+) {
+    match over_beta.as_multiply() {
+        Some(m) => log_policy_run(lp, reward, pi, m, shift, logs),
+        None => log_policy_run(lp, reward, pi, over_beta, shift, logs),
+    }
+}
+
+/// [`log_policy_tile`] with the division in the form `over_beta`.
+#[inline(always)]
+fn log_policy_run<S: Scale>(
+    lp: &[f64],
+    reward: &[f64],
+    pi: &[f64],
+    over_beta: S,
+    (r_mode, log_z): (f64, f64),
+    logs: &mut [f64],
+) {
+    for (((l, &lp), &r), &pi) in logs.iter_mut().zip(lp).zip(reward).zip(pi) {
+        let log_pi = lp + (over_beta.of(r - r_mode) - log_z);
+        *l = if pi > 0.0 { log_pi } else { f64::NEG_INFINITY };
+    }
 }
 
 /// `Var_pi0(x)` for the rewards mapped to `x = (r - r*)/spread` in `[-1, 0]` (so that it neither
