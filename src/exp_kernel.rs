@@ -89,11 +89,14 @@ const TAIL: [f64; 16] = {
     c
 };
 
-/// `(e^r - 1 - r) / r^2 = sum_{j>=0} r^j / (j + 2)!` to degree 11, for the reduced argument
-/// `|r| <= ln 2 / 2` of [`exp_expm1`] (truncation below `2^-54` relative), as [`expm1_tail`]
-/// evaluates it (Estrin's scheme, fused multiply-adds).
+/// `sum_{j<12} TAIL[j] r^j` by Estrin's scheme (short dependency chains, so vector lanes stay
+/// busy) with fused multiply-adds (`mul_add`: one rounding each, the same bits on every
+/// machine; one instruction where the CPU has FMA, which every instruction set the solvers
+/// dispatch to has), in two parts: `(low, high, [r^2, r^4, r^8])` with the sum
+/// `low + r^8 high`, `low` the terms below `r^8`. Written out (no closures), so that it inlines
+/// into every vector loop.
 #[inline(always)]
-fn exp_tail(r: f64) -> f64 {
+fn estrin_to_degree_11(r: f64) -> (f64, f64, [f64; 3]) {
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
@@ -105,42 +108,27 @@ fn exp_tail(r: f64) -> f64 {
         r.mul_add(TAIL[9], TAIL[8]),
         r.mul_add(TAIL[11], TAIL[10]),
     ];
-    let b = [
-        r2.mul_add(a[1], a[0]),
-        r2.mul_add(a[3], a[2]),
-        r2.mul_add(a[5], a[4]),
-    ];
-    r8.mul_add(b[2], r4.mul_add(b[1], b[0]))
+    let low = r4.mul_add(r2.mul_add(a[3], a[2]), r2.mul_add(a[1], a[0]));
+    let high = r2.mul_add(a[5], a[4]);
+    (low, high, [r2, r4, r8])
 }
 
-/// `(e^r - 1 - r) / r^2 = sum_{j>=0} r^j / (j + 2)!` to degree 15, by Estrin's scheme (short
-/// dependency chains, so vector lanes stay busy) with fused multiply-adds (`mul_add`: one
-/// rounding each, the same bits on every machine; one instruction where the CPU has FMA, which
-/// every instruction set the solvers dispatch to has). The truncation is below `2^-66` relative
-/// for `|r| < 1/2`, the range of the KL series of the tilt.
+/// `(e^r - 1 - r) / r^2 = sum_{j>=0} r^j / (j + 2)!` to degree 11, for the reduced argument
+/// `|r| <= ln 2 / 2` of [`exp_expm1`] (truncation below `2^-54` relative).
+#[inline(always)]
+fn exp_tail(r: f64) -> f64 {
+    let (low, high, [_, _, r8]) = estrin_to_degree_11(r);
+    r8.mul_add(high, low)
+}
+
+/// `(e^r - 1 - r) / r^2 = sum_{j>=0} r^j / (j + 2)!` to degree 15 (the scheme of
+/// [`estrin_to_degree_11`] with four more terms). The truncation is below `2^-66` relative for
+/// `|r| < 1/2`, the range of the KL series of the tilt.
 #[inline(always)]
 pub(crate) fn expm1_tail(r: f64) -> f64 {
-    let r2 = r * r;
-    let r4 = r2 * r2;
-    let r8 = r4 * r4;
-    // Written out (no closures), so that it inlines into every vector loop.
-    let a = [
-        r.mul_add(TAIL[1], TAIL[0]),
-        r.mul_add(TAIL[3], TAIL[2]),
-        r.mul_add(TAIL[5], TAIL[4]),
-        r.mul_add(TAIL[7], TAIL[6]),
-        r.mul_add(TAIL[9], TAIL[8]),
-        r.mul_add(TAIL[11], TAIL[10]),
-        r.mul_add(TAIL[13], TAIL[12]),
-        r.mul_add(TAIL[15], TAIL[14]),
-    ];
-    let b = [
-        r2.mul_add(a[1], a[0]),
-        r2.mul_add(a[3], a[2]),
-        r2.mul_add(a[5], a[4]),
-        r2.mul_add(a[7], a[6]),
-    ];
-    r8.mul_add(r4.mul_add(b[3], b[2]), r4.mul_add(b[1], b[0]))
+    let (low, high, [r2, r4, r8]) = estrin_to_degree_11(r);
+    let top = r2.mul_add(r.mul_add(TAIL[15], TAIL[14]), r.mul_add(TAIL[13], TAIL[12]));
+    r8.mul_add(r4.mul_add(top, high), low)
 }
 
 #[cfg(test)]

@@ -9,13 +9,15 @@
 //! - [`map_parts`]: a slice cut at boundaries that the caller fixes from the data alone (see
 //!   [`even_bounds`]), one thread per part, results in part order.
 //!
-//! Small jobs run on the calling thread. Without the `rayon` feature every parallel job starts
-//! scoped threads (`std::thread::scope`), and if a thread cannot be started the calling thread
-//! does its share, so nothing here panics. With it, the parts after the first run on rayon's
-//! global pool, whose threads persist between jobs: a sweep then costs a wake-up instead of a
-//! thread start (a dozen system calls each), which matters at 10^4 to 10^6 outcomes, where a
-//! sweep takes tens of microseconds. (rayon starts its pool on first use, and panics if it
-//! cannot start a thread then.) The results are the same bits either way.
+//! Small jobs run on the calling thread. In a parallel job the calling thread and its helpers
+//! claim the tiles (or parts) one at a time, in order, until none is left, so a helper that is
+//! slow to start holds nothing up. Without the `rayon` feature the helpers are scoped threads
+//! (`std::thread::scope`), and if one cannot be started the others do its share, so nothing
+//! here panics. With it, the helpers run on rayon's global pool, whose threads persist between
+//! jobs: a sweep then costs a wake-up instead of a thread start (a dozen system calls each),
+//! which matters at 10^4 to 10^6 outcomes, where a sweep takes tens of microseconds. (rayon
+//! starts its pool on first use, and panics if it cannot start a thread then.) The results are
+//! the same bits either way.
 //!
 //! ## The number of threads
 //!
@@ -195,8 +197,8 @@ pub(crate) fn map_parts<T: Send, R: Send>(
     map_claimed(items, threads, |(start, part)| f(start, part))
 }
 
-/// `work(item)` for every item, one thread per item (the calling thread takes the first, and
-/// every item whose thread could not be started); the results in item order.
+/// `work(item)` for every item, on as many threads as items (the calling thread among them;
+/// see [`map_claimed`]); the results in item order.
 pub(crate) fn map_each<I: Send, R: Send>(items: Vec<I>, work: impl Fn(I) -> R + Sync) -> Vec<R> {
     let threads = items.len();
     map_claimed(items, threads, work)

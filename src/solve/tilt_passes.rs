@@ -164,7 +164,8 @@ pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
 
 /// `(r*, r(k))`: the max of `r` over `supp pi0` and the reward at the mode
 /// `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome of largest tilted mass; the
-/// first one on a tie), in one sweep. The key is evaluated as `log pi0 + r/beta` when
+/// first one on a tie), in one sweep (and, per tile, a search for the first largest key). The
+/// key is evaluated as `log pi0 + r/beta` when
 /// `beta >= 1` and as `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so
 /// neither `r/beta` nor `beta log pi0` can overflow. (Rounding of the key can only pick an
 /// outcome whose tilted mass is within a few ulps of the largest, which serves the passes
