@@ -814,7 +814,8 @@ mod tests {
     #[test]
     fn mode_scan_takes_the_first_of_tied_keys_and_ignores_the_off_support() {
         // Rewards on a coarse grid (many ties), every third outcome off the support, lengths
-        // around the lane and block sizes, both forms of the key.
+        // around the lane and block sizes, both forms of the key. The betas have exact
+        // reciprocals, so the reference's `r / beta` and the scan's `r * (1/beta)` agree.
         for n in [0, 1, 7, 8, 9, 63, 64, 65, 200, 1000] {
             for beta in [0.25, 1.0, 2.0] {
                 let reward: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64).collect();
