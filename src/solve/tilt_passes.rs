@@ -3,11 +3,11 @@
 //! Three sweeps over the outcomes: the reward maximum and the tilt's mode, the unnormalized
 //! weights `q = pi0 e^v` with their sums, and the normalized policy with the sums behind the KL,
 //! the mean and the variance. Each sweep is written so that it vectorizes: the outcomes are
-//! taken [`LANES`] at a time into independent accumulators, branches are selects, and `exp` is
-//! the branch-free [`exp_expm1`]; the functions are compiled for several instruction sets and
-//! the widest the CPU offers is chosen at run time ([`multiversion`]). The order of every
-//! addition is fixed by the code, not by the instruction set, so all targets give bit-identical
-//! results.
+//! taken [`LANES`] (the mode scan) or [`SUM_LANES`] (the passes with running sums) at a time
+//! into independent accumulators, branches are selects, and `exp` is the branch-free
+//! [`exp_expm1`]; the functions are compiled for several instruction sets and the widest the CPU
+//! offers is chosen at run time ([`multiversion`]). The order of every addition is fixed by the
+//! code, not by the instruction set, so all targets give bit-identical results.
 //!
 //! Sums run over blocks of [`BlockSum::BLOCK`] outcomes: within a block each lane adds
 //! naively, the lanes are added in a fixed order, and the block sums are combined with
@@ -24,8 +24,16 @@ use crate::numeric::{log_sum_exp_parts, BlockSum, CompensatedSum};
 use crate::parallel::map_tiles;
 use multiversion::multiversion;
 
-/// Elements processed side by side (one AVX-512 register of `f64`; narrower units split it).
+/// Elements processed side by side in the mode scan (one AVX-512 register of `f64`; narrower
+/// units split it).
 const LANES: usize = 8;
+
+/// Lanes of the running sums of passes 1 and 2 (one AVX2 register of `f64`). Each sum is kept
+/// per lane, and pass 2 keeps six: at eight lanes they alone took twelve of AVX2's sixteen
+/// registers and the loop spilled to the stack; four lanes made the tilt at 10^5 outcomes 8-10%
+/// faster (benches/RESULTS.md). The lane count fixes the order of the additions, so it is the
+/// same on every target (AVX-512 uses half a register for these sums).
+const SUM_LANES: usize = 4;
 
 /// Division by a fixed positive number `by`, done as a multiplication by `1/by` when that
 /// reciprocal is a normal number: one more rounding (at most `2 eps` relative in all) in
@@ -114,7 +122,7 @@ fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
 }
 
 /// Sums of `K` quantities over one block, kept per lane.
-struct Lanes<const K: usize>([[f64; LANES]; K]);
+struct Lanes<const K: usize>([[f64; SUM_LANES]; K]);
 
 impl<const K: usize> Lanes<K> {
     /// Adds `terms` to lane `j`.
@@ -126,7 +134,7 @@ impl<const K: usize> Lanes<K> {
     }
 
     fn new() -> Self {
-        Self([[0.0; LANES]; K])
+        Self([[0.0; SUM_LANES]; K])
     }
 
     /// The block sums, lanes added in index order.
@@ -384,7 +392,7 @@ fn weights_block<S: Scale>(
     over_beta: S,
     q: &mut [f64],
 ) -> Option<[f64; 3]> {
-    let (mut acc, mut exact) = (Lanes::<3>::new(), [true; LANES]);
+    let (mut acc, mut exact) = (Lanes::<3>::new(), [true; SUM_LANES]);
     let mut visit = |j: usize, p: f64, r: f64, q: &mut f64| {
         let dev = r - r_mode;
         let (qi, dq, ok) = tilted_weight(p, over_beta.of(dev));
@@ -393,15 +401,15 @@ fn weights_block<S: Scale>(
         acc.add(j, [qi, dq, qi * dev]);
     };
     let mut chunks = p
-        .chunks_exact(LANES)
-        .zip(r.chunks_exact(LANES))
-        .zip(q.chunks_exact_mut(LANES));
+        .chunks_exact(SUM_LANES)
+        .zip(r.chunks_exact(SUM_LANES))
+        .zip(q.chunks_exact_mut(SUM_LANES));
     for ((pc, rc), qc) in chunks.by_ref() {
-        for j in 0..LANES {
+        for j in 0..SUM_LANES {
             visit(j, pc[j], rc[j], &mut qc[j]);
         }
     }
-    let tail = p.len() / LANES * LANES;
+    let tail = p.len() / SUM_LANES * SUM_LANES;
     for (j, qi) in q[tail..].iter_mut().enumerate() {
         visit(j, p[tail + j], r[tail + j], qi);
     }
@@ -420,7 +428,7 @@ fn weights_block_exact<S: Scale>(
 ) -> [f64; 3] {
     let mut acc = Lanes::<3>::new();
     for i in 0..p.len() {
-        let (j, dev) = (i % LANES, r[i] - r_mode);
+        let (j, dev) = (i % SUM_LANES, r[i] - r_mode);
         let (qi, dq) = tilted_weight_exact(p[i], lp[i], over_beta.of(dev));
         q[i] = qi;
         acc.add(j, [qi, dq, qi * dev]);
@@ -568,7 +576,7 @@ impl Lanes<6> {
         log_pi
     }
 
-    /// Pass 2 for the `len <= LANES` outcomes from `at` (outcome `at + j` in lane `j`).
+    /// Pass 2 for the `len <= SUM_LANES` outcomes from `at` (outcome `at + j` in lane `j`).
     #[inline(always)]
     fn normalize_run<S: Scale, const LOG_FORM: bool>(
         &mut self,
@@ -678,12 +686,12 @@ fn normalize_block<S: Scale, const LOG_FORM: bool>(
 ) -> [f64; 6] {
     let mut acc = Lanes::<6>::new();
     let mut logs = logs;
-    let full = p.len() / LANES * LANES;
-    // Full runs with the constant length LANES (so that the lane loop becomes vector code),
+    let full = p.len() / SUM_LANES * SUM_LANES;
+    // Full runs with the constant length SUM_LANES (so that the lane loop becomes vector code),
     // then the tail.
-    for at in (0..full).step_by(LANES) {
+    for at in (0..full).step_by(SUM_LANES) {
         let logs = logs.as_deref_mut();
-        acc.normalize_run::<S, LOG_FORM>(n, (p, lp, r), q, logs, at, LANES);
+        acc.normalize_run::<S, LOG_FORM>(n, (p, lp, r), q, logs, at, SUM_LANES);
     }
     acc.normalize_run::<S, LOG_FORM>(n, (p, lp, r), q, logs, full, p.len() - full);
     acc.totals()
