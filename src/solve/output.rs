@@ -15,9 +15,9 @@
 
 use super::tilt::{
     budget_by_raising, budget_case, budget_fallback, budget_limit, budget_met, budget_multiplier,
-    finish_at_root, keeps_multiplier, rescaled, rescaling, scaled_beta, subnormal_budget,
-    summarize, tilt_of_raised, tilt_rescaling, tilt_stats_in, unscale_beta, BudgetCase,
-    BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
+    finish_at_root, keeps_multiplier, rescaled, rescaling, scaled_beta, scan_tilt,
+    subnormal_budget, summarize, tilt_of_raised, tilt_rescaling, tilt_stats_scanned, unscale_beta,
+    BudgetCase, BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
 };
 use crate::buffer::zeroed;
 use crate::dist::{check_reward, Dist};
@@ -107,7 +107,8 @@ pub fn tilt_into_slices(
     check_reward(base, reward)?;
     require_positive("beta", beta)?;
     check_buffers(base, policy, log_policy)?;
-    if let Some(k) = tilt_rescaling(base, reward) {
+    let scan = scan_tilt(base, reward, beta);
+    if let Some(k) = tilt_rescaling(&scan) {
         // A spread beyond f64::MAX: the tilt of raised rewards (copied) or of `r 2^k` at
         // `beta 2^k`, as in `tilt`.
         if let Some(t) = tilt_of_raised(base, reward, beta) {
@@ -119,7 +120,7 @@ pub fn tilt_into_slices(
         let t = tilt_into_slices(base, &scaled, scaled_beta(beta, k), policy, log_policy)?;
         return Ok(t.unscaled(k, beta));
     }
-    let s = tilt_stats_in(base, reward, beta, policy, Some(log_policy));
+    let s = tilt_stats_scanned(base, reward, beta, scan, policy, Some(log_policy));
     Ok(summarize((base, reward), s, beta))
 }
 
@@ -240,6 +241,14 @@ mod tests {
         }
         if let Ok(d) = Dist::from_weights(vec![2.4e-311, 3.0]) {
             out.push((d, vec![2.0, -1.0]));
+        }
+        // Spreads beyond f64::MAX (the rescaled paths): on the support, and through an outcome
+        // whose mass underflows to 0 from a finite log (logit -800).
+        if let Ok(d) = Dist::new(vec![0.25, 0.25, 0.5]) {
+            out.push((d, vec![f64::MAX, -f64::MAX, 0.0]));
+        }
+        if let Ok(d) = Dist::from_logits(&[0.0, 0.0, -800.0]) {
+            out.push((d, vec![f64::MAX, 0.0, -f64::MAX]));
         }
         if let Ok(d) = big {
             out.push((d, (0..n).map(|i| ((i * 31) % 17) as f64 * 0.1).collect()));

@@ -31,8 +31,8 @@
 //! accuracy as beta grows. The sweeps themselves are in `tilt_passes`.
 
 use super::tilt_passes::{
-    centred_variance, log_policy, max_and_mode, normalize, scaled_variance, unnormalized_tilt,
-    Divide, Normalization, Outcomes,
+    centred_variance, log_policy, mode_scan, normalize, scaled_variance, unnormalized_tilt, Divide,
+    ModeScan, Normalization, Outcomes,
 };
 use super::Solution;
 use crate::buffer::zeroed;
@@ -154,9 +154,30 @@ pub(super) fn tilt_stats_in(
     q: &mut [f64],
     logs: Option<&mut [f64]>,
 ) -> TiltStats {
+    let scan = scan_tilt(base, reward, beta);
+    tilt_stats_scanned(base, reward, beta, scan, q, logs)
+}
+
+/// The first sweep of a tilt evaluation: the reward's range on the support and the reward at
+/// the tilt's mode.
+pub(super) fn scan_tilt(base: &Dist, reward: &[f64], beta: f64) -> ModeScan {
+    mode_scan(base.log_probs(), reward, beta, Divide::by(beta))
+}
+
+/// [`tilt_stats_in`] after its first sweep, `scan`.
+pub(super) fn tilt_stats_scanned(
+    base: &Dist,
+    reward: &[f64],
+    beta: f64,
+    ModeScan {
+        range: (_, r_max),
+        r_mode,
+    }: ModeScan,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) -> TiltStats {
     let (p, lp) = (base.probs(), base.log_probs());
     let over_beta = Divide::by(beta);
-    let (r_max, r_mode) = max_and_mode(lp, reward, beta, over_beta);
     let x = Outcomes { p, lp, reward };
     let part = unnormalized_tilt(x, r_mode, over_beta, q);
     let norm = Normalization {
@@ -192,9 +213,14 @@ pub(super) fn tilt_stats_in(
 /// The tilt at `beta` with its policy (two fresh buffers of length `n`, one of which doubles as
 /// the scratch space of the passes).
 fn assemble(base: &Dist, reward: &[f64], beta: f64) -> Tilt {
+    assemble_scanned(base, reward, beta, scan_tilt(base, reward, beta))
+}
+
+/// [`assemble`] after the first sweep, `scan`.
+fn assemble_scanned(base: &Dist, reward: &[f64], beta: f64, scan: ModeScan) -> Tilt {
     let n = base.len();
     let (mut probs, mut logs) = (zeroed(n), zeroed(n));
-    let s = tilt_stats(base, reward, beta, &mut probs, Some(&mut logs));
+    let s = tilt_stats_scanned(base, reward, beta, scan, &mut probs, Some(&mut logs));
     tilt_from_parts((base, reward), s, beta, probs, logs)
 }
 
@@ -341,13 +367,14 @@ pub(super) fn rescaled(base: &Dist, reward: &[f64], k: i32) -> Vec<f64> {
 }
 
 /// The tilt's rescaling: `Some(-1)` (halve the rewards and `beta`) when the reward's spread on
-/// the support is beyond `f64::MAX`, else `None`. Halving suffices (`|r| <= f64::MAX`, so the
+/// the support (as the tilt's first sweep, `scan`, found it) is beyond `f64::MAX`, else `None`. Halving suffices (`|r| <= f64::MAX`, so the
 /// spread is below `2^1025`) and is exact except for subnormal rewards and a subnormal `beta`
 /// (an absolute change of at most `2^-1075`): a stronger rescaling would flush rewards that are
 /// tiny against the spread to zero, although at a small `beta` their differences decide the
 /// tilt (rewards `-f64::MAX`, `1e-300`, `-3e-91` at `beta = 1e-300`).
-pub(super) fn tilt_rescaling(base: &Dist, reward: &[f64]) -> Option<i32> {
-    rescaling(base, reward, (i32::MIN, 1023)).map(|_| -1)
+pub(super) fn tilt_rescaling(scan: &ModeScan) -> Option<i32> {
+    let (r_min, r_max) = scan.range;
+    (r_max - r_min == f64::INFINITY).then_some(-1)
 }
 
 /// `beta 2^k` for the rescaled tilt (the smallest subnormal if it underflows, where the tilt is
@@ -601,7 +628,8 @@ pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
     require_positive("beta", beta)?;
     // A spread beyond f64::MAX (rewards near +-1.8e308): solve on r/2 at beta/2 (the smallest
     // subnormal if beta/2 underflows, where the tilt is the argmax limit either way).
-    if let Some(k) = tilt_rescaling(base, reward) {
+    let scan = scan_tilt(base, reward, beta);
+    if let Some(k) = tilt_rescaling(&scan) {
         if let Some(t) = tilt_of_raised(base, reward, beta) {
             return Ok(t);
         }
@@ -609,7 +637,7 @@ pub fn tilt(base: &Dist, reward: &[f64], beta: f64) -> Result<Tilt> {
             assemble(base, &rescaled(base, reward, k), scaled_beta(beta, k)).unscaled(k, beta),
         );
     }
-    Ok(assemble(base, reward, beta))
+    Ok(assemble_scanned(base, reward, beta, scan))
 }
 
 /// MaxEnt RL (claim `kl.maxent`): the maximizer of `E_pi[r] + alpha H(pi)`.

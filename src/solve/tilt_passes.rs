@@ -170,21 +170,33 @@ pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
     (d2 * (1.0 + (d - 1.0) * p), d + d2 * p)
 }
 
-/// `(r*, r(k))`: the max of `r` over `supp pi0` and the reward at the mode
+/// What the first sweep of a tilt finds (see [`mode_scan`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ModeScan {
+    /// `(min r, max r)` over the outcomes with `log pi0 > -inf` (`r*` is the maximum).
+    pub(super) range: (f64, f64),
+    /// The reward at the tilt's mode.
+    pub(super) r_mode: f64,
+}
+
+/// The range of `r` over `supp pi0` (the outcomes with `log pi0 > -inf`, which includes any
+/// whose mass underflowed to 0 from a finite log) and the reward at the mode
 /// `k = argmax_x log pi0(x) + r(x)/beta` of the tilt (the outcome of largest tilted mass; the
 /// first one on a tie), in one sweep (and, per tile, a search for the first largest key). The
-/// key is evaluated as `log pi0 + r/beta` when
-/// `beta >= 1` and as `beta log pi0 + r` (the same order, scaled by beta) when `beta < 1`, so
-/// neither `r/beta` nor `beta log pi0` can overflow. (Rounding of the key can only pick an
-/// outcome whose tilted mass is within a few ulps of the largest, which serves the passes
-/// equally well.)
-pub(super) fn max_and_mode(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> (f64, f64) {
+/// key is evaluated as `log pi0 + r/beta` when `beta >= 1` and as `beta log pi0 + r` (the same
+/// order, scaled by beta) when `beta < 1`, so neither `r/beta` nor `beta log pi0` can overflow.
+/// (Rounding of the key can only pick an outcome whose tilted mass is within a few ulps of the
+/// largest, which serves the passes equally well.)
+pub(super) fn mode_scan(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> ModeScan {
     let parts = map_tiles(lp.len(), Vec::new(), |range, _| {
         let at = range.start;
-        let (r_max, mode) = mode_tile(&lp[range.clone()], &reward[range], beta, over_beta);
-        (r_max, mode.map(|(key, i)| (key, at + i)))
+        let (r_range, mode) = mode_tile(&lp[range.clone()], &reward[range], beta, over_beta);
+        (r_range, mode.map(|(key, i)| (key, at + i)))
     });
-    let r_max = parts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    let range = parts.iter().fold(
+        (f64::INFINITY, f64::NEG_INFINITY),
+        |(lo, hi), ((l, h), _)| (lo.min(*l), hi.max(*h)),
+    );
     // Tiles in order and a strict comparison: the first of equal keys.
     let mode = parts
         .iter()
@@ -193,10 +205,13 @@ pub(super) fn max_and_mode(lp: &[f64], reward: &[f64], beta: f64, over_beta: Div
             Some((best, _)) if key <= best => m,
             _ => Some((key, i)),
         });
-    (r_max, mode.map_or(r_max, |(_, i)| reward[i]))
+    ModeScan {
+        range,
+        r_mode: mode.map_or(range.1, |(_, i)| reward[i]),
+    }
 }
 
-/// `(max r on the support, (key, index) of the first largest key)` over one tile.
+/// `((min r, max r) on the support, (key, index) of the first largest key)` over one tile.
 #[multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
@@ -207,36 +222,35 @@ fn mode_tile(
     reward: &[f64],
     beta: f64,
     over_beta: Divide,
-) -> (f64, Option<(f64, usize)>) {
+) -> ((f64, f64), Option<(f64, usize)>) {
     // The key `log pi0 + r/beta` for `beta >= 1`, `beta log pi0 + r` otherwise, chosen here so
     // that the scan's loops carry no test.
     match (beta >= 1.0, over_beta.as_multiply()) {
-        (true, Some(m)) => scan_max_and_mode(lp, reward, |l, r| l + m.of(r)),
-        (true, None) => scan_max_and_mode(lp, reward, |l, r| l + over_beta.of(r)),
-        (false, _) => scan_max_and_mode(lp, reward, |l, r| beta * l + r),
+        (true, Some(m)) => scan_range_and_mode(lp, reward, |l, r| l + m.of(r)),
+        (true, None) => scan_range_and_mode(lp, reward, |l, r| l + over_beta.of(r)),
+        (false, _) => scan_range_and_mode(lp, reward, |l, r| beta * l + r),
     }
 }
 
-/// [`mode_tile`] with the key `key(log pi0, r)`, in two sweeps that are vector code: the largest
-/// reward on the support and the largest key, lane by lane; then the first outcome whose key
+/// [`mode_tile`] with the key `key(log pi0, r)`, in two sweeps that are vector code: the range
+/// of the rewards on the support and the largest key, lane by lane; then the first outcome whose key
 /// equals the largest, found block by block (keys are recomputed by the same expression, so the
 /// equality is exact). Off the support the key is `-inf`, on it finite.
 #[inline(always)]
-fn scan_max_and_mode(
+fn scan_range_and_mode(
     lp: &[f64],
     reward: &[f64],
     key: impl Fn(f64, f64) -> f64,
-) -> (f64, Option<(f64, usize)>) {
+) -> ((f64, f64), Option<(f64, usize)>) {
     let n = lp.len().min(reward.len());
     let (lp, reward) = (&lp[..n], &reward[..n]);
-    let (mut r_max, mut best) = ([f64::NEG_INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+    let (mut r_min, mut r_max) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+    let mut best = [f64::NEG_INFINITY; LANES];
     let mut visit = |j: usize, l: f64, r: f64| {
         let k = key(l, r);
-        r_max[j] = r_max[j].max(if l > f64::NEG_INFINITY {
-            r
-        } else {
-            f64::NEG_INFINITY
-        });
+        let on_support = l > f64::NEG_INFINITY;
+        r_min[j] = r_min[j].min(if on_support { r } else { f64::INFINITY });
+        r_max[j] = r_max[j].max(if on_support { r } else { f64::NEG_INFINITY });
         best[j] = if k > best[j] { k } else { best[j] };
     };
     for (lc, rc) in lp.chunks_exact(LANES).zip(reward.chunks_exact(LANES)) {
@@ -248,10 +262,13 @@ fn scan_max_and_mode(
     for (j, (&l, &r)) in lp[tail..].iter().zip(&reward[tail..]).enumerate() {
         visit(j, l, r);
     }
-    let r_max = r_max.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let range = (
+        r_min.iter().copied().fold(f64::INFINITY, f64::min),
+        r_max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
     let top = best.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if top == f64::NEG_INFINITY {
-        return (r_max, None);
+        return (range, None);
     }
     let hits = |at: usize, end: usize| {
         lp[at..end]
@@ -262,7 +279,7 @@ fn scan_max_and_mode(
     let first = blocks(n)
         .find(|b| hits(b.start, b.end))
         .and_then(|b| b.clone().find(|&i| key(lp[i], reward[i]) == top));
-    (r_max, first.map(|i| (top, i)))
+    (range, first.map(|i| (top, i)))
 }
 
 /// Result of pass 1: `z = sum q`, `log z`, and the shift `s = sum q (r - r_mode) / z` (the mean
@@ -796,9 +813,10 @@ pub(super) fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: 
 mod tests {
     use super::*;
 
-    /// The first index of the largest key and the largest reward on the support, element by
-    /// element: the reference for the vector scan.
-    fn naive_mode(lp: &[f64], reward: &[f64], beta: f64) -> (f64, Option<(f64, usize)>) {
+    /// The range of the rewards on the support and the first index of the largest key, element
+    /// by element: the reference for the vector scan.
+    type Scanned = ((f64, f64), Option<(f64, usize)>);
+    fn naive_mode(lp: &[f64], reward: &[f64], beta: f64) -> Scanned {
         let key = |l: f64, r: f64| {
             if beta >= 1.0 {
                 l + r / beta
@@ -806,27 +824,34 @@ mod tests {
                 beta * l + r
             }
         };
-        let mut r_max = f64::NEG_INFINITY;
+        let (mut r_min, mut r_max) = (f64::INFINITY, f64::NEG_INFINITY);
         let mut mode = None::<(f64, usize)>;
         for (i, (&l, &r)) in lp.iter().zip(reward).enumerate() {
             if l > f64::NEG_INFINITY {
-                r_max = r_max.max(r);
+                (r_min, r_max) = (r_min.min(r), r_max.max(r));
                 if mode.is_none_or(|(b, _)| key(l, r) > b) {
                     mode = Some((key(l, r), i));
                 }
             }
         }
-        (r_max, mode)
+        ((r_min, r_max), mode)
     }
 
     #[test]
     fn mode_scan_takes_the_first_of_tied_keys_and_ignores_the_off_support() {
-        // Rewards on a coarse grid (many ties), every third outcome off the support, lengths
-        // around the lane and block sizes, both forms of the key. The betas have exact
-        // reciprocals, so the reference's `r / beta` and the scan's `r * (1/beta)` agree.
+        // Rewards on a coarse grid (many ties), every third outcome off the support with a
+        // reward of +-1e300 that the range must pass over, lengths around the lane and block
+        // sizes, both forms of the key. The betas have exact reciprocals, so the reference's
+        // `r / beta` and the scan's `r * (1/beta)` agree.
         for n in [0, 1, 7, 8, 9, 63, 64, 65, 200, 1000] {
             for beta in [0.25, 1.0, 2.0] {
-                let reward: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64).collect();
+                let reward: Vec<f64> = (0..n)
+                    .map(|i| match i % 3 {
+                        0 if i % 2 == 0 => 1e300,
+                        0 => -1e300,
+                        _ => ((i * 37) % 11) as f64,
+                    })
+                    .collect();
                 let lp: Vec<f64> = (0..n)
                     .map(|i| {
                         if i % 3 == 0 {
