@@ -57,6 +57,20 @@ fn rounded(y: f64) -> (f64, i64) {
 /// `(+inf, +inf)`. `x` must not be NaN.
 #[inline(always)]
 pub(crate) fn exp_expm1(x: f64) -> (f64, f64) {
+    let (e, em1_near_zero) = exp_and_expm1_near_zero(x);
+    // Beyond |x| < 1, e^x - 1 is formed from e^x with no worse than 1 ulp of cancellation.
+    let em1 = if x.abs() < 1.0 {
+        em1_near_zero
+    } else {
+        e - 1.0
+    };
+    (e, em1)
+}
+
+/// `(e^x, e^x - 1)` as [`exp_expm1`] gives them where `|x| < 1`; for `|x| >= 1` the second is
+/// not `e^x - 1` (callers that use it only for small arguments skip the select).
+#[inline(always)]
+pub(crate) fn exp_and_expm1_near_zero(x: f64) -> (f64, f64) {
     let x = x.clamp(-760.0, 710.0);
     let (kf, k) = rounded(x * LOG2_E);
     // `kf LN2_HI` is exact (|k| < 2^21), so the fused form rounds only the difference, as the
@@ -68,15 +82,9 @@ pub(crate) fn exp_expm1(x: f64) -> (f64, f64) {
     let (_, k1) = rounded(kf.mul_add(0.5, -0.25));
     let (s1, s2) = (pow2(k1), pow2(k - k1));
     let e = ((1.0 + em1_r) * s1) * s2;
-    // For |x| < 1, k is -1, 0 or 1 and 2^k (e^r - 1) + (2^k - 1) keeps relative accuracy;
-    // beyond, e^x - 1 is formed from e^x with no worse than 1 ulp of cancellation.
+    // For |x| < 1, k is -1, 0 or 1 and 2^k (e^r - 1) + (2^k - 1) keeps relative accuracy.
     let s = s1 * s2;
-    let em1 = if x.abs() < 1.0 {
-        s * em1_r + (s - 1.0)
-    } else {
-        e - 1.0
-    };
-    (e, em1)
+    (e, s * em1_r + (s - 1.0))
 }
 
 /// `1/(j+2)!` for `j = 0..16`: the Taylor coefficients of `(e^r - 1 - r)/r^2`.

@@ -19,7 +19,7 @@
 //! weight `e^v` beyond the overflow threshold although `pi0 e^v` is representable) make their
 //! block be evaluated again, element by element, with the exact scalar form.
 
-use crate::exp_kernel::{exp_expm1, expm1_tail};
+use crate::exp_kernel::{exp_and_expm1_near_zero, exp_expm1, expm1_tail};
 use crate::numeric::{log_sum_exp_parts, BlockSum, CompensatedSum};
 use crate::parallel::map_tiles;
 use multiversion::multiversion;
@@ -293,6 +293,9 @@ pub(super) struct Partition {
     pub(super) log_z_parts: Option<(f64, f64)>,
 }
 
+/// The largest `v` for which [`tilted_weight`] forms `e^v` (beyond it `e^v` may overflow).
+const EXP_SAFE: f64 = 700.0;
+
 /// `(q, q - pi0, exact)` for the unnormalized weight `q = pi0 e^v` of one outcome, `exact`
 /// false when the branch-free form does not apply (a subnormal `pi0 > 0`, or `v >= 700` where
 /// `e^v` may overflow). For `|v| < ln 2`, `q - pi0 = pi0 expm1(v)` is formed without
@@ -300,13 +303,14 @@ pub(super) struct Partition {
 /// `exp(log pi0 + v)`, whose argument carries an absolute error `eps |log pi0|`.
 #[inline(always)]
 fn tilted_weight(p: f64, v: f64) -> (f64, f64, bool) {
-    let (e, em1) = exp_expm1(v);
+    // `em1` is used only where `|v| < ln 2`, where it is `e^v - 1`.
+    let (e, em1) = exp_and_expm1_near_zero(v);
     let small = v.abs() < std::f64::consts::LN_2;
     let dq_small = p * em1;
     let q_large = p * e;
     let q = if small { p + dq_small } else { q_large };
     let dq = if small { dq_small } else { q_large - p };
-    let exact = !(p > 0.0 && p < f64::MIN_POSITIVE) && v < 700.0;
+    let exact = !(p > 0.0 && p < f64::MIN_POSITIVE) && v < EXP_SAFE;
     (q, dq, exact)
 }
 
@@ -409,12 +413,19 @@ fn weights_block<S: Scale>(
     over_beta: S,
     q: &mut [f64],
 ) -> Option<[f64; 3]> {
-    let (mut acc, mut exact) = (Lanes::<3>::new(), [true; SUM_LANES]);
+    // Whether the block needs the exact form ([`tilted_weight`]'s `exact`) is decided from the
+    // largest `v` and the smallest positive `pi0`, kept per lane (`v` is never NaN: finite
+    // rewards, `beta > 0`): a maximum and a minimum per outcome rather than three comparisons
+    // packed into flags.
+    let mut acc = Lanes::<3>::new();
+    let (mut v_max, mut p_min) = ([f64::NEG_INFINITY; SUM_LANES], [f64::INFINITY; SUM_LANES]);
     let mut visit = |j: usize, p: f64, r: f64, q: &mut f64| {
         let dev = r - r_mode;
-        let (qi, dq, ok) = tilted_weight(p, over_beta.of(dev));
+        let v = over_beta.of(dev);
+        let (qi, dq, _) = tilted_weight(p, v);
         *q = qi;
-        exact[j] &= ok;
+        v_max[j] = v_max[j].max(v);
+        p_min[j] = p_min[j].min(if p > 0.0 { p } else { f64::INFINITY });
         acc.add(j, [qi, dq, qi * dev]);
     };
     let mut chunks = p
@@ -430,7 +441,9 @@ fn weights_block<S: Scale>(
     for (j, qi) in q[tail..].iter_mut().enumerate() {
         visit(j, p[tail + j], r[tail + j], qi);
     }
-    exact.iter().all(|&e| e).then(|| acc.totals())
+    let exact =
+        v_max.iter().all(|&v| v < EXP_SAFE) && p_min.iter().all(|&p| p >= f64::MIN_POSITIVE);
+    exact.then(|| acc.totals())
 }
 
 /// One block of pass 1, element by element with [`tilted_weight_exact`] (same lanes, same order
