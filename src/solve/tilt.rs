@@ -367,11 +367,12 @@ pub(super) fn rescaled(base: &Dist, reward: &[f64], k: i32) -> Vec<f64> {
 }
 
 /// The tilt's rescaling: `Some(-1)` (halve the rewards and `beta`) when the reward's spread on
-/// the support (as the tilt's first sweep, `scan`, found it) is beyond `f64::MAX`, else `None`. Halving suffices (`|r| <= f64::MAX`, so the
-/// spread is below `2^1025`) and is exact except for subnormal rewards and a subnormal `beta`
-/// (an absolute change of at most `2^-1075`): a stronger rescaling would flush rewards that are
-/// tiny against the spread to zero, although at a small `beta` their differences decide the
-/// tilt (rewards `-f64::MAX`, `1e-300`, `-3e-91` at `beta = 1e-300`).
+/// the support (`log pi0 > -inf`, as the tilt's first sweep `scan` found it) is beyond
+/// `f64::MAX`, else `None`. Halving suffices (`|r| <= f64::MAX`, so the spread is below
+/// `2^1025`) and is exact except for subnormal rewards and a subnormal `beta` (an absolute
+/// change of at most `2^-1075`): a stronger rescaling would flush rewards that are tiny against
+/// the spread to zero, although at a small `beta` their differences decide the tilt (rewards
+/// `-f64::MAX`, `1e-300`, `-3e-91` at `beta = 1e-300`).
 pub(super) fn tilt_rescaling(scan: &ModeScan) -> Option<i32> {
     let (r_min, r_max) = scan.range;
     (r_max - r_min == f64::INFINITY).then_some(-1)

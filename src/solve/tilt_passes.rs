@@ -233,9 +233,9 @@ fn mode_tile(
 }
 
 /// [`mode_tile`] with the key `key(log pi0, r)`, in two sweeps that are vector code: the range
-/// of the rewards on the support and the largest key, lane by lane; then the first outcome whose key
-/// equals the largest, found block by block (keys are recomputed by the same expression, so the
-/// equality is exact). Off the support the key is `-inf`, on it finite.
+/// of the rewards on the support and the largest key, lane by lane; then the first outcome
+/// whose key equals the largest, found block by block (keys are recomputed by the same
+/// expression, so the equality is exact). Off the support the key is `-inf`, on it finite.
 #[inline(always)]
 fn scan_range_and_mode(
     lp: &[f64],
@@ -293,7 +293,7 @@ pub(super) struct Partition {
     pub(super) log_z_parts: Option<(f64, f64)>,
 }
 
-/// The largest `v` for which [`tilted_weight`] forms `e^v` (beyond it `e^v` may overflow).
+/// [`tilted_weight`] forms `e^v` only for `v` below this (from it on, `e^v` may overflow).
 const EXP_SAFE: f64 = 700.0;
 
 /// `(q, q - pi0, exact)` for the unnormalized weight `q = pi0 e^v` of one outcome, `exact`
@@ -833,7 +833,8 @@ fn squared(d: f64) -> f64 {
 }
 
 /// `sum term(pi0, r)` over the support (`pi0 > 0`; `term` is evaluated off the support too,
-/// and its value, even NaN, dropped by a select, so that the loop is vector code): [`SUM_LANES`] lanes within each block of [`BlockSum::BLOCK`] outcomes, the blocks
+/// and its value, even NaN, dropped by a select, so that the loop is vector code):
+/// [`SUM_LANES`] lanes within each block of [`BlockSum::BLOCK`] outcomes, the blocks
 /// compensated.
 #[inline(always)]
 fn support_sum(p: &[f64], reward: &[f64], term: impl Fn(f64, f64) -> f64) -> f64 {
