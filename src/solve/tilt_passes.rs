@@ -296,13 +296,13 @@ pub(super) struct Partition {
 /// [`tilted_weight`] forms `e^v` only for `v` below this (from it on, `e^v` may overflow).
 const EXP_SAFE: f64 = 700.0;
 
-/// `(q, q - pi0, exact)` for the unnormalized weight `q = pi0 e^v` of one outcome, `exact`
-/// false when the branch-free form does not apply (a subnormal `pi0 > 0`, or `v >= 700` where
-/// `e^v` may overflow). For `|v| < ln 2`, `q - pi0 = pi0 expm1(v)` is formed without
+/// `(q, q - pi0)` for the unnormalized weight `q = pi0 e^v` of one outcome, exact where
+/// [`weight_form_applies`] (not for a subnormal `pi0 > 0`, nor for `v >= 700`, where `e^v` may
+/// overflow). For `|v| < ln 2`, `q - pi0 = pi0 expm1(v)` is formed without
 /// cancellation; otherwise `q = pi0 e^v` is a product (relative error ~3 eps) rather than
 /// `exp(log pi0 + v)`, whose argument carries an absolute error `eps |log pi0|`.
 #[inline(always)]
-fn tilted_weight(p: f64, v: f64) -> (f64, f64, bool) {
+fn tilted_weight(p: f64, v: f64) -> (f64, f64) {
     // `em1` is used only where `|v| < ln 2`, where it is `e^v - 1`.
     let (e, em1) = exp_and_expm1_near_zero(v);
     let small = v.abs() < std::f64::consts::LN_2;
@@ -310,20 +310,27 @@ fn tilted_weight(p: f64, v: f64) -> (f64, f64, bool) {
     let q_large = p * e;
     let q = if small { p + dq_small } else { q_large };
     let dq = if small { dq_small } else { q_large - p };
-    let exact = !(p > 0.0 && p < f64::MIN_POSITIVE) && v < EXP_SAFE;
-    (q, dq, exact)
+    (q, dq)
+}
+
+/// Whether [`tilted_weight`] is exact for `(pi0, v)`: `pi0` is 0 or normal, and `v` below
+/// [`EXP_SAFE`]. (The vector pass decides the same per block from a lane maximum of `v` and
+/// minimum of the positive `pi0`.)
+#[inline(always)]
+fn weight_form_applies(p: f64, v: f64) -> bool {
+    !(p > 0.0 && p < f64::MIN_POSITIVE) && v < EXP_SAFE
 }
 
 /// The weight where [`tilted_weight`] does not apply: `exp(log pi0 + v)` (the log view of a
 /// subnormal `pi0` is the more precise one, and the sum of logs cannot overflow).
 fn tilted_weight_exact(p: f64, lp: f64, v: f64) -> (f64, f64) {
-    match tilted_weight(p, v) {
-        (q, dq, true) => (q, dq),
-        _ if p == 0.0 => (0.0, 0.0),
-        _ => {
-            let q = (lp + v).exp();
-            (q, q - p)
-        }
+    if weight_form_applies(p, v) {
+        tilted_weight(p, v)
+    } else if p == 0.0 {
+        (0.0, 0.0)
+    } else {
+        let q = (lp + v).exp();
+        (q, q - p)
     }
 }
 
@@ -413,7 +420,7 @@ fn weights_block<S: Scale>(
     over_beta: S,
     q: &mut [f64],
 ) -> Option<[f64; 3]> {
-    // Whether the block needs the exact form ([`tilted_weight`]'s `exact`) is decided from the
+    // Whether the block needs the exact form (see [`weight_form_applies`]) is decided from the
     // largest `v` and the smallest positive `pi0`, kept per lane (`v` is never NaN: finite
     // rewards, `beta > 0`): a maximum and a minimum per outcome rather than three comparisons
     // packed into flags.
@@ -422,7 +429,7 @@ fn weights_block<S: Scale>(
     let mut visit = |j: usize, p: f64, r: f64, q: &mut f64| {
         let dev = r - r_mode;
         let v = over_beta.of(dev);
-        let (qi, dq, _) = tilted_weight(p, v);
+        let (qi, dq) = tilted_weight(p, v);
         *q = qi;
         v_max[j] = v_max[j].max(v);
         p_min[j] = p_min[j].min(if p > 0.0 { p } else { f64::INFINITY });
@@ -877,9 +884,11 @@ pub(super) fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: 
 mod tests {
     use super::*;
 
+    /// What the mode scan returns: the range on the support, `(key, index)` of the mode.
+    type Scanned = ((f64, f64), Option<(f64, usize)>);
+
     /// The range of the rewards on the support and the first index of the largest key, element
     /// by element: the reference for the vector scan.
-    type Scanned = ((f64, f64), Option<(f64, usize)>);
     fn naive_mode(lp: &[f64], reward: &[f64], beta: f64) -> Scanned {
         let key = |l: f64, r: f64| {
             if beta >= 1.0 {
@@ -962,11 +971,16 @@ mod tests {
                     .collect();
                 let support = || (0..n).filter(|&i| p[i] > 0.0);
                 let x = |i: usize| (reward[i] - 0.0) / spread;
-                let mean: f64 = support().map(|i| p[i] * x(i)).sum();
-                let want: f64 = support().map(|i| p[i] * (x(i) - mean).powi(2)).sum();
+                let mean = crate::numeric::sum(support().map(|i| p[i] * x(i)));
+                let want = crate::numeric::sum(support().map(|i| p[i] * (x(i) - mean).powi(2)));
                 let got = scaled_variance(&p, &reward, 0.0, spread);
+                // Both sums have terms of one sign. The reference is compensated (a few eps);
+                // the scan adds at most 16 terms naively per lane and block (16 eps), then
+                // compensates, and its `x` carries one more rounding (the reciprocal of the
+                // spread, 2 eps per term); an error in the mean changes the centred sum only
+                // to second order. 64 eps relative covers all of it.
                 assert!(
-                    (got - want).abs() <= 1e-13 * want,
+                    (got - want).abs() <= 64.0 * f64::EPSILON * want,
                     "n = {n}, spread = {spread}: {got} vs {want}"
                 );
             }
