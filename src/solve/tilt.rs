@@ -32,7 +32,7 @@
 
 use super::tilt_passes::{
     centred_variance, log_policy, mode_scan, normalize, scaled_variance, unnormalized_tilt, Divide,
-    ModeScan, Normalization, Outcomes,
+    ModeScan, Normalization, Outcomes, Partition, Scale,
 };
 use super::Solution;
 use crate::buffer::zeroed;
@@ -169,17 +169,76 @@ pub(super) fn tilt_stats_scanned(
     base: &Dist,
     reward: &[f64],
     beta: f64,
+    scan: ModeScan,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) -> TiltStats {
+    let weighed = weigh(base, reward, beta, scan, None, q);
+    normalized_stats(base, reward, weighed, q, logs)
+}
+
+/// Pass 1 of a tilt evaluation at `beta`, with what pass 2 ([`normalized_stats`]) and a
+/// search's [`Weighed::estimate`] need.
+pub(super) struct Weighed {
+    beta: f64,
+    r_max: f64,
+    r_mode: f64,
+    over_beta: Divide,
+    part: Partition,
+    /// The centre of [`Partition::centred_square`] relative to `r_mode`, when one was given.
+    centre: Option<f64>,
+}
+
+/// Pass 1 of the tilt at `beta` after its mode scan `scan`: the weights into `q`, and, when a
+/// `centre` (a reward) is given, the second moment of the rewards about it that
+/// [`Weighed::estimate`] needs.
+pub(super) fn weigh(
+    base: &Dist,
+    reward: &[f64],
+    beta: f64,
     ModeScan {
         range: (_, r_max),
         r_mode,
     }: ModeScan,
+    centre: Option<f64>,
+    q: &mut [f64],
+) -> Weighed {
+    let x = Outcomes {
+        p: base.probs(),
+        lp: base.log_probs(),
+        reward,
+    };
+    let over_beta = Divide::by(beta);
+    let centre = centre.map(|c| c - r_mode);
+    Weighed {
+        beta,
+        r_max,
+        r_mode,
+        over_beta,
+        part: unnormalized_tilt(x, r_mode, over_beta, centre, q),
+        centre,
+    }
+}
+
+/// Pass 2 of a tilt evaluation after pass 1, `weighed`, whose weights are in `q`: the
+/// normalized policy into `q`, the log-policy into `logs` when given, and the statistics.
+pub(super) fn normalized_stats(
+    base: &Dist,
+    reward: &[f64],
+    weighed: Weighed,
     q: &mut [f64],
     logs: Option<&mut [f64]>,
 ) -> TiltStats {
+    let Weighed {
+        beta,
+        r_max,
+        r_mode,
+        over_beta,
+        part,
+        ..
+    } = weighed;
     let (p, lp) = (base.probs(), base.log_probs());
-    let over_beta = Divide::by(beta);
     let x = Outcomes { p, lp, reward };
-    let part = unnormalized_tilt(x, r_mode, over_beta, q);
     let norm = Normalization {
         r_max,
         r_mode,
@@ -209,6 +268,71 @@ pub(super) fn tilt_stats_scanned(
         gain: normalized_lift(m.lift, m.e, offset),
     }
 }
+
+/// The KL and the reward variance of a tilt from pass 1 alone (see [`Weighed::estimate`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PassOneEstimate {
+    /// `KL(pi_beta || pi0)`, within `kl_error`.
+    pub(super) kl: f64,
+    /// A bound on the error of `kl` against the KL that pass 2 would form from the same
+    /// weights.
+    pub(super) kl_error: f64,
+    /// `Var_{pi_beta}(r)`, to a relative `2^-26`.
+    pub(super) variance: f64,
+    /// `E_{pi_beta}[r]`.
+    pub(super) mean: f64,
+}
+
+impl Weighed {
+    /// The KL and `Var(r)` of the tilt from the sums of pass 1, for the steps of a search that
+    /// is still far from its root (pass 2 forms both to full accuracy, at the cost of a second
+    /// pass with the degree-15 KL series per outcome).
+    ///
+    /// With `v = (r - r_mode)/beta` and `d = v - log z` the log density ratio,
+    /// `KL = E_pi[d] = s/beta - log z` for the mean `s = sum q (r - r_mode)/z` of pass 1, and
+    /// `Var(r) = E_pi[(r - r_mode - c)^2] - (s - c)^2` about the centre `c`. The first
+    /// difference cancels when the KL is small against `|log z|` or `E_pi|r - r_mode|/beta`,
+    /// the second when the centre is far from the mean, so both come with their error:
+    ///
+    /// - each weight carries a relative error of a few eps against the weights of the rewards
+    ///   as rounded into `v`, which pass 2 shares, each product `q (r - r_mode)` one more, and
+    ///   the compensated sums little more: `|err s| <= 13 eps E|r - r_mode|` and
+    ///   `|err s/beta| <= 16 eps E|r - r_mode|/beta`; `log z` from `z` (relative error
+    ///   `5 eps`) or from `z - 1 = sum (q - pi0)` (terms of absolute error `6 eps (q + pi0)`,
+    ///   `z > 1/2`) is within `18 eps + eps |log z|`; the difference adds `eps KL`. With a
+    ///   factor of two for safety, `kl_error = 32 eps (E|r - r_mode|/beta + 1 + |log z| +
+    ///   KL)`, with `E|r - r_mode| <= sqrt(E (r - r_mode - c)^2) + |c|`;
+    /// - `Var(r)` is kept only when it is at least `2^-20 E (r - r_mode - c)^2`, where its
+    ///   relative error is below `32 eps 2^20 = 2^-27` (it steers the search's Newton steps,
+    ///   which need far less).
+    ///
+    /// `None` without a centre, when the linear weights were too small to carry the mean
+    /// (`z <= 1e-280`), or when either quantity is not a positive finite number.
+    pub(super) fn estimate(&self) -> Option<PassOneEstimate> {
+        let (c, s) = (self.centre?, self.part.shift?);
+        let z = self.part.z;
+        let second = self.part.centred_square / z;
+        let log_z = self.part.log_z;
+        let kl = self.over_beta.of(s) - log_z;
+        let variance = second - (s - c) * (s - c);
+        let first_abs = self.over_beta.of(second.sqrt() + c.abs());
+        let kl_error = 32.0 * f64::EPSILON * (first_abs + 1.0 + log_z.abs() + kl);
+        let usable = kl > 0.0
+            && kl_error.is_finite()
+            && variance >= second * VARIANCE_CANCELLATION
+            && variance.is_finite();
+        usable.then_some(PassOneEstimate {
+            kl,
+            kl_error,
+            variance,
+            mean: self.r_mode + s,
+        })
+    }
+}
+
+/// `2^-20`: the smallest `Var(r) / E (r - c)^2` at which [`Weighed::estimate`] forms `Var(r)`
+/// from pass 1.
+const VARIANCE_CANCELLATION: f64 = 1.0 / 1_048_576.0;
 
 /// The tilt at `beta` with its policy (two fresh buffers of length `n`, one of which doubles as
 /// the scratch space of the passes).
@@ -1123,8 +1247,10 @@ pub(super) fn budget_limit(base: &Dist, reward: &[f64], case: &BudgetCase) -> Re
     })
 }
 
-/// The multiplier of a binding budget, with the root finder's last evaluation (whose policy
-/// is left in `scratch`, of length `n`); the search starts at `beta_guess` when one is given.
+/// The multiplier of a binding budget, with the root finder's last full evaluation when its
+/// policy is what `scratch` (of length `n`) holds; the search starts at `beta_guess` when one
+/// is given. Far from the root each step costs pass 1 alone ([`Weighed::estimate`], trusted
+/// within [`ESTIMATE_TRUST`]), near it both passes.
 pub(super) fn budget_multiplier(
     base: &Dist,
     reward: &[f64],
@@ -1143,10 +1269,28 @@ pub(super) fn budget_multiplier(
             (0.5 * (2.0 * eps / var0).ln()).clamp(u_lo, u_hi)
         }
     };
-    let mut last = None;
+    // `last`: the full evaluation whose normalized policy `scratch` holds, if any; `centre`:
+    // the tilted mean of the last evaluation, about which the next one's variance is formed.
+    let (mut last, mut centre) = (None, None);
     let mut g = |beta: f64| -> Result<(f64, f64)> {
-        let s = tilt_stats_in(base, reward, beta, scratch, None);
-        last = Some((beta, s));
+        let scan = scan_tilt(base, reward, beta);
+        let weighed = weigh(
+            base,
+            reward,
+            beta,
+            scan,
+            Some(centre.unwrap_or(scan.r_mode)),
+            scratch,
+        );
+        if let Some(e) = weighed.estimate() {
+            let gv = log_ratio(e.kl, eps);
+            if e.kl_error <= ESTIMATE_TRUST * gv.abs() * e.kl {
+                (last, centre) = (None, Some(e.mean));
+                return Ok((gv, e.variance / (beta * beta) / e.kl));
+            }
+        }
+        let s = normalized_stats(base, reward, weighed, scratch, None);
+        (last, centre) = (Some((beta, s)), Some(s.r_mode + s.mode_offset));
         if s.kl <= 0.0 {
             return Ok((f64::NEG_INFINITY.max(-1e300), 2.0));
         }
@@ -1156,6 +1300,13 @@ pub(super) fn budget_multiplier(
     let beta = solve_in_u(&mut g, start, spread)?;
     Ok((beta, last))
 }
+
+/// How far a [`PassOneEstimate`] may be off for the KL-budget search to step on it: its bound
+/// on the error of `ln KL` at most `2^-8` of `|ln(KL/eps)|`, so that the sign of the
+/// equation is right and a Newton step is off by at most a relative `2^-8` of itself. Near
+/// the root (where that fails) the search evaluates both passes, so its last steps, and the
+/// answer, are those of the full evaluation.
+const ESTIMATE_TRUST: f64 = 1.0 / 256.0;
 
 /// Relative accuracy within which a multiplier search must meet its constraint (it iterates to
 /// ~1e-15); a result further off is [`Error::NoConvergence`], never an answer.
@@ -1480,12 +1631,6 @@ pub fn reward_target(base: &Dist, reward: &[f64], c: f64) -> Result<RewardTarget
 mod tests {
     use super::*;
 
-    /// A mode of base mass `1e-300` (reward 700 at `beta = 1`: log weight `9.2` against
-    /// `ln 0.5 + 1 = 0.31` for the runner-up): the unnormalized weights sum to `~1e-300`, below
-    /// the `1e-280` where pass 1 carries the variance's shift, so the variance comes from the
-    /// separate centred pass. It must equal the pairwise form
-    /// `Var = (1/2) sum_{x,y} pi(x) pi(y) (r(x) - r(y))^2`, computed here from the policy (no
-    /// cancellation: every term is non-negative), to `1e-12` relative.
     /// [`finish_at_root`] reuses the last evaluation only when it was at the returned beta: with
     /// a last evaluation at `beta = 2` and a root at `beta = 1/2`, the policy, log-policy and KL
     /// are those of a fresh tilt at `1/2` (a reused evaluation would normalize by the wrong
@@ -1515,6 +1660,12 @@ mod tests {
         Ok(())
     }
 
+    /// A mode of base mass `1e-300` (reward 700 at `beta = 1`: log weight `9.2` against
+    /// `ln 0.5 + 1 = 0.31` for the runner-up): the unnormalized weights sum to `~1e-300`, below
+    /// the `1e-280` where pass 1 carries the variance's shift, so the variance comes from the
+    /// separate centred pass. It must equal the pairwise form
+    /// `Var = (1/2) sum_{x,y} pi(x) pi(y) (r(x) - r(y))^2`, computed here from the policy (no
+    /// cancellation: every term is non-negative), to `1e-12` relative.
     #[test]
     fn variance_of_a_tilt_with_a_buried_mode_takes_the_centred_pass() -> Result<()> {
         let base = Dist::new(vec![1e-300, 0.5, 0.5])?;
@@ -1764,6 +1915,96 @@ mod tests {
         let t = tilt(&base, &[0.0, 1.0], 1e6)?;
         let want = 0.25 / 2.0 / 1e12;
         assert!((t.solution.kl - want).abs() <= 1e-5 * want);
+        Ok(())
+    }
+
+    /// Pass 1 at `beta` with its estimate about the reward `centre`, then pass 2 on the same
+    /// weights.
+    fn estimate_and_full(
+        base: &Dist,
+        reward: &[f64],
+        beta: f64,
+        centre: f64,
+    ) -> (Option<PassOneEstimate>, TiltStats) {
+        let mut q = vec![0.0; base.len()];
+        let weighed = weigh(
+            base,
+            reward,
+            beta,
+            scan_tilt(base, reward, beta),
+            Some(centre),
+            &mut q,
+        );
+        let estimate = weighed.estimate();
+        (
+            estimate,
+            normalized_stats(base, reward, weighed, &mut q, None),
+        )
+    }
+
+    /// [`Weighed::estimate`] keeps its stated bounds against pass 2 on the same weights: the KL
+    /// within `kl_error`, the variance within `2^-26` relative, the mean within `1e-12` of the
+    /// rewards' scale. Bases with masses in ratios up to `1e3` and up to `1e6`, rewards of
+    /// scale `1e-3`, 1 and 100, sizes from 2 outcomes to `70000` (above the size at which the
+    /// passes run on several threads), `beta` from `1e-2` to `1e2`, centred at the mode's
+    /// reward and at the base mean. The count of checked estimates keeps the test from passing
+    /// on `None`s alone.
+    #[test]
+    fn a_pass_one_estimate_is_within_its_bounds_of_pass_two() -> Result<()> {
+        let mut checked = 0;
+        for n in [2usize, 7, 1000, 70_000] {
+            for skew in [1.0, 2.0] {
+                let p: Vec<f64> = (0..n)
+                    .map(|i| (1.0 + ((i * 7919) % 1000) as f64).powf(skew))
+                    .collect();
+                let base = Dist::from_weights(p)?;
+                for scale in [1e-3, 1.0, 100.0] {
+                    let reward: Vec<f64> = (0..n).map(|i| scale * (0.7 * i as f64).sin()).collect();
+                    let mean = base.expectation(&reward)?;
+                    for beta in [1e-2, 0.1, 1.0, 10.0, 100.0].map(|b| b * scale) {
+                        let mode = scan_tilt(&base, &reward, beta).r_mode;
+                        for centre in [mode, mean] {
+                            let (e, full) = estimate_and_full(&base, &reward, beta, centre);
+                            let Some(e) = e else { continue };
+                            let case = format!("n {n} skew {skew} scale {scale} beta {beta}");
+                            assert!(
+                                (e.kl - full.kl).abs() <= e.kl_error,
+                                "{case}: {e:?} {full:?}"
+                            );
+                            let var_err = (e.variance - full.variance).abs();
+                            assert!(var_err <= full.variance / (1u64 << 26) as f64, "{case}");
+                            let mean_full = full.r_mode + full.mode_offset;
+                            assert!((e.mean - mean_full).abs() <= scale * 1e-12, "{case}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 200, "only {checked} estimates");
+        Ok(())
+    }
+
+    /// The control of the estimate: near the base (`beta = 1e6` on two outcomes, KL
+    /// `Var0/(2 beta^2) = 1.25e-13`) `s/beta - log z` cancels to a few digits, and the estimate
+    /// must say so: its `kl_error` above `2^-8` of the KL, so that no budget search steps on
+    /// it, while pass 2 keeps the KL to `1e-5` relative (the `O(1/beta)` correction). The
+    /// estimate's own KL is off by more than `1e-9` relative there, so a bound that did not see
+    /// the cancellation would let the search converge to a wrong multiplier.
+    #[test]
+    fn a_pass_one_estimate_reports_its_cancellation_near_the_base() -> Result<()> {
+        let base = Dist::new(vec![0.5, 0.5])?;
+        let reward = [0.0, 1.0];
+        let want = 0.25 / 2.0 / 1e12;
+        let (e, full) = estimate_and_full(&base, &reward, 1e6, 0.5);
+        assert!((full.kl - want).abs() <= 1e-5 * want, "{full:?}");
+        match e {
+            None => {}
+            Some(e) => {
+                assert!(e.kl_error > e.kl * ESTIMATE_TRUST, "{e:?}");
+                assert!((e.kl - full.kl).abs() <= e.kl_error, "{e:?} {full:?}");
+            }
+        }
         Ok(())
     }
 }

@@ -125,9 +125,10 @@ fn blocks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
 struct Lanes<const K: usize>([[f64; SUM_LANES]; K]);
 
 impl<const K: usize> Lanes<K> {
-    /// Adds `terms` to lane `j`.
+    /// Adds the first `K` of `terms` to lane `j` (any others are dropped, and the compiler
+    /// leaves them unformed).
     #[inline(always)]
-    fn add(&mut self, j: usize, terms: [f64; K]) {
+    fn add<const M: usize>(&mut self, j: usize, terms: [f64; M]) {
         for (a, t) in self.0.iter_mut().zip(terms) {
             a[j] += t;
         }
@@ -291,6 +292,9 @@ pub(super) struct Partition {
     pub(super) shift: Option<f64>,
     /// `log z` as `(m, ln s)` (see [`crate::numeric::log_sum_exp_parts`]) when `z <= 1e-280`.
     pub(super) log_z_parts: Option<(f64, f64)>,
+    /// `sum q (r - r_mode - c)^2` for the centre `c` given to [`unnormalized_tilt`] (0 when none
+    /// was).
+    pub(super) centred_square: f64,
 }
 
 /// [`tilted_weight`] forms `e^v` only for `v` below this (from it on, `e^v` may overflow).
@@ -344,13 +348,14 @@ pub(super) fn unnormalized_tilt(
     x: Outcomes,
     r_mode: f64,
     over_beta: Divide,
+    centre: Option<f64>,
     q: &mut [f64],
 ) -> Partition {
     let parts = map_tiles(x.len(), vec![q], |range, q| {
         let x = x.part(range);
-        weight_tile(x.p, x.lp, x.reward, r_mode, over_beta, &mut *q[0])
+        weight_tile(x.p, x.lp, x.reward, (r_mode, centre), over_beta, &mut *q[0])
     });
-    let [z, z_m1, moment] = combine(parts);
+    let [z, z_m1, moment, centred_square] = combine(parts);
     let shift = moment / z;
     // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear weights
     // have lost relative precision, so take log z from the log view of pi0.
@@ -365,10 +370,12 @@ pub(super) fn unnormalized_tilt(
         log_z,
         shift: (z > 1e-280 && shift.is_finite()).then_some(shift),
         log_z_parts,
+        centred_square,
     }
 }
 
-/// `(sum q, sum (q - pi0), sum q (r - r_mode))` over one tile, filling `q`.
+/// `(sum q, sum (q - pi0), sum q (r - r_mode), sum q (r - r_mode - c)^2)` over one tile, filling
+/// `q`; the last is 0 (and not formed) when the centre `c` is `None`.
 #[multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
@@ -378,53 +385,70 @@ fn weight_tile(
     p: &[f64],
     lp: &[f64],
     reward: &[f64],
-    r_mode: f64,
+    (r_mode, centre): (f64, Option<f64>),
     over_beta: Divide,
     q: &mut [f64],
-) -> [f64; 3] {
-    match over_beta.as_multiply() {
-        Some(m) => weight_sums(p, lp, reward, r_mode, m, q),
-        None => weight_sums(p, lp, reward, r_mode, over_beta, q),
+) -> [f64; 4] {
+    let c = (r_mode, centre.unwrap_or(0.0));
+    match (over_beta.as_multiply(), centre) {
+        (Some(m), None) => widened(weight_sums::<_, 3>(p, lp, reward, c, m, q)),
+        (None, None) => widened(weight_sums::<_, 3>(p, lp, reward, c, over_beta, q)),
+        (Some(m), Some(_)) => weight_sums::<_, 4>(p, lp, reward, c, m, q),
+        (None, Some(_)) => weight_sums::<_, 4>(p, lp, reward, c, over_beta, q),
     }
 }
 
-/// [`weight_tile`] with the division in the form `over_beta`.
+/// The three sums of pass 1 with a fourth, 0.
+fn widened([a, b, c]: [f64; 3]) -> [f64; 4] {
+    [a, b, c, 0.0]
+}
+
+/// The terms that pass 1 sums for one outcome of weight `q`, `q - pi0` = `dq` and
+/// `dev = r - r_mode`: `q`, `dq`, `q dev`, `q (dev - c)^2` (see [`weight_tile`]; only the
+/// first `K` are summed, see [`Lanes::add`]).
 #[inline(always)]
-fn weight_sums<S: Scale>(
+fn weight_terms(q: f64, dq: f64, dev: f64, centre: f64) -> [f64; 4] {
+    let centred = dev - centre;
+    [q, dq, q * dev, q * (centred * centred)]
+}
+
+/// [`weight_tile`]'s first `K` sums with the division in the form `over_beta`.
+#[inline(always)]
+fn weight_sums<S: Scale, const K: usize>(
     p: &[f64],
     lp: &[f64],
     reward: &[f64],
-    r_mode: f64,
+    centres: (f64, f64),
     over_beta: S,
     q: &mut [f64],
-) -> [f64; 3] {
-    let mut totals = [CompensatedSum::new(); 3];
+) -> [f64; K] {
+    let mut totals = [CompensatedSum::new(); K];
     for b in blocks(p.len()) {
         let (pb, rb, qb) = (&p[b.clone()], &reward[b.clone()], &mut q[b.clone()]);
-        let sums = match weights_block(pb, rb, r_mode, over_beta, qb) {
+        let sums = match weights_block::<S, K>(pb, rb, centres, over_beta, qb) {
             Some(sums) => sums,
-            None => weights_block_exact(pb, &lp[b], rb, r_mode, over_beta, qb),
+            None => weights_block_exact::<S, K>((pb, &lp[b], rb), centres, over_beta, qb),
         };
         accumulate(&mut totals, sums);
     }
     totals.map(|t| t.value())
 }
 
-/// One block of pass 1 in vector form: the sums `(sum q, sum (q - pi0), sum q (r - r_mode))`,
-/// or `None` if an element needs [`tilted_weight_exact`].
+/// One block of pass 1 in vector form: the first `K` sums of [`weight_tile`], or `None` if an
+/// element needs [`tilted_weight_exact`].
 #[inline(always)]
-fn weights_block<S: Scale>(
+fn weights_block<S: Scale, const K: usize>(
     p: &[f64],
     r: &[f64],
-    r_mode: f64,
+    (r_mode, centre): (f64, f64),
     over_beta: S,
     q: &mut [f64],
-) -> Option<[f64; 3]> {
+) -> Option<[f64; K]> {
     // Whether the block needs the exact form (see [`weight_form_applies`]) is decided from the
     // largest `v` and the smallest positive `pi0`, kept per lane (`v` is never NaN: finite
     // rewards, `beta > 0`): a maximum and a minimum per outcome rather than three comparisons
     // packed into flags.
-    let mut acc = Lanes::<3>::new();
+    let mut acc = Lanes::<K>::new();
     let (mut v_max, mut p_min) = ([f64::NEG_INFINITY; SUM_LANES], [f64::INFINITY; SUM_LANES]);
     let mut visit = |j: usize, p: f64, r: f64, q: &mut f64| {
         let dev = r - r_mode;
@@ -433,7 +457,7 @@ fn weights_block<S: Scale>(
         *q = qi;
         v_max[j] = v_max[j].max(v);
         p_min[j] = p_min[j].min(if p > 0.0 { p } else { f64::INFINITY });
-        acc.add(j, [qi, dq, qi * dev]);
+        acc.add(j, weight_terms(qi, dq, dev, centre));
     };
     let mut chunks = p
         .chunks_exact(SUM_LANES)
@@ -455,20 +479,18 @@ fn weights_block<S: Scale>(
 
 /// One block of pass 1, element by element with [`tilted_weight_exact`] (same lanes, same order
 /// of additions as [`weights_block`]).
-fn weights_block_exact<S: Scale>(
-    p: &[f64],
-    lp: &[f64],
-    r: &[f64],
-    r_mode: f64,
+fn weights_block_exact<S: Scale, const K: usize>(
+    (p, lp, r): (&[f64], &[f64], &[f64]),
+    (r_mode, centre): (f64, f64),
     over_beta: S,
     q: &mut [f64],
-) -> [f64; 3] {
-    let mut acc = Lanes::<3>::new();
+) -> [f64; K] {
+    let mut acc = Lanes::<K>::new();
     for i in 0..p.len() {
         let (j, dev) = (i % SUM_LANES, r[i] - r_mode);
         let (qi, dq) = tilted_weight_exact(p[i], lp[i], over_beta.of(dev));
         q[i] = qi;
-        acc.add(j, [qi, dq, qi * dev]);
+        acc.add(j, weight_terms(qi, dq, dev, centre));
     }
     acc.totals()
 }
