@@ -1918,6 +1918,38 @@ mod tests {
         Ok(())
     }
 
+    /// `kl.odds` at `check --cases 20000 --seed 11`: a top outcome of base mass `1.2e-288`
+    /// holds the tilt at `beta = 0.0045`, so `z ~ 1e-288` and the policy is formed in the log
+    /// view. The two outcomes of reward -2 must keep their base odds to `4 eps` times the size
+    /// of the four logarithms (the claim's tolerance); with the terms formed as
+    /// `(log pi0 + v) - m` (a rounding of a `~670` in size per outcome) the log-odds were off
+    /// by `4.2e-14` against `1.2e-14`.
+    #[test]
+    fn tied_outcomes_keep_their_odds_when_the_policy_is_formed_in_the_log_view() -> Result<()> {
+        let base = Dist::new(vec![
+            1.202478329597361e-288,
+            0.026310818692507693,
+            0.9736891813074923,
+        ])?;
+        let t = tilt(&base, &[1.0, -2.0, -2.0], 0.00450419517641676)?;
+        let pi = &t.solution.policy;
+        let (lx, ly) = (pi.log_prob(1), pi.log_prob(2));
+        let (bx, by) = (base.log_prob(1), base.log_prob(2));
+        let size = lx.abs() + ly.abs() + bx.abs() + by.abs();
+        let dev = ((lx - ly) - (bx - by)).abs();
+        assert!(
+            dev <= 4.0 * f64::EPSILON * size,
+            "{dev:e} {:?}",
+            pi.log_probs()
+        );
+        assert!(
+            pi.prob(0) > 0.9,
+            "the mode is the top outcome: {:?}",
+            pi.probs()
+        );
+        Ok(())
+    }
+
     /// Pass 1 at `beta` with its estimate about the reward `centre`, then pass 2 on the same
     /// weights.
     fn estimate_and_full(
