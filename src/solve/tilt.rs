@@ -969,7 +969,9 @@ fn log_ratio(a: f64, b: f64) -> f64 {
 /// the support. The multiplier solves $\ln \mathrm{KL}(u) = \ln \varepsilon$ in
 /// $u = \ln(\mathrm{spread}/\beta)$ by Newton's method with the exact derivative
 /// $d\mathrm{KL}/du = \mathrm{Var}_\beta(r)/\beta^2$, safeguarded by bisection, to relative
-/// accuracy $\sim 10^{-15}$ in the KL.
+/// accuracy $\sim 10^{-15}$ in the KL. Far from the root a step evaluates the KL and the
+/// variance from the first of the tilt's two passes, with an error bound; near it, both passes
+/// (so the last steps and the answer are those of the full evaluation).
 ///
 /// Errors: `eps` negative or non-finite, bad base or reward.
 pub fn kl_budget(base: &Dist, reward: &[f64], eps: f64) -> Result<KlBudget> {
