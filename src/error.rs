@@ -119,13 +119,11 @@ pub fn require_positive(name: &'static str, value: f64) -> Result<f64> {
 
 /// Checks that every entry of `values` is finite.
 pub fn require_finite(what: &'static str, values: &[f64]) -> Result<()> {
-    // Chunks scanned without a short cut (a fold that vectorizes), then the first bad chunk
-    // element by element: at vocabulary sizes the scan is otherwise a scalar pass costing a
-    // fifth of a tilt.
+    // Chunks scanned without a short cut (vector code), then the first bad chunk element by
+    // element: at vocabulary sizes the scan is otherwise a scalar pass costing a fifth of a
+    // tilt.
     const CHUNK: usize = 256;
-    let bad_chunk = values
-        .chunks(CHUNK)
-        .position(|c| c.iter().fold(false, |bad, v| bad | !v.is_finite()));
+    let bad_chunk = values.chunks(CHUNK).position(has_non_finite);
     let position = bad_chunk.and_then(|k| {
         let at = k * CHUNK;
         values[at..]
@@ -141,6 +139,32 @@ pub fn require_finite(what: &'static str, values: &[f64]) -> Result<()> {
         }),
         None => Ok(()),
     }
+}
+
+/// Whether some entry of `values` is infinite or NaN: `v * 0 + acc` stays `0` while every `v`
+/// is finite and becomes NaN at the first that is not (`inf * 0` is NaN), summed in eight
+/// lanes. One fused multiply-add per entry, compiled for the widest instruction set the CPU
+/// offers (a test of the exponent bits was a 64-bit integer comparison, which SSE2 emulates
+/// with three instructions per pair of entries: 3.5% of a tilt at `10^5` outcomes).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn has_non_finite(values: &[f64]) -> bool {
+    const LANES: usize = 8;
+    let mut acc = [0.0f64; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for c in chunks.by_ref() {
+        for j in 0..LANES {
+            acc[j] = c[j].mul_add(0.0, acc[j]);
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(0.0, |a, v| v.mul_add(0.0, a));
+    acc.iter().fold(tail, |a, b| a + b) != 0.0
 }
 
 /// Checks that two inputs have equal lengths.
@@ -159,5 +183,34 @@ pub fn require_same_len(
             right,
             right_len,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first non-finite entry is reported wherever it sits (around the lanes, the chunks
+    /// and the tail), and the largest finite values, `-0` and subnormals pass.
+    #[test]
+    fn require_finite_reports_the_first_non_finite_entry() {
+        let finite = [f64::MAX, -f64::MAX, -0.0, f64::from_bits(1), 1.0];
+        for n in [1, 7, 8, 9, 255, 256, 257, 1000] {
+            let ok: Vec<f64> = (0..n).map(|i| finite[i % finite.len()]).collect();
+            assert!(require_finite("x", &ok).is_ok(), "n = {n}");
+            for bad in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+                for at in [0, n / 2, n - 1] {
+                    let mut v = ok.clone();
+                    v[at] = bad;
+                    if at + 1 < n {
+                        v[n - 1] = f64::NAN;
+                    }
+                    match require_finite("x", &v) {
+                        Err(Error::NonFinite { index, .. }) => assert_eq!(index, at, "n = {n}"),
+                        other => panic!("n = {n}, {bad} at {at}: {other:?}"),
+                    }
+                }
+            }
+        }
     }
 }
