@@ -428,11 +428,17 @@ impl<'de> serde::Deserialize<'de> for Dist {
 /// Checks that a reward (or any per-outcome function) matches the distribution's length and is
 /// finite everywhere.
 pub fn check_reward(base: &Dist, reward: &[f64]) -> Result<()> {
+    check_reward_len(base, reward)?;
+    require_finite("reward", reward)
+}
+
+/// The first part of [`check_reward`]: a reward that is not empty and has the distribution's
+/// length (for a solver whose first sweep also finds whether every entry is finite).
+pub(crate) fn check_reward_len(base: &Dist, reward: &[f64]) -> Result<()> {
     if reward.is_empty() {
         return Err(Error::Empty { what: "reward" });
     }
-    require_same_len("base", base.len(), "reward", reward.len())?;
-    require_finite("reward", reward)
+    require_same_len("base", base.len(), "reward", reward.len())
 }
 
 /// `sum p f` over the entries with `p > 0`, compensated. Where that sum overflows although

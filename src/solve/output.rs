@@ -15,13 +15,13 @@
 
 use super::tilt::{
     budget_by_raising, budget_case, budget_fallback, budget_limit, budget_met, budget_multiplier,
-    finish_at_root, keeps_multiplier, rescaled, rescaling, scaled_beta, scan_tilt,
+    checked_scan, finish_at_root, keeps_multiplier, rescaled, rescaling, scaled_beta,
     subnormal_budget, summarize, tilt_of_raised, tilt_rescaling, tilt_stats_scanned, unscale_beta,
     BudgetCase, BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
 };
 use crate::buffer::zeroed;
-use crate::dist::{check_reward, Dist};
-use crate::error::{require_positive, require_same_len, Result};
+use crate::dist::{check_reward_len, Dist};
+use crate::error::{require_same_len, Result};
 use serde::Serialize;
 
 /// A policy and its log-policy, reused across calls (each resized to `n` only when its length
@@ -104,24 +104,25 @@ pub fn tilt_into_slices(
     policy: &mut [f64],
     log_policy: &mut [f64],
 ) -> Result<TiltSummary> {
-    check_reward(base, reward)?;
-    require_positive("beta", beta)?;
-    check_buffers(base, policy, log_policy)?;
-    let scan = scan_tilt(base, reward, beta);
-    if let Some(k) = tilt_rescaling(&scan) {
-        // A spread beyond f64::MAX: the tilt of raised rewards (copied) or of `r 2^k` at
-        // `beta 2^k`, as in `tilt`.
-        if let Some(t) = tilt_of_raised(base, reward, beta) {
-            policy.copy_from_slice(t.solution.policy.probs());
-            log_policy.copy_from_slice(t.solution.policy.log_probs());
-            return Ok(t.summary());
+    crate::parallel::as_one_job(reward.len(), || {
+        check_reward_len(base, reward)?;
+        check_buffers(base, policy, log_policy)?;
+        let scan = checked_scan(base, reward, beta)?;
+        if let Some(k) = tilt_rescaling(&scan) {
+            // A spread beyond f64::MAX: the tilt of raised rewards (copied) or of `r 2^k` at
+            // `beta 2^k`, as in `tilt`.
+            if let Some(t) = tilt_of_raised(base, reward, beta) {
+                policy.copy_from_slice(t.solution.policy.probs());
+                log_policy.copy_from_slice(t.solution.policy.log_probs());
+                return Ok(t.summary());
+            }
+            let scaled = rescaled(base, reward, k);
+            let t = tilt_into_slices(base, &scaled, scaled_beta(beta, k), policy, log_policy)?;
+            return Ok(t.unscaled(k, beta));
         }
-        let scaled = rescaled(base, reward, k);
-        let t = tilt_into_slices(base, &scaled, scaled_beta(beta, k), policy, log_policy)?;
-        return Ok(t.unscaled(k, beta));
-    }
-    let s = tilt_stats_scanned(base, reward, beta, scan, policy, Some(log_policy));
-    Ok(summarize((base, reward), s, beta))
+        let s = tilt_stats_scanned(base, reward, beta, scan, policy, Some(log_policy));
+        Ok(summarize((base, reward), s, beta))
+    })
 }
 
 /// [`kl_budget`](super::kl_budget()) into `out`: the same policy and log-policy, bit for bit,
@@ -144,53 +145,55 @@ pub fn kl_budget_into_slices(
     policy: &mut [f64],
     log_policy: &mut [f64],
 ) -> Result<BudgetSummary> {
-    let case = budget_case(base, reward, eps)?;
-    check_buffers(base, policy, log_policy)?;
-    let BudgetCase::Binding { r_max, spread } = case else {
-        // pi0 or pi0(. | argmax r): no pass with exp; the allocating form, copied.
-        let k = budget_limit(base, reward, &case)?;
-        return Ok(copied(&k, policy, log_policy));
-    };
-    if let Some(k) = rescaling(base, reward, SEARCH_SPREAD) {
-        // Rewards whose spread is beyond the searches' range: solved on `r 2^k` (see
-        // `kl_budget`), the answer mapped back; or, first, on raised low rewards (the
-        // allocating form's answer, copied).
-        if let Some(b) = budget_by_raising(base, reward, eps)? {
-            return Ok(copied(&b, policy, log_policy));
+    crate::parallel::as_one_job(reward.len(), || {
+        let case = budget_case(base, reward, eps)?;
+        check_buffers(base, policy, log_policy)?;
+        let BudgetCase::Binding { r_max, spread } = case else {
+            // pi0 or pi0(. | argmax r): no pass with exp; the allocating form, copied.
+            let k = budget_limit(base, reward, &case)?;
+            return Ok(copied(&k, policy, log_policy));
+        };
+        if let Some(k) = rescaling(base, reward, SEARCH_SPREAD) {
+            // Rewards whose spread is beyond the searches' range: solved on `r 2^k` (see
+            // `kl_budget`), the answer mapped back; or, first, on raised low rewards (the
+            // allocating form's answer, copied).
+            if let Some(b) = budget_by_raising(base, reward, eps)? {
+                return Ok(copied(&b, policy, log_policy));
+            }
+            let scaled = rescaled(base, reward, k);
+            let mut s = kl_budget_into_slices(base, &scaled, eps, policy, log_policy)?;
+            let binding = s.regime == BudgetRegime::Binding;
+            let kept = keeps_multiplier(binding, || budget_met(s.kl, eps, policy, base.probs()))?;
+            s.expected_reward = super::expected_reward_of(policy, reward);
+            s.beta = unscale_beta(s.beta.filter(|_| kept), k);
+            s.regime = BudgetRegime::Binding;
+            return Ok(s);
         }
-        let scaled = rescaled(base, reward, k);
-        let mut s = kl_budget_into_slices(base, &scaled, eps, policy, log_policy)?;
-        let binding = s.regime == BudgetRegime::Binding;
-        let kept = keeps_multiplier(binding, || budget_met(s.kl, eps, policy, base.probs()))?;
-        s.expected_reward = super::expected_reward_of(policy, reward);
-        s.beta = unscale_beta(s.beta.filter(|_| kept), k);
-        s.regime = BudgetRegime::Binding;
-        return Ok(s);
-    }
-    let range = (r_max, spread);
-    if let Some(b) = subnormal_budget(base, reward, eps, range) {
-        return Ok(copied(&b?, policy, log_policy));
-    }
-    let (beta, last) = match budget_multiplier(base, reward, eps, range, None, policy) {
-        Ok(found) => found,
-        // A budget near the base or a multiplier below the normal doubles: the allocating
-        // form's answer, copied.
-        Err(e) => {
+        let range = (r_max, spread);
+        if let Some(b) = subnormal_budget(base, reward, eps, range) {
+            return Ok(copied(&b?, policy, log_policy));
+        }
+        let (beta, last) = match budget_multiplier(base, reward, eps, range, None, policy) {
+            Ok(found) => found,
+            // A budget near the base or a multiplier below the normal doubles: the allocating
+            // form's answer, copied.
+            Err(e) => {
+                let b = budget_fallback(base, reward, eps, range, e)?;
+                return Ok(copied(&b, policy, log_policy));
+            }
+        };
+        let s = finish_at_root(base, reward, beta, last, policy, log_policy);
+        let t = summarize((base, reward), s, beta);
+        if let Err(e) = budget_met(t.kl, eps, policy, base.probs()) {
             let b = budget_fallback(base, reward, eps, range, e)?;
             return Ok(copied(&b, policy, log_policy));
         }
-    };
-    let s = finish_at_root(base, reward, beta, last, policy, log_policy);
-    let t = summarize((base, reward), s, beta);
-    if let Err(e) = budget_met(t.kl, eps, policy, base.probs()) {
-        let b = budget_fallback(base, reward, eps, range, e)?;
-        return Ok(copied(&b, policy, log_policy));
-    }
-    Ok(BudgetSummary {
-        expected_reward: t.expected_reward,
-        kl: t.kl,
-        beta: Some(beta),
-        regime: BudgetRegime::Binding,
+        Ok(BudgetSummary {
+            expected_reward: t.expected_reward,
+            kl: t.kl,
+            beta: Some(beta),
+            regime: BudgetRegime::Binding,
+        })
     })
 }
 

@@ -19,7 +19,7 @@
 //! weight `e^v` beyond the overflow threshold although `pi0 e^v` is representable) make their
 //! block be evaluated again, element by element, with the exact scalar form.
 
-use crate::exp_kernel::{exp_and_expm1_near_zero, exp_expm1, expm1_tail};
+use crate::exp_kernel::{exp_expm1, exp_normal_and_expm1_near_zero, expm1_tail};
 use crate::numeric::{BlockSum, CompensatedSum};
 use crate::parallel::map_tiles;
 use multiversion::multiversion;
@@ -162,9 +162,9 @@ fn accumulate<const K: usize>(totals: &mut [CompensatedSum; K], block: [f64; K])
 
 /// `(f(d), expm1(d))` with `f(d) = 1 + (d - 1) e^d = sum_{k>=2} (k-1) d^k / k!`, for
 /// `|d| < 1/2`, from one polynomial: with `P(d) = (e^d - 1 - d)/d^2 = sum_j d^j/(j+2)!` to degree
-/// 15 (truncation below `2^-66` relative), `expm1(d) = d + d^2 P` and
+/// 13 (truncation below `2^-57` relative, a sixteenth of an ulp), `expm1(d) = d + d^2 P` and
 /// `f(d) = d^2 (1 + (d - 1) P)` (the bracket lies in `[1/3, 2/3]`, so forming it costs at most
-/// two bits). `P` is [`expm1_tail`], the polynomial of the vector `exp`.
+/// two bits). `P` is [`expm1_tail`], whose first twelve terms are those of the vector `exp`.
 #[inline(always)]
 pub(crate) fn f_and_expm1_series(d: f64) -> (f64, f64) {
     let (d2, p) = (d * d, expm1_tail(d));
@@ -178,6 +178,20 @@ pub(super) struct ModeScan {
     pub(super) range: (f64, f64),
     /// The reward at the tilt's mode.
     pub(super) r_mode: f64,
+    /// Whether every reward is finite (on the support and off it); when one is not, the other
+    /// fields are meaningless.
+    pub(super) rewards_finite: bool,
+}
+
+/// What [`mode_tile`] finds in one tile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TileScan {
+    /// `(min r, max r)` on the support.
+    range: (f64, f64),
+    /// `(key, index)` of the first largest key, if the tile meets the support.
+    mode: Option<(f64, usize)>,
+    /// Whether every reward in the tile is finite.
+    finite: bool,
 }
 
 /// The range of `r` over `supp pi0` (the outcomes with `log pi0 > -inf`, which includes any
@@ -191,39 +205,39 @@ pub(super) struct ModeScan {
 pub(super) fn mode_scan(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> ModeScan {
     let parts = map_tiles(lp.len(), Vec::new(), |range, _| {
         let at = range.start;
-        let (r_range, mode) = mode_tile(&lp[range.clone()], &reward[range], beta, over_beta);
-        (r_range, mode.map(|(key, i)| (key, at + i)))
+        let tile = mode_tile(&lp[range.clone()], &reward[range], beta, over_beta);
+        TileScan {
+            mode: tile.mode.map(|(key, i)| (key, at + i)),
+            ..tile
+        }
     });
-    let range = parts.iter().fold(
-        (f64::INFINITY, f64::NEG_INFINITY),
-        |(lo, hi), ((l, h), _)| (lo.min(*l), hi.max(*h)),
-    );
-    // Tiles in order and a strict comparison: the first of equal keys.
-    let mode = parts
+    let range = parts
         .iter()
-        .filter_map(|p| p.1)
-        .fold(None, |m: Option<(f64, usize)>, (key, i)| match m {
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
+            (lo.min(t.range.0), hi.max(t.range.1))
+        });
+    // Tiles in order and a strict comparison: the first of equal keys.
+    let mode = parts.iter().filter_map(|t| t.mode).fold(
+        None,
+        |m: Option<(f64, usize)>, (key, i)| match m {
             Some((best, _)) if key <= best => m,
             _ => Some((key, i)),
-        });
+        },
+    );
     ModeScan {
         range,
         r_mode: mode.map_or(range.1, |(_, i)| reward[i]),
+        rewards_finite: parts.iter().all(|t| t.finite),
     }
 }
 
-/// `((min r, max r) on the support, (key, index) of the first largest key)` over one tile.
+/// The range on the support, the first largest key and the rewards' finiteness over one tile.
 #[multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
     "aarch64+neon"
 ))]
-fn mode_tile(
-    lp: &[f64],
-    reward: &[f64],
-    beta: f64,
-    over_beta: Divide,
-) -> ((f64, f64), Option<(f64, usize)>) {
+fn mode_tile(lp: &[f64], reward: &[f64], beta: f64, over_beta: Divide) -> TileScan {
     // The key `log pi0 + r/beta` for `beta >= 1`, `beta log pi0 + r` otherwise, chosen here so
     // that the scan's loops carry no test.
     match (beta >= 1.0, over_beta.as_multiply()) {
@@ -234,25 +248,24 @@ fn mode_tile(
 }
 
 /// [`mode_tile`] with the key `key(log pi0, r)`, in two sweeps that are vector code: the range
-/// of the rewards on the support and the largest key, lane by lane; then the first outcome
-/// whose key equals the largest, found block by block (keys are recomputed by the same
-/// expression, so the equality is exact). Off the support the key is `-inf`, on it finite.
+/// of the rewards on the support, the largest key and the rewards' finiteness (as in
+/// [`crate::error::require_finite`]: `r * 0` summed is 0 unless some `r` is infinite or NaN),
+/// lane by lane; then the first outcome whose key equals the largest, found block by block
+/// (keys are recomputed by the same expression, so the equality is exact). Off the support
+/// the key is `-inf`, on it finite when the rewards are.
 #[inline(always)]
-fn scan_range_and_mode(
-    lp: &[f64],
-    reward: &[f64],
-    key: impl Fn(f64, f64) -> f64,
-) -> ((f64, f64), Option<(f64, usize)>) {
+fn scan_range_and_mode(lp: &[f64], reward: &[f64], key: impl Fn(f64, f64) -> f64) -> TileScan {
     let n = lp.len().min(reward.len());
     let (lp, reward) = (&lp[..n], &reward[..n]);
     let (mut r_min, mut r_max) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
-    let mut best = [f64::NEG_INFINITY; LANES];
+    let (mut best, mut poison) = ([f64::NEG_INFINITY; LANES], [0.0; LANES]);
     let mut visit = |j: usize, l: f64, r: f64| {
         let k = key(l, r);
         let on_support = l > f64::NEG_INFINITY;
         r_min[j] = r_min[j].min(if on_support { r } else { f64::INFINITY });
         r_max[j] = r_max[j].max(if on_support { r } else { f64::NEG_INFINITY });
         best[j] = if k > best[j] { k } else { best[j] };
+        poison[j] = r.mul_add(0.0, poison[j]);
     };
     for (lc, rc) in lp.chunks_exact(LANES).zip(reward.chunks_exact(LANES)) {
         for j in 0..LANES {
@@ -268,8 +281,14 @@ fn scan_range_and_mode(
         r_max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
     );
     let top = best.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // A NaN sum (some reward not finite) fails the comparison.
+    let finite = poison.iter().sum::<f64>() == 0.0;
     if top == f64::NEG_INFINITY {
-        return (range, None);
+        return TileScan {
+            range,
+            mode: None,
+            finite,
+        };
     }
     let hits = |at: usize, end: usize| {
         lp[at..end]
@@ -280,7 +299,11 @@ fn scan_range_and_mode(
     let first = blocks(n)
         .find(|b| hits(b.start, b.end))
         .and_then(|b| b.clone().find(|&i| key(lp[i], reward[i]) == top));
-    (range, first.map(|i| (top, i)))
+    TileScan {
+        range,
+        mode: first.map(|i| (top, i)),
+        finite,
+    }
 }
 
 /// Result of pass 1: `z = sum q`, `log z`, and the shift `s = sum q (r - r_mode) / z` (the mean
@@ -304,11 +327,13 @@ const EXP_SAFE: f64 = 700.0;
 /// [`weight_form_applies`] (not for a subnormal `pi0 > 0`, nor for `v >= 700`, where `e^v` may
 /// overflow). For `|v| < ln 2`, `q - pi0 = pi0 expm1(v)` is formed without
 /// cancellation; otherwise `q = pi0 e^v` is a product (relative error ~3 eps) rather than
-/// `exp(log pi0 + v)`, whose argument carries an absolute error `eps |log pi0|`.
+/// `exp(log pi0 + v)`, whose argument carries an absolute error `eps |log pi0|`. Where `e^v`
+/// is below the normal range (`v < -1022 ln 2`), `q` is 0: the exact weight is then below the
+/// smallest normal double too, and pass 2 forms such an outcome's mass from its logarithm.
 #[inline(always)]
 fn tilted_weight(p: f64, v: f64) -> (f64, f64) {
     // `em1` is used only where `|v| < ln 2`, where it is `e^v - 1`.
-    let (e, em1) = exp_and_expm1_near_zero(v);
+    let (e, em1) = exp_normal_and_expm1_near_zero(v);
     let small = v.abs() < std::f64::consts::LN_2;
     let dq_small = p * em1;
     let q_large = p * e;
@@ -455,8 +480,15 @@ fn weights_block<S: Scale, const K: usize>(
         let v = over_beta.of(dev);
         let (qi, dq) = tilted_weight(p, v);
         *q = qi;
-        v_max[j] = v_max[j].max(v);
-        p_min[j] = p_min[j].min(if p > 0.0 { p } else { f64::INFINITY });
+        // Selects rather than `f64::max`/`min`, whose rule for NaN costs two instructions
+        // more each (neither `v` nor `pi0` is NaN).
+        v_max[j] = if v > v_max[j] { v } else { v_max[j] };
+        let positive = if p > 0.0 { p } else { f64::INFINITY };
+        p_min[j] = if positive < p_min[j] {
+            positive
+        } else {
+            p_min[j]
+        };
         acc.add(j, weight_terms(qi, dq, dev, centre));
     };
     let mut chunks = p
@@ -916,12 +948,9 @@ pub(super) fn centred_variance(pi: &[f64], reward: &[f64], r_mode: f64, offset: 
 mod tests {
     use super::*;
 
-    /// What the mode scan returns: the range on the support, `(key, index)` of the mode.
-    type Scanned = ((f64, f64), Option<(f64, usize)>);
-
-    /// The range of the rewards on the support and the first index of the largest key, element
-    /// by element: the reference for the vector scan.
-    fn naive_mode(lp: &[f64], reward: &[f64], beta: f64) -> Scanned {
+    /// The range of the rewards on the support, the first index of the largest key and the
+    /// rewards' finiteness, element by element: the reference for the vector scan.
+    fn naive_mode(lp: &[f64], reward: &[f64], beta: f64) -> TileScan {
         let key = |l: f64, r: f64| {
             if beta >= 1.0 {
                 l + r / beta
@@ -939,7 +968,11 @@ mod tests {
                 }
             }
         }
-        ((r_min, r_max), mode)
+        TileScan {
+            range: (r_min, r_max),
+            mode,
+            finite: reward.iter().all(|r| r.is_finite()),
+        }
     }
 
     #[test]
@@ -972,6 +1005,30 @@ mod tests {
                     naive_mode(&lp, &reward, beta),
                     "n = {n}, beta = {beta}"
                 );
+            }
+        }
+    }
+
+    /// An infinite or NaN reward anywhere (on the support, off it, in the first or last lane
+    /// or tile) makes the scan report the rewards not finite; finite ones up to `f64::MAX` do
+    /// not.
+    #[test]
+    fn mode_scan_reports_a_reward_that_is_not_finite_on_or_off_the_support() {
+        for n in [1, 7, 8, 9, 65, 3 * crate::parallel::TILE + 5] {
+            let lp: Vec<f64> = (0..n)
+                .map(|i| if i % 2 == 1 { f64::NEG_INFINITY } else { -1.0 })
+                .collect();
+            let reward: Vec<f64> = (0..n)
+                .map(|i| if i % 3 == 0 { f64::MAX } else { -(i as f64) })
+                .collect();
+            let scan = |r: &[f64]| mode_scan(&lp, r, 1.0, Divide::by(1.0)).rewards_finite;
+            assert!(scan(&reward), "n = {n}");
+            for bad in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+                for at in [0, n / 2, n - 1] {
+                    let mut r = reward.clone();
+                    r[at] = bad;
+                    assert!(!scan(&r), "n = {n}, {bad} at {at}");
+                }
             }
         }
     }
