@@ -442,6 +442,42 @@ mod tests {
         }
     }
 
+    /// A call made one pool job runs on a pool thread with its caller's limit, splits its
+    /// sweeps as the caller would (and its helpers do not split further); a call on one thread
+    /// stays on the calling thread; a panic reaches the caller and leaves no flag set.
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn a_call_made_one_pool_job_keeps_its_callers_limit() {
+        let (on_pool, limit, nested) = with_threads(2, || {
+            as_one_job(MIN_PARALLEL, || {
+                let owner = std::thread::current().id();
+                let nested = map_tiles(MIN_PARALLEL, Vec::new(), |_, _| {
+                    (std::thread::current().id() == owner, threads(MIN_PARALLEL))
+                });
+                (
+                    rayon::current_thread_index().is_some(),
+                    threads(MIN_PARALLEL),
+                    nested,
+                )
+            })
+        });
+        assert_eq!((on_pool, limit), (true, 2));
+        for (on_owner, t) in nested {
+            assert_eq!(t, if on_owner { 2 } else { 1 }, "on the owner: {on_owner}");
+        }
+        let here = with_threads(1, || as_one_job(MIN_PARALLEL, rayon::current_thread_index));
+        assert_eq!(here, None);
+        let small = as_one_job(MIN_PARALLEL - 1, rayon::current_thread_index);
+        assert_eq!(small, None);
+        let result = std::panic::catch_unwind(|| {
+            with_threads(2, || as_one_job(MIN_PARALLEL, || panic!("in the call")))
+        });
+        let payload = result.expect_err("the panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"in the call"));
+        let flags = rayon::broadcast(|_| RUNS_A_CALL.with(Cell::get));
+        assert!(flags.iter().all(|&set| !set), "{flags:?}");
+    }
+
     #[test]
     fn every_element_is_visited_once_with_its_offset() {
         for parts in [1, 2, 3, 7] {
