@@ -16,8 +16,9 @@
 //! here panics. With it, the helpers run on rayon's global pool, whose threads persist between
 //! jobs: a sweep then costs a wake-up instead of a thread start (a dozen system calls each),
 //! which matters at 10^4 to 10^6 outcomes, where a sweep takes tens of microseconds. (rayon
-//! starts its pool on first use, and panics if it cannot start a thread then.) The results are
-//! the same bits either way.
+//! starts its pool on first use, and panics if it cannot start a thread then.) A solver call of
+//! several sweeps runs as one job of that pool ([`as_one_job`]), so that its caller blocks once
+//! rather than at the end of every sweep. The results are the same bits either way.
 //!
 //! ## The number of threads
 //!

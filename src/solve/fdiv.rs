@@ -631,12 +631,12 @@ mod tests {
             let div = Divergence::Alpha(alpha);
             let s = fdiv_optimum(&base, &reward, div, beta).expect("solved");
             let pi = &s.solution.policy;
-            for x in 0..2 {
+            for (x, &r) in reward.iter().enumerate() {
                 let lhs = beta * div.f_prime_at_log(pi.log_prob(x) - base.log_prob(x));
-                let rhs = reward[x] - s.lambda;
+                let rhs = r - s.lambda;
                 // The sides' roundings: `r - lambda` a few ulps of `|r| + |lambda|`; the
                 // stored logs an ulp or so of the normalization, times `beta`.
-                let tol = 64.0 * f64::EPSILON * (reward[x].abs() + s.lambda.abs() + beta);
+                let tol = 64.0 * f64::EPSILON * (r.abs() + s.lambda.abs() + beta);
                 assert!(
                     (lhs - rhs).abs() <= tol,
                     "alpha = {alpha}, x = {x}: {lhs} vs {rhs}"
