@@ -96,7 +96,8 @@ const X_MIN_NORMAL: f64 = -708.396_418_532_264_1;
 /// whose pass 2 forms every smaller mass again from its logarithm). With no subnormal
 /// results to round, one scaling by `2^k` replaces the two of [`exp_and_expm1_near_zero`] (a
 /// product by `2^k` is exact when it is normal, and rounds once when it is not, as the second
-/// of the two scalings did); measured, 6% fewer instructions in pass 1's loop.
+/// of the two scalings did). With this and selects in its block test, pass 1's vector loop
+/// went from 97 to 85 instructions per four outcomes (`perf annotate`, AVX2).
 #[inline(always)]
 pub(crate) fn exp_normal_and_expm1_near_zero(x: f64) -> (f64, f64) {
     let clamped = x.clamp(X_MIN_NORMAL, 709.0);

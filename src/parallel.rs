@@ -134,8 +134,8 @@ fn inside_parallel_job() -> bool {
 /// meanwhile, falls asleep and must be woken for the next sweep. A tilt at `10^5` outcomes
 /// has four sweeps and took about 20 context switches. A pool thread waits for its helpers
 /// by spinning and stealing instead, so as one pool job the call blocks its caller once
-/// (measured: `tilt_into` at `10^5` on two threads about 8% faster, context switches eight
-/// times fewer; `benches/RESULTS.md`). The call keeps its caller's limit on threads
+/// (measured at `10^5` outcomes on two threads: context switches eight times fewer,
+/// `kl_budget_into` about 5% faster, `tilt_into` within the spread; `benches/RESULTS.md`). The call keeps its caller's limit on threads
 /// ([`max_threads`]), and its results do not change (no result depends on the thread that
 /// computes it).
 pub(crate) fn as_one_job<R: Send>(len: usize, call: impl FnOnce() -> R + Send) -> R {
