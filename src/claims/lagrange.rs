@@ -186,19 +186,11 @@ fn check_kl_budget(config: &CheckConfig, eps_factor: f64) -> Verdict {
         let a = argmax_mask(inst);
         match sol.regime {
             BudgetRegime::Zero => {
-                dev = dev.worst(Deviation::at_most(
-                    tv(pi, &inst.base).map_err(fail)?,
-                    0.0,
-                    4.0 * n * EPS,
-                ));
+                dev = dev.worst(tv_from(pi, &inst.base, n)?);
             }
             BudgetRegime::Slack => {
                 let cond = inst.base.condition(|i| a[i]).map_err(fail)?;
-                dev = dev.worst(Deviation::at_most(
-                    tv(pi, &cond).map_err(fail)?,
-                    0.0,
-                    4.0 * n * EPS,
-                ));
+                dev = dev.worst(tv_from(pi, &cond, n)?);
                 // E over pi0(.|A) is max r times a mass that sums to 1 within n eps.
                 dev = dev.worst(within(value, top, 2.0 * n * EPS, 0.0));
                 dev = dev.worst(within(k, k_max, 8.0 * EPS, rounding));
@@ -284,6 +276,16 @@ fn target_from(inst: &Instance, f: f64, below: bool) -> Result<f64, String> {
     } else {
         e0 + f * (top - e0)
     })
+}
+
+/// `TV(pi, to) <= 0` within `4 n eps`: a policy that must equal `to` (the base, or the base
+/// conditioned on the argmax), to the rounding of `n` masses.
+fn tv_from(pi: &Dist, to: &Dist, n: f64) -> Result<Deviation, String> {
+    Ok(Deviation::at_most(
+        tv(pi, to).map_err(fail)?,
+        0.0,
+        4.0 * n * EPS,
+    ))
 }
 
 /// A competitor made feasible for `E >= c`: mixed with `pi0(.|A)` (which has `E = max r`) just
@@ -379,19 +381,11 @@ fn reward_target_deviation(
     match sol.regime {
         TargetRegime::Unconstrained => {
             dev = dev.worst(Deviation::at_most(k_sol, 0.0, k_rounding));
-            dev = dev.worst(Deviation::at_most(
-                tv(pi, &inst.base).map_err(fail)?,
-                0.0,
-                4.0 * n * EPS,
-            ));
+            dev = dev.worst(tv_from(pi, &inst.base, n)?);
         }
         TargetRegime::Boundary => {
             let cond = inst.base.condition(|i| a[i]).map_err(fail)?;
-            dev = dev.worst(Deviation::at_most(
-                tv(pi, &cond).map_err(fail)?,
-                0.0,
-                4.0 * n * EPS,
-            ));
+            dev = dev.worst(tv_from(pi, &cond, n)?);
             dev = dev.worst(within(k_sol, kl_max(inst), 8.0 * EPS, k_rounding));
         }
         TargetRegime::Interior => {
