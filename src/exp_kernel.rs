@@ -67,16 +67,22 @@ pub(crate) fn exp_expm1(x: f64) -> (f64, f64) {
     (e, em1)
 }
 
-/// `(e^x, e^x - 1)` as [`exp_expm1`] gives them where `|x| < 1`; for `|x| >= 1` the second is
-/// not `e^x - 1` (callers that use it only for small arguments skip the select).
+/// The reduction `x = k ln 2 + r` of a clamped argument (`|x| < 2^20 ln 2`), as
+/// `(k as a double, k, e^r - 1)`.
 #[inline(always)]
-pub(crate) fn exp_and_expm1_near_zero(x: f64) -> (f64, f64) {
-    let x = x.clamp(-760.0, 710.0);
+fn reduced(x: f64) -> (f64, i64, f64) {
     let (kf, k) = rounded(x * LOG2_E);
     // `kf LN2_HI` is exact (|k| < 2^21), so the fused form rounds only the difference, as the
     // plain one does: the same bits, one instruction and one rounding step less on the path.
     let r = (-kf).mul_add(LN2_HI, x) - kf * LN2_LO;
-    let em1_r = r + r * r * exp_tail(r);
+    (kf, k, r + r * r * exp_tail(r))
+}
+
+/// `(e^x, e^x - 1)` as [`exp_expm1`] gives them where `|x| < 1`; for `|x| >= 1` the second is
+/// not `e^x - 1` (callers that use it only for small arguments skip the select).
+#[inline(always)]
+pub(crate) fn exp_and_expm1_near_zero(x: f64) -> (f64, f64) {
+    let (kf, k, em1_r) = reduced(x.clamp(-760.0, 710.0));
     // floor(k/2) by rounding k/2 - 1/4 (exact: k/2 is an integer or a half-integer).
     // (0.5 kf is exact, so the fused form gives the same bits.)
     let (_, k1) = rounded(kf.mul_add(0.5, -0.25));
@@ -100,10 +106,7 @@ const X_MIN_NORMAL: f64 = -708.396_418_532_264_1;
 /// went from 97 to 85 instructions per four outcomes (`perf annotate`, AVX2).
 #[inline(always)]
 pub(crate) fn exp_normal_and_expm1_near_zero(x: f64) -> (f64, f64) {
-    let clamped = x.clamp(X_MIN_NORMAL, 709.0);
-    let (kf, k) = rounded(clamped * LOG2_E);
-    let r = (-kf).mul_add(LN2_HI, clamped) - kf * LN2_LO;
-    let em1_r = r + r * r * exp_tail(r);
+    let (_, k, em1_r) = reduced(x.clamp(X_MIN_NORMAL, 709.0));
     let s = pow2(k);
     let e = if x < X_MIN_NORMAL {
         0.0
@@ -242,7 +245,13 @@ mod tests {
         );
         assert_eq!(exp_normal_and_expm1_near_zero(below).0, 0.0);
         assert_eq!(exp_normal_and_expm1_near_zero(-1e300).0, 0.0);
-        assert!(exp_normal_and_expm1_near_zero(X_MIN_NORMAL).0 >= f64::MIN_POSITIVE * 0.99);
+        // X_MIN_NORMAL is -1022 ln 2 to half an ulp of 708 (`5.7e-14`), so `e^x` there is
+        // `2^-1022` to that relative amount (plus the 2 ulps of the kernel).
+        let at_edge = exp_normal_and_expm1_near_zero(X_MIN_NORMAL).0;
+        assert!(
+            (at_edge / f64::MIN_POSITIVE - 1.0).abs() <= 1e-13,
+            "{at_edge:e}"
+        );
     }
 
     #[test]

@@ -673,7 +673,8 @@ mod tests {
     /// to `max r`, moves `E` by `2e-239` here, below that rounding, `1.4e-239`, plus the
     /// relative terms: this case cannot reject it, and the run's other cases do.)
     #[test]
-    fn a_competitor_at_the_target_to_the_rounding_of_e_passes_at_rewards_of_1e_minus_225() {
+    fn a_competitor_at_the_target_to_the_rounding_of_e_passes_at_rewards_of_1e_minus_225(
+    ) -> Result<(), String> {
         let inst = Instance {
             base: Dist::new(vec![
                 3.043419483647565e-14,
@@ -681,7 +682,7 @@ mod tests {
                 0.9999999999996652,
                 3.0434194836475653e-13,
             ])
-            .expect("a distribution"),
+            .map_err(fail)?,
             reward: vec![
                 1.0840145098297087e-225,
                 1.0840170605246214e-225,
@@ -703,8 +704,9 @@ mod tests {
             ],
         };
         let case = (0.12203039954387974, false);
-        let claim = reward_target_deviation(&inst, case, &comp, 0.0).expect("solved");
+        let claim = reward_target_deviation(&inst, case, &comp, 0.0)?;
         assert!(claim.ok(), "{claim:?}");
+        Ok(())
     }
 
     /// At the unit tests' budget of 32 cases, every check passes and every control is
