@@ -16,8 +16,8 @@
 use super::tilt::{
     budget_by_raising, budget_case, budget_fallback, budget_limit, budget_met, budget_multiplier,
     checked_scan, finish_at_root, keeps_multiplier, rescaled, rescaling, scaled_beta,
-    subnormal_budget, summarize, tilt_of_raised, tilt_rescaling, tilt_stats_scanned, unscale_beta,
-    BudgetCase, BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
+    subnormal_budget, summarize, tilt_of_raised, tilt_outputs_scanned, tilt_rescaling,
+    unscale_beta, BudgetCase, BudgetRegime, KlBudget, TiltSummary, SEARCH_SPREAD,
 };
 use crate::buffer::zeroed;
 use crate::dist::{check_reward_len, Dist};
@@ -120,7 +120,7 @@ pub fn tilt_into_slices(
             let t = tilt_into_slices(base, &scaled, scaled_beta(beta, k), policy, log_policy)?;
             return Ok(t.unscaled(k, beta));
         }
-        let s = tilt_stats_scanned(base, reward, beta, scan, policy, Some(log_policy));
+        let s = tilt_outputs_scanned(base, reward, beta, scan, policy, Some(log_policy));
         Ok(summarize((base, reward), s, beta))
     })
 }

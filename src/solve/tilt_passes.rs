@@ -2,7 +2,8 @@
 //!
 //! Three sweeps over the outcomes: the reward maximum and the tilt's mode, the unnormalized
 //! weights `q = pi0 e^v` with their sums, and the normalized policy with the sums behind the KL,
-//! the mean and the variance. Each sweep is written so that it vectorizes: the outcomes are
+//! the mean and the variance ([`normalize`]) or without them, where the statistics come from
+//! the sums of the weights ([`normalize_policy`]). Each sweep is written so that it vectorizes: the outcomes are
 //! taken [`LANES`] (the mode scan) or [`SUM_LANES`] (the passes with running sums) at a time
 //! into independent accumulators, branches are selects, and `exp` is the branch-free
 //! [`exp_expm1`]; the functions are compiled for several instruction sets and the widest the CPU
@@ -315,9 +316,33 @@ pub(super) struct Partition {
     pub(super) shift: Option<f64>,
     /// `log z` as `(m, ln s)` (see [`log_space_log_z`]) when `z <= 1e-280`.
     pub(super) log_z_parts: Option<(f64, f64)>,
-    /// `sum q (r - r_mode - c)^2` for the centre `c` given to [`unnormalized_tilt`] (0 when none
-    /// was).
+    /// `sum q (r - r_mode - c)^2` for the centre `c` of [`PassOneSums`] (0 when it has none).
     pub(super) centred_square: f64,
+    /// `sum pi0 (r - r_mode) = E_pi0[r] - r_mode` with [`PassOneSums::Summary`], else `None`.
+    pub(super) base_offset: Option<f64>,
+}
+
+/// Which sums pass 1 forms besides `z`, `z - 1` and `sum q (r - r_mode)`.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum PassOneSums {
+    /// No more.
+    Weights,
+    /// `sum q (r - r_mode - c)^2` for the centre `c` (a reward minus `r_mode`).
+    Centred(f64),
+    /// `sum q (r - r_mode)^2` and `sum pi0 (r - r_mode)`: what the statistics of a tilt from
+    /// pass 1 alone need (see `Weighed::summary` in [`super::tilt`]).
+    Summary,
+}
+
+impl PassOneSums {
+    /// The centre `c` of `sum q (r - r_mode - c)^2`, where that sum is formed.
+    pub(super) fn centre(self) -> Option<f64> {
+        match self {
+            Self::Weights => None,
+            Self::Centred(c) => Some(c),
+            Self::Summary => Some(0.0),
+        }
+    }
 }
 
 /// [`tilted_weight`] forms `e^v` only for `v` below this (from it on, `e^v` may overflow).
@@ -373,14 +398,14 @@ pub(super) fn unnormalized_tilt(
     x: Outcomes,
     r_mode: f64,
     over_beta: Divide,
-    centre: Option<f64>,
+    sums: PassOneSums,
     q: &mut [f64],
 ) -> Partition {
     let parts = map_tiles(x.len(), vec![q], |range, q| {
         let x = x.part(range);
-        weight_tile(x.p, x.lp, x.reward, (r_mode, centre), over_beta, &mut *q[0])
+        weight_tile(x.p, x.lp, x.reward, (r_mode, sums), over_beta, &mut *q[0])
     });
-    let [z, z_m1, moment, centred_square] = combine(parts);
+    let [z, z_m1, moment, centred_square, base_offset] = combine(parts);
     let shift = moment / z;
     // z is subnormal or nearly so (the mode's own mass is below ~1e-280): the linear weights
     // have lost relative precision, so take log z from the log view of pi0.
@@ -396,11 +421,13 @@ pub(super) fn unnormalized_tilt(
         shift: (z > 1e-280 && shift.is_finite()).then_some(shift),
         log_z_parts,
         centred_square,
+        base_offset: matches!(sums, PassOneSums::Summary).then_some(base_offset),
     }
 }
 
-/// `(sum q, sum (q - pi0), sum q (r - r_mode), sum q (r - r_mode - c)^2)` over one tile, filling
-/// `q`; the last is 0 (and not formed) when the centre `c` is `None`.
+/// `(sum q, sum (q - pi0), sum q (r - r_mode), sum q (r - r_mode - c)^2, sum pi0 (r - r_mode))`
+/// over one tile, filling `q`; the last two are 0 (and not formed) where `sums` does not ask for
+/// them.
 #[multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
@@ -410,31 +437,39 @@ fn weight_tile(
     p: &[f64],
     lp: &[f64],
     reward: &[f64],
-    (r_mode, centre): (f64, Option<f64>),
+    (r_mode, sums): (f64, PassOneSums),
     over_beta: Divide,
     q: &mut [f64],
-) -> [f64; 4] {
-    let c = (r_mode, centre.unwrap_or(0.0));
-    match (over_beta.as_multiply(), centre) {
-        (Some(m), None) => widened(weight_sums::<_, 3>(p, lp, reward, c, m, q)),
-        (None, None) => widened(weight_sums::<_, 3>(p, lp, reward, c, over_beta, q)),
-        (Some(m), Some(_)) => weight_sums::<_, 4>(p, lp, reward, c, m, q),
-        (None, Some(_)) => weight_sums::<_, 4>(p, lp, reward, c, over_beta, q),
+) -> [f64; 5] {
+    let c = (r_mode, sums.centre().unwrap_or(0.0));
+    match (over_beta.as_multiply(), sums) {
+        (Some(m), PassOneSums::Weights) => widened(weight_sums::<_, 3>(p, lp, reward, c, m, q)),
+        (None, PassOneSums::Weights) => {
+            widened(weight_sums::<_, 3>(p, lp, reward, c, over_beta, q))
+        }
+        (Some(m), PassOneSums::Centred(_)) => widened(weight_sums::<_, 4>(p, lp, reward, c, m, q)),
+        (None, PassOneSums::Centred(_)) => {
+            widened(weight_sums::<_, 4>(p, lp, reward, c, over_beta, q))
+        }
+        (Some(m), PassOneSums::Summary) => weight_sums::<_, 5>(p, lp, reward, c, m, q),
+        (None, PassOneSums::Summary) => weight_sums::<_, 5>(p, lp, reward, c, over_beta, q),
     }
 }
 
-/// The three sums of pass 1 with a fourth, 0.
-fn widened([a, b, c]: [f64; 3]) -> [f64; 4] {
-    [a, b, c, 0.0]
+/// The first `K` sums of pass 1, the others 0.
+fn widened<const K: usize>(sums: [f64; K]) -> [f64; 5] {
+    let mut all = [0.0; 5];
+    all[..K].copy_from_slice(&sums);
+    all
 }
 
-/// The terms that pass 1 sums for one outcome of weight `q`, `q - pi0` = `dq` and
-/// `dev = r - r_mode`: `q`, `dq`, `q dev`, `q (dev - c)^2` (see [`weight_tile`]; only the
-/// first `K` are summed, see [`Lanes::add`]).
+/// The terms that pass 1 sums for one outcome of base mass `p`, weight `q`, `q - pi0` = `dq`
+/// and `dev = r - r_mode`: `q`, `dq`, `q dev`, `q (dev - c)^2`, `p dev` (see [`weight_tile`];
+/// only the first `K` are summed, see [`Lanes::add`]).
 #[inline(always)]
-fn weight_terms(q: f64, dq: f64, dev: f64, centre: f64) -> [f64; 4] {
+fn weight_terms(p: f64, q: f64, dq: f64, dev: f64, centre: f64) -> [f64; 5] {
     let centred = dev - centre;
-    [q, dq, q * dev, q * (centred * centred)]
+    [q, dq, q * dev, q * (centred * centred), p * dev]
 }
 
 /// [`weight_tile`]'s first `K` sums with the division in the form `over_beta`.
@@ -489,7 +524,7 @@ fn weights_block<S: Scale, const K: usize>(
         } else {
             p_min[j]
         };
-        acc.add(j, weight_terms(qi, dq, dev, centre));
+        acc.add(j, weight_terms(p, qi, dq, dev, centre));
     };
     let mut chunks = p
         .chunks_exact(SUM_LANES)
@@ -522,7 +557,7 @@ fn weights_block_exact<S: Scale, const K: usize>(
         let (j, dev) = (i % SUM_LANES, r[i] - r_mode);
         let (qi, dq) = tilted_weight_exact(p[i], lp[i], over_beta.of(dev));
         q[i] = qi;
-        acc.add(j, weight_terms(qi, dq, dev, centre));
+        acc.add(j, weight_terms(p[i], qi, dq, dev, centre));
     }
     acc.totals()
 }
@@ -648,7 +683,7 @@ pub(super) fn normalize(
         let x = x.part(range);
         normalize_tile(x.p, x.lp, x.reward, n, q, logs)
     });
-    let sums = combine(parts);
+    let sums: [f64; 6] = combine(parts);
     let [f, e, gap, offset, square, lift] = sums;
     Moments {
         f,
@@ -660,9 +695,9 @@ pub(super) fn normalize(
     }
 }
 
-impl Lanes<6> {
+impl<const K: usize> Lanes<K> {
     /// Pass 2 for one outcome `(pi0, log pi0, r)` in lane `j`: replaces `q` by `pi`, adds the
-    /// terms, returns `log pi`.
+    /// first `K` terms (with `K = 0` none, and the compiler forms none), returns `log pi`.
     #[inline(always)]
     fn add_normalized<S: Scale, const LOG_FORM: bool>(
         &mut self,
@@ -728,33 +763,84 @@ fn normalize_tile(
 ) -> [f64; 6] {
     match (n.over_beta.as_multiply(), n.over_z.as_multiply()) {
         (Some(over_beta), Some(over_z)) => {
-            let n = Normalization {
-                over_beta,
-                over_z,
-                r_max: n.r_max,
-                r_mode: n.r_mode,
-                log_z: n.log_z,
-                shift: n.shift,
-                log_z_parts: n.log_z_parts,
-            };
+            let n = n.with_scales(over_beta, over_z);
             normalize_sums(p, lp, reward, n, q, logs)
         }
         _ => normalize_sums(p, lp, reward, n, q, logs),
     }
 }
 
-/// The six sums of pass 2 over a tile, each block in vector form, with `pi0 e^d` where `q`
-/// underflowed.
+/// Pass 2 without its sums: turns `q` into the normalized policy and writes `log pi` into
+/// `logs` when given, the same bits as [`normalize`] (the same [`normalized`] per outcome), for
+/// a tilt whose statistics come from pass 1 (`Weighed::summary` in [`super::tilt`]). Without
+/// the KL series and the six sums it is about a quarter of the work of [`normalize`].
+pub(super) fn normalize_policy(
+    x: Outcomes,
+    n: Normalization,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) {
+    let mut outputs = vec![q];
+    outputs.extend(logs);
+    map_tiles(x.len(), outputs, |range, outs| {
+        if let [q, rest @ ..] = outs {
+            let x = x.part(range);
+            let logs = rest.first_mut().map(|l| &mut **l);
+            normalize_policy_tile(x.p, x.lp, x.reward, n, q, logs);
+        }
+    });
+}
+
+/// [`normalize_policy`] over one tile.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+fn normalize_policy_tile(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    n: Normalization,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) {
+    let [] = match (n.over_beta.as_multiply(), n.over_z.as_multiply()) {
+        (Some(over_beta), Some(over_z)) => {
+            let n = n.with_scales(over_beta, over_z);
+            normalize_sums::<_, 0>(p, lp, reward, n, q, logs)
+        }
+        _ => normalize_sums::<_, 0>(p, lp, reward, n, q, logs),
+    };
+}
+
+impl Normalization {
+    /// The same normalization with the divisions in the forms `over_beta` and `over_z`.
+    fn with_scales<S: Scale>(self, over_beta: S, over_z: S) -> Normalization<S> {
+        Normalization {
+            over_beta,
+            over_z,
+            r_max: self.r_max,
+            r_mode: self.r_mode,
+            log_z: self.log_z,
+            shift: self.shift,
+            log_z_parts: self.log_z_parts,
+        }
+    }
+}
+
+/// The first `K` of the six sums of pass 2 over a tile, each block in vector form, with
+/// `pi0 e^d` where `q` underflowed.
 #[inline(always)]
-fn normalize_sums<S: Scale>(
+fn normalize_sums<S: Scale, const K: usize>(
     p: &[f64],
     lp: &[f64],
     reward: &[f64],
     n: Normalization<S>,
     q: &mut [f64],
     mut logs: Option<&mut [f64]>,
-) -> [f64; 6] {
-    let mut totals = [CompensatedSum::new(); 6];
+) -> [f64; K] {
+    let mut totals = [CompensatedSum::new(); K];
     for b in blocks(p.len()) {
         let (pb, lb, rb) = (&p[b.clone()], &lp[b.clone()], &reward[b.clone()]);
         let qb = &mut q[b.clone()];
@@ -766,26 +852,26 @@ fn normalize_sums<S: Scale>(
             });
         let logs_b = logs.as_deref_mut().map(|l| &mut l[b]);
         let sums = if log_form {
-            normalize_block::<S, true>(n, pb, lb, rb, qb, logs_b)
+            normalize_block::<S, true, K>(n, pb, lb, rb, qb, logs_b)
         } else {
-            normalize_block::<S, false>(n, pb, lb, rb, qb, logs_b)
+            normalize_block::<S, false, K>(n, pb, lb, rb, qb, logs_b)
         };
         accumulate(&mut totals, sums);
     }
     totals.map(|t| t.value())
 }
 
-/// One block of pass 2 (see [`normalized`]).
+/// One block of pass 2 (see [`normalized`]), with its first `K` sums.
 #[inline(always)]
-fn normalize_block<S: Scale, const LOG_FORM: bool>(
+fn normalize_block<S: Scale, const LOG_FORM: bool, const K: usize>(
     n: Normalization<S>,
     p: &[f64],
     lp: &[f64],
     r: &[f64],
     q: &mut [f64],
     logs: Option<&mut [f64]>,
-) -> [f64; 6] {
-    let mut acc = Lanes::<6>::new();
+) -> [f64; K] {
+    let mut acc = Lanes::<K>::new();
     let mut logs = logs;
     let full = p.len() / SUM_LANES * SUM_LANES;
     // Full runs with the constant length SUM_LANES (so that the lane loop becomes vector code),
