@@ -433,6 +433,13 @@ impl Weighed {
     /// KL is small against the terms it is the difference of, the bounds fail and pass 2,
     /// which has no such cancellation, forms the statistics.
     fn summary(&self, r_min: f64) -> Option<TiltStats> {
+        let (stats, trusted) = self.unchecked_summary(r_min)?;
+        (trusted == SummaryTrust::ALL).then_some(stats)
+    }
+
+    /// The statistics of [`Weighed::summary`] with which of them their bounds trust, or `None`
+    /// where pass 1 could not form them.
+    fn unchecked_summary(&self, r_min: f64) -> Option<(TiltStats, SummaryTrust)> {
         let estimate = self.estimate()?;
         let (s, base_offset) = (self.part.shift?, self.part.base_offset?);
         let m2 = self.part.centred_square / self.part.z;
@@ -440,11 +447,13 @@ impl Weighed {
         let gain = s - base_offset;
         let eps = f64::EPSILON;
         let trusted = |value: f64, bound: f64| bound <= SUMMARY_TRUST * value;
-        let kl_trusted = trusted(estimate.kl, 2.0 * estimate.kl_error);
-        let variance_trusted = trusted(estimate.variance, 160.0 * eps * m2);
         let gain_error = 48.0 * eps * (m2.sqrt() + reach) + 2.0 * eps * gain.abs();
-        let gain_trusted = trusted(gain, gain_error);
-        (kl_trusted && variance_trusted && gain_trusted).then(|| TiltStats {
+        let trust = SummaryTrust {
+            kl: trusted(estimate.kl, 2.0 * estimate.kl_error),
+            variance: trusted(estimate.variance, 160.0 * eps * m2),
+            gain: trusted(gain, gain_error),
+        };
+        let stats = TiltStats {
             r_max: self.r_max,
             r_mode: self.r_mode,
             log_z_mode: self.part.log_z,
@@ -454,8 +463,26 @@ impl Weighed {
             mode_offset: s,
             variance: estimate.variance,
             gain,
-        })
+        };
+        Some((stats, trust))
     }
+}
+
+/// Which statistics of a tilt formed from pass 1 are within [`SUMMARY_TRUST`] by their bounds
+/// (see [`Weighed::summary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SummaryTrust {
+    kl: bool,
+    variance: bool,
+    gain: bool,
+}
+
+impl SummaryTrust {
+    const ALL: Self = Self {
+        kl: true,
+        variance: true,
+        gain: true,
+    };
 }
 
 /// The tilt at `beta` with its policy (two fresh buffers of length `n`, one of which doubles as
@@ -2246,6 +2273,44 @@ mod tests {
             "{raw_kl} {full:?}"
         );
         assert!(((s - p0) - full.gain).abs() > 1e-12 * full.gain, "{full:?}");
+        Ok(())
+    }
+
+    /// Each of the summary's three bounds refuses alone: a tilt that moves the base little
+    /// (KL `0.02`, base `(1/2, 1/2)`, rewards `(0, 1)`, `beta = 2.5`), a tilt that piles onto a
+    /// cluster of rewards far from the mode's (`pi0 = 0.6` at reward 0 and 100 outcomes of
+    /// `0.004` at `4.8`, `beta = 1`: KL `0.85`, `Var(r)` `1.2%` of `E (r - r_mode)^2`), and a base
+    /// with an outlier of mass `1e-9` a million below the rest (the gain's bound takes the
+    /// reach of the rewards). In each the other two bounds hold, so a summary that skipped the
+    /// refusing one would be returned: the test fails if any bound is dropped.
+    #[test]
+    fn each_bound_of_the_summary_refuses_on_its_own() -> Result<()> {
+        let cluster_base: Vec<f64> = std::iter::once(0.6).chain([0.004; 100]).collect();
+        let cluster_reward: Vec<f64> = std::iter::once(0.0).chain([4.8; 100]).collect();
+        let cases = [
+            (vec![0.5, 0.5], vec![0.0, 1.0], 2.5, "kl"),
+            (cluster_base, cluster_reward, 1.0, "variance"),
+            (
+                vec![0.5, 0.5 - 1e-9, 1e-9],
+                vec![0.0, 3.0, -1e6],
+                1.0,
+                "gain",
+            ),
+        ];
+        for (p, reward, beta, refusing) in cases {
+            let base = Dist::new(p)?;
+            let mut q = vec![0.0; base.len()];
+            let scan = scan_tilt(&base, &reward, beta);
+            let w = weigh_with(&base, &reward, beta, scan, PassOneSums::Summary, &mut q);
+            assert!(w.summary(scan.range.0).is_none(), "{refusing}");
+            let trust = w.unchecked_summary(scan.range.0).map(|(_, t)| t);
+            let want = SummaryTrust {
+                kl: refusing != "kl",
+                variance: refusing != "variance",
+                gain: refusing != "gain",
+            };
+            assert_eq!(trust, Some(want), "{refusing}");
+        }
         Ok(())
     }
 
