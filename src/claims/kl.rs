@@ -716,89 +716,97 @@ fn at_lambda(inst: &Instance, lambda: f64) -> Result<(f64, f64, f64), String> {
 fn check_monotone(config: &CheckConfig, var_factor: f64) -> Verdict {
     let strat = (any_instance(1..=8), -2.0f64..2.0);
     check_theorem(config, strat, |(orig, u)| {
-        let top = support_max(orig);
-        let inst = Instance {
-            base: orig.base.clone(),
-            reward: orig.reward.iter().map(|r| r - top).collect(),
-        };
-        let s = -support_min(&inst);
-        let n = inst.base.len() as f64;
-        let lambda = 10f64.powf(*u) / if s > 0.0 { s } else { 1.0 };
-        let t = tilt(&inst.base, &inst.reward, 1.0 / lambda).map_err(fail)?;
-        let pair = pairwise_variance(&t.solution.policy, &inst.reward);
-        let mut dev = within(t.reward_variance, pair, 1e-12, 1e-300 * (1.0 + s * s));
-        let (e_now, kl_now, kl_round) = at_lambda(&inst, lambda)?;
-        if s == 0.0 {
-            dev = dev.worst(Deviation::exact(t.reward_variance == 0.0 && kl_now == 0.0));
-            return Ok(dev);
-        }
-        // Strictly positive wherever the pairwise sum is a normal number (below that, products of
-        // probabilities underflow and Var may round to 0).
-        if pair >= f64::MIN_POSITIVE {
-            dev = dev.worst(Deviation::exact(t.reward_variance > 0.0));
-        }
-        let var = var_factor * pair;
-        // (b) derivatives by central differences.
-        let h = 1e-4 * lambda;
-        let (e_hi, kl_hi, round_hi) = at_lambda(&inst, lambda + h)?;
-        let (e_lo, kl_lo, round_lo) = at_lambda(&inst, lambda - h)?;
-        let grow = (2.0 * s * h).exp();
-        // Below the normal range, E, KL and Var have only absolute precision (2^-1074 steps).
-        let tiny = 1e-300 * (1.0 + s * s);
-        let round_e = 4.0 * (n + 2.0) * EPS * s / h;
-        let trunc_e = h * h / 6.0 * 1.75 * s * s * pair * grow;
-        dev = dev.worst(within(
-            (e_hi - e_lo) / (2.0 * h),
-            var,
-            0.0,
-            trunc_e + round_e,
-        ));
-        let round_k = (round_hi + round_lo) / (2.0 * h);
-        let trunc_k = h * h / 6.0 * (2.0 * s + 1.75 * lambda * s * s) * pair * grow;
-        dev = dev.worst(within(
-            (kl_hi - kl_lo) / (2.0 * h),
-            lambda * var,
-            0.0,
-            trunc_k + round_k + tiny / h,
-        ));
-        // (c) quantitative strict increase.
-        let step = 0.01 * lambda;
-        let (e2, kl2, round2) = at_lambda(&inst, lambda + step)?;
-        let floor = step * var * (-s * step).exp();
-        dev = dev.worst(bound(floor, e2 - e_now, 8.0 * (n + 2.0) * EPS * s + tiny));
-        dev = dev.worst(bound(
-            lambda * floor,
-            kl2 - kl_now,
-            round2 + kl_round + tiny,
-        ));
-        // (d) the inverse map, fed the solver's own KL (the input whose beta is known).
-        // Checked where KL(lambda) carries full relative precision (KL >= 2^-970, so every
-        // product and difference it is formed from is a normal number); below that it has only
-        // absolute precision 2^-1074 and beta is not determined to the stated tolerance.
-        let kl_solver = t.solution.kl;
-        if kl_solver >= 2f64.powi(-970) {
-            let b = crate::solve::kl_budget(&inst.base, &inst.reward, kl_solver).map_err(fail)?;
-            let elasticity = lambda * lambda * pair / kl_solver;
-            match b.beta {
-                // The root finder stops with |ln KL - ln eps| ~ 2 eps and a bracket in
-                // ln(beta) of width 1e-15 + 4 eps |ln beta s| <= 1e-14 here.
-                Some(beta) => {
-                    dev = dev.worst(within(
-                        beta * lambda,
-                        1.0,
-                        0.0,
-                        1e-13 / elasticity.max(1e-300) + 1e-14,
-                    ));
-                }
-                // Only possible when KL(lambda) rounds to the maximum -log pi0(A).
-                None => {
-                    let kl_max = inst.base.neg_log_mass_where(|i| inst.reward[i] == 0.0);
-                    dev = dev.worst(within(kl_solver, kl_max, 8.0 * n * EPS, 0.0));
-                }
+        monotone_deviation(orig, *u, var_factor)
+    })
+}
+
+/// The case body of [`check_monotone`] at `lambda = 10^u / range`.
+fn monotone_deviation(orig: &Instance, u: f64, var_factor: f64) -> Result<Deviation, String> {
+    let top = support_max(orig);
+    let inst = Instance {
+        base: orig.base.clone(),
+        reward: orig.reward.iter().map(|r| r - top).collect(),
+    };
+    let s = -support_min(&inst);
+    let n = inst.base.len() as f64;
+    let lambda = 10f64.powf(u) / if s > 0.0 { s } else { 1.0 };
+    let t = tilt(&inst.base, &inst.reward, 1.0 / lambda).map_err(fail)?;
+    let pair = pairwise_variance(&t.solution.policy, &inst.reward);
+    // Below the normal range, E, KL and Var have only absolute precision (2^-1074 steps).
+    let tiny = 1e-300 * (1.0 + s * s);
+    let mut dev = within(t.reward_variance, pair, 1e-12, tiny);
+    let (e_now, kl_now, kl_round) = at_lambda(&inst, lambda)?;
+    if s == 0.0 {
+        // The tilt of a constant reward is the base; its KL recomputed from the policy is 0 to
+        // that absolute precision (a subnormal base mass is formed from its logarithm, to
+        // ~1e-13 relative, so its KL term is of order 1e-322).
+        dev = dev.worst(Deviation::exact(t.reward_variance == 0.0 && kl_now <= tiny));
+        return Ok(dev);
+    }
+    // Strictly positive wherever the pairwise sum is a normal number (below that, products of
+    // probabilities underflow and Var may round to 0).
+    if pair >= f64::MIN_POSITIVE {
+        dev = dev.worst(Deviation::exact(t.reward_variance > 0.0));
+    }
+    let var = var_factor * pair;
+    // (b) derivatives by central differences.
+    let h = 1e-4 * lambda;
+    let (e_hi, kl_hi, round_hi) = at_lambda(&inst, lambda + h)?;
+    let (e_lo, kl_lo, round_lo) = at_lambda(&inst, lambda - h)?;
+    let grow = (2.0 * s * h).exp();
+    let round_e = 4.0 * (n + 2.0) * EPS * s / h;
+    let trunc_e = h * h / 6.0 * 1.75 * s * s * pair * grow;
+    dev = dev.worst(within(
+        (e_hi - e_lo) / (2.0 * h),
+        var,
+        0.0,
+        trunc_e + round_e,
+    ));
+    let round_k = (round_hi + round_lo) / (2.0 * h);
+    let trunc_k = h * h / 6.0 * (2.0 * s + 1.75 * lambda * s * s) * pair * grow;
+    dev = dev.worst(within(
+        (kl_hi - kl_lo) / (2.0 * h),
+        lambda * var,
+        0.0,
+        trunc_k + round_k + tiny / h,
+    ));
+    // (c) quantitative strict increase.
+    let step = 0.01 * lambda;
+    let (e2, kl2, round2) = at_lambda(&inst, lambda + step)?;
+    let floor = step * var * (-s * step).exp();
+    dev = dev.worst(bound(floor, e2 - e_now, 8.0 * (n + 2.0) * EPS * s + tiny));
+    dev = dev.worst(bound(
+        lambda * floor,
+        kl2 - kl_now,
+        round2 + kl_round + tiny,
+    ));
+    // (d) the inverse map, fed the solver's own KL (the input whose beta is known).
+    // Checked where KL(lambda) carries full relative precision (KL >= 2^-970, so every
+    // product and difference it is formed from is a normal number); below that it has only
+    // absolute precision 2^-1074 and beta is not determined to the stated tolerance.
+    let kl_solver = t.solution.kl;
+    if kl_solver >= 2f64.powi(-970) {
+        let b = crate::solve::kl_budget(&inst.base, &inst.reward, kl_solver).map_err(fail)?;
+        let elasticity = lambda * lambda * pair / kl_solver;
+        match b.beta {
+            // The root finder stops with |ln KL - ln eps| ~ 2 eps and a bracket in
+            // ln(beta) of width 1e-15 + 4 eps |ln beta s| <= 1e-14 here.
+            Some(beta) => {
+                dev = dev.worst(within(
+                    beta * lambda,
+                    1.0,
+                    0.0,
+                    1e-13 / elasticity.max(1e-300) + 1e-14,
+                ));
+            }
+            // Only possible when KL(lambda) rounds to the maximum -log pi0(A).
+            None => {
+                let kl_max = inst.base.neg_log_mass_where(|i| inst.reward[i] == 0.0);
+                dev = dev.worst(within(kl_solver, kl_max, 8.0 * n * EPS, 0.0));
             }
         }
-        Ok(dev)
-    })
+    }
+    Ok(dev)
 }
 
 /// Checks `kl.maxent` for rewards with ties, mixed scales and constants, `alpha` from `1e-300`
@@ -865,6 +873,23 @@ fn check_maxent(config: &CheckConfig, alpha_factor: f64) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `check --cases 20000 --seed 19` found this case of `kl.monotone`: a constant reward and
+    /// a subnormal base mass. The tilt is the base, but the subnormal mass is formed from its
+    /// logarithm (to ~1e-13 relative), so the KL recomputed from the policy is `1.04e-322`,
+    /// not 0; the check now allows the absolute precision below the normal range that it
+    /// allows everywhere else. (It failed before the change.)
+    #[test]
+    fn a_constant_reward_with_a_subnormal_base_mass_returns_the_base() -> Result<(), String> {
+        let base = Dist::new(vec![0.0, 1.0, 1.895036737640643e-309]).map_err(fail)?;
+        let inst = Instance {
+            base,
+            reward: vec![0.0; 3],
+        };
+        let claim = monotone_deviation(&inst, 1.8819351011343741, 1.0)?;
+        assert!(claim.ok(), "{claim:?}");
+        Ok(())
+    }
 
     /// At the unit tests' budget of 32 cases, every check passes and every control is
     /// rejected, for seeds 0 to 8.
