@@ -2151,6 +2151,42 @@ mod tests {
     #[test]
     fn a_pass_one_estimate_is_within_its_bounds_of_pass_two() -> Result<()> {
         let mut checked = 0;
+        for (case, base, reward, scale) in pass_one_grid()? {
+            let mean = base.expectation(&reward)?;
+            for beta in [1e-2, 0.1, 1.0, 10.0, 100.0].map(|b| b * scale) {
+                let mode = scan_tilt(&base, &reward, beta).r_mode;
+                for centre in [mode, mean] {
+                    let (e, full) = estimate_and_full(&base, &reward, beta, centre);
+                    let Some(e) = e else { continue };
+                    let case = format!("{case} beta {beta}");
+                    assert!(
+                        (e.kl - full.kl).abs() <= e.kl_error,
+                        "{case}: {e:?} {full:?}"
+                    );
+                    let var_err = (e.variance - full.variance).abs();
+                    assert!(var_err <= full.variance / (1u64 << 27) as f64, "{case}");
+                    // Both means are r_mode plus a shift with error below 13 eps
+                    // E|r - r_mode| <= 26 eps scale (rewards in [-scale, scale]), and one
+                    // rounding each: 64 eps scale covers both.
+                    let mean_full = full.r_mode + full.mode_offset;
+                    let mean_err = (e.mean - mean_full).abs();
+                    assert!(mean_err <= 64.0 * f64::EPSILON * scale, "{case}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 200, "only {checked} estimates");
+        Ok(())
+    }
+
+    /// One instance of [`pass_one_grid`]: a label, the base, the rewards and their scale.
+    type GridCase = (String, Dist, Vec<f64>, f64);
+
+    /// The instances of the pass-1 tests, with a label and the rewards' scale: bases of 2, 7,
+    /// 1000 and 70000 outcomes with masses in ratios up to `1e3` (skew 1) and `1e6` (skew 2),
+    /// rewards `scale sin(0.7 i)` at scales `1e-3`, 1 and 100.
+    fn pass_one_grid() -> Result<Vec<GridCase>> {
+        let mut grid = Vec::new();
         for n in [2usize, 7, 1000, 70_000] {
             for skew in [1.0, 2.0] {
                 let p: Vec<f64> = (0..n)
@@ -2159,33 +2195,12 @@ mod tests {
                 let base = Dist::from_weights(p)?;
                 for scale in [1e-3, 1.0, 100.0] {
                     let reward: Vec<f64> = (0..n).map(|i| scale * (0.7 * i as f64).sin()).collect();
-                    let mean = base.expectation(&reward)?;
-                    for beta in [1e-2, 0.1, 1.0, 10.0, 100.0].map(|b| b * scale) {
-                        let mode = scan_tilt(&base, &reward, beta).r_mode;
-                        for centre in [mode, mean] {
-                            let (e, full) = estimate_and_full(&base, &reward, beta, centre);
-                            let Some(e) = e else { continue };
-                            let case = format!("n {n} skew {skew} scale {scale} beta {beta}");
-                            assert!(
-                                (e.kl - full.kl).abs() <= e.kl_error,
-                                "{case}: {e:?} {full:?}"
-                            );
-                            let var_err = (e.variance - full.variance).abs();
-                            assert!(var_err <= full.variance / (1u64 << 27) as f64, "{case}");
-                            // Both means are r_mode plus a shift with error below 13 eps
-                            // E|r - r_mode| <= 26 eps scale (rewards in [-scale, scale]), and
-                            // one rounding each: 64 eps scale covers both.
-                            let mean_full = full.r_mode + full.mode_offset;
-                            let mean_err = (e.mean - mean_full).abs();
-                            assert!(mean_err <= 64.0 * f64::EPSILON * scale, "{case}");
-                            checked += 1;
-                        }
-                    }
+                    let case = format!("n {n} skew {skew} scale {scale}");
+                    grid.push((case, base.clone(), reward, scale));
                 }
             }
         }
-        assert!(checked >= 200, "only {checked} estimates");
-        Ok(())
+        Ok(grid)
     }
 
     /// Pass 1 at `beta` with the sums of [`PassOneSums::Summary`], its statistics where
@@ -2218,27 +2233,18 @@ mod tests {
     #[test]
     fn a_summary_from_pass_one_is_within_its_trust_of_pass_two() -> Result<()> {
         let mut trusted = 0;
-        for n in [2usize, 7, 1000, 70_000] {
-            for skew in [1.0, 2.0] {
-                let p: Vec<f64> = (0..n)
-                    .map(|i| (1.0 + ((i * 7919) % 1000) as f64).powf(skew))
-                    .collect();
-                let base = Dist::from_weights(p)?;
-                for scale in [1e-3, 1.0, 100.0] {
-                    let reward: Vec<f64> = (0..n).map(|i| scale * (0.7 * i as f64).sin()).collect();
-                    for beta in [1e-2, 0.1, 1.0, 10.0, 100.0, 1e4].map(|b| b * scale) {
-                        let (summary, full) = summary_and_full(&base, &reward, beta);
-                        let Some(got) = summary else { continue };
-                        let case = format!("n {n} skew {skew} scale {scale} beta {beta}");
-                        assert!(within_trust(got.kl, full.kl), "{case}: {got:?} {full:?}");
-                        assert!(within_trust(got.variance, full.variance), "{case}");
-                        assert!(within_trust(got.gain, full.gain), "{case}");
-                        let mean = |s: &TiltStats| s.r_mode + s.mode_offset;
-                        let mean_err = (mean(&got) - mean(&full)).abs();
-                        assert!(mean_err <= 64.0 * f64::EPSILON * scale, "{case}");
-                        trusted += 1;
-                    }
-                }
+        for (case, base, reward, scale) in pass_one_grid()? {
+            for beta in [1e-2, 0.1, 1.0, 10.0, 100.0, 1e4].map(|b| b * scale) {
+                let (summary, full) = summary_and_full(&base, &reward, beta);
+                let Some(got) = summary else { continue };
+                let case = format!("{case} beta {beta}");
+                assert!(within_trust(got.kl, full.kl), "{case}: {got:?} {full:?}");
+                assert!(within_trust(got.variance, full.variance), "{case}");
+                assert!(within_trust(got.gain, full.gain), "{case}");
+                let mean = |s: &TiltStats| s.r_mode + s.mode_offset;
+                let mean_err = (mean(&got) - mean(&full)).abs();
+                assert!(mean_err <= 64.0 * f64::EPSILON * scale, "{case}");
+                trusted += 1;
             }
         }
         assert!(trusted >= 40, "only {trusted} summaries");

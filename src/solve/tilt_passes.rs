@@ -761,6 +761,20 @@ fn normalize_tile(
     q: &mut [f64],
     logs: Option<&mut [f64]>,
 ) -> [f64; 6] {
+    normalize_scaled(p, lp, reward, n, q, logs)
+}
+
+/// [`normalize_sums`] with the divisions as multiplications where their reciprocals are normal
+/// (the choice made once per tile, outside the vector loop).
+#[inline(always)]
+fn normalize_scaled<const K: usize>(
+    p: &[f64],
+    lp: &[f64],
+    reward: &[f64],
+    n: Normalization,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) -> [f64; K] {
     match (n.over_beta.as_multiply(), n.over_z.as_multiply()) {
         (Some(over_beta), Some(over_z)) => {
             let n = n.with_scales(over_beta, over_z);
@@ -805,13 +819,7 @@ fn normalize_policy_tile(
     q: &mut [f64],
     logs: Option<&mut [f64]>,
 ) {
-    let [] = match (n.over_beta.as_multiply(), n.over_z.as_multiply()) {
-        (Some(over_beta), Some(over_z)) => {
-            let n = n.with_scales(over_beta, over_z);
-            normalize_sums::<_, 0>(p, lp, reward, n, q, logs)
-        }
-        _ => normalize_sums::<_, 0>(p, lp, reward, n, q, logs),
-    };
+    let [] = normalize_scaled::<0>(p, lp, reward, n, q, logs);
 }
 
 impl Normalization {
