@@ -459,6 +459,8 @@ impl Weighed {
             log_z_mode: self.part.log_z,
             log_z: (self.r_mode - self.r_max) / self.beta + self.part.log_z,
             kl: estimate.kl,
+            // Without a bound of its own (it cancels where the policy sits at `r*`): only the
+            // searches read it, and they take their statistics from pass 2.
             mean_gap: ((self.r_max - self.r_mode) - s).max(0.0),
             mode_offset: s,
             variance: estimate.variance,

@@ -3,12 +3,13 @@
 //! Three sweeps over the outcomes: the reward maximum and the tilt's mode, the unnormalized
 //! weights `q = pi0 e^v` with their sums, and the normalized policy with the sums behind the KL,
 //! the mean and the variance ([`normalize`]) or without them, where the statistics come from
-//! the sums of the weights ([`normalize_policy`]). Each sweep is written so that it vectorizes: the outcomes are
-//! taken [`LANES`] (the mode scan) or [`SUM_LANES`] (the passes with running sums) at a time
-//! into independent accumulators, branches are selects, and `exp` is the branch-free
-//! [`exp_expm1`]; the functions are compiled for several instruction sets and the widest the CPU
-//! offers is chosen at run time ([`multiversion`]). The order of every addition is fixed by the
-//! code, not by the instruction set, so all targets give bit-identical results.
+//! the sums of the weights ([`normalize_policy`]). Each sweep is written so that it
+//! vectorizes: the outcomes are taken [`LANES`] (the mode scan) or [`SUM_LANES`] (the passes
+//! with running sums) at a time into independent accumulators, branches are selects, and `exp`
+//! is the branch-free [`exp_expm1`]; the functions are compiled for several instruction sets and
+//! the widest the CPU offers is chosen at run time ([`multiversion`]). The order of every
+//! addition is fixed by the code, not by the instruction set, so all targets give bit-identical
+//! results.
 //!
 //! Sums run over blocks of [`BlockSum::BLOCK`] outcomes: within a block each lane adds
 //! naively, the lanes are added in a fixed order, and the block sums are combined with
