@@ -673,19 +673,7 @@ pub(super) fn normalize(
     q: &mut [f64],
     logs: Option<&mut [f64]>,
 ) -> Moments {
-    let mut outputs = vec![q];
-    outputs.extend(logs);
-    let parts = map_tiles(x.len(), outputs, |range, outs| {
-        let (q, logs) = match outs {
-            [q] => (&mut **q, None),
-            [q, logs, ..] => (&mut **q, Some(&mut **logs)),
-            [] => return [0.0; 6],
-        };
-        let x = x.part(range);
-        normalize_tile(x.p, x.lp, x.reward, n, q, logs)
-    });
-    let sums: [f64; 6] = combine(parts);
-    let [f, e, gap, offset, square, lift] = sums;
+    let [f, e, gap, offset, square, lift] = normalize_sweep(x, n, q, logs);
     Moments {
         f,
         e,
@@ -748,27 +736,49 @@ impl<const K: usize> Lanes<K> {
     }
 }
 
-/// The six sums of pass 2 over one tile (see [`normalize_sums`]).
+/// Pass 2 without its sums: turns `q` into the normalized policy and writes `log pi` into
+/// `logs` when given, the same bits as [`normalize`] (the same [`normalized`] per outcome), for
+/// a tilt whose statistics come from pass 1 (`Weighed::summary` in [`super::tilt`]). Without
+/// the KL series and the six sums it is about a quarter of the work of [`normalize`].
+pub(super) fn normalize_policy(
+    x: Outcomes,
+    n: Normalization,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) {
+    let [] = normalize_sweep(x, n, q, logs);
+}
+
+/// Pass 2 over all tiles with the first `K` of its six sums (6 for [`normalize`], 0 for
+/// [`normalize_policy`]), combined in tile order.
+fn normalize_sweep<const K: usize>(
+    x: Outcomes,
+    n: Normalization,
+    q: &mut [f64],
+    logs: Option<&mut [f64]>,
+) -> [f64; K] {
+    let mut outputs = vec![q];
+    outputs.extend(logs);
+    let parts = map_tiles(x.len(), outputs, |range, outs| match outs {
+        [q, rest @ ..] => {
+            let x = x.part(range);
+            let logs = rest.first_mut().map(|l| &mut **l);
+            normalize_tile::<K>(x.p, x.lp, x.reward, n, q, logs)
+        }
+        [] => [0.0; K],
+    });
+    combine(parts)
+}
+
+/// The first `K` sums of pass 2 over one tile (see [`normalize_sums`]), with the divisions as
+/// multiplications where their reciprocals are normal (chosen once per tile, outside the
+/// vector loop).
 #[multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
     "aarch64+neon"
 ))]
-fn normalize_tile(
-    p: &[f64],
-    lp: &[f64],
-    reward: &[f64],
-    n: Normalization,
-    q: &mut [f64],
-    logs: Option<&mut [f64]>,
-) -> [f64; 6] {
-    normalize_scaled(p, lp, reward, n, q, logs)
-}
-
-/// [`normalize_sums`] with the divisions as multiplications where their reciprocals are normal
-/// (the choice made once per tile, outside the vector loop).
-#[inline(always)]
-fn normalize_scaled<const K: usize>(
+fn normalize_tile<const K: usize>(
     p: &[f64],
     lp: &[f64],
     reward: &[f64],
@@ -783,44 +793,6 @@ fn normalize_scaled<const K: usize>(
         }
         _ => normalize_sums(p, lp, reward, n, q, logs),
     }
-}
-
-/// Pass 2 without its sums: turns `q` into the normalized policy and writes `log pi` into
-/// `logs` when given, the same bits as [`normalize`] (the same [`normalized`] per outcome), for
-/// a tilt whose statistics come from pass 1 (`Weighed::summary` in [`super::tilt`]). Without
-/// the KL series and the six sums it is about a quarter of the work of [`normalize`].
-pub(super) fn normalize_policy(
-    x: Outcomes,
-    n: Normalization,
-    q: &mut [f64],
-    logs: Option<&mut [f64]>,
-) {
-    let mut outputs = vec![q];
-    outputs.extend(logs);
-    map_tiles(x.len(), outputs, |range, outs| {
-        if let [q, rest @ ..] = outs {
-            let x = x.part(range);
-            let logs = rest.first_mut().map(|l| &mut **l);
-            normalize_policy_tile(x.p, x.lp, x.reward, n, q, logs);
-        }
-    });
-}
-
-/// [`normalize_policy`] over one tile.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "aarch64+neon"
-))]
-fn normalize_policy_tile(
-    p: &[f64],
-    lp: &[f64],
-    reward: &[f64],
-    n: Normalization,
-    q: &mut [f64],
-    logs: Option<&mut [f64]>,
-) {
-    let [] = normalize_scaled::<0>(p, lp, reward, n, q, logs);
 }
 
 impl Normalization {
